@@ -1,0 +1,256 @@
+"""CBOR in and out, with the limits and the byte-exactness ISO 18013-5 needs.
+
+cbor2 does the decoding and encoding. What it cannot do is tell where an item sat in the input, and
+18013-5 hashes and signs the *received* bytes of every ``#6.24(bstr .cbor X)`` (IssuerSignedItemBytes,
+MobileSecurityObjectBytes, DeviceEngagementBytes ...). So a small head-only scanner, written here because
+no maintained library exposes item offsets, walks the input first. It checks well-formedness, enforces
+the size, nesting and item-count limits before cbor2 allocates anything, and records the exact span of
+every tag-24 item; cbor2 then decodes, and each tag 24 becomes an :class:`Embedded` holding its original
+bytes.
+
+Output is RFC 8949 core deterministic encoding (preferred serialization, sorted map keys), except that an
+:class:`Embedded` is written back exactly as it was received.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import cbor2
+
+from didlib.errors import DecodeError, LimitExceeded
+
+__all__ = [
+    "Embedded",
+    "Raw",
+    "Limits",
+    "DEFAULT_LIMITS",
+    "decode",
+    "encode",
+    "tdate",
+    "full_date",
+]
+
+TAG_ENCODED_CBOR = 24
+TAG_TDATE = 0
+TAG_FULL_DATE = 1004
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds applied to every CBOR input from outside."""
+
+    max_size: int = 1 << 20
+    max_depth: int = 32
+    max_items: int = 100_000
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True, slots=True)
+class Embedded:
+    """``#6.24(bstr .cbor X)``: embedded CBOR kept as the exact bytes that were received or issued.
+
+    ``raw`` is the whole tagged item (what 18013-5 digests and signatures cover); ``content`` is the
+    embedded CBOR inside the byte string.
+    """
+
+    raw: bytes
+    content: bytes
+
+    @classmethod
+    def wrap(cls, value: Any) -> Embedded:
+        """Encode ``value`` and wrap it in tag 24, in preferred serialization."""
+        content = encode(value)
+        return cls(raw=cbor2.dumps(cbor2.CBORTag(TAG_ENCODED_CBOR, content)), content=content)
+
+    @classmethod
+    def from_raw(cls, raw: bytes, limits: Limits = DEFAULT_LIMITS) -> Embedded:
+        """Parse bytes that must be one tag-24 item."""
+        value = decode(raw, limits)
+        if not isinstance(value, Embedded):
+            raise DecodeError("expected #6.24(bstr .cbor ...)")
+        return value
+
+    def decode(self, limits: Limits = DEFAULT_LIMITS) -> Any:
+        return decode(self.content, limits)
+
+
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """One already-encoded CBOR item, written verbatim by :func:`encode` (e.g. a received SessionTranscript)."""
+
+    data: bytes
+
+
+def tdate(moment: _dt.datetime) -> cbor2.CBORTag:
+    """RFC 8949 tag 0 date-time as 18013-5 wants it: UTC, whole seconds, trailing ``Z``."""
+    if moment.tzinfo is None:
+        raise ValueError("tdate needs an aware datetime")
+    utc = moment.astimezone(_dt.timezone.utc).replace(microsecond=0, tzinfo=None)
+    return cbor2.CBORTag(TAG_TDATE, utc.isoformat() + "Z")
+
+
+def full_date(day: _dt.date) -> cbor2.CBORTag:
+    """RFC 8943 tag 1004 ``full-date`` (``YYYY-MM-DD``)."""
+    if isinstance(day, _dt.datetime):
+        day = day.date()
+    return cbor2.CBORTag(TAG_FULL_DATE, day.isoformat())
+
+
+def _default(encoder: Any, value: Any) -> None:
+    if isinstance(value, Embedded):
+        encoder.write(value.raw)
+        return
+    if isinstance(value, Raw):
+        encoder.write(value.data)
+        return
+    raise TypeError(f"cannot encode {type(value).__name__} as CBOR")
+
+
+def encode(value: Any) -> bytes:
+    """Deterministic CBOR (RFC 8949 4.2.1); :class:`Embedded` items are written byte for byte.
+
+    ``datetime.date`` encodes as tag 1004 and aware ``datetime`` as tag 0; callers that need whole-second
+    ``tdate`` use :func:`tdate`.
+    """
+    try:
+        return cbor2.dumps(value, canonical=True, default=_default)
+    except (cbor2.CBOREncodeError, TypeError, ValueError) as exc:
+        raise DecodeError(f"value cannot be encoded as CBOR: {exc}", code="unencodable") from exc
+
+
+def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
+    """Decode exactly one CBOR item, enforcing ``limits``; every tag 24 becomes an :class:`Embedded`.
+
+    Raises :class:`DecodeError` (or its :class:`LimitExceeded`) for anything else: trailing bytes,
+    truncation, reserved encodings, duplicate map keys, invalid UTF-8, bad dates.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise DecodeError(f"expected bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if len(data) > limits.max_size:
+        raise LimitExceeded(f"CBOR input of {len(data)} bytes exceeds the limit of {limits.max_size}")
+    spans = _Scanner(data, limits).scan()
+    embedded: Iterator[tuple[int, int, int]] = iter(spans)
+
+    def on_tag24(content: bytes, _immutable: bool) -> Embedded:
+        start, _content_start, end = next(embedded)
+        return Embedded(raw=data[start:end], content=content)
+
+    try:
+        return cbor2.loads(
+            data,
+            semantic_decoders={TAG_ENCODED_CBOR: on_tag24},
+            max_depth=limits.max_depth + 1,
+            allow_duplicate_keys=False,
+        )
+    except cbor2.CBORError as exc:
+        raise DecodeError(f"invalid CBOR: {exc}") from exc
+    except (ValueError, TypeError, OverflowError, StopIteration) as exc:  # pragma: no cover - defensive
+        raise DecodeError(f"invalid CBOR: {exc}") from exc
+
+
+class _Scanner:
+    """Walks CBOR heads only: well-formedness, limits, and the spans of tag-24 items.
+
+    Returns ``(tag_start, content_start, end)`` for every tag 24, in document order (the order in which
+    cbor2 later calls the tag-24 decoder, since a tag 24 holds a byte string and never nests in place).
+    """
+
+    __slots__ = ("data", "limits", "items", "spans")
+
+    def __init__(self, data: bytes, limits: Limits) -> None:
+        self.data = data
+        self.limits = limits
+        self.items = 0
+        self.spans: list[tuple[int, int, int]] = []
+
+    def scan(self) -> list[tuple[int, int, int]]:
+        if not self.data:
+            raise DecodeError("empty CBOR input")
+        end = self._item(0, 0)
+        if end != len(self.data):
+            raise DecodeError(f"{len(self.data) - end} trailing bytes after the CBOR item")
+        return self.spans
+
+    def _head(self, pos: int) -> tuple[int, int | None, int]:
+        """Return (major type, argument or None for indefinite, position after the head)."""
+        data = self.data
+        if pos >= len(data):
+            raise DecodeError("CBOR input is truncated")
+        initial = data[pos]
+        major, info = initial >> 5, initial & 0x1F
+        pos += 1
+        if info < 24:
+            return major, info, pos
+        if info <= 27:
+            size = 1 << (info - 24)
+            if pos + size > len(data):
+                raise DecodeError("CBOR input is truncated")
+            return major, int.from_bytes(data[pos : pos + size], "big"), pos + size
+        if info == 31 and major in (2, 3, 4, 5, 7):
+            return major, None, pos
+        raise DecodeError(f"reserved CBOR additional information {info}")
+
+    def _count(self) -> None:
+        self.items += 1
+        if self.items > self.limits.max_items:
+            raise LimitExceeded(f"CBOR input has more than {self.limits.max_items} items")
+
+    def _is_break(self, pos: int) -> bool:
+        if pos >= len(self.data):
+            raise DecodeError("CBOR input is truncated (missing break)")
+        return self.data[pos] == 0xFF
+
+    def _item(self, pos: int, depth: int) -> int:
+        self._count()
+        start = pos
+        major, arg, pos = self._head(pos)
+        if major in (0, 1):
+            return pos
+        if major in (2, 3):
+            if arg is not None:
+                if pos + arg > len(self.data):
+                    raise DecodeError("CBOR string runs past the end of the input")
+                return pos + arg
+            while not self._is_break(pos):
+                chunk_major, chunk_len, pos = self._head(pos)
+                if chunk_major != major or chunk_len is None:
+                    raise DecodeError("invalid chunk in an indefinite-length string")
+                if pos + chunk_len > len(self.data):
+                    raise DecodeError("CBOR string runs past the end of the input")
+                pos += chunk_len
+            return pos + 1
+        if major in (4, 5):
+            if depth >= self.limits.max_depth:
+                raise LimitExceeded(f"CBOR nesting deeper than {self.limits.max_depth}")
+            per_entry = 2 if major == 5 else 1
+            if arg is None:
+                while not self._is_break(pos):
+                    for _ in range(per_entry):
+                        pos = self._item(pos, depth + 1)
+                return pos + 1
+            if arg * per_entry > len(self.data) - pos:
+                raise DecodeError("CBOR container declares more items than the input holds")
+            for _ in range(arg * per_entry):
+                pos = self._item(pos, depth + 1)
+            return pos
+        if major == 6:
+            if depth >= self.limits.max_depth:
+                raise LimitExceeded(f"CBOR nesting deeper than {self.limits.max_depth}")
+            content_start = pos
+            end = self._item(pos, depth + 1)
+            if arg == TAG_ENCODED_CBOR:
+                if self.data[content_start] >> 5 != 2:
+                    raise DecodeError("tag 24 must hold a byte string")
+                self.spans.append((start, content_start, end))
+            return end
+        # major 7: simple values and floats; a lone break is not an item.
+        if arg is None:
+            raise DecodeError("unexpected CBOR break")
+        return pos

@@ -1,0 +1,92 @@
+"""One exception hierarchy for everything didlib rejects.
+
+Every failure carries a stable ``code`` (a short snake_case string) that tills, apps and tests match
+on, and a human message that may change between releases. Verification results reuse the same codes,
+so a check that fails inside a result and one that raises read alike.
+"""
+
+from __future__ import annotations
+
+
+class DidlibError(Exception):
+    """Base of every error didlib raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+class DecodeError(DidlibError):
+    """Input bytes or text could not be parsed (malformed, too large, too deep, wrong shape)."""
+
+    code = "malformed"
+
+
+class LimitExceeded(DecodeError):
+    """Input exceeded a size, nesting or item-count limit before it was parsed."""
+
+    code = "limit_exceeded"
+
+
+class UnsupportedError(DidlibError):
+    """Well-formed input that uses an algorithm, version or feature didlib does not support."""
+
+    code = "unsupported"
+
+
+class CryptoError(DidlibError):
+    """A signature, MAC or key agreement did not check out, or a key is unusable."""
+
+    code = "crypto"
+
+
+class InvalidSignature(CryptoError):
+    code = "bad_signature"
+
+
+class InvalidMac(CryptoError):
+    code = "bad_mac"
+
+
+class BadKey(CryptoError):
+    """A key could not be loaded or does not fit its purpose."""
+
+    code = "bad_key"
+
+
+class CertificateError(DidlibError):
+    """A certificate breaks its 18013-5 Annex B profile or does not chain to a trust anchor."""
+
+    code = "certificate_invalid"
+
+
+class UntrustedIssuer(CertificateError):
+    code = "untrusted_issuer"
+
+
+class IssuanceError(DidlibError):
+    """Data handed to the issuer does not fit the credential profile."""
+
+    code = "invalid_data"
+
+
+class VerificationError(DidlibError):
+    """A credential or presentation failed a check."""
+
+    code = "verification_failed"
+
+
+class UsageError(DidlibError):
+    """The caller asked for something impossible (bad arguments, missing files)."""
+
+    code = "usage"

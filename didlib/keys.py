@@ -1,0 +1,173 @@
+"""Keys: generation, PEM files, and COSE_Key (RFC 9052 section 7) conversion.
+
+18013-5 carries public keys as COSE_Key maps (the device key in the MSO, the ephemeral session keys);
+the rest of the system handles them as ``cryptography`` key objects.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeAlias
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, ed448
+
+from didlib.errors import BadKey, UnsupportedError
+
+__all__ = [
+    "PrivateKey",
+    "PublicKey",
+    "generate_key",
+    "load_private_key",
+    "load_public_key",
+    "private_key_pem",
+    "public_key_pem",
+    "cose_key_from_public",
+    "public_key_from_cose",
+    "same_public_key",
+]
+
+PrivateKey: TypeAlias = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
+PublicKey: TypeAlias = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
+
+# COSE key labels and values (IANA COSE Key Common Parameters / Elliptic Curves registries).
+KTY, CRV, X, Y = 1, -1, -2, -3
+KTY_OKP, KTY_EC2 = 1, 2
+
+EC2_CURVES: dict[int, ec.EllipticCurve] = {
+    1: ec.SECP256R1(),
+    2: ec.SECP384R1(),
+    3: ec.SECP521R1(),
+    8: ec.BrainpoolP256R1(),
+    10: ec.BrainpoolP384R1(),
+    11: ec.BrainpoolP512R1(),
+}
+_EC2_IDS = {curve.name: ident for ident, curve in EC2_CURVES.items()}
+CRV_ED25519, CRV_ED448 = 6, 7
+
+_GENERATORS = {
+    "P-256": lambda: ec.generate_private_key(ec.SECP256R1()),
+    "P-384": lambda: ec.generate_private_key(ec.SECP384R1()),
+    "P-521": lambda: ec.generate_private_key(ec.SECP521R1()),
+    "Ed25519": ed25519.Ed25519PrivateKey.generate,
+    "Ed448": ed448.Ed448PrivateKey.generate,
+}
+
+MAX_PEM_BYTES = 64 * 1024
+
+
+def generate_key(kind: str = "P-256") -> PrivateKey:
+    """A fresh private key: ``P-256`` (the default everywhere), ``P-384``, ``P-521``, ``Ed25519``, ``Ed448``."""
+    try:
+        return _GENERATORS[kind]()
+    except KeyError:
+        raise UnsupportedError(f"unknown key type {kind!r}; use one of {sorted(_GENERATORS)}") from None
+
+
+def _read(source: str | Path | bytes) -> bytes:
+    if isinstance(source, bytes):
+        data = source
+    else:
+        path = Path(source)
+        try:
+            if path.stat().st_size > MAX_PEM_BYTES:
+                raise BadKey(f"{path} is larger than {MAX_PEM_BYTES} bytes; not a key file")
+            data = path.read_bytes()
+        except OSError as exc:
+            raise BadKey(f"cannot read key file {path}: {exc.strerror}") from exc
+    if len(data) > MAX_PEM_BYTES:
+        raise BadKey("key data is too large")
+    return data
+
+
+def load_private_key(source: str | Path | bytes) -> PrivateKey:
+    """Load a PEM (PKCS#8 or SEC1) private key from a path or bytes."""
+    try:
+        key = serialization.load_pem_private_key(_read(source), password=None)
+    except (ValueError, TypeError, UnsupportedError) as exc:
+        raise BadKey(f"not a usable unencrypted PEM private key: {exc}") from exc
+    if not isinstance(key, (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
+        raise BadKey(f"{type(key).__name__} keys are not used in 18013-5; use EC or EdDSA")
+    return key
+
+
+def load_public_key(source: str | Path | bytes) -> PublicKey:
+    """Load a PEM public key, or the public half of a PEM private key or certificate."""
+    data = _read(source)
+    if b"PRIVATE KEY" in data:
+        return load_private_key(data).public_key()
+    try:
+        if b"CERTIFICATE" in data:
+            from cryptography import x509
+
+            key = x509.load_pem_x509_certificate(data).public_key()
+        else:
+            key = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError) as exc:
+        raise BadKey(f"not a PEM public key or certificate: {exc}") from exc
+    if not isinstance(key, (ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+        raise BadKey(f"{type(key).__name__} keys are not used in 18013-5; use EC or EdDSA")
+    return key
+
+
+def private_key_pem(key: PrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def public_key_pem(key: PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def cose_key_from_public(key: PublicKey) -> dict[int, Any]:
+    """COSE_Key for a public key: EC2 with x and y (uncompressed), or OKP with x."""
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        ident = _EC2_IDS.get(key.curve.name)
+        if ident is None:
+            raise UnsupportedError(f"curve {key.curve.name} has no COSE identifier here")
+        numbers = key.public_numbers()
+        size = (key.curve.key_size + 7) // 8
+        return {
+            KTY: KTY_EC2,
+            CRV: ident,
+            X: numbers.x.to_bytes(size, "big"),
+            Y: numbers.y.to_bytes(size, "big"),
+        }
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    crv = CRV_ED25519 if isinstance(key, ed25519.Ed25519PublicKey) else CRV_ED448
+    return {KTY: KTY_OKP, CRV: crv, X: raw}
+
+
+def public_key_from_cose(cose_key: Any) -> PublicKey:
+    """Public key from a decoded COSE_Key map, checking every field it relies on."""
+    if not isinstance(cose_key, dict):
+        raise BadKey("COSE_Key must be a map")
+    kty, crv, x = cose_key.get(KTY), cose_key.get(CRV), cose_key.get(X)
+    if not isinstance(x, bytes):
+        raise BadKey("COSE_Key has no x coordinate")
+    try:
+        if kty == KTY_EC2:
+            curve = EC2_CURVES.get(crv) if isinstance(crv, int) else None
+            if curve is None:
+                raise UnsupportedError(f"COSE_Key curve {crv!r} is not supported for EC2")
+            y = cose_key.get(Y)
+            size = (curve.key_size + 7) // 8
+            if not isinstance(y, bytes):
+                raise BadKey("EC2 COSE_Key needs y as a byte string (compressed points are not accepted)")
+            if len(x) != size or len(y) != size:
+                raise BadKey("EC2 COSE_Key coordinates have the wrong length")
+            return ec.EllipticCurvePublicKey.from_encoded_point(curve, b"\x04" + x + y)
+        if kty == KTY_OKP and crv == CRV_ED25519:
+            return ed25519.Ed25519PublicKey.from_public_bytes(x)
+        if kty == KTY_OKP and crv == CRV_ED448:
+            return ed448.Ed448PublicKey.from_public_bytes(x)
+    except ValueError as exc:
+        raise BadKey(f"COSE_Key is not a valid public key: {exc}") from exc
+    raise UnsupportedError(f"COSE_Key type {kty!r} with curve {crv!r} is not supported")
+
+
+def same_public_key(a: PublicKey, b: PublicKey) -> bool:
+    """Compare two public keys by their encoded form."""
+    fmt = serialization.PublicFormat.SubjectPublicKeyInfo
+    return a.public_bytes(serialization.Encoding.DER, fmt) == b.public_bytes(serialization.Encoding.DER, fmt)

@@ -1,0 +1,168 @@
+"""Issuing an mdoc: check the data against its profile, derive the age elements, sign the MSO.
+
+Each element gets a fresh 32-byte salt and a random, unique digest ID, so neither the digests nor their
+order say anything about undisclosed elements (18013-5 9.1.2.5 and its privacy annex).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+import cbor2
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from didlib.cbor import Embedded, tdate
+from didlib.cose import HDR_X5CHAIN, Sign1, x5chain_header
+from didlib.errors import IssuanceError
+from didlib.keys import PrivateKey, PublicKey, cose_key_from_public, same_public_key
+from didlib.mdoc.registry import Profile, date_, profile_for
+from didlib.mdoc.structures import IssuerSigned, IssuerSignedItem
+
+__all__ = ["issue_mdoc", "prepare_elements", "birthday"]
+
+SALT_BYTES = 32
+DIGEST_ID_SPACE = 2**31
+
+
+def birthday(born: dt.date, years: int) -> dt.date:
+    """The day someone born on ``born`` turns ``years`` (29 February counts from 1 March, as in UK law)."""
+    try:
+        return born.replace(year=born.year + years)
+    except ValueError:
+        return dt.date(born.year + years, 3, 1)
+
+
+def _age_on(born: dt.date, day: dt.date) -> int:
+    age = day.year - born.year
+    return age if birthday(born, age) <= day else age - 1
+
+
+def _as_date(value: Any) -> dt.date:
+    tagged = value if isinstance(value, cbor2.CBORTag) else None
+    return dt.date.fromisoformat(tagged.value) if tagged else value
+
+
+def prepare_elements(
+    profile: Profile, data: Mapping[str, Mapping[str, Any]], today: dt.date
+) -> tuple[dict[str, dict[str, Any]], dt.date | None]:
+    """Validate and convert issuer input; derive age elements.
+
+    Returns the CBOR-ready elements per namespace and the last day on which every issued age statement is
+    still true (the credential must not be valid beyond it), or None when no such limit applies.
+    """
+    if not isinstance(data, Mapping):
+        raise IssuanceError("credential data must be an object of namespaces")
+    out: dict[str, dict[str, Any]] = {}
+    birth: dt.date | None = None
+    for ns, elements in data.items():
+        if ns not in profile.namespaces:
+            raise IssuanceError(f"namespace {ns!r} is not part of {profile.doctype}", code="unknown_namespace")
+        if not isinstance(elements, Mapping):
+            raise IssuanceError(f"{ns} must be an object of elements")
+        converted: dict[str, Any] = {}
+        for name, value in elements.items():
+            if ns == profile.age_namespace and name in profile.input_only:
+                birth = _as_date(date_(value, f"{ns}.{name}"))
+                continue
+            element = profile.element(ns, name)
+            if element is None:
+                raise IssuanceError(f"{ns}.{name} is not an element of {profile.doctype}", code="unknown_element")
+            converted[name] = element.convert(value, f"{ns}.{name}")
+        out[ns] = converted
+    limit = None
+    if profile.age_namespace:
+        age_ns = out.setdefault(profile.age_namespace, {})
+        if "birth_date" in age_ns:
+            birth = _as_date(age_ns["birth_date"])
+        if birth is not None:
+            limit = _derive_ages(profile, age_ns, birth, today)
+    for ns, elements in profile.namespaces.items():
+        for name, element in elements.items():
+            if element.required and name not in out.get(ns, {}):
+                hint = " (or give birth_date to derive it)" if element.derived else ""
+                raise IssuanceError(f"{ns}.{name} is required{hint}", code="missing_element")
+    return {ns: els for ns, els in out.items() if els}, limit
+
+
+def _derive_ages(profile: Profile, age_ns: dict[str, Any], birth: dt.date, today: dt.date) -> dt.date | None:
+    if birth > today:
+        raise IssuanceError("birth_date is in the future", code="invalid_element")
+    age = _age_on(birth, today)
+    last_true: list[dt.date] = []
+    for threshold in profile.age_thresholds:
+        name = f"age_over_{threshold:02d}"
+        over = age >= threshold
+        if name in age_ns and age_ns[name] != over:
+            raise IssuanceError(f"{name} contradicts birth_date", code="inconsistent_age")
+        age_ns.setdefault(name, over)
+        if not age_ns[name]:
+            last_true.append(birthday(birth, threshold) - dt.timedelta(days=1))
+    ns_elements = profile.namespaces[profile.age_namespace or ""]
+    if "age_in_years" in ns_elements:
+        if age_ns.setdefault("age_in_years", age) != age:
+            raise IssuanceError("age_in_years contradicts birth_date", code="inconsistent_age")
+        last_true.append(birthday(birth, age + 1) - dt.timedelta(days=1))
+    if "age_birth_year" in ns_elements:
+        if age_ns.setdefault("age_birth_year", birth.year) != birth.year:
+            raise IssuanceError("age_birth_year contradicts birth_date", code="inconsistent_age")
+    return min(last_true) if last_true else None
+
+
+def issue_mdoc(
+    doctype: str,
+    data: Mapping[str, Mapping[str, Any]],
+    *,
+    signer_key: PrivateKey,
+    signer_chain: list[x509.Certificate],
+    device_key: PublicKey,
+    now: dt.datetime | None = None,
+    valid_for: dt.timedelta | None = None,
+    status: Mapping[str, Any] | None = None,
+    digest_algorithm: str = "SHA-256",
+) -> IssuerSigned:
+    """Issue a credential of ``doctype`` for the holder's ``device_key``.
+
+    ``signer_chain`` is the document signer certificate (optionally followed by more) for ``x5chain``.
+    ``status`` is the MSO ``status`` map (Token Status List reference) when revocation is used.
+    """
+    profile = profile_for(doctype)
+    now = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).replace(microsecond=0)
+    elements, last_true_day = prepare_elements(profile, data, now.date())
+    valid_until = now + (valid_for or dt.timedelta(days=profile.default_validity_days))
+    if last_true_day is not None:
+        stale_at = dt.datetime.combine(last_true_day + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+        valid_until = min(valid_until, stale_at)
+    if valid_until <= now:
+        raise IssuanceError("the credential would already be invalid", code="invalid_validity")
+    signer_cert = signer_chain[0]
+    if not (signer_cert.not_valid_before_utc <= now <= signer_cert.not_valid_after_utc):
+        raise IssuanceError("the document signer certificate is not valid now", code="signer_expired")
+    valid_until = min(valid_until, signer_cert.not_valid_after_utc)
+    if not same_public_key(signer_cert.public_key(), signer_key.public_key()):  # type: ignore[arg-type]
+        raise IssuanceError("signer key does not match the document signer certificate", code="signer_mismatch")
+
+    ids = iter(secrets.SystemRandom().sample(range(DIGEST_ID_SPACE), sum(len(e) for e in elements.values())))
+    namespaces: dict[str, list[IssuerSignedItem]] = {}
+    digests: dict[str, dict[int, bytes]] = {}
+    for ns, values in elements.items():
+        items = [IssuerSignedItem.create(next(ids), secrets.token_bytes(SALT_BYTES), name, value)
+                 for name, value in values.items()]
+        namespaces[ns] = items
+        digests[ns] = {item.digest_id: item.digest(digest_algorithm) for item in items}
+    mso: dict[str, Any] = {
+        "version": "1.0",
+        "digestAlgorithm": digest_algorithm,
+        "valueDigests": digests,
+        "deviceKeyInfo": {"deviceKey": cose_key_from_public(device_key)},
+        "docType": doctype,
+        "validityInfo": {"signed": tdate(now), "validFrom": tdate(now), "validUntil": tdate(valid_until)},
+    }
+    if status:
+        mso["status"] = dict(status)
+    chain = [c.public_bytes(serialization.Encoding.DER) for c in signer_chain]
+    auth = Sign1.create(signer_key, Embedded.wrap(mso).raw, unprotected={HDR_X5CHAIN: x5chain_header(chain)})
+    return IssuerSigned(namespaces, auth, auth.to_cbor())

@@ -1,0 +1,372 @@
+"""The data elements of the three didlib credentials, and how issuer input becomes CBOR.
+
+One table serves issuance (type checks, conversion from JSON), verifiers (what an element means) and, later,
+the SD-JWT VC profiles, so the formats cannot drift apart. Element identifiers and CBOR types of the ISO
+namespace follow ISO/IEC 18013-5 Table 5 and 7.2.4 (age attestation); the UK namespaces are this project's
+and are described in ``specs/mdoc.md``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import cbor2
+
+from didlib.cbor import full_date, tdate
+from didlib.errors import IssuanceError
+
+__all__ = [
+    "Element",
+    "Profile",
+    "PROFILES",
+    "MDL",
+    "PROOF_OF_AGE",
+    "DBS_CHECK",
+    "profile_for",
+    "NS_ISO",
+    "NS_DVLA",
+    "NS_AGE",
+    "NS_DBS",
+    "DOCTYPE_MDL",
+    "DOCTYPE_AGE",
+    "DOCTYPE_DBS",
+]
+
+DOCTYPE_MDL = "org.iso.18013.5.1.mDL"
+NS_ISO = "org.iso.18013.5.1"
+NS_DVLA = "uk.gov.dvla.mdl.1"
+DOCTYPE_AGE = NS_AGE = "uk.gov.dvla.age.1"
+DOCTYPE_DBS = NS_DBS = "uk.gov.dbs.check.1"
+
+UK_AGE_THRESHOLDS = (16, 18, 21, 25)
+MAX_TEXT = 150
+MAX_PORTRAIT = 64 * 1024
+MAX_LIST = 64
+
+Converter = Callable[[Any, str], Any]
+
+
+# ---------------------------------------------------------------------------------------------- types
+def _fail(path: str, why: str) -> IssuanceError:
+    return IssuanceError(f"{path}: {why}", code="invalid_element")
+
+
+def text(max_len: int = MAX_TEXT, pattern: str | None = None, choices: tuple[str, ...] = ()) -> Converter:
+    compiled = re.compile(pattern) if pattern else None
+
+    def convert(value: Any, path: str) -> str:
+        if not isinstance(value, str) or not value:
+            raise _fail(path, "expected non-empty text")
+        if len(value) > max_len:
+            raise _fail(path, f"longer than {max_len} characters")
+        if choices and value not in choices:
+            raise _fail(path, f"must be one of {', '.join(choices)}")
+        if compiled and not compiled.fullmatch(value):
+            raise _fail(path, f"does not match the required format {pattern}")
+        return value
+
+    convert.cddl = "tstr"  # type: ignore[attr-defined]
+    return convert
+
+
+def uint(maximum: int = 2**32 - 1, choices: tuple[int, ...] = ()) -> Converter:
+    def convert(value: Any, path: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > maximum:
+            raise _fail(path, f"expected a whole number from 0 to {maximum}")
+        if choices and value not in choices:
+            raise _fail(path, f"must be one of {', '.join(map(str, choices))}")
+        return value
+
+    convert.cddl = "uint"  # type: ignore[attr-defined]
+    return convert
+
+
+def boolean(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(path, "expected true or false")
+    return value
+
+
+boolean.cddl = "bool"  # type: ignore[attr-defined]
+
+
+def date_(value: Any, path: str) -> cbor2.CBORTag:
+    """full-date: a ``date`` or ``YYYY-MM-DD``."""
+    if isinstance(value, dt.datetime):
+        raise _fail(path, "expected a date without a time")
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value)
+        except ValueError:
+            raise _fail(path, "expected a date as YYYY-MM-DD") from None
+        if len(value.isoformat()) != 10:
+            raise _fail(path, "expected a date as YYYY-MM-DD")
+    if not isinstance(value, dt.date):
+        raise _fail(path, "expected a date as YYYY-MM-DD")
+    return full_date(value)
+
+
+date_.cddl = "full-date"  # type: ignore[attr-defined]
+
+
+def datetime_(value: Any, path: str) -> cbor2.CBORTag:
+    """tdate: an aware ``datetime`` or an RFC 3339 string with a zone."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise _fail(path, "expected a date-time such as 2024-01-31T09:00:00Z") from None
+    if not isinstance(value, dt.datetime) or value.tzinfo is None:
+        raise _fail(path, "expected a date-time with a time zone")
+    return tdate(value)
+
+
+datetime_.cddl = "tdate"  # type: ignore[attr-defined]
+
+
+def binary(max_len: int, magic: tuple[bytes, ...] = ()) -> Converter:
+    def convert(value: Any, path: str) -> bytes:
+        if isinstance(value, str):
+            try:
+                standard = value.replace("-", "+").replace("_", "/")  # accept base64url too
+                value = base64.b64decode(standard + "=" * (-len(standard) % 4), validate=True)
+            except (binascii.Error, ValueError):
+                raise _fail(path, "expected binary data as base64") from None
+        if not isinstance(value, (bytes, bytearray)) or not value:
+            raise _fail(path, "expected binary data")
+        if len(value) > max_len:
+            raise _fail(path, f"larger than {max_len} bytes")
+        if magic and not bytes(value).startswith(magic):
+            raise _fail(path, "is not a JPEG or JPEG 2000 image")
+        return bytes(value)
+
+    convert.cddl = "bstr"  # type: ignore[attr-defined]
+    return convert
+
+
+def record(fields: Mapping[str, tuple[Converter, bool]]) -> Converter:
+    """A map with known keys; ``fields`` maps key -> (converter, required)."""
+
+    def convert(value: Any, path: str) -> dict[str, Any]:
+        if not isinstance(value, Mapping):
+            raise _fail(path, "expected an object")
+        unknown = set(value) - set(fields)
+        if unknown:
+            raise _fail(path, f"unknown fields {', '.join(sorted(map(str, unknown)))}")
+        out = {}
+        for key, (conv, required) in fields.items():
+            if key in value:
+                out[key] = conv(value[key], f"{path}.{key}")
+            elif required:
+                raise _fail(path, f"missing {key}")
+        return out
+
+    convert.cddl = "{ " + ", ".join(f"{'' if r else '? '}{k}" for k, (_, r) in fields.items()) + " }"  # type: ignore[attr-defined]
+    return convert
+
+
+def array(item: Converter, max_items: int = MAX_LIST, min_items: int = 0) -> Converter:
+    def convert(value: Any, path: str) -> list[Any]:
+        if not isinstance(value, (list, tuple)) or not min_items <= len(value) <= max_items:
+            raise _fail(path, f"expected a list of {min_items} to {max_items} entries")
+        return [item(v, f"{path}[{i}]") for i, v in enumerate(value)]
+
+    convert.cddl = f"[* {getattr(item, 'cddl', 'any')}]"  # type: ignore[attr-defined]
+    return convert
+
+
+COUNTRY = text(2, pattern=r"[A-Z]{2}")
+PORTRAIT = binary(MAX_PORTRAIT, magic=(b"\xff\xd8\xff", b"\x00\x00\x00\x0cjP  "))
+# UK driver number: 5 surname characters (9-padded), decade digit, month (+50 for women), day, year digit,
+# 2 initials (9-padded), a computer digit, 2 check letters.
+UK_DRIVER_NUMBER = text(16, pattern=r"[A-Z9]{5}\d[0156]\d[0-3]\d\d[A-Z9]{2}\d[A-Z]{2}")
+
+DRIVING_PRIVILEGE = record(
+    {
+        "vehicle_category_code": (text(8), True),
+        "issue_date": (date_, False),
+        "expiry_date": (date_, False),
+        "codes": (
+            array(record({"code": (text(8), True), "sign": (text(8), False), "value": (text(32), False)})),
+            False,
+        ),
+    }
+)
+ENDORSEMENT = record(
+    {
+        "code": (text(8, pattern=r"[A-Z]{2}\d{2}"), True),
+        "offence_date": (date_, True),
+        "points": (uint(12), True),
+        "expiry_date": (date_, False),
+    }
+)
+
+
+# ------------------------------------------------------------------------------------------ elements
+@dataclass(frozen=True)
+class Element:
+    """One data element: identifier, how to convert and check its value, and whether it must be there."""
+
+    identifier: str
+    convert: Converter
+    required: bool = False
+    description: str = ""
+    derived: bool = False  # computed from birth_date when not given
+
+    @property
+    def cddl(self) -> str:
+        return getattr(self.convert, "cddl", "any")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A credential type: its docType, its namespaces and elements, and the age rules it follows."""
+
+    doctype: str
+    title: str
+    namespaces: dict[str, dict[str, Element]]
+    age_namespace: str | None = None
+    age_thresholds: tuple[int, ...] = ()
+    input_only: frozenset[str] = field(default_factory=frozenset)  # used for derivation, never issued
+    default_validity_days: int = 365
+
+    def element(self, namespace: str, identifier: str) -> Element | None:
+        return self.namespaces.get(namespace, {}).get(identifier)
+
+
+def _elements(*items: Element) -> dict[str, Element]:
+    return {e.identifier: e for e in items}
+
+
+def _age_elements(thresholds: tuple[int, ...], required: bool) -> list[Element]:
+    return [
+        Element(f"age_over_{n:02d}", boolean, required, f"holder is at least {n} years old", derived=True)
+        for n in thresholds
+    ]
+
+
+_SEX = uint(9, choices=(0, 1, 2, 9))  # ISO/IEC 5218
+_COLOURS_EYE = ("black", "blue", "brown", "dichromatic", "grey", "green", "hazel", "maroon", "pink", "unknown")
+_COLOURS_HAIR = ("bald", "black", "blond", "brown", "grey", "red", "auburn", "sandy", "white", "unknown")
+
+MDL = Profile(
+    doctype=DOCTYPE_MDL,
+    title="Driving licence",
+    namespaces={
+        NS_ISO: _elements(
+            Element("family_name", text(), True, "last name"),
+            Element("given_name", text(), True, "first names"),
+            Element("birth_date", date_, True, "date of birth"),
+            Element("issue_date", date_, True, "date the licence was issued"),
+            Element("expiry_date", date_, True, "date the licence expires"),
+            Element("issuing_country", COUNTRY, True, "ISO 3166-1 alpha-2 code of the issuing country"),
+            Element("issuing_authority", text(), True, "issuing authority"),
+            Element("document_number", UK_DRIVER_NUMBER, True, "UK driver number"),
+            Element("portrait", PORTRAIT, True, "portrait (JPEG)"),
+            Element("driving_privileges", array(DRIVING_PRIVILEGE, min_items=1), True, "vehicle categories"),
+            Element("un_distinguishing_sign", text(3, pattern=r"[A-Z]{1,3}"), True, "UN distinguishing sign"),
+            Element("administrative_number", text(), False, "administrative number"),
+            Element("sex", _SEX, False, "sex (ISO/IEC 5218)"),
+            Element("height", uint(300), False, "height in cm"),
+            Element("weight", uint(500), False, "weight in kg"),
+            Element("eye_colour", text(choices=_COLOURS_EYE), False, "eye colour"),
+            Element("hair_colour", text(choices=_COLOURS_HAIR), False, "hair colour"),
+            Element("birth_place", text(), False, "place of birth"),
+            Element("resident_address", text(), False, "address"),
+            Element("resident_city", text(), False, "town or city"),
+            Element("resident_postal_code", text(10), False, "postcode"),
+            Element("resident_country", COUNTRY, False, "country of residence"),
+            Element("portrait_capture_date", datetime_, False, "when the portrait was taken"),
+            Element("age_in_years", uint(150), False, "age in years", derived=True),
+            Element("age_birth_year", uint(9999), False, "year of birth", derived=True),
+            *_age_elements(UK_AGE_THRESHOLDS, False),
+            Element("issuing_jurisdiction", text(), False, "issuing jurisdiction (ISO 3166-2)"),
+            Element("nationality", COUNTRY, False, "nationality"),
+            Element("signature_usual_mark", binary(MAX_PORTRAIT), False, "signature image"),
+        ),
+        NS_DVLA: _elements(
+            Element("licence_type", text(choices=("full", "provisional")), True, "full or provisional licence"),
+            Element("penalty_points", uint(99), False, "current penalty points"),
+            Element("endorsements", array(ENDORSEMENT), False, "endorsements"),
+            Element("title", text(20), False, "title (Mr, Ms, Dr ...)"),
+        ),
+    },
+    age_namespace=NS_ISO,
+    age_thresholds=UK_AGE_THRESHOLDS,
+    default_validity_days=365,
+)
+
+PROOF_OF_AGE = Profile(
+    doctype=DOCTYPE_AGE,
+    title="Proof of age",
+    namespaces={
+        NS_AGE: _elements(
+            *_age_elements(UK_AGE_THRESHOLDS, True),
+            Element("portrait", PORTRAIT, True, "portrait (JPEG), small enough for a QR code"),
+            Element("issue_date", date_, True, "date of issue"),
+            Element("expiry_date", date_, True, "date of expiry"),
+            Element("issuing_country", COUNTRY, True, "issuing country"),
+            Element("issuing_authority", text(), True, "issuing authority"),
+        ),
+    },
+    age_namespace=NS_AGE,
+    age_thresholds=UK_AGE_THRESHOLDS,
+    input_only=frozenset({"birth_date"}),
+    default_validity_days=90,
+)
+
+DBS_CHECK = Profile(
+    doctype=DOCTYPE_DBS,
+    title="DBS check",
+    namespaces={
+        NS_DBS: _elements(
+            Element("family_name", text(), True, "last name, as on the certificate"),
+            Element("given_name", text(), True, "first names, as on the certificate"),
+            Element("birth_date", date_, True, "date of birth"),
+            Element("certificate_number", text(12, pattern=r"\d{12}"), True, "DBS certificate number"),
+            Element(
+                "certificate_level",
+                text(choices=("basic", "standard", "enhanced", "enhanced_barred_lists")),
+                True,
+                "level of check",
+            ),
+            Element("workforce", text(choices=("child", "adult", "child_and_adult", "other")), True, "workforce"),
+            Element("issue_date", date_, True, "date the certificate was issued"),
+            Element("outcome", text(choices=("clear", "information_disclosed")), True, "certificate outcome"),
+            Element(
+                "barred_list_children",
+                text(choices=("not_barred", "barred", "not_checked")),
+                False,
+                "children's barred list result",
+            ),
+            Element(
+                "barred_list_adults",
+                text(choices=("not_barred", "barred", "not_checked")),
+                False,
+                "adults' barred list result",
+            ),
+            Element("update_service_subscribed", boolean, True, "certificate is on the DBS Update Service"),
+            Element("update_service_checked", date_, False, "last Update Service status check"),
+            Element("issuing_country", COUNTRY, True, "issuing country"),
+            Element("issuing_authority", text(), True, "issuing authority"),
+        ),
+    },
+    default_validity_days=365,
+)
+
+PROFILES: dict[str, Profile] = {p.doctype: p for p in (MDL, PROOF_OF_AGE, DBS_CHECK)}
+
+
+def profile_for(doctype: str) -> Profile:
+    try:
+        return PROFILES[doctype]
+    except KeyError:
+        raise IssuanceError(
+            f"unknown docType {doctype!r}; known: {', '.join(PROFILES)}", code="unknown_doctype"
+        ) from None

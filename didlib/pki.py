@@ -1,0 +1,354 @@
+"""X.509 certificates of the ISO/IEC 18013-5 Annex B profiles: create them, and check them.
+
+Three kinds matter: the IACA root (one per issuing authority, long-lived, offline), the document
+signer (DS, short-lived, signs MSOs) and the mdoc reader authentication certificate (held by a shop or a
+youth organisation, issued by a reader CA). Chain building is deliberately narrow: 18013-5 puts the DS
+directly under its IACA, so a leaf must be issued directly by a trust anchor. ``cryptography`` verifies
+each signature; the profile rules are written here because no library knows them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass, field
+from enum import Enum
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+
+from didlib.errors import CertificateError, UntrustedIssuer
+from didlib.keys import PrivateKey, PublicKey
+
+__all__ = [
+    "Purpose",
+    "OID_MDL_DS",
+    "OID_MDL_READER_AUTH",
+    "ChainResult",
+    "create_iaca",
+    "create_document_signer",
+    "create_reader_ca",
+    "create_reader_certificate",
+    "check_chain",
+    "country_of",
+    "common_name_of",
+]
+
+OID_MDL_DS = ObjectIdentifier("1.0.18013.5.1.2")
+OID_MDL_READER_AUTH = ObjectIdentifier("1.0.18013.5.1.6")
+
+DS_MAX_DAYS = 457
+READER_MAX_DAYS = 1187
+
+
+class Purpose(Enum):
+    """What a leaf certificate is checked for; each has its Annex B profile and extended key usage."""
+
+    DOCUMENT_SIGNER = OID_MDL_DS
+    READER_AUTH = OID_MDL_READER_AUTH
+
+
+def _hash_for(key: PrivateKey) -> hashes.HashAlgorithm | None:
+    if isinstance(key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
+        return None
+    size = key.curve.key_size
+    return hashes.SHA256() if size <= 256 else hashes.SHA384() if size <= 384 else hashes.SHA512()
+
+
+def _serial() -> int:
+    """Positive, non-sequential, at least 71 random bits, at most 20 octets (Annex B)."""
+    return secrets.randbits(152) | (1 << 151)
+
+
+def _name(common_name: str, country: str | None = None, organisation: str | None = None) -> x509.Name:
+    attrs = []
+    if country:
+        attrs.append(x509.NameAttribute(NameOID.COUNTRY_NAME, country))
+    if organisation:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation))
+    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    return x509.Name(attrs)
+
+
+def _ca(
+    subject: x509.Name,
+    key: PrivateKey,
+    not_before: dt.datetime,
+    days: int,
+    issuer_alt_uri: str | None,
+    crl_uri: str | None,
+) -> x509.Certificate:
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(_serial())
+        .not_valid_before(not_before)
+        .not_valid_after(not_before + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(cert_sign=True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+    builder = _add_informational(builder, issuer_alt_uri, crl_uri)
+    return builder.sign(key, _hash_for(key))
+
+
+def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=not cert_sign,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=cert_sign,
+        crl_sign=cert_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _add_informational(
+    builder: x509.CertificateBuilder, issuer_alt_uri: str | None, crl_uri: str | None
+) -> x509.CertificateBuilder:
+    if issuer_alt_uri:
+        builder = builder.add_extension(
+            x509.IssuerAlternativeName([x509.UniformResourceIdentifier(issuer_alt_uri)]), critical=False
+        )
+    if crl_uri:
+        point = x509.DistributionPoint([x509.UniformResourceIdentifier(crl_uri)], None, None, None)
+        builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
+    return builder
+
+
+def create_iaca(
+    key: PrivateKey,
+    *,
+    country: str,
+    common_name: str,
+    not_before: dt.datetime | None = None,
+    days: int = 9 * 365,
+    issuer_alt_uri: str | None = "https://example.invalid/iaca",
+    crl_uri: str | None = "https://example.invalid/iaca.crl",
+) -> x509.Certificate:
+    """Self-signed IACA root (Annex B.1.2): CA with path length 0, keyCertSign + cRLSign, country set."""
+    return _ca(_name(common_name, country), key, not_before or _now(), days, issuer_alt_uri, crl_uri)
+
+
+def create_reader_ca(
+    key: PrivateKey,
+    *,
+    common_name: str,
+    country: str | None = None,
+    not_before: dt.datetime | None = None,
+    days: int = 9 * 365,
+) -> x509.Certificate:
+    """Root that issues reader authentication certificates (shops, youth organisations)."""
+    return _ca(_name(common_name, country), key, not_before or _now(), days, None, None)
+
+
+def _leaf(
+    issuer_cert: x509.Certificate,
+    issuer_key: PrivateKey,
+    subject: x509.Name,
+    public_key: PublicKey,
+    purpose: Purpose,
+    not_before: dt.datetime,
+    days: int,
+    issuer_alt_uri: str | None,
+    crl_uri: str | None,
+    extra: list[x509.ExtensionType] | None = None,
+) -> x509.Certificate:
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer_cert.subject)
+        .public_key(public_key)
+        .serial_number(_serial())
+        .not_valid_before(not_before)
+        .not_valid_after(not_before + dt.timedelta(days=days))
+        .add_extension(_key_usage(cert_sign=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([purpose.value]), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_cert.public_key()),  # type: ignore[arg-type]
+            critical=False,
+        )
+    )
+    builder = _add_informational(builder, issuer_alt_uri, crl_uri)
+    for ext in extra or []:
+        builder = builder.add_extension(ext, critical=False)
+    return builder.sign(issuer_key, _hash_for(issuer_key))
+
+
+def create_document_signer(
+    iaca_cert: x509.Certificate,
+    iaca_key: PrivateKey,
+    public_key: PublicKey,
+    *,
+    common_name: str,
+    not_before: dt.datetime | None = None,
+    days: int = 365,
+    issuer_alt_uri: str | None = "https://example.invalid/iaca",
+    crl_uri: str | None = "https://example.invalid/iaca.crl",
+) -> x509.Certificate:
+    """Document signer (Annex B.1.4): digitalSignature, EKU mdlDS, same country as its IACA."""
+    if days > DS_MAX_DAYS:
+        raise CertificateError(f"a document signer may be valid for at most {DS_MAX_DAYS} days")
+    subject = _name(common_name, country_of(iaca_cert))
+    return _leaf(
+        iaca_cert, iaca_key, subject, public_key, Purpose.DOCUMENT_SIGNER,
+        not_before or _now(), days, issuer_alt_uri, crl_uri,
+    )
+
+
+def create_reader_certificate(
+    ca_cert: x509.Certificate,
+    ca_key: PrivateKey,
+    public_key: PublicKey,
+    *,
+    common_name: str,
+    organisation: str | None = None,
+    not_before: dt.datetime | None = None,
+    days: int = 365,
+    extra_extensions: list[x509.ExtensionType] | None = None,
+) -> x509.Certificate:
+    """Reader authentication certificate (Annex B.1.7): digitalSignature, EKU mdlReaderAuth."""
+    if days > READER_MAX_DAYS:
+        raise CertificateError(f"a reader certificate may be valid for at most {READER_MAX_DAYS} days")
+    subject = _name(common_name, None, organisation)
+    return _leaf(
+        ca_cert, ca_key, subject, public_key, Purpose.READER_AUTH,
+        not_before or _now(), days, None, None, extra_extensions,
+    )
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+
+def country_of(cert: x509.Certificate) -> str | None:
+    attrs = cert.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)
+    return str(attrs[0].value) if attrs else None
+
+
+def common_name_of(cert: x509.Certificate) -> str:
+    attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(attrs[0].value) if attrs else cert.subject.rfc4514_string()
+
+
+@dataclass
+class ChainResult:
+    """A leaf certificate that chained to a trust anchor, with profile remarks that did not fail it."""
+
+    leaf: x509.Certificate
+    anchor: x509.Certificate
+    warnings: list[str] = field(default_factory=list)
+
+
+def _ext(cert: x509.Certificate, ext_type: type[x509.ExtensionType]) -> x509.Extension[x509.ExtensionType] | None:
+    try:
+        return cert.extensions.get_extension_for_class(ext_type)
+    except x509.ExtensionNotFound:
+        return None
+    except ValueError as exc:  # duplicate or undecodable extensions
+        raise CertificateError(f"certificate extensions do not parse: {exc}") from exc
+
+
+def _check_time(cert: x509.Certificate, now: dt.datetime, what: str) -> None:
+    if now < cert.not_valid_before_utc:
+        raise CertificateError(f"{what} certificate is not valid before {cert.not_valid_before_utc:%Y-%m-%d}",
+                               code="certificate_not_yet_valid")
+    if now > cert.not_valid_after_utc:
+        raise CertificateError(f"{what} certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}",
+                               code="certificate_expired")
+
+
+def check_anchor_profile(cert: x509.Certificate) -> None:
+    """A trust anchor must be a CA allowed to sign certificates (IACA / reader CA)."""
+    bc = _ext(cert, x509.BasicConstraints)
+    if bc is None or not bc.value.ca:
+        raise CertificateError(f"{common_name_of(cert)} is not a CA certificate (basicConstraints cA missing)")
+    ku = _ext(cert, x509.KeyUsage)
+    if ku is None or not ku.value.key_cert_sign:
+        raise CertificateError(f"{common_name_of(cert)} may not sign certificates (keyUsage keyCertSign missing)")
+
+
+def _check_leaf_profile(cert: x509.Certificate, purpose: Purpose, warnings: list[str]) -> None:
+    name = "document signer" if purpose is Purpose.DOCUMENT_SIGNER else "reader"
+    bc = _ext(cert, x509.BasicConstraints)
+    if bc is not None and bc.value.ca:
+        raise CertificateError(f"{name} certificate must not be a CA")
+    ku = _ext(cert, x509.KeyUsage)
+    if ku is None or not ku.value.digital_signature or ku.value.key_cert_sign:
+        raise CertificateError(f"{name} certificate keyUsage must be digitalSignature only")
+    if not ku.critical:
+        warnings.append(f"{name} certificate keyUsage is not marked critical")
+    eku = _ext(cert, x509.ExtendedKeyUsage)
+    if eku is None or purpose.value not in eku.value:
+        raise CertificateError(
+            f"{name} certificate lacks extended key usage {purpose.value.dotted_string}", code="wrong_key_purpose"
+        )
+    if ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in eku.value:
+        raise CertificateError(f"{name} certificate must not carry anyExtendedKeyUsage", code="wrong_key_purpose")
+    days = (cert.not_valid_after_utc - cert.not_valid_before_utc).days
+    limit = DS_MAX_DAYS if purpose is Purpose.DOCUMENT_SIGNER else READER_MAX_DAYS
+    if days > limit:
+        raise CertificateError(f"{name} certificate is valid for {days} days; Annex B allows {limit}")
+    if purpose is Purpose.DOCUMENT_SIGNER:
+        for ext_type, label in ((x509.IssuerAlternativeName, "issuerAltName"),
+                                (x509.CRLDistributionPoints, "cRLDistributionPoints")):
+            if _ext(cert, ext_type) is None:
+                warnings.append(f"document signer certificate has no {label} extension")
+
+
+def check_chain(
+    chain: list[x509.Certificate],
+    anchors: list[x509.Certificate],
+    purpose: Purpose,
+    now: dt.datetime,
+) -> ChainResult:
+    """Check that ``chain[0]`` is issued directly by one of ``anchors`` and fits its Annex B profile.
+
+    Other certificates in ``chain`` are accepted only if they are the anchor itself (some issuers send
+    the IACA along); 18013-5 has no intermediate CAs under an IACA.
+    """
+    if not chain:
+        raise CertificateError("no certificate to check", code="missing_certificate")
+    leaf = chain[0]
+    for extra in chain[1:]:
+        if extra not in anchors:
+            raise UntrustedIssuer("certificate chain contains a CA that is not a trust anchor")
+    candidates = [a for a in anchors if a.subject == leaf.issuer]
+    anchor = None
+    for candidate in candidates:
+        try:
+            leaf.verify_directly_issued_by(candidate)
+        except (_CryptoInvalidSignature, ValueError, TypeError):  # bad signature or key-type mismatch
+            continue
+        anchor = candidate
+        break
+    if anchor is None:
+        raise UntrustedIssuer(f"{common_name_of(leaf)} is not issued by a trusted authority")
+    warnings: list[str] = []
+    _check_time(anchor, now, "root")
+    _check_time(leaf, now, "document signer" if purpose is Purpose.DOCUMENT_SIGNER else "reader")
+    _check_leaf_profile(leaf, purpose, warnings)
+    if purpose is Purpose.DOCUMENT_SIGNER:
+        anchor_country, leaf_country = country_of(anchor), country_of(leaf)
+        if not leaf_country or leaf_country != anchor_country:
+            raise CertificateError(
+                f"document signer country {leaf_country!r} differs from its IACA's {anchor_country!r}",
+                code="country_mismatch",
+            )
+    return ChainResult(leaf=leaf, anchor=anchor, warnings=warnings)
+
+
+def public_key_of(cert: x509.Certificate) -> PublicKey:
+    key = cert.public_key()
+    if not isinstance(key, (ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+        raise CertificateError(f"certificate key type {type(key).__name__} is not allowed in 18013-5")
+    return key

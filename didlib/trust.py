@@ -1,0 +1,75 @@
+"""Trust anchors: the IACA roots a verifier accepts document signers from, and the reader CAs a
+wallet accepts reader certificates from.
+
+A trust store is just a set of anchor certificates; later the signed trust list fills it. Loading checks
+that each anchor is a CA, so a mistaken leaf file fails at start-up rather than at a shop counter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from pathlib import Path
+
+from cryptography import x509
+
+from didlib.errors import CertificateError, UsageError
+from didlib.pki import ChainResult, Purpose, check_anchor_profile, check_chain
+
+__all__ = ["TrustStore"]
+
+MAX_PEM_FILE = 1 << 20
+
+
+class TrustStore:
+    """A set of trust anchors (IACA roots, reader CA roots)."""
+
+    def __init__(self, anchors: Iterable[x509.Certificate] = ()) -> None:
+        self._anchors: list[x509.Certificate] = []
+        for cert in anchors:
+            self.add(cert)
+
+    def add(self, cert: x509.Certificate) -> None:
+        check_anchor_profile(cert)
+        if cert not in self._anchors:
+            self._anchors.append(cert)
+
+    @property
+    def anchors(self) -> tuple[x509.Certificate, ...]:
+        return tuple(self._anchors)
+
+    def __len__(self) -> int:
+        return len(self._anchors)
+
+    @classmethod
+    def from_pem_files(cls, paths: Iterable[str | Path]) -> TrustStore:
+        """Anchors from PEM files (each may hold several certificates) or folders of ``*.pem`` files."""
+        store = cls()
+        for path in map(Path, paths):
+            files = sorted(path.glob("*.pem")) if path.is_dir() else [path]
+            for file in files:
+                for cert in _read_pem(file):
+                    store.add(cert)
+        return store
+
+    @classmethod
+    def from_pem_dir(cls, folder: str | Path) -> TrustStore:
+        return cls.from_pem_files([folder])
+
+    def check(self, chain: list[x509.Certificate], purpose: Purpose, now: dt.datetime) -> ChainResult:
+        """Check a leaf-first chain against these anchors (see :func:`didlib.pki.check_chain`)."""
+        return check_chain(chain, self._anchors, purpose, now)
+
+
+def _read_pem(path: Path) -> list[x509.Certificate]:
+    try:
+        if path.stat().st_size > MAX_PEM_FILE:
+            raise UsageError(f"{path} is larger than {MAX_PEM_FILE} bytes; not a certificate file")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read trust anchor file {path}: {exc.strerror}") from exc
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError as exc:
+        raise CertificateError(f"{path} holds no readable PEM certificate: {exc}") from exc
+    return certs
