@@ -91,7 +91,7 @@ def tdate(moment: _dt.datetime) -> cbor2.CBORTag:
     """RFC 8949 tag 0 date-time as 18013-5 wants it: UTC, whole seconds, trailing ``Z``."""
     if moment.tzinfo is None:
         raise ValueError("tdate needs an aware datetime")
-    utc = moment.astimezone(_dt.timezone.utc).replace(microsecond=0, tzinfo=None)
+    utc = moment.astimezone(_dt.UTC).replace(microsecond=0, tzinfo=None)
     return cbor2.CBORTag(TAG_TDATE, utc.isoformat() + "Z")
 
 
@@ -162,7 +162,7 @@ class _Scanner:
     cbor2 later calls the tag-24 decoder, since a tag 24 holds a byte string and never nests in place).
     """
 
-    __slots__ = ("data", "limits", "items", "spans")
+    __slots__ = ("data", "items", "limits", "spans")
 
     def __init__(self, data: bytes, limits: Limits) -> None:
         self.data = data

@@ -200,8 +200,15 @@ def create_document_signer(
         raise CertificateError(f"a document signer may be valid for at most {DS_MAX_DAYS} days")
     subject = _name(common_name, country_of(iaca_cert))
     return _leaf(
-        iaca_cert, iaca_key, subject, public_key, Purpose.DOCUMENT_SIGNER,
-        not_before or _now(), days, issuer_alt_uri, crl_uri,
+        iaca_cert,
+        iaca_key,
+        subject,
+        public_key,
+        Purpose.DOCUMENT_SIGNER,
+        not_before or _now(),
+        days,
+        issuer_alt_uri,
+        crl_uri,
     )
 
 
@@ -221,13 +228,21 @@ def create_reader_certificate(
         raise CertificateError(f"a reader certificate may be valid for at most {READER_MAX_DAYS} days")
     subject = _name(common_name, None, organisation)
     return _leaf(
-        ca_cert, ca_key, subject, public_key, Purpose.READER_AUTH,
-        not_before or _now(), days, None, None, extra_extensions,
+        ca_cert,
+        ca_key,
+        subject,
+        public_key,
+        Purpose.READER_AUTH,
+        not_before or _now(),
+        days,
+        None,
+        None,
+        extra_extensions,
     )
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 def country_of(cert: x509.Certificate) -> str | None:
@@ -260,11 +275,14 @@ def _ext(cert: x509.Certificate, ext_type: type[x509.ExtensionType]) -> x509.Ext
 
 def _check_time(cert: x509.Certificate, now: dt.datetime, what: str) -> None:
     if now < cert.not_valid_before_utc:
-        raise CertificateError(f"{what} certificate is not valid before {cert.not_valid_before_utc:%Y-%m-%d}",
-                               code="certificate_not_yet_valid")
+        raise CertificateError(
+            f"{what} certificate is not valid before {cert.not_valid_before_utc:%Y-%m-%d}",
+            code="certificate_not_yet_valid",
+        )
     if now > cert.not_valid_after_utc:
-        raise CertificateError(f"{what} certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}",
-                               code="certificate_expired")
+        raise CertificateError(
+            f"{what} certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}", code="certificate_expired"
+        )
 
 
 def check_anchor_profile(cert: x509.Certificate) -> None:
@@ -299,8 +317,10 @@ def _check_leaf_profile(cert: x509.Certificate, purpose: Purpose, warnings: list
     if days > limit:
         raise CertificateError(f"{name} certificate is valid for {days} days; Annex B allows {limit}")
     if purpose is Purpose.DOCUMENT_SIGNER:
-        for ext_type, label in ((x509.IssuerAlternativeName, "issuerAltName"),
-                                (x509.CRLDistributionPoints, "cRLDistributionPoints")):
+        for ext_type, label in (
+            (x509.IssuerAlternativeName, "issuerAltName"),
+            (x509.CRLDistributionPoints, "cRLDistributionPoints"),
+        ):
             if _ext(cert, ext_type) is None:
                 warnings.append(f"document signer certificate has no {label} extension")
 

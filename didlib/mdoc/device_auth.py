@@ -72,8 +72,10 @@ def verify_device_auth(
     if "deviceMac" in device_auth:
         mac = Mac0.from_cbor(device_auth["deviceMac"])
         if reader_key is None:
-            raise BadKey("the response uses deviceMac; the reader's ephemeral private key is needed to check it",
-                          code="missing_reader_key")
+            raise BadKey(
+                "the response uses deviceMac; the reader's ephemeral private key is needed to check it",
+                code="missing_reader_key",
+            )
         mac.verify(emac_key(reader_key, device_key, transcript), detached_payload=payload)
         return "mac"
     raise DecodeError("deviceAuth must hold deviceSignature or deviceMac")

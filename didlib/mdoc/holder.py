@@ -49,7 +49,9 @@ class Credential:
     def elements(self) -> dict[str, dict[str, Any]]:
         return {ns: {i.identifier: i.value for i in items} for ns, items in self.issuer_signed.namespaces.items()}
 
-    def select(self, wanted: dict[str, Iterable[str]]) -> tuple[dict[str, list[IssuerSignedItem]], dict[str, dict[str, int]]]:
+    def select(
+        self, wanted: dict[str, Iterable[str]]
+    ) -> tuple[dict[str, list[IssuerSignedItem]], dict[str, dict[str, int]]]:
         """Split a request into the items held and the errors for those not held."""
         chosen: dict[str, list[IssuerSignedItem]] = {}
         errors: dict[str, dict[str, int]] = {}
@@ -69,8 +71,11 @@ class Credential:
             if ":" in name:
                 ns, _, element = name.rpartition(":")
             else:
-                matches = [ns for ns, items in self.issuer_signed.namespaces.items()
-                           if any(i.identifier == name for i in items)]
+                matches = [
+                    ns
+                    for ns, items in self.issuer_signed.namespaces.items()
+                    if any(i.identifier == name for i in items)
+                ]
                 if not matches:
                     raise UsageError(f"this credential holds no element {name!r}", code="unknown_element")
                 if len(matches) > 1:
@@ -80,8 +85,14 @@ class Credential:
         return wanted
 
 
-def _document(credential: Credential, device_key: PrivateKey, requested: dict[str, list[str]],
-              allowed: dict[str, Iterable[str]] | None, transcript: bytes, mac: bool) -> dict[str, Any]:
+def _document(
+    credential: Credential,
+    device_key: PrivateKey,
+    requested: dict[str, list[str]],
+    allowed: dict[str, Iterable[str]] | None,
+    transcript: bytes,
+    mac: bool,
+) -> dict[str, Any]:
     if allowed is None:
         wanted = requested
     else:
@@ -139,9 +150,12 @@ def present(
     return encode(response)
 
 
-def present_elements(credential: Credential, device_key: PrivateKey, disclose: Iterable[str],
-                     transcript: bytes, *, mac: bool = False) -> bytes:
+def present_elements(
+    credential: Credential, device_key: PrivateKey, disclose: Iterable[str], transcript: bytes, *, mac: bool = False
+) -> bytes:
     """Present named elements of one credential without a DeviceRequest (CLI, QR one-way flow)."""
     wanted = credential.resolve(disclose)
-    request = DeviceRequest.for_elements(credential.doctype, {ns: dict.fromkeys(els, False) for ns, els in wanted.items()})
+    request = DeviceRequest.for_elements(
+        credential.doctype, {ns: dict.fromkeys(els, False) for ns, els in wanted.items()}
+    )
     return present([(credential, device_key)], request, transcript, mac=mac)

@@ -106,9 +106,8 @@ def _derive_ages(profile: Profile, age_ns: dict[str, Any], birth: dt.date, today
         if age_ns.setdefault("age_in_years", age) != age:
             raise IssuanceError("age_in_years contradicts birth_date", code="inconsistent_age")
         last_true.append(birthday(birth, age + 1) - dt.timedelta(days=1))
-    if "age_birth_year" in ns_elements:
-        if age_ns.setdefault("age_birth_year", birth.year) != birth.year:
-            raise IssuanceError("age_birth_year contradicts birth_date", code="inconsistent_age")
+    if "age_birth_year" in ns_elements and age_ns.setdefault("age_birth_year", birth.year) != birth.year:
+        raise IssuanceError("age_birth_year contradicts birth_date", code="inconsistent_age")
     return min(last_true) if last_true else None
 
 
@@ -130,11 +129,11 @@ def issue_mdoc(
     ``status`` is the MSO ``status`` map (Token Status List reference) when revocation is used.
     """
     profile = profile_for(doctype)
-    now = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).replace(microsecond=0)
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
     elements, last_true_day = prepare_elements(profile, data, now.date())
     valid_until = now + (valid_for or dt.timedelta(days=profile.default_validity_days))
     if last_true_day is not None:
-        stale_at = dt.datetime.combine(last_true_day + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+        stale_at = dt.datetime.combine(last_true_day + dt.timedelta(days=1), dt.time(), dt.UTC)
         valid_until = min(valid_until, stale_at)
     if valid_until <= now:
         raise IssuanceError("the credential would already be invalid", code="invalid_validity")
@@ -149,8 +148,10 @@ def issue_mdoc(
     namespaces: dict[str, list[IssuerSignedItem]] = {}
     digests: dict[str, dict[int, bytes]] = {}
     for ns, values in elements.items():
-        items = [IssuerSignedItem.create(next(ids), secrets.token_bytes(SALT_BYTES), name, value)
-                 for name, value in values.items()]
+        items = [
+            IssuerSignedItem.create(next(ids), secrets.token_bytes(SALT_BYTES), name, value)
+            for name, value in values.items()
+        ]
         namespaces[ns] = items
         digests[ns] = {item.digest_id: item.digest(digest_algorithm) for item in items}
     mso: dict[str, Any] = {

@@ -16,7 +16,7 @@ import cbor2
 from didlib.cbor import Embedded, Raw, encode
 from didlib.cose import Sign1
 from didlib.errors import DecodeError, UnsupportedError
-from didlib.keys import PublicKey, public_key_from_cose
+from didlib.keys import PublicKey, cose_key_from_public, public_key_from_cose
 
 __all__ = [
     "IssuerSignedItem",
@@ -25,6 +25,8 @@ __all__ = [
     "DIGEST_ALGORITHMS",
     "device_authentication_bytes",
     "session_transcript_bytes",
+    "qr_session_transcript",
+    "minimal_device_engagement",
 ]
 
 DIGEST_ALGORITHMS = {"SHA-256": hashlib.sha256, "SHA-384": hashlib.sha384, "SHA-512": hashlib.sha512}
@@ -100,7 +102,9 @@ class IssuerSigned:
                 raise DecodeError(f"{where}.nameSpaces must map namespace names to non-empty arrays")
             if len(items) > MAX_ELEMENTS_PER_NAMESPACE:
                 raise DecodeError(f"{where}.nameSpaces.{ns} has too many elements")
-            namespaces[ns] = [IssuerSignedItem.parse(item, f"{where}.nameSpaces.{ns}[{i}]") for i, item in enumerate(items)]
+            namespaces[ns] = [
+                IssuerSignedItem.parse(item, f"{where}.nameSpaces.{ns}[{i}]") for i, item in enumerate(items)
+            ]
         auth = _field(obj, "issuerAuth", (list, cbor2.CBORTag), where)
         return cls(namespaces, Sign1.from_cbor(auth), auth)
 
@@ -185,3 +189,13 @@ def device_authentication_bytes(transcript: bytes, doctype: str, device_namespac
     """DeviceAuthenticationBytes (9.1.3.4), splicing in the SessionTranscript exactly as received."""
     content = encode(["DeviceAuthentication", Raw(transcript), doctype, device_namespaces])
     return cbor2.dumps(cbor2.CBORTag(24, content))
+
+
+def qr_session_transcript(device_engagement: Embedded, e_reader_key: PublicKey) -> bytes:
+    """SessionTranscript for QR engagement (9.1.5.1): [DeviceEngagementBytes, EReaderKeyBytes, null]."""
+    return encode([device_engagement, Embedded.wrap(cose_key_from_public(e_reader_key)), None])
+
+
+def minimal_device_engagement(e_device_key: PublicKey) -> Embedded:
+    """DeviceEngagementBytes with version 1.0 and cipher suite 1, and no retrieval methods."""
+    return Embedded.wrap({0: "1.0", 1: [1, Embedded.wrap(cose_key_from_public(e_device_key))]})

@@ -98,7 +98,7 @@ def verify_response(
     ``reader_key`` is the reader's ephemeral private key, needed only for deviceMac; ``now`` defaults to
     the current time (tests inject the time of the vectors).
     """
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     if now.tzinfo is None:
         raise VerificationError("now must be a timezone-aware datetime", code="usage")
     errors: list[Problem] = []
@@ -190,8 +190,12 @@ def _verify_document(
         result.fail("issuer_signature", exc)
 
     if mso.doctype != result.doctype:
-        result.fail("mso", VerificationError(
-            f"the MSO is for {mso.doctype!r}, the document says {result.doctype!r}", code="doctype_mismatch"))
+        result.fail(
+            "mso",
+            VerificationError(
+                f"the MSO is for {mso.doctype!r}, the document says {result.doctype!r}", code="doctype_mismatch"
+            ),
+        )
     else:
         result.checks["mso"] = True
 
@@ -200,17 +204,30 @@ def _verify_document(
     _check_digests(result, issuer_signed, mso)
 
     if transcript is None:
-        result.fail("device_auth", VerificationError(
-            "no SessionTranscript was given, so device authentication cannot be checked", code="no_transcript"))
+        result.fail(
+            "device_auth",
+            VerificationError(
+                "no SessionTranscript was given, so device authentication cannot be checked", code="no_transcript"
+            ),
+        )
     else:
         try:
             result.device_auth = verify_device_auth(
-                device_signed.get("deviceAuth"), mso.device_key, transcript, result.doctype,
-                device_namespaces, reader_key)
+                device_signed.get("deviceAuth"),
+                mso.device_key,
+                transcript,
+                result.doctype,
+                device_namespaces,
+                reader_key,
+            )
             result.checks["device_auth"] = True
         except DidlibError as exc:
-            result.fail("device_auth", exc if exc.code not in ("bad_signature", "bad_mac") else VerificationError(
-                f"device authentication failed: {exc.message}", code="device_auth_failed"))
+            result.fail(
+                "device_auth",
+                exc
+                if exc.code not in ("bad_signature", "bad_mac")
+                else VerificationError(f"device authentication failed: {exc.message}", code="device_auth_failed"),
+            )
     return result
 
 
@@ -222,7 +239,9 @@ def _not_returned(errors: Any) -> dict[str, list[str]]:
     return {str(ns): [str(e) for e in items] for ns, items in errors.items()}
 
 
-def _check_validity(result: DocumentResult, mso: MobileSecurityObject, signer: x509.Certificate, now: dt.datetime) -> None:
+def _check_validity(
+    result: DocumentResult, mso: MobileSecurityObject, signer: x509.Certificate, now: dt.datetime
+) -> None:
     for moment in (mso.signed, mso.valid_from, mso.valid_until):
         if moment.tzinfo is None:
             result.fail("validity", DecodeError("MSO validity times must carry a time zone"))
@@ -230,14 +249,25 @@ def _check_validity(result: DocumentResult, mso: MobileSecurityObject, signer: x
     if mso.valid_until < mso.valid_from:
         result.fail("validity", VerificationError("MSO validUntil is before validFrom", code="mso_invalid_window"))
     elif now < mso.valid_from:
-        result.fail("validity", VerificationError(
-            f"the credential is not valid before {mso.valid_from:%Y-%m-%dT%H:%M:%SZ}", code="mso_not_yet_valid"))
+        result.fail(
+            "validity",
+            VerificationError(
+                f"the credential is not valid before {mso.valid_from:%Y-%m-%dT%H:%M:%SZ}", code="mso_not_yet_valid"
+            ),
+        )
     elif now > mso.valid_until:
-        result.fail("validity", VerificationError(
-            f"the credential expired at {mso.valid_until:%Y-%m-%dT%H:%M:%SZ}", code="mso_expired"))
+        result.fail(
+            "validity",
+            VerificationError(f"the credential expired at {mso.valid_until:%Y-%m-%dT%H:%M:%SZ}", code="mso_expired"),
+        )
     elif not signer.not_valid_before_utc <= mso.signed <= signer.not_valid_after_utc:
-        result.fail("validity", VerificationError(
-            "the MSO was signed outside the document signer certificate's validity", code="signed_outside_certificate"))
+        result.fail(
+            "validity",
+            VerificationError(
+                "the MSO was signed outside the document signer certificate's validity",
+                code="signed_outside_certificate",
+            ),
+        )
     else:
         result.checks["validity"] = True
 
@@ -256,11 +286,13 @@ def _check_digests(result: DocumentResult, issuer_signed: IssuerSigned, mso: Mob
             seen_ids.add(item.digest_id)
             expected = digests.get(item.digest_id) if digests else None
             if expected is None:
-                problems.append(VerificationError(f"{where} has digest ID {item.digest_id} not in the MSO",
-                                                  code="unknown_digest"))
+                problems.append(
+                    VerificationError(f"{where} has digest ID {item.digest_id} not in the MSO", code="unknown_digest")
+                )
             elif item.digest(mso.digest_algorithm) != expected:
-                problems.append(VerificationError(f"{where} does not match its digest in the MSO",
-                                                  code="digest_mismatch"))
+                problems.append(
+                    VerificationError(f"{where} does not match its digest in the MSO", code="digest_mismatch")
+                )
             else:
                 verified.setdefault(ns, {})[item.identifier] = item.value
     if problems:

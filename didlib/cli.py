@@ -1,0 +1,267 @@
+"""The ``didlib`` command: a thin shell over the library for operators, demos and tests.
+
+Exit codes: 0 valid / done, 1 invalid (verification failed, data rejected), 2 usage error or unreadable
+input. Verification prints one JSON object on standard output; errors go to standard error as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from didlib.cbor import Embedded, decode
+from didlib.errors import BadKey, DecodeError, DidlibError, UsageError
+from didlib.jsonview import to_json
+from didlib.keys import generate_key, load_private_key, load_public_key, private_key_pem
+from didlib.mdoc import Credential, issue_mdoc, present_elements, verify_response
+from didlib.mdoc.structures import minimal_device_engagement, qr_session_transcript
+from didlib.mdoc.verifier import VerificationResult
+from didlib.pkidir import PkiDir
+from didlib.trust import TrustStore
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+MAX_INPUT_FILE = 4 << 20
+
+
+class _Usage(Exception):
+    """Raised inside commands for unreadable input (exit 2)."""
+
+
+def _read(path: str | Path, what: str) -> bytes:
+    file = Path(path)
+    try:
+        if file.stat().st_size > MAX_INPUT_FILE:
+            raise _Usage(f"{what} {file} is larger than {MAX_INPUT_FILE} bytes")
+        return file.read_bytes()
+    except OSError as exc:
+        raise _Usage(f"cannot read {what} {file}: {exc.strerror}") from exc
+
+
+def _write(path: str | Path, data: bytes) -> None:
+    try:
+        Path(path).write_bytes(data)
+    except OSError as exc:
+        raise _Usage(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def _transcript(path: str) -> bytes:
+    data = _read(path, "session transcript")
+    try:
+        value = decode(data)
+    except DecodeError as exc:
+        raise _Usage(f"session transcript {path} is not CBOR: {exc}") from exc
+    if isinstance(value, Embedded):  # accept SessionTranscriptBytes (tag 24) as well as the bare array
+        data, value = value.content, value.decode()
+    if not isinstance(value, list) or len(value) != 3:
+        raise _Usage(f"session transcript {path} must be a CBOR array of three elements")
+    return data
+
+
+def _now(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise _Usage(f"--now {text!r} is not an ISO 8601 date-time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _split(values: Sequence[str]) -> list[str]:
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+# ------------------------------------------------------------------------------------------- commands
+def cmd_pki_init(args: argparse.Namespace) -> int:
+    PkiDir.create(args.dir, country=args.country, issuer=args.issuer, overwrite=args.force)
+    print(json.dumps({"pki": str(args.dir), "files": sorted(p.name for p in Path(args.dir).iterdir())}))
+    return EXIT_OK
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    if Path(args.out).exists() and not args.force:
+        raise _Usage(f"{args.out} exists; refusing to overwrite a key (use --force)")
+    key = generate_key(args.type)
+    _write(args.out, private_key_pem(key))
+    Path(args.out).chmod(0o600)
+    return EXIT_OK
+
+
+def cmd_issue_mdoc(args: argparse.Namespace) -> int:
+    try:
+        data = json.loads(_read(args.data, "credential data"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise _Usage(f"{args.data} is not JSON: {exc}") from exc
+    pki = PkiDir(Path(args.pki))
+    signer_key, signer_cert = pki.signer()
+    device_key = load_public_key(args.device_key)
+    issued = issue_mdoc(
+        args.doctype,
+        data,
+        signer_key=signer_key,
+        signer_chain=[signer_cert],
+        device_key=device_key,
+        now=_now(args.now),
+        valid_for=dt.timedelta(days=args.valid_days) if args.valid_days else None,
+    )
+    credential = Credential.from_issuer_signed(issued)
+    _write(args.out, credential.to_bytes())
+    print(
+        json.dumps(
+            {
+                "docType": credential.doctype,
+                "validUntil": to_json(credential.mso.valid_until),
+                "elements": {ns: sorted(els) for ns, els in credential.elements().items()},
+            }
+        )
+    )
+    return EXIT_OK
+
+
+def cmd_present_mdoc(args: argparse.Namespace) -> int:
+    try:
+        credential = Credential.from_bytes(_read(args.credential, "credential"))
+    except DidlibError as exc:
+        raise _Usage(f"{args.credential} is not a readable mdoc credential: {exc.message}") from exc
+    device_key = load_private_key(args.device_key)
+    response = present_elements(
+        credential, device_key, _split(args.disclose), _transcript(args.transcript), mac=args.mac
+    )
+    _write(args.out, response)
+    return EXIT_OK
+
+
+def result_json(result: VerificationResult) -> dict[str, Any]:
+    """The documented JSON shape of a verification result."""
+    return {
+        "valid": result.valid,
+        "documents": [
+            {
+                "docType": doc.doctype,
+                "issuer": doc.issuer,
+                "elements": to_json(doc.elements),
+                "deviceAuth": doc.device_auth,
+                "validUntil": to_json(doc.valid_until),
+                "valid": doc.valid,
+                "checks": doc.checks,
+                "notReturned": doc.not_returned,
+                "warnings": doc.warnings,
+            }
+            for doc in result.documents
+        ],
+        "errors": [p.as_dict() for p in result.errors],
+    }
+
+
+def cmd_verify_mdoc(args: argparse.Namespace) -> int:
+    data = _read(args.response, "response")
+    try:
+        trust = TrustStore.from_pem_files(args.trust)
+    except DidlibError as exc:
+        raise _Usage(f"trust anchors: {exc.message}") from exc
+    if not len(trust):
+        raise _Usage("no trust anchors were loaded (--trust)")
+    reader_key = load_private_key(args.reader_key) if args.reader_key else None
+    result = verify_response(
+        data, trust=trust, session_transcript=_transcript(args.transcript), reader_key=reader_key, now=_now(args.now)
+    )
+    print(json.dumps(result_json(result), indent=2))
+    return EXIT_OK if result.valid else EXIT_INVALID
+
+
+def cmd_transcript_new(args: argparse.Namespace) -> int:
+    """A QR-engagement SessionTranscript with fresh ephemeral keys, for demos and tests."""
+    device_ephemeral, reader_ephemeral = generate_key(), generate_key()
+    transcript = qr_session_transcript(
+        minimal_device_engagement(device_ephemeral.public_key()), reader_ephemeral.public_key()
+    )
+    _write(args.out, transcript)
+    if args.reader_key_out:
+        _write(args.reader_key_out, private_key_pem(reader_ephemeral))
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="didlib", description="Issue, present and verify mdoc credentials.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    pki = sub.add_parser("pki", help="development PKI").add_subparsers(dest="pki_command", required=True)
+    init = pki.add_parser("init", help="write an IACA, document signer, reader CA and reader certificate")
+    init.add_argument("dir")
+    init.add_argument("--country", default="GB")
+    init.add_argument("--issuer", default="DVLA", help="issuer name used in certificate common names")
+    init.add_argument("--force", action="store_true", help="overwrite existing keys")
+    init.set_defaults(func=cmd_pki_init)
+
+    keygen = sub.add_parser("keygen", help="write a new private key (PKCS#8 PEM)")
+    keygen.add_argument("out")
+    keygen.add_argument("--type", default="P-256", choices=["P-256", "P-384", "P-521", "Ed25519"])
+    keygen.add_argument("--force", action="store_true")
+    keygen.set_defaults(func=cmd_keygen)
+
+    issue = sub.add_parser("issue", help="issue a credential").add_subparsers(dest="format", required=True)
+    mdoc = issue.add_parser("mdoc", help="issue an ISO 18013-5 mdoc (IssuerSigned CBOR)")
+    mdoc.add_argument("--doctype", required=True)
+    mdoc.add_argument("--data", required=True, help="JSON {namespace: {element: value}}")
+    mdoc.add_argument("--pki", required=True, help="folder written by 'didlib pki init'")
+    mdoc.add_argument("--device-key", required=True, help="holder device key (private or public PEM)")
+    mdoc.add_argument("--out", required=True)
+    mdoc.add_argument("--valid-days", type=int)
+    mdoc.add_argument("--now", help="issue as of this ISO 8601 time")
+    mdoc.set_defaults(func=cmd_issue_mdoc)
+
+    present = sub.add_parser("present", help="present a credential").add_subparsers(dest="format", required=True)
+    pm = present.add_parser("mdoc", help="write a DeviceResponse disclosing chosen elements")
+    pm.add_argument("credential")
+    pm.add_argument("--device-key", required=True)
+    pm.add_argument("--transcript", required=True, help="CBOR SessionTranscript array")
+    pm.add_argument("--disclose", required=True, action="append", help="ELEMENT[,ELEMENT...] or ns:element")
+    pm.add_argument("--out", required=True)
+    pm.add_argument("--mac", action="store_true", help="deviceMac instead of deviceSignature")
+    pm.set_defaults(func=cmd_present_mdoc)
+
+    verify = sub.add_parser("verify", help="verify a presentation").add_subparsers(dest="format", required=True)
+    vm = verify.add_parser("mdoc", help="verify a DeviceResponse; prints JSON")
+    vm.add_argument("response")
+    vm.add_argument("--trust", required=True, action="append", help="IACA PEM file or folder (repeatable)")
+    vm.add_argument("--transcript", required=True)
+    vm.add_argument("--reader-key", help="reader ephemeral private key, for deviceMac")
+    vm.add_argument("--now", help="verify as of this ISO 8601 time")
+    vm.set_defaults(func=cmd_verify_mdoc)
+
+    transcript = sub.add_parser("transcript", help="session transcripts").add_subparsers(dest="tcmd", required=True)
+    tn = transcript.add_parser("new", help="write a QR-engagement SessionTranscript with fresh keys")
+    tn.add_argument("--out", required=True)
+    tn.add_argument("--reader-key-out", help="also write the reader's ephemeral private key (for deviceMac)")
+    tn.set_defaults(func=cmd_transcript_new)
+    return parser
+
+
+def _error(code: str, message: str) -> None:
+    print(json.dumps({"error": {"code": code, "message": message}}), file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except _Usage as exc:
+        _error("usage", str(exc))
+        return EXIT_USAGE
+    except (UsageError, BadKey) as exc:
+        _error(exc.code, exc.message)
+        return EXIT_USAGE
+    except DidlibError as exc:
+        _error(exc.code, exc.message)
+        return EXIT_INVALID
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""A development PKI in a folder of PEM files, as ``didlib pki init`` writes it.
+
+Production issuers keep the IACA key offline and the document signer key in an HSM; this layout is
+for development, demos and tests, and for verifiers that only need the public ``*.pem`` files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from didlib.errors import UsageError
+from didlib.keys import PrivateKey, generate_key, load_private_key, private_key_pem
+from didlib.pki import create_document_signer, create_iaca, create_reader_ca, create_reader_certificate
+
+__all__ = ["PkiDir", "FILES"]
+
+FILES = ("iaca.pem", "iaca.key", "ds.pem", "ds.key", "reader-ca.pem", "reader-ca.key", "reader.pem", "reader.key")
+
+
+@dataclass(frozen=True)
+class PkiDir:
+    folder: Path
+
+    @classmethod
+    def create(
+        cls,
+        folder: str | Path,
+        *,
+        country: str = "GB",
+        issuer: str = "DVLA",
+        reader: str = "Example Shop",
+        now: dt.datetime | None = None,
+        overwrite: bool = False,
+    ) -> PkiDir:
+        """Write a fresh IACA + document signer and reader CA + reader certificate into ``folder``."""
+        path = Path(folder)
+        existing = [f for f in FILES if (path / f).exists()]
+        if existing and not overwrite:
+            raise UsageError(f"{path} already holds {', '.join(existing)}; refusing to overwrite keys")
+        path.mkdir(parents=True, exist_ok=True)
+        now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0) - dt.timedelta(minutes=5)
+        iaca_key, ds_key, rca_key, reader_key = (generate_key() for _ in range(4))
+        iaca = create_iaca(iaca_key, country=country, common_name=f"{issuer} IACA", not_before=now)
+        ds = create_document_signer(
+            iaca, iaca_key, ds_key.public_key(), common_name=f"{issuer} Document Signer", not_before=now
+        )
+        rca = create_reader_ca(rca_key, common_name=f"{issuer} Reader CA", country=country, not_before=now)
+        rdr = create_reader_certificate(
+            rca, rca_key, reader_key.public_key(), common_name=reader, organisation=reader, not_before=now
+        )
+        pki = cls(path)
+        for name, cert, key in (
+            ("iaca", iaca, iaca_key),
+            ("ds", ds, ds_key),
+            ("reader-ca", rca, rca_key),
+            ("reader", rdr, reader_key),
+        ):
+            (path / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+            _write_private(path / f"{name}.key", private_key_pem(key))
+        return pki
+
+    def certificate(self, name: str) -> x509.Certificate:
+        file = self.folder / f"{name}.pem"
+        try:
+            return x509.load_pem_x509_certificate(file.read_bytes())
+        except OSError as exc:
+            raise UsageError(f"cannot read {file}: {exc.strerror}") from exc
+        except ValueError as exc:
+            raise UsageError(f"{file} is not a PEM certificate") from exc
+
+    def key(self, name: str) -> PrivateKey:
+        return load_private_key(self.folder / f"{name}.key")
+
+    def signer(self) -> tuple[PrivateKey, x509.Certificate]:
+        """The document signer key and certificate."""
+        return self.key("ds"), self.certificate("ds")
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
