@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,19 +66,19 @@ def _untag(obj: Any, tag: int, name: str) -> list[Any]:
     if isinstance(obj, cbor2.CBORTag):
         if obj.tag != tag:
             raise DecodeError(f"{name} has tag {obj.tag}, expected {tag}")
-        obj = obj.value
-    if not isinstance(obj, list) or len(obj) != 4:
+        obj = obj.value  # cbor2 decodes the content of unknown tags as tuples and frozendicts
+    if not isinstance(obj, (list, tuple)) or len(obj) != 4:
         raise DecodeError(f"{name} must be an array of four elements")
     protected, unprotected, payload, last = obj
     if not isinstance(protected, bytes):
         raise DecodeError(f"{name} protected header must be a byte string")
-    if not isinstance(unprotected, dict):
+    if not isinstance(unprotected, Mapping):
         raise DecodeError(f"{name} unprotected header must be a map")
     if payload is not None and not isinstance(payload, bytes):
         raise DecodeError(f"{name} payload must be a byte string or null")
     if not isinstance(last, bytes):
         raise DecodeError(f"{name} signature or tag must be a byte string")
-    return obj
+    return [protected, dict(unprotected), payload, last]
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +184,7 @@ class Sign1(_CoseMessage):
         if value is None:
             raise CertificateError("COSE_Sign1 carries no x5chain certificate", code="missing_certificate")
         ders = [value] if isinstance(value, bytes) else value
-        if not isinstance(ders, list) or not ders or len(ders) > MAX_CHAIN:
+        if not isinstance(ders, (list, tuple)) or not ders or len(ders) > MAX_CHAIN:
             raise CertificateError(f"x5chain must be a bstr or an array of 1..{MAX_CHAIN} bstr")
         certs = []
         for der in ders:

@@ -43,13 +43,21 @@ class TrustStore:
 
     @classmethod
     def from_pem_files(cls, paths: Iterable[str | Path]) -> TrustStore:
-        """Anchors from PEM files (each may hold several certificates) or folders of ``*.pem`` files."""
+        """Anchors from PEM files (each may hold several certificates, all of which must be CAs) or from
+        folders of ``*.pem`` files (whose CA certificates become anchors)."""
         store = cls()
         for path in map(Path, paths):
-            files = sorted(path.glob("*.pem")) if path.is_dir() else [path]
-            for file in files:
-                for cert in _read_pem(file):
+            if not path.is_dir():
+                for cert in _read_pem(path):
                     store.add(cert)
+                continue
+            # A folder may hold other certificates too (a PKI folder): only its CA certificates are anchors.
+            for file in sorted(path.glob("*.pem")):
+                for cert in _read_pem(file):
+                    try:
+                        store.add(cert)
+                    except CertificateError:
+                        continue
         return store
 
     @classmethod

@@ -1,0 +1,85 @@
+"""Shared fixtures: the public vectors (read from ../shared/vectors at test time), a development PKI,
+holder keys and issued credentials."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from didlib import TrustStore
+from didlib.keys import generate_key
+from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_MDL, Credential, issue_mdoc
+from didlib.mdoc.structures import minimal_device_engagement, qr_session_transcript
+from didlib.pkidir import PkiDir
+from didlib.samples import mdl_data, portrait_jpeg, proof_of_age_data
+
+settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("fuzz", max_examples=20_000, deadline=None, suppress_health_check=list(HealthCheck))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+ROOT = Path(__file__).resolve().parent.parent
+VECTORS = Path(os.environ.get("DIDLIB_VECTORS", ROOT.parent / "shared" / "vectors"))
+UTC = dt.timezone.utc
+NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def load_vectors(name: str) -> dict:
+    path = VECTORS / name
+    if not path.exists():
+        pytest.fail(f"test vectors not found at {path}; set DIDLIB_VECTORS")
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="session")
+def annex_d() -> dict[str, bytes]:
+    return {k: bytes.fromhex(v["hex"]) for k, v in load_vectors("iso18013-5-annexD.json")["vectors"].items()}
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> PkiDir:
+    return PkiDir.create(tmp_path_factory.mktemp("pki"), now=NOW - dt.timedelta(days=30))
+
+
+@pytest.fixture(scope="session")
+def trust(pki: PkiDir) -> TrustStore:
+    return TrustStore.from_pem_files([pki.folder / "iaca.pem"])
+
+
+@pytest.fixture(scope="session")
+def portrait() -> bytes:
+    return portrait_jpeg(7)
+
+
+@pytest.fixture(scope="session")
+def device_key():
+    return generate_key()
+
+
+def issue(pki: PkiDir, doctype: str, data: dict, device_public, **kwargs) -> Credential:
+    signer_key, signer_cert = pki.signer()
+    kwargs.setdefault("now", NOW)
+    issued = issue_mdoc(doctype, data, signer_key=signer_key, signer_chain=[signer_cert], device_key=device_public,
+                        **kwargs)
+    return Credential.from_bytes(Credential.from_issuer_signed(issued).to_bytes())
+
+
+@pytest.fixture(scope="session")
+def licence(pki: PkiDir, device_key, portrait: bytes) -> Credential:
+    return issue(pki, DOCTYPE_MDL, mdl_data(today=NOW.date(), portrait=portrait), device_key.public_key())
+
+
+@pytest.fixture(scope="session")
+def age_credential(pki: PkiDir, device_key, portrait: bytes) -> Credential:
+    return issue(pki, DOCTYPE_AGE, proof_of_age_data(today=NOW.date(), portrait=portrait), device_key.public_key())
+
+
+@pytest.fixture
+def session():
+    """A fresh QR-engagement session: (transcript bytes, reader ephemeral private key)."""
+    reader = generate_key()
+    return qr_session_transcript(minimal_device_engagement(generate_key().public_key()), reader.public_key()), reader

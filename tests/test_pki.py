@@ -1,0 +1,146 @@
+"""Annex B certificate profiles and chain checks: what we create fits, and every misfit is refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from cryptography import x509
+
+from didlib import TrustStore
+from didlib.errors import CertificateError, UntrustedIssuer
+from didlib.keys import generate_key
+from didlib.pki import (
+    OID_MDL_DS,
+    Purpose,
+    check_chain,
+    country_of,
+    create_document_signer,
+    create_iaca,
+    create_reader_ca,
+    create_reader_certificate,
+)
+
+UTC = dt.timezone.utc
+T0 = dt.datetime(2026, 1, 1, tzinfo=UTC)
+LATER = T0 + dt.timedelta(days=10)
+
+
+@pytest.fixture(scope="module")
+def iaca():
+    key = generate_key()
+    return key, create_iaca(key, country="GB", common_name="Test IACA", not_before=T0)
+
+
+@pytest.fixture(scope="module")
+def ds(iaca):
+    key = generate_key()
+    return key, create_document_signer(iaca[1], iaca[0], key.public_key(), common_name="Test DS", not_before=T0)
+
+
+def code_of(func, *args):
+    with pytest.raises(CertificateError) as info:
+        func(*args)
+    return info.value.code
+
+
+def test_created_iaca_fits_profile(iaca):
+    cert = iaca[1]
+    bc = cert.extensions.get_extension_for_class(x509.BasicConstraints)
+    ku = cert.extensions.get_extension_for_class(x509.KeyUsage)
+    assert bc.critical and bc.value.ca and bc.value.path_length == 0
+    assert ku.critical and ku.value.key_cert_sign and ku.value.crl_sign and not ku.value.digital_signature
+    assert cert.extensions.get_extension_for_class(x509.IssuerAlternativeName)
+    assert cert.extensions.get_extension_for_class(x509.CRLDistributionPoints)
+    assert cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    assert country_of(cert) == "GB"
+    assert 63 <= cert.serial_number.bit_length() <= 159
+
+
+def test_created_ds_fits_profile(iaca, ds):
+    cert = ds[1]
+    eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    assert eku.critical and list(eku.value) == [OID_MDL_DS]
+    ku = cert.extensions.get_extension_for_class(x509.KeyUsage)
+    assert ku.critical and ku.value.digital_signature and not ku.value.key_cert_sign
+    aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    ski = iaca[1].extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    assert aki.key_identifier == ski.digest
+    assert country_of(cert) == "GB"
+    result = check_chain([cert], [iaca[1]], Purpose.DOCUMENT_SIGNER, LATER)
+    assert result.anchor == iaca[1] and result.warnings == []
+
+
+def test_iaca_sent_along_is_accepted(iaca, ds):
+    assert check_chain([ds[1], iaca[1]], [iaca[1]], Purpose.DOCUMENT_SIGNER, LATER).anchor == iaca[1]
+
+
+def test_untrusted_issuer(iaca, ds):
+    other_key = generate_key()
+    other = create_iaca(other_key, country="GB", common_name="Test IACA", not_before=T0)  # same name, other key
+    with pytest.raises(UntrustedIssuer):
+        check_chain([ds[1]], [other], Purpose.DOCUMENT_SIGNER, LATER)
+    with pytest.raises(UntrustedIssuer):
+        check_chain([ds[1], other], [iaca[1]], Purpose.DOCUMENT_SIGNER, LATER)
+
+
+def test_expired_and_not_yet_valid(iaca, ds):
+    assert code_of(check_chain, [ds[1]], [iaca[1]], Purpose.DOCUMENT_SIGNER, T0 + dt.timedelta(days=400)) == \
+        "certificate_expired"
+    assert code_of(check_chain, [ds[1]], [iaca[1]], Purpose.DOCUMENT_SIGNER, T0 - dt.timedelta(days=1)) == \
+        "certificate_not_yet_valid"
+
+
+def test_wrong_purpose(iaca, ds):
+    assert code_of(check_chain, [ds[1]], [iaca[1]], Purpose.READER_AUTH, LATER) == "wrong_key_purpose"
+
+
+def test_country_mismatch(iaca):
+    key = generate_key()
+    fr_iaca = create_iaca(key, country="FR", common_name="FR IACA", not_before=T0)
+    ds_key = generate_key()
+    # A DS that names GB, signed by the FR IACA: build it by hand.
+    builder = (x509.CertificateBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COUNTRY_NAME, "GB"),
+                                        x509.NameAttribute(x509.NameOID.COMMON_NAME, "DS")]))
+               .issuer_name(fr_iaca.subject).public_key(ds_key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(T0).not_valid_after(T0 + dt.timedelta(days=100))
+               .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), True)
+               .add_extension(x509.ExtendedKeyUsage([OID_MDL_DS]), True))
+    forged = builder.sign(key, __import__("cryptography.hazmat.primitives.hashes", fromlist=["SHA256"]).SHA256())
+    assert code_of(check_chain, [forged], [fr_iaca], Purpose.DOCUMENT_SIGNER, LATER) == "country_mismatch"
+
+
+def test_leaf_that_is_a_ca_is_refused(iaca):
+    # The IACA itself presented as a document signer.
+    assert code_of(check_chain, [iaca[1]], [iaca[1]], Purpose.DOCUMENT_SIGNER, LATER) == "certificate_invalid"
+
+
+def test_ds_validity_limit(iaca):
+    with pytest.raises(CertificateError):
+        create_document_signer(iaca[1], iaca[0], generate_key().public_key(), common_name="x", days=458)
+
+
+def test_reader_certificates():
+    ca_key = generate_key()
+    ca = create_reader_ca(ca_key, common_name="Reader CA", not_before=T0)
+    reader = create_reader_certificate(ca, ca_key, generate_key().public_key(), common_name="Corner Shop",
+                                       organisation="Corner Shop Ltd", not_before=T0)
+    assert check_chain([reader], [ca], Purpose.READER_AUTH, LATER).leaf == reader
+    assert code_of(check_chain, [reader], [ca], Purpose.DOCUMENT_SIGNER, LATER) == "wrong_key_purpose"
+    with pytest.raises(CertificateError):
+        create_reader_certificate(ca, ca_key, generate_key().public_key(), common_name="x", days=1188)
+
+
+def test_trust_store_loading(tmp_path, pki):
+    store = TrustStore.from_pem_files([pki.folder])  # a folder: every *.pem that is a CA
+    assert len(store) >= 2
+    with pytest.raises(CertificateError):
+        TrustStore.from_pem_files([pki.folder / "ds.pem"])  # a leaf is not an anchor
+    (tmp_path / "junk.pem").write_text("junk")
+    with pytest.raises(CertificateError):
+        TrustStore.from_pem_files([tmp_path / "junk.pem"])
+    from didlib.errors import UsageError
+
+    with pytest.raises(UsageError):
+        TrustStore.from_pem_files([tmp_path / "missing.pem"])
