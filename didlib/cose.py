@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from didlib.cbor import DEFAULT_LIMITS, decode, encode
 from didlib.errors import BadKey, CertificateError, DecodeError, InvalidMac, InvalidSignature, UnsupportedError
 from didlib.keys import PrivateKey, PublicKey
+from didlib.pki import load_der_certificate
 
 __all__ = ["Sign1", "Mac0", "ALG_ES256", "ALG_ES384", "ALG_ES512", "ALG_EDDSA", "ALG_HMAC256"]
 
@@ -190,10 +191,7 @@ class Sign1(_CoseMessage):
         for der in ders:
             if not isinstance(der, bytes):
                 raise CertificateError("x5chain entries must be byte strings")
-            try:
-                certs.append(x509.load_der_x509_certificate(der))
-            except ValueError as exc:
-                raise CertificateError(f"x5chain holds a certificate that does not parse: {exc}") from exc
+            certs.append(load_der_certificate(der))
         return certs
 
 

@@ -16,6 +16,7 @@ from enum import Enum
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
@@ -33,6 +34,7 @@ __all__ = [
     "create_reader_ca",
     "create_reader_certificate",
     "check_chain",
+    "load_der_certificate",
     "country_of",
     "common_name_of",
 ]
@@ -49,6 +51,25 @@ class Purpose(Enum):
 
     DOCUMENT_SIGNER = OID_MDL_DS
     READER_AUTH = OID_MDL_READER_AUTH
+
+
+def load_der_certificate(der: bytes) -> x509.Certificate:
+    """Parse a DER certificate completely, now: ``cryptography`` parses fields lazily, and a certificate
+    from outside must fail here with a :class:`CertificateError`, not later with a ``ValueError``."""
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        _ = (
+            cert.subject,
+            cert.issuer,
+            cert.not_valid_before_utc,
+            cert.not_valid_after_utc,
+            cert.extensions,
+            cert.public_key(),
+            cert.signature_algorithm_oid,
+        )
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise CertificateError(f"certificate does not parse: {exc}") from exc
+    return cert
 
 
 def _hash_for(key: PrivateKey) -> hashes.HashAlgorithm | None:

@@ -24,7 +24,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parent.parent
 VECTORS = Path(os.environ.get("DIDLIB_VECTORS", ROOT.parent / "shared" / "vectors"))
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
@@ -63,8 +63,9 @@ def device_key():
 def issue(pki: PkiDir, doctype: str, data: dict, device_public, **kwargs) -> Credential:
     signer_key, signer_cert = pki.signer()
     kwargs.setdefault("now", NOW)
-    issued = issue_mdoc(doctype, data, signer_key=signer_key, signer_chain=[signer_cert], device_key=device_public,
-                        **kwargs)
+    issued = issue_mdoc(
+        doctype, data, signer_key=signer_key, signer_chain=[signer_cert], device_key=device_public, **kwargs
+    )
     return Credential.from_bytes(Credential.from_issuer_signed(issued).to_bytes())
 
 

@@ -91,7 +91,6 @@ def test_not_bytes():
 
 
 def test_deterministic_encoding_sorts_keys_and_uses_preferred_forms():
-    assert encode({"b": 1, "a": 1.5, 10: 0, -1: 0}) == bytes.fromhex("a40a002000616101f93e00616201") or True
     out = encode({"b": 1, "a": 2, 10: 0})
     assert out == cbor2.dumps({10: 0, "a": 2, "b": 1})
     assert encode(1.5) == bytes.fromhex("f93e00")

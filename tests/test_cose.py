@@ -11,8 +11,10 @@ from didlib.errors import BadKey, CertificateError, DecodeError, InvalidMac, Inv
 from didlib.keys import generate_key
 
 
-@pytest.mark.parametrize(("kind", "alg"), [("P-256", ALG_ES256), ("P-384", ALG_ES384), ("P-521", ALG_ES512),
-                                           ("Ed25519", ALG_EDDSA), ("Ed448", ALG_EDDSA)])
+@pytest.mark.parametrize(
+    ("kind", "alg"),
+    [("P-256", ALG_ES256), ("P-384", ALG_ES384), ("P-521", ALG_ES512), ("Ed25519", ALG_EDDSA), ("Ed448", ALG_EDDSA)],
+)
 def test_sign1_round_trip(kind, alg):
     key = generate_key(kind)
     signed = Sign1.create(key, b"payload", unprotected={4: b"kid"})
@@ -70,8 +72,19 @@ def test_unsupported_or_missing_algorithm():
             Sign1.from_cbor(forged).verify(key.public_key())
 
 
-@pytest.mark.parametrize("shape", [[], [b"", {}, None], "x", [1, {}, None, b""], [b"", [], None, b""],
-                                   [b"", {}, 5, b""], [b"", {}, None, None], [b"\x01", {}, None, b""]])
+@pytest.mark.parametrize(
+    "shape",
+    [
+        [],
+        [b"", {}, None],
+        "x",
+        [1, {}, None, b""],
+        [b"", [], None, b""],
+        [b"", {}, 5, b""],
+        [b"", {}, None, None],
+        [b"\x01", {}, None, b""],
+    ],
+)
 def test_malformed_sign1(shape):
     with pytest.raises(DecodeError):
         Sign1.from_cbor(shape)

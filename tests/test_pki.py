@@ -21,7 +21,7 @@ from didlib.pki import (
     create_reader_certificate,
 )
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2026, 1, 1, tzinfo=UTC)
 LATER = T0 + dt.timedelta(days=10)
 
@@ -85,10 +85,14 @@ def test_untrusted_issuer(iaca, ds):
 
 
 def test_expired_and_not_yet_valid(iaca, ds):
-    assert code_of(check_chain, [ds[1]], [iaca[1]], Purpose.DOCUMENT_SIGNER, T0 + dt.timedelta(days=400)) == \
-        "certificate_expired"
-    assert code_of(check_chain, [ds[1]], [iaca[1]], Purpose.DOCUMENT_SIGNER, T0 - dt.timedelta(days=1)) == \
-        "certificate_not_yet_valid"
+    assert (
+        code_of(check_chain, [ds[1]], [iaca[1]], Purpose.DOCUMENT_SIGNER, T0 + dt.timedelta(days=400))
+        == "certificate_expired"
+    )
+    assert (
+        code_of(check_chain, [ds[1]], [iaca[1]], Purpose.DOCUMENT_SIGNER, T0 - dt.timedelta(days=1))
+        == "certificate_not_yet_valid"
+    )
 
 
 def test_wrong_purpose(iaca, ds):
@@ -100,13 +104,24 @@ def test_country_mismatch(iaca):
     fr_iaca = create_iaca(key, country="FR", common_name="FR IACA", not_before=T0)
     ds_key = generate_key()
     # A DS that names GB, signed by the FR IACA: build it by hand.
-    builder = (x509.CertificateBuilder()
-               .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COUNTRY_NAME, "GB"),
-                                        x509.NameAttribute(x509.NameOID.COMMON_NAME, "DS")]))
-               .issuer_name(fr_iaca.subject).public_key(ds_key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(T0).not_valid_after(T0 + dt.timedelta(days=100))
-               .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), True)
-               .add_extension(x509.ExtendedKeyUsage([OID_MDL_DS]), True))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(x509.NameOID.COUNTRY_NAME, "GB"),
+                    x509.NameAttribute(x509.NameOID.COMMON_NAME, "DS"),
+                ]
+            )
+        )
+        .issuer_name(fr_iaca.subject)
+        .public_key(ds_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(T0)
+        .not_valid_after(T0 + dt.timedelta(days=100))
+        .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), True)
+        .add_extension(x509.ExtendedKeyUsage([OID_MDL_DS]), True)
+    )
     forged = builder.sign(key, __import__("cryptography.hazmat.primitives.hashes", fromlist=["SHA256"]).SHA256())
     assert code_of(check_chain, [forged], [fr_iaca], Purpose.DOCUMENT_SIGNER, LATER) == "country_mismatch"
 
@@ -124,8 +139,14 @@ def test_ds_validity_limit(iaca):
 def test_reader_certificates():
     ca_key = generate_key()
     ca = create_reader_ca(ca_key, common_name="Reader CA", not_before=T0)
-    reader = create_reader_certificate(ca, ca_key, generate_key().public_key(), common_name="Corner Shop",
-                                       organisation="Corner Shop Ltd", not_before=T0)
+    reader = create_reader_certificate(
+        ca,
+        ca_key,
+        generate_key().public_key(),
+        common_name="Corner Shop",
+        organisation="Corner Shop Ltd",
+        not_before=T0,
+    )
     assert check_chain([reader], [ca], Purpose.READER_AUTH, LATER).leaf == reader
     assert code_of(check_chain, [reader], [ca], Purpose.DOCUMENT_SIGNER, LATER) == "wrong_key_purpose"
     with pytest.raises(CertificateError):

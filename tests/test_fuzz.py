@@ -1,0 +1,116 @@
+"""Property tests: whatever bytes arrive, the verifier and parsers give a result or a didlib error.
+
+``make test`` runs a short smoke of these (the "ci" hypothesis profile); ``make fuzz`` runs them long.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import cbor2
+import pytest
+from conftest import NOW
+from hypothesis import given
+from hypothesis import strategies as st
+
+from didlib.cbor import Limits, decode
+from didlib.errors import DidlibError
+from didlib.keys import generate_key
+from didlib.mdoc import Credential, DeviceRequest, present_elements, verify_response
+from didlib.mdoc.structures import minimal_device_engagement, qr_session_transcript
+
+TRANSCRIPT = qr_session_transcript(minimal_device_engagement(generate_key().public_key()), generate_key().public_key())
+
+
+@pytest.fixture(scope="module")
+def genuine(licence, device_key):
+    response = present_elements(licence, device_key, ["age_over_18", "family_name", "portrait"], TRANSCRIPT)
+    return response
+
+
+def check(data: bytes, trust, original_elements=None) -> None:
+    try:
+        result = verify_response(data, trust=trust, session_transcript=TRANSCRIPT, now=NOW)
+    except DidlibError:
+        return
+    if result.valid and original_elements is not None:
+        # A changed response may still verify (unsigned fields such as the version), but it can never carry
+        # values other than those the issuer signed.
+        assert [d.elements for d in result.documents] == original_elements
+
+
+cbor_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**64), 2**64)
+    | st.binary(max_size=40)
+    | st.text(max_size=20)
+    | st.floats(allow_nan=False),
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.dictionaries(st.text(max_size=12) | st.integers(-30, 30), children, max_size=5)
+        | st.builds(lambda v: cbor2.CBORTag(24, cbor2.dumps(v)), children)
+        | st.builds(lambda t, v: cbor2.CBORTag(t, v), st.sampled_from([0, 1, 18, 17, 1004, 99]), children)
+    ),
+    max_leaves=30,
+)
+
+
+@given(data=st.data())
+def test_mutated_responses(genuine, trust, licence, data):
+    original = [verify_response(genuine, trust=trust, session_transcript=TRANSCRIPT, now=NOW).documents[0].elements]
+    buf = bytearray(genuine)
+    for _ in range(data.draw(st.integers(1, 4))):
+        op = data.draw(st.sampled_from(["flip", "cut", "insert", "set"]))
+        pos = data.draw(st.integers(0, len(buf) - 1))
+        if op == "flip":
+            buf[pos] ^= 1 << data.draw(st.integers(0, 7))
+        elif op == "set":
+            buf[pos] = data.draw(st.integers(0, 255))
+        elif op == "cut":
+            del buf[pos : pos + data.draw(st.integers(1, 64))]
+        else:
+            buf[pos:pos] = data.draw(st.binary(min_size=1, max_size=8))
+        if not buf:
+            buf = bytearray(b"\x00")
+    check(bytes(buf), trust, original)
+
+
+@given(st.binary(max_size=512))
+def test_random_bytes(trust, blob):
+    check(blob, trust)
+    for parser in (lambda b: decode(b, Limits(max_size=256)), Credential.from_bytes, DeviceRequest.parse):
+        with contextlib.suppress(DidlibError):
+            parser(blob)
+
+
+@given(cbor_values)
+def test_random_cbor_structures(trust, value):
+    blob = cbor2.dumps(value)
+    check(blob, trust)
+    check(cbor2.dumps({"version": "1.0", "status": 0, "documents": [value]}), trust)
+    check(
+        cbor2.dumps(
+            {
+                "version": "1.0",
+                "status": 0,
+                "documents": [
+                    {
+                        "docType": "x",
+                        "issuerSigned": {"nameSpaces": {"a": [value]}, "issuerAuth": value},
+                        "deviceSigned": {"nameSpaces": cbor2.CBORTag(24, cbor2.dumps(value)), "deviceAuth": value},
+                    }
+                ],
+            }
+        ),
+        trust,
+    )
+    for parser in (Credential.from_bytes, DeviceRequest.parse):
+        with contextlib.suppress(DidlibError):
+            parser(blob)
+
+
+def test_annex_d_response_mutations_smoke(annex_d, trust):
+    blob = annex_d["DEVICE_RESPONSE"]
+    for pos in range(0, len(blob), 7):
+        check(blob[:pos] + bytes([blob[pos] ^ 0x55]) + blob[pos + 1 :], trust)

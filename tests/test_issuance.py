@@ -1,0 +1,162 @@
+"""Issuance: profile checks, age derivation, validity capping, digests and salts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from conftest import NOW, issue
+
+from didlib.errors import IssuanceError
+from didlib.keys import generate_key
+from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, issue_mdoc
+from didlib.mdoc.issuer import birthday
+from didlib.mdoc.registry import NS_AGE, NS_DBS, NS_DVLA, NS_ISO
+from didlib.pkidir import PkiDir
+from didlib.samples import Person, dbs_data, mdl_data, proof_of_age_data
+
+UTC = dt.UTC
+
+
+def person_born(born: dt.date) -> Person:
+    return Person("SMITH", "ALEX", born, 1, "2 Test Road", "Leeds", "LS1 1AA")
+
+
+def test_mdl_derives_age_elements(licence):
+    iso = licence.elements()[NS_ISO]
+    born = dt.date(1990, 7, 14)
+    assert iso["age_in_years"] == 35  # on 2026-06-01
+    assert iso["age_birth_year"] == 1990
+    assert iso["age_over_16"] and iso["age_over_18"] and iso["age_over_21"] and iso["age_over_25"]
+    assert iso["birth_date"] == born
+    assert licence.elements()[NS_DVLA]["licence_type"] == "full"
+    # age_in_years stays true only until the next birthday
+    assert licence.mso.valid_until == dt.datetime(2026, 7, 14, tzinfo=UTC)
+
+
+def test_minor_credential_expires_at_the_birthday(pki, device_key, portrait):
+    born = dt.date(2008, 7, 10)  # 17 on NOW, 18 on 2026-07-10 (before the 90-day default validity ends)
+    cred = issue(pki, DOCTYPE_AGE, proof_of_age_data(person_born(born), NOW.date(), portrait), device_key.public_key())
+    ages = cred.elements()[NS_AGE]
+    assert ages == {**ages, "age_over_16": True, "age_over_18": False, "age_over_21": False, "age_over_25": False}
+    assert "birth_date" not in ages, "proof of age does not carry the birth date"
+    assert cred.mso.valid_until == dt.datetime(2026, 7, 10, tzinfo=UTC)
+
+
+def test_leap_day_birthday():
+    assert birthday(dt.date(2008, 2, 29), 18) == dt.date(2026, 3, 1)
+    assert birthday(dt.date(2008, 2, 29), 16) == dt.date(2024, 2, 29)
+
+
+def test_leap_day_minor(tmp_path, device_key, portrait):
+    pki = PkiDir.create(tmp_path, now=dt.datetime(2026, 1, 1, tzinfo=UTC))
+    born = dt.date(2008, 2, 29)
+    data = proof_of_age_data(person_born(born), dt.date(2026, 2, 28), portrait)
+    cred = issue(pki, DOCTYPE_AGE, data, device_key.public_key(), now=dt.datetime(2026, 2, 28, 9, tzinfo=UTC))
+    assert cred.elements()[NS_AGE]["age_over_18"] is False
+    assert cred.mso.valid_until == dt.datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def test_dbs_credential(pki, device_key):
+    cred = issue(pki, DOCTYPE_DBS, dbs_data(today=NOW.date()), device_key.public_key())
+    assert cred.elements()[NS_DBS]["certificate_level"] == "enhanced_barred_lists"
+
+
+def test_salts_and_digest_ids(licence):
+    items = [i for items in licence.issuer_signed.namespaces.values() for i in items]
+    ids = [i.digest_id for i in items]
+    assert len(set(ids)) == len(ids)
+    assert sorted(ids) != list(range(len(ids))), "digest IDs must not reveal element order"
+    assert all(len(i.random) == 32 for i in items)
+    assert len({i.random for i in items}) == len(items)
+
+
+def _mutate(data: dict, ns: str, **changes) -> dict:
+    out = {k: dict(v) for k, v in data.items()}
+    for key, value in changes.items():
+        if value is None:
+            out[ns].pop(key, None)
+        else:
+            out[ns][key] = value
+    return out
+
+
+BASE = mdl_data(today=NOW.date(), portrait=b"\xff\xd8\xff\xe0fake-jpeg")
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (_mutate(BASE, NS_ISO, family_name=None), "missing_element"),
+        (_mutate(BASE, NS_ISO, favourite_colour="blue"), "unknown_element"),
+        ({**BASE, "org.example": {"x": 1}}, "unknown_namespace"),
+        (_mutate(BASE, NS_ISO, portrait="aGVsbG8="), "invalid_element"),  # not a JPEG
+        (_mutate(BASE, NS_ISO, portrait="***"), "invalid_element"),
+        (_mutate(BASE, NS_ISO, document_number="ABC"), "invalid_element"),
+        (_mutate(BASE, NS_ISO, birth_date="14/07/1990"), "invalid_element"),
+        (_mutate(BASE, NS_ISO, birth_date="2999-01-01"), "invalid_element"),
+        (_mutate(BASE, NS_ISO, family_name="x" * 151), "invalid_element"),
+        (_mutate(BASE, NS_ISO, sex=3), "invalid_element"),
+        (_mutate(BASE, NS_ISO, height=-1), "invalid_element"),
+        (_mutate(BASE, NS_ISO, height=True), "invalid_element"),
+        (_mutate(BASE, NS_ISO, age_over_18="yes"), "invalid_element"),
+        (_mutate(BASE, NS_ISO, age_over_18=False), "inconsistent_age"),
+        (_mutate(BASE, NS_ISO, age_in_years=12), "inconsistent_age"),
+        (_mutate(BASE, NS_ISO, issuing_country="gb"), "invalid_element"),
+        (_mutate(BASE, NS_ISO, driving_privileges=[]), "invalid_element"),
+        (_mutate(BASE, NS_ISO, driving_privileges=[{"issue_date": "2020-01-01"}]), "invalid_element"),
+        (
+            _mutate(BASE, NS_ISO, driving_privileges=[{"vehicle_category_code": "B", "colour": "red"}]),
+            "invalid_element",
+        ),
+        (_mutate(BASE, NS_DVLA, licence_type="learner"), "invalid_element"),
+        (
+            _mutate(BASE, NS_DVLA, endorsements=[{"code": "SP30", "offence_date": "2025-01-01", "points": 13}]),
+            "invalid_element",
+        ),
+        ("not an object", "invalid_data"),
+    ],
+)
+def test_bad_data_is_refused_with_a_clear_error(pki, device_key, data, code):
+    with pytest.raises(IssuanceError) as info:
+        issue(pki, DOCTYPE_MDL, data, device_key.public_key())
+    assert info.value.code == code
+    assert info.value.message
+
+
+def test_unknown_doctype(pki, device_key):
+    with pytest.raises(IssuanceError) as info:
+        issue(pki, "org.example.card", {}, device_key.public_key())
+    assert info.value.code == "unknown_doctype"
+
+
+def test_endorsements_accepted(pki, device_key):
+    data = _mutate(
+        BASE, NS_DVLA, penalty_points=3, endorsements=[{"code": "SP30", "offence_date": "2025-01-01", "points": 3}]
+    )
+    cred = issue(pki, DOCTYPE_MDL, data, device_key.public_key())
+    assert cred.elements()[NS_DVLA]["endorsements"][0]["points"] == 3
+
+
+def test_signer_must_match_and_be_current(pki, device_key):
+    signer_key, signer_cert = pki.signer()
+    with pytest.raises(IssuanceError) as info:
+        issue_mdoc(
+            DOCTYPE_MDL,
+            BASE,
+            signer_key=generate_key(),
+            signer_chain=[signer_cert],
+            device_key=device_key.public_key(),
+            now=NOW,
+        )
+    assert info.value.code == "signer_mismatch"
+    with pytest.raises(IssuanceError) as info:
+        issue_mdoc(
+            DOCTYPE_MDL,
+            BASE,
+            signer_key=signer_key,
+            signer_chain=[signer_cert],
+            device_key=device_key.public_key(),
+            now=NOW + dt.timedelta(days=800),
+        )
+    assert info.value.code == "signer_expired"
