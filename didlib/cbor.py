@@ -15,7 +15,7 @@ Output is RFC 8949 core deterministic encoding (preferred serialization, sorted 
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterator
+import io
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,7 +70,17 @@ class Embedded:
 
     @classmethod
     def from_raw(cls, raw: bytes, limits: Limits = DEFAULT_LIMITS) -> Embedded:
-        """Parse bytes that must be one tag-24 item."""
+        """Parse bytes that must be one tag-24 item (such as a COSE payload of MobileSecurityObjectBytes)."""
+        if len(raw) > limits.max_size:
+            raise LimitExceeded(f"CBOR input of {len(raw)} bytes exceeds the limit of {limits.max_size}")
+        try:  # the usual case, read from the two heads alone
+            major, tag, pos = _Scanner(raw, limits).head(0)
+            if major == 6 and tag == TAG_ENCODED_CBOR:
+                major, length, pos = _Scanner(raw, limits).head(pos)
+                if major == 2 and length is not None and pos + length == len(raw):
+                    return cls(raw=bytes(raw), content=bytes(raw[pos:]))
+        except DecodeError:
+            pass
         value = decode(raw, limits)
         if not isinstance(value, Embedded):
             raise DecodeError("expected #6.24(bstr .cbor ...)")
@@ -135,11 +145,16 @@ def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
     data = bytes(data)
     if len(data) > limits.max_size:
         raise LimitExceeded(f"CBOR input of {len(data)} bytes exceeds the limit of {limits.max_size}")
-    spans = _Scanner(data, limits).scan()
-    embedded: Iterator[tuple[int, int, int]] = iter(spans)
+    if len(data) <= limits.max_items:  # no more items than bytes: within the item limit by construction
+        value, embedded_count = _decode_fast(data, limits)
+        # The fast path rebuilt each tag-24 item in preferred form. If the whole input re-encodes to the
+        # same bytes, every rebuilt item is exactly what was received; otherwise scan for the true spans.
+        if not embedded_count or cbor2.dumps(value, default=_default) == data:
+            return value
+    spans = iter(_Scanner(data, limits).scan())
 
     def on_tag24(content: bytes, _immutable: bool) -> Embedded:
-        start, _content_start, end = next(embedded)
+        start, _content_start, end = next(spans)
         return Embedded(raw=data[start:end], content=content)
 
     try:
@@ -151,8 +166,41 @@ def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
         )
     except cbor2.CBORError as exc:
         raise DecodeError(f"invalid CBOR: {exc}") from exc
-    except (ValueError, TypeError, OverflowError, StopIteration) as exc:  # pragma: no cover - defensive
+
+
+def _preferred_tag24_head(length: int) -> bytes:
+    """``d8 18`` and the shortest byte-string head for ``length`` (RFC 8949 preferred serialization)."""
+    if length < 24:
+        return bytes((0xD8, 0x18, 0x40 | length))
+    for info, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
+        if length < 1 << (8 * size):
+            return bytes((0xD8, 0x18, 0x40 | info)) + length.to_bytes(size, "big")
+    raise DecodeError("byte string too long")
+
+
+def _decode_fast(data: bytes, limits: Limits) -> tuple[Any, int]:
+    """cbor2 alone, with tag 24 rebuilt in preferred form; returns the value and how many tag 24 it saw."""
+    count = 0
+
+    def on_tag24(content: Any, _immutable: bool) -> Embedded:
+        nonlocal count
+        if not isinstance(content, bytes):
+            raise DecodeError("tag 24 must hold a byte string")
+        count += 1
+        return Embedded(raw=_preferred_tag24_head(len(content)) + content, content=content)
+
+    stream = io.BytesIO(data)
+    try:
+        value = cbor2.CBORDecoder(
+            stream, max_depth=limits.max_depth, allow_duplicate_keys=False, semantic_decoders={24: on_tag24}
+        ).decode()
+    except cbor2.CBORError as exc:
+        if "nesting depth" in str(exc):
+            raise LimitExceeded(f"CBOR nesting deeper than {limits.max_depth}") from exc
         raise DecodeError(f"invalid CBOR: {exc}") from exc
+    if stream.tell() != len(data):
+        raise DecodeError(f"{len(data) - stream.tell()} trailing bytes after the CBOR item")
+    return value, count
 
 
 class _Scanner:
@@ -178,7 +226,7 @@ class _Scanner:
             raise DecodeError(f"{len(self.data) - end} trailing bytes after the CBOR item")
         return self.spans
 
-    def _head(self, pos: int) -> tuple[int, int | None, int]:
+    def head(self, pos: int) -> tuple[int, int | None, int]:
         """Return (major type, argument or None for indefinite, position after the head)."""
         data = self.data
         if pos >= len(data):
@@ -210,7 +258,7 @@ class _Scanner:
     def _item(self, pos: int, depth: int) -> int:
         self._count()
         start = pos
-        major, arg, pos = self._head(pos)
+        major, arg, pos = self.head(pos)
         if major in (0, 1):
             return pos
         if major in (2, 3):
@@ -219,7 +267,7 @@ class _Scanner:
                     raise DecodeError("CBOR string runs past the end of the input")
                 return pos + arg
             while not self._is_break(pos):
-                chunk_major, chunk_len, pos = self._head(pos)
+                chunk_major, chunk_len, pos = self.head(pos)
                 if chunk_major != major or chunk_len is None:
                     raise DecodeError("invalid chunk in an indefinite-length string")
                 if pos + chunk_len > len(self.data):

@@ -7,6 +7,7 @@ either of its two forms; the COSE structures themselves are four-element arrays 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Mapping
@@ -33,7 +34,11 @@ HDR_ALG, HDR_X5CHAIN = 1, 33
 ALG_ES256, ALG_ES384, ALG_ES512, ALG_EDDSA = -7, -35, -36, -8
 ALG_HMAC256 = 5  # HMAC 256/256
 
-_ECDSA = {ALG_ES256: hashes.SHA256, ALG_ES384: hashes.SHA384, ALG_ES512: hashes.SHA512}
+_ECDSA = {
+    ALG_ES256: ec.ECDSA(hashes.SHA256()),
+    ALG_ES384: ec.ECDSA(hashes.SHA384()),
+    ALG_ES512: ec.ECDSA(hashes.SHA512()),
+}
 # The curve each ECDSA algorithm is used with in 18013-5 (9.1.3.6 / Table 22 of the 2nd edition allows
 # brainpool curves of the same sizes, matched here by key size).
 _ECDSA_KEY_SIZES = {ALG_ES256: (256,), ALG_ES384: (384,), ALG_ES512: (521, 512)}
@@ -54,12 +59,19 @@ def alg_for_key(key: PrivateKey | PublicKey) -> int:
 
 
 def _protected_header(raw: bytes) -> dict[Any, Any]:
+    """The decoded protected header; a copy, so the cached parse is never shared."""
+    return dict(_parse_protected(raw))
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_protected(raw: bytes) -> tuple[tuple[Any, Any], ...]:
+    """Protected headers repeat (``a1 01 26`` is every ES256 signature): parse each distinct one once."""
     if raw == b"":
-        return {}
+        return ()
     value = decode(raw, DEFAULT_LIMITS)
     if not isinstance(value, dict):
         raise DecodeError("COSE protected header must encode a map")
-    return value
+    return tuple(value.items())
 
 
 def _untag(obj: Any, tag: int, name: str) -> list[Any]:
@@ -73,7 +85,7 @@ def _untag(obj: Any, tag: int, name: str) -> list[Any]:
     protected, unprotected, payload, last = obj
     if not isinstance(protected, bytes):
         raise DecodeError(f"{name} protected header must be a byte string")
-    if not isinstance(unprotected, Mapping):
+    if not isinstance(unprotected, (dict, Mapping)):  # dict first: the common case skips the ABC check
         raise DecodeError(f"{name} unprotected header must be a map")
     if payload is not None and not isinstance(payload, bytes):
         raise DecodeError(f"{name} payload must be a byte string or null")
@@ -139,7 +151,7 @@ class Sign1(_CoseMessage):
         protected_raw = encode({HDR_ALG: alg})
         to_sign = _sig_structure(protected_raw, payload)
         if isinstance(key, ec.EllipticCurvePrivateKey):
-            r, s = decode_dss_signature(key.sign(to_sign, ec.ECDSA(_ECDSA[alg]())))
+            r, s = decode_dss_signature(key.sign(to_sign, _ECDSA[alg]))
             size = (key.curve.key_size + 7) // 8
             signature = r.to_bytes(size, "big") + s.to_bytes(size, "big")
         else:
@@ -165,7 +177,7 @@ class Sign1(_CoseMessage):
             r = int.from_bytes(self.signature[:size], "big")
             s = int.from_bytes(self.signature[size:], "big")
             try:
-                key.verify(encode_dss_signature(r, s), to_verify, ec.ECDSA(_ECDSA[alg]()))
+                key.verify(encode_dss_signature(r, s), to_verify, _ECDSA[alg])
             except _CryptoInvalidSignature:
                 raise InvalidSignature("COSE_Sign1 signature does not verify") from None
             return

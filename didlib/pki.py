@@ -10,6 +10,7 @@ each signature; the profile rules are written here because no library knows them
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
 from dataclasses import dataclass, field
 from enum import Enum
@@ -53,9 +54,13 @@ class Purpose(Enum):
     READER_AUTH = OID_MDL_READER_AUTH
 
 
+@functools.lru_cache(maxsize=256)
 def load_der_certificate(der: bytes) -> x509.Certificate:
     """Parse a DER certificate completely, now: ``cryptography`` parses fields lazily, and a certificate
-    from outside must fail here with a :class:`CertificateError`, not later with a ``ValueError``."""
+    from outside must fail here with a :class:`CertificateError`, not later with a ``ValueError``.
+
+    Cached by the exact bytes: a verifier sees the same few document signer certificates all day.
+    """
     try:
         cert = x509.load_der_x509_certificate(der)
         _ = (
@@ -67,7 +72,7 @@ def load_der_certificate(der: bytes) -> x509.Certificate:
             cert.public_key(),
             cert.signature_algorithm_oid,
         )
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:
         raise CertificateError(f"certificate does not parse: {exc}") from exc
     return cert
 
@@ -266,11 +271,13 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
+@functools.lru_cache(maxsize=256)
 def country_of(cert: x509.Certificate) -> str | None:
     attrs = cert.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)
     return str(attrs[0].value) if attrs else None
 
 
+@functools.lru_cache(maxsize=256)
 def common_name_of(cert: x509.Certificate) -> str:
     attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(attrs[0].value) if attrs else cert.subject.rfc4514_string()
@@ -363,20 +370,26 @@ def check_chain(
     for extra in chain[1:]:
         if extra not in anchors:
             raise UntrustedIssuer("certificate chain contains a CA that is not a trust anchor")
-    candidates = [a for a in anchors if a.subject == leaf.issuer]
-    anchor = None
-    for candidate in candidates:
-        try:
-            leaf.verify_directly_issued_by(candidate)
-        except (_CryptoInvalidSignature, ValueError, TypeError):  # bad signature or key-type mismatch
-            continue
-        anchor = candidate
-        break
+    anchor = next((a for a in anchors if _names_issuer(leaf, a) and _signed_by(leaf, a)), None)
     if anchor is None:
         raise UntrustedIssuer(f"{common_name_of(leaf)} is not issued by a trusted authority")
-    warnings: list[str] = []
     _check_time(anchor, now, "root")
     _check_time(leaf, now, "document signer" if purpose is Purpose.DOCUMENT_SIGNER else "reader")
+    return ChainResult(leaf=leaf, anchor=anchor, warnings=list(_static_checks(leaf, anchor, purpose)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _names_issuer(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    return cert.issuer == issuer.subject
+
+
+@functools.lru_cache(maxsize=256)
+def _static_checks(leaf: x509.Certificate, anchor: x509.Certificate, purpose: Purpose) -> tuple[str, ...]:
+    """The checks of a leaf and its anchor that do not depend on time or on signatures, cached per pair.
+
+    Returns the profile warnings; raises on a profile or country error (errors are not cached).
+    """
+    warnings: list[str] = []
     _check_leaf_profile(leaf, purpose, warnings)
     if purpose is Purpose.DOCUMENT_SIGNER:
         anchor_country, leaf_country = country_of(anchor), country_of(leaf)
@@ -385,10 +398,37 @@ def check_chain(
                 f"document signer country {leaf_country!r} differs from its IACA's {anchor_country!r}",
                 code="country_mismatch",
             )
-    return ChainResult(leaf=leaf, anchor=anchor, warnings=warnings)
+    return tuple(warnings)
 
 
+def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer``'s key made ``cert``'s signature (the one cryptographic step of chain checking)."""
+    key = public_key_of(issuer)
+    signature, tbs, hash_alg = _signature_parts(cert)
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            if hash_alg is None:
+                return False
+            key.verify(signature, tbs, ec.ECDSA(hash_alg))
+        else:
+            key.verify(signature, tbs)
+    except (_CryptoInvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=256)
+def _signature_parts(cert: x509.Certificate) -> tuple[bytes, bytes, hashes.HashAlgorithm | None]:
+    try:
+        hash_alg = cert.signature_hash_algorithm
+    except UnsupportedAlgorithm:
+        hash_alg = None
+    return cert.signature, cert.tbs_certificate_bytes, hash_alg
+
+
+@functools.lru_cache(maxsize=256)
 def public_key_of(cert: x509.Certificate) -> PublicKey:
+    """The certificate's key (cached: parsing an EC point costs as much as hashing a message)."""
     key = cert.public_key()
     if not isinstance(key, (ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
         raise CertificateError(f"certificate key type {type(key).__name__} is not allowed in 18013-5")

@@ -34,9 +34,12 @@ def check(data: bytes, trust, original_elements=None) -> None:
     except DidlibError:
         return
     if result.valid and original_elements is not None:
-        # A changed response may still verify (unsigned fields such as the version), but it can never carry
-        # values other than those the issuer signed.
-        assert [d.elements for d in result.documents] == original_elements
+        # A changed response may still verify (an unsigned field, or an element dropped), but it can never
+        # carry a value the issuer did not sign.
+        for doc in result.documents:
+            for ns, elements in doc.elements.items():
+                for name, value in elements.items():
+                    assert original_elements[ns][name] == value
 
 
 cbor_values = st.recursive(
@@ -56,9 +59,10 @@ cbor_values = st.recursive(
 )
 
 
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")
 @given(data=st.data())
 def test_mutated_responses(genuine, trust, licence, data):
-    original = [verify_response(genuine, trust=trust, session_transcript=TRANSCRIPT, now=NOW).documents[0].elements]
+    original = verify_response(genuine, trust=trust, session_transcript=TRANSCRIPT, now=NOW).documents[0].elements
     buf = bytearray(genuine)
     for _ in range(data.draw(st.integers(1, 4))):
         op = data.draw(st.sampled_from(["flip", "cut", "insert", "set"]))

@@ -13,7 +13,7 @@ from typing import Any
 
 import cbor2
 
-from didlib.cbor import Embedded, Raw, encode
+from didlib.cbor import Embedded, encode
 from didlib.cose import Sign1
 from didlib.errors import DecodeError, UnsupportedError
 from didlib.keys import PublicKey, cose_key_from_public, public_key_from_cose
@@ -187,8 +187,12 @@ def session_transcript_bytes(transcript: bytes) -> bytes:
 
 def device_authentication_bytes(transcript: bytes, doctype: str, device_namespaces: Embedded) -> bytes:
     """DeviceAuthenticationBytes (9.1.3.4), splicing in the SessionTranscript exactly as received."""
-    content = encode(["DeviceAuthentication", Raw(transcript), doctype, device_namespaces])
+    content = b"".join((_DEVICE_AUTHENTICATION_HEAD, transcript, cbor2.dumps(doctype), device_namespaces.raw))
     return cbor2.dumps(cbor2.CBORTag(24, content))
+
+
+# An array of four whose first element is the text "DeviceAuthentication"; the rest is spliced in as received.
+_DEVICE_AUTHENTICATION_HEAD = b"\x84" + cbor2.dumps("DeviceAuthentication")
 
 
 def qr_session_transcript(device_engagement: Embedded, e_reader_key: PublicKey) -> bytes:
