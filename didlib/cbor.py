@@ -1,12 +1,18 @@
 """CBOR in and out, with the limits and the byte-exactness ISO 18013-5 needs.
 
-cbor2 does the decoding and encoding. What it cannot do is tell where an item sat in the input, and
-18013-5 hashes and signs the *received* bytes of every ``#6.24(bstr .cbor X)`` (IssuerSignedItemBytes,
-MobileSecurityObjectBytes, DeviceEngagementBytes ...). So a small head-only scanner, written here because
-no maintained library exposes item offsets, walks the input first. It checks well-formedness, enforces
-the size, nesting and item-count limits before cbor2 allocates anything, and records the exact span of
-every tag-24 item; cbor2 then decodes, and each tag 24 becomes an :class:`Embedded` holding its original
-bytes.
+cbor2 does the decoding and encoding. 18013-5 hashes and signs the *received* bytes of every
+``#6.24(bstr .cbor X)`` (IssuerSignedItemBytes, MobileSecurityObjectBytes, DeviceEngagementBytes ...),
+and cbor2 does not say where an item sat in its input. So decoding works in two steps:
+
+* the fast path lets cbor2 decode, rebuilds each tag-24 item in preferred serialization, and accepts the
+  result only if the whole value re-encodes to exactly the input (then every rebuilt item *is* the
+  received bytes);
+* otherwise (non-preferred heads, indefinite lengths, input longer than the item limit) a small head-only
+  scanner, written here because no maintained library exposes item offsets, walks the input, enforces the
+  limits and records the exact span of every tag-24 item for cbor2's second pass.
+
+Either way the size, nesting depth and item-count limits hold, trailing bytes and duplicate map keys are
+refused, and each tag 24 becomes an :class:`Embedded` holding its original bytes.
 
 Output is RFC 8949 core deterministic encoding (preferred serialization, sorted map keys), except that an
 :class:`Embedded` is written back exactly as it was received.
@@ -25,7 +31,6 @@ from didlib.errors import DecodeError, LimitExceeded
 
 __all__ = [
     "Embedded",
-    "Raw",
     "Limits",
     "DEFAULT_LIMITS",
     "decode",
@@ -90,13 +95,6 @@ class Embedded:
         return decode(self.content, limits)
 
 
-@dataclass(frozen=True, slots=True)
-class Raw:
-    """One already-encoded CBOR item, written verbatim by :func:`encode` (e.g. a received SessionTranscript)."""
-
-    data: bytes
-
-
 def tdate(moment: _dt.datetime) -> cbor2.CBORTag:
     """RFC 8949 tag 0 date-time as 18013-5 wants it: UTC, whole seconds, trailing ``Z``."""
     if moment.tzinfo is None:
@@ -115,9 +113,6 @@ def full_date(day: _dt.date) -> cbor2.CBORTag:
 def _default(encoder: Any, value: Any) -> None:
     if isinstance(value, Embedded):
         encoder.write(value.raw)
-        return
-    if isinstance(value, Raw):
-        encoder.write(value.data)
         return
     raise TypeError(f"cannot encode {type(value).__name__} as CBOR")
 

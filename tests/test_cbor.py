@@ -8,7 +8,7 @@ import hashlib
 import cbor2
 import pytest
 
-from didlib.cbor import Embedded, Limits, Raw, decode, encode, full_date, tdate
+from didlib.cbor import Embedded, Limits, decode, encode, full_date, tdate
 from didlib.errors import DecodeError, LimitExceeded
 
 
@@ -105,11 +105,22 @@ def test_dates():
         tdate(dt.datetime(2024, 1, 1))
 
 
-def test_raw_is_spliced_verbatim():
-    assert encode([Raw(b"\x18\x18"), 1]) == b"\x82\x18\x18\x01"
-
-
 def test_unencodable_value():
     with pytest.raises(DecodeError) as info:
         encode(object())
     assert info.value.code == "unencodable"
+
+
+def test_exact_spans_when_the_input_is_not_in_preferred_form():
+    """Indefinite lengths elsewhere force the span scan; the embedded bytes must still be exact."""
+    item = bytes.fromhex("d81843a10102")
+    data = b"\x9f" + item + b"\x1a\x00\x00\x00\x01" + item + b"\xff"  # non-preferred uint too
+    first, one, second = decode(data)
+    assert one == 1
+    assert first.raw == item and second.raw == item
+
+
+def test_long_input_is_scanned_against_the_item_limit():
+    data = encode([Embedded.wrap(b"x" * 300)])
+    value = decode(data, Limits(max_items=100))  # longer than max_items bytes: the scanner counts items
+    assert value[0].decode() == b"x" * 300
