@@ -370,3 +370,25 @@ def profile_for(doctype: str) -> Profile:
         raise IssuanceError(
             f"unknown docType {doctype!r}; known: {', '.join(PROFILES)}", code="unknown_doctype"
         ) from None
+
+
+def markdown_tables() -> str:
+    """The element tables of ``specs/mdoc.md``, generated from this registry (a test keeps them equal)."""
+    lines: list[str] = []
+    for profile in PROFILES.values():
+        lines.append(f"### {profile.title}: `{profile.doctype}`\n")
+        for ns, elements in profile.namespaces.items():
+            lines.append(f"Namespace `{ns}`:\n")
+            lines.append("| element | CBOR type | required | meaning |")
+            lines.append("|---|---|---|---|")
+            for element in elements.values():
+                required = "yes" if element.required else "no"
+                if element.derived:
+                    required += ", derived from `birth_date`"
+                lines.append(f"| `{element.identifier}` | `{element.cddl}` | {required} | {element.description} |")
+            lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(markdown_tables())
