@@ -22,7 +22,6 @@ test: $(VENV)/.dev
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
 
 # Long hypothesis runs against every parser (minutes); make test runs a short smoke of the same tests.
 fuzz: $(VENV)/.dev

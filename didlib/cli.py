@@ -16,6 +16,7 @@ from typing import Any
 
 from didlib.cbor import Embedded, decode
 from didlib.errors import BadKey, DecodeError, DidlibError, UsageError
+from didlib.files import read_limited
 from didlib.jsonview import to_json
 from didlib.keys import generate_key, load_private_key, load_public_key, private_key_pem
 from didlib.mdoc import Credential, issue_mdoc, present_elements, verify_response
@@ -33,13 +34,10 @@ class _Usage(Exception):
 
 
 def _read(path: str | Path, what: str) -> bytes:
-    file = Path(path)
     try:
-        if file.stat().st_size > MAX_INPUT_FILE:
-            raise _Usage(f"{what} {file} is larger than {MAX_INPUT_FILE} bytes")
-        return file.read_bytes()
-    except OSError as exc:
-        raise _Usage(f"cannot read {what} {file}: {exc.strerror}") from exc
+        return read_limited(path, MAX_INPUT_FILE, what)
+    except UsageError as exc:
+        raise _Usage(exc.message) from exc
 
 
 def _write(path: str | Path, data: bytes) -> None:

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
 
 from didlib.errors import BadKey, UnsupportedError
+from didlib.files import read_limited
 
 __all__ = [
     "PrivateKey",
@@ -65,16 +66,7 @@ def generate_key(kind: str = "P-256") -> PrivateKey:
 
 
 def _read(source: str | Path | bytes) -> bytes:
-    if isinstance(source, bytes):
-        data = source
-    else:
-        path = Path(source)
-        try:
-            if path.stat().st_size > MAX_PEM_BYTES:
-                raise BadKey(f"{path} is larger than {MAX_PEM_BYTES} bytes; not a key file")
-            data = path.read_bytes()
-        except OSError as exc:
-            raise BadKey(f"cannot read key file {path}: {exc.strerror}") from exc
+    data = source if isinstance(source, bytes) else read_limited(source, MAX_PEM_BYTES, "key file", BadKey)
     if len(data) > MAX_PEM_BYTES:
         raise BadKey("key data is too large")
     return data

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from cryptography import x509
 
-from didlib.errors import CertificateError, UsageError
+from didlib.errors import CertificateError
+from didlib.files import read_limited
 from didlib.pki import ChainResult, Purpose, check_anchor_profile, check_chain
 
 __all__ = ["TrustStore"]
@@ -70,12 +71,7 @@ class TrustStore:
 
 
 def _read_pem(path: Path) -> list[x509.Certificate]:
-    try:
-        if path.stat().st_size > MAX_PEM_FILE:
-            raise UsageError(f"{path} is larger than {MAX_PEM_FILE} bytes; not a certificate file")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read trust anchor file {path}: {exc.strerror}") from exc
+    data = read_limited(path, MAX_PEM_FILE, "trust anchor file")
     try:
         certs = x509.load_pem_x509_certificates(data)
     except ValueError as exc:

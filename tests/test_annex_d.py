@@ -36,14 +36,16 @@ def iaca_trust(annex_d) -> TrustStore:
     return TrustStore([x509.load_der_x509_certificate(annex_d["IACA_CERT"])])
 
 
+def verify_annex_d(annex_d, trust, transcript, reader_key="vector", now=ANNEX_D_TIME):
+    """Verify the Annex D DeviceResponse; by default with the vector's reader key at a time it was valid."""
+    if reader_key == "vector":
+        reader_key = _private(annex_d["EPHEMERAL_READER_KEY_D"])
+    return verify_response(annex_d["DEVICE_RESPONSE"], trust=trust, session_transcript=transcript,
+                           reader_key=reader_key, now=now)
+
+
 def test_device_response_verifies_with_mac(annex_d, transcript, iaca_trust):
-    result = verify_response(
-        annex_d["DEVICE_RESPONSE"],
-        trust=iaca_trust,
-        session_transcript=transcript,
-        reader_key=_private(annex_d["EPHEMERAL_READER_KEY_D"]),
-        now=ANNEX_D_TIME,
-    )
+    result = verify_annex_d(annex_d, iaca_trust, transcript)
     assert result.valid, result.errors
     doc = result.documents[0]
     assert doc.doctype == "org.iso.18013.5.1.mDL"
@@ -66,58 +68,33 @@ def test_device_response_verifies_with_mac(annex_d, transcript, iaca_trust):
 
 
 def test_device_response_is_expired_today(annex_d, transcript, iaca_trust):
-    result = verify_response(
-        annex_d["DEVICE_RESPONSE"],
-        trust=iaca_trust,
-        session_transcript=transcript,
-        reader_key=_private(annex_d["EPHEMERAL_READER_KEY_D"]),
-    )
+    result = verify_annex_d(annex_d, iaca_trust, transcript, now=None)
     assert not result.valid
     assert {p.code for p in result.errors} == {"certificate_expired", "mso_expired"}
 
 
 def test_mac_with_wrong_reader_key_fails(annex_d, transcript, iaca_trust):
-    result = verify_response(
-        annex_d["DEVICE_RESPONSE"],
-        trust=iaca_trust,
-        session_transcript=transcript,
-        reader_key=ec.generate_private_key(ec.SECP256R1()),
-        now=ANNEX_D_TIME,
-    )
+    result = verify_annex_d(annex_d, iaca_trust, transcript, reader_key=ec.generate_private_key(ec.SECP256R1()))
     assert not result.valid
     assert [p.code for p in result.errors] == ["device_auth_failed"]
     assert result.documents[0].checks["device_auth"] is False
 
 
 def test_mac_without_reader_key_is_reported(annex_d, transcript, iaca_trust):
-    result = verify_response(
-        annex_d["DEVICE_RESPONSE"], trust=iaca_trust, session_transcript=transcript, now=ANNEX_D_TIME
-    )
+    result = verify_annex_d(annex_d, iaca_trust, transcript, reader_key=None)
     assert [p.code for p in result.errors] == ["missing_reader_key"]
 
 
 def test_untrusted_iaca_rejects(annex_d, transcript, pki):
     other = TrustStore.from_pem_files([pki.folder / "iaca.pem"])
-    result = verify_response(
-        annex_d["DEVICE_RESPONSE"],
-        trust=other,
-        session_transcript=transcript,
-        reader_key=_private(annex_d["EPHEMERAL_READER_KEY_D"]),
-        now=ANNEX_D_TIME,
-    )
+    result = verify_annex_d(annex_d, other, transcript)
     assert [p.code for p in result.errors] == ["untrusted_issuer"]
     assert result.documents[0].elements == {}, "values from an untrusted issuer must not be handed out"
 
 
 def test_wrong_transcript_rejects(annex_d, iaca_trust, session):
     transcript, _ = session
-    result = verify_response(
-        annex_d["DEVICE_RESPONSE"],
-        trust=iaca_trust,
-        session_transcript=transcript,
-        reader_key=_private(annex_d["EPHEMERAL_READER_KEY_D"]),
-        now=ANNEX_D_TIME,
-    )
+    result = verify_annex_d(annex_d, iaca_trust, transcript)
     assert [p.code for p in result.errors] == ["device_auth_failed"]
 
 

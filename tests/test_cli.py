@@ -13,94 +13,48 @@ from didlib.cli import main
 from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_MDL
 from didlib.samples import mdl_data, proof_of_age_data
 
+PRESENT = "present mdoc {w}/cred.cbor --device-key {w}/phone.pem --transcript {w}/t.cbor --out {w}/resp.cbor"
+VERIFY = "verify mdoc {w}/resp.cbor --trust {w}/pki/iaca.pem --transcript {w}/t.cbor"
+ISSUE = "issue mdoc --pki {w}/pki --device-key {w}/phone.pem --out {w}/cred.cbor"
 
-def run(capsys, *args: str) -> tuple[int, dict | None, str]:
-    code = main([str(a) for a in args])
+
+def run(capsys, command: str, world=None) -> tuple[int, dict | None, str]:
+    """Run one command line ({w} stands for the test's folder); exit code, JSON output, standard error."""
+    try:
+        code = main(command.format(w=world).split())
+    except SystemExit as exit_:  # argparse's own usage errors
+        code = exit_.code
     out, err = capsys.readouterr()
     return code, json.loads(out) if out.strip() else None, err
 
 
 @pytest.fixture
 def world(tmp_path, capsys):
-    assert run(capsys, "pki", "init", tmp_path / "pki")[0] == 0
-    assert run(capsys, "keygen", tmp_path / "phone.pem")[0] == 0
-    assert (
-        run(capsys, "transcript", "new", "--out", tmp_path / "t.cbor", "--reader-key-out", tmp_path / "reader.pem")[0]
-        == 0
-    )
+    for command in ("pki init {w}/pki", "keygen {w}/phone.pem",
+                    "transcript new --out {w}/t.cbor --reader-key-out {w}/reader.pem"):
+        assert run(capsys, command, tmp_path)[0] == 0
     (tmp_path / "licence.json").write_text(json.dumps(mdl_data()))
-    code, out, _ = run(
-        capsys,
-        "issue",
-        "mdoc",
-        "--doctype",
-        DOCTYPE_MDL,
-        "--data",
-        tmp_path / "licence.json",
-        "--pki",
-        tmp_path / "pki",
-        "--device-key",
-        tmp_path / "phone.pem",
-        "--out",
-        tmp_path / "cred.cbor",
-    )
+    code, out, _ = run(capsys, ISSUE + f" --doctype {DOCTYPE_MDL} --data {{w}}/licence.json", tmp_path)
     assert code == 0 and out["docType"] == DOCTYPE_MDL
     return tmp_path
 
 
 def test_pki_init_writes_the_documented_files(world):
     names = {p.name for p in (world / "pki").iterdir()}
-    assert names == {
-        "iaca.pem",
-        "iaca.key",
-        "ds.pem",
-        "ds.key",
-        "reader-ca.pem",
-        "reader-ca.key",
-        "reader.pem",
-        "reader.key",
-    }
+    assert names == {"iaca.pem", "iaca.key", "ds.pem", "ds.key", "reader-ca.pem", "reader-ca.key", "reader.pem",
+                     "reader.key"}
     assert (world / "pki" / "ds.key").stat().st_mode & 0o077 == 0
 
 
 def test_pki_init_refuses_to_overwrite(world, capsys):
-    code, _, err = run(capsys, "pki", "init", world / "pki")
+    code, _, err = run(capsys, "pki init {w}/pki", world)
     assert code == 2 and "refusing" in err
 
 
 @pytest.mark.parametrize("mac", [False, True])
 def test_present_and_verify(world, capsys, mac):
-    extra = ["--mac"] if mac else []
-    assert (
-        run(
-            capsys,
-            "present",
-            "mdoc",
-            world / "cred.cbor",
-            "--device-key",
-            world / "phone.pem",
-            "--transcript",
-            world / "t.cbor",
-            "--disclose",
-            "age_over_18,portrait",
-            "--out",
-            world / "resp.cbor",
-            *extra,
-        )[0]
-        == 0
-    )
-    reader = ["--reader-key", world / "reader.pem"] if mac else []
-    code, out, _ = run(
-        capsys,
-        "verify",
-        "mdoc",
-        world / "resp.cbor",
-        "--trust",
-        world / "pki" / "iaca.pem",
-        "--transcript",
-        world / "t.cbor",
-        *reader,
-    )
+    assert run(capsys, PRESENT + " --disclose age_over_18,portrait" + (" --mac" if mac else ""), world)[0] == 0
+    code, out, _ = run(capsys, VERIFY + (" --reader-key {w}/reader.pem" if mac else ""), world)
     assert code == 0
     assert out["valid"] is True and out["errors"] == []
     doc = out["documents"][0]
@@ -113,191 +67,48 @@ def test_present_and_verify(world, capsys, mac):
 
 
 def test_verify_invalid_exits_1(world, capsys):
-    run(
-        capsys,
-        "present",
-        "mdoc",
-        world / "cred.cbor",
-        "--device-key",
-        world / "phone.pem",
-        "--transcript",
-        world / "t.cbor",
-        "--disclose",
-        "age_over_18",
-        "--out",
-        world / "resp.cbor",
-    )
-    assert run(capsys, "transcript", "new", "--out", world / "t2.cbor")[0] == 0
-    code, out, _ = run(
-        capsys,
-        "verify",
-        "mdoc",
-        world / "resp.cbor",
-        "--trust",
-        world / "pki" / "iaca.pem",
-        "--transcript",
-        world / "t2.cbor",
-    )
+    run(capsys, PRESENT + " --disclose age_over_18", world)
+    assert run(capsys, "transcript new --out {w}/t2.cbor", world)[0] == 0
+    code, out, _ = run(capsys, VERIFY.replace("t.cbor", "t2.cbor"), world)
     assert code == 1 and out["valid"] is False
     assert out["errors"][0]["code"] == "device_auth_failed"
-    code, out, _ = run(
-        capsys,
-        "verify",
-        "mdoc",
-        world / "resp.cbor",
-        "--trust",
-        world / "pki" / "iaca.pem",
-        "--transcript",
-        world / "t.cbor",
-        "--now",
-        "2099-01-01T00:00:00Z",
-    )
+    code, out, _ = run(capsys, VERIFY + " --now 2099-01-01T00:00:00Z", world)
     assert code == 1 and {e["code"] for e in out["errors"]} >= {"mso_expired", "certificate_expired"}
-    (world / "junk.cbor").write_bytes(b"\x00\x01junk")
-    code, out, _ = run(
-        capsys,
-        "verify",
-        "mdoc",
-        world / "junk.cbor",
-        "--trust",
-        world / "pki" / "iaca.pem",
-        "--transcript",
-        world / "t.cbor",
-    )
+    (world / "resp.cbor").write_bytes(b"\x00\x01junk")
+    code, out, _ = run(capsys, VERIFY, world)
     assert code == 1 and out["errors"][0]["code"] == "malformed"
 
 
-def test_usage_errors_exit_2(world, capsys):
-    assert (
-        run(
-            capsys,
-            "verify",
-            "mdoc",
-            world / "missing.cbor",
-            "--trust",
-            world / "pki" / "iaca.pem",
-            "--transcript",
-            world / "t.cbor",
-        )[0]
-        == 2
-    )
-    assert (
-        run(
-            capsys,
-            "verify",
-            "mdoc",
-            world / "cred.cbor",
-            "--trust",
-            world / "pki" / "ds.pem",
-            "--transcript",
-            world / "t.cbor",
-        )[0]
-        == 2
-    )
-    assert (
-        run(
-            capsys,
-            "present",
-            "mdoc",
-            world / "t.cbor",
-            "--device-key",
-            world / "phone.pem",
-            "--transcript",
-            world / "t.cbor",
-            "--disclose",
-            "x",
-            "--out",
-            world / "r.cbor",
-        )[0]
-        == 2
-    )
-    assert (
-        run(
-            capsys,
-            "present",
-            "mdoc",
-            world / "cred.cbor",
-            "--device-key",
-            world / "t.cbor",
-            "--transcript",
-            world / "t.cbor",
-            "--disclose",
-            "x",
-            "--out",
-            world / "r.cbor",
-        )[0]
-        == 2
-    )
-    assert (
-        run(
-            capsys,
-            "present",
-            "mdoc",
-            world / "cred.cbor",
-            "--device-key",
-            world / "phone.pem",
-            "--transcript",
-            world / "cred.cbor",
-            "--disclose",
-            "age_over_18",
-            "--out",
-            world / "r.cbor",
-        )[0]
-        == 2
-    )
-    with pytest.raises(SystemExit) as info:
-        main(["verify", "mdoc"])
-    assert info.value.code == 2
+@pytest.mark.parametrize(
+    "command",
+    [
+        VERIFY.replace("resp.cbor", "missing.cbor"),  # no such file
+        VERIFY.replace("iaca.pem", "ds.pem"),  # a leaf is not a trust anchor
+        VERIFY + " --now yesterday",
+        PRESENT.replace("cred.cbor", "t.cbor") + " --disclose x",  # not a credential
+        PRESENT.replace("phone.pem", "t.cbor") + " --disclose x",  # not a key
+        PRESENT.replace("--transcript {w}/t.cbor", "--transcript {w}/cred.cbor") + " --disclose x",
+        PRESENT + " --disclose shoe_size",  # no such element
+        "verify mdoc",
+    ],
+)
+def test_usage_errors_exit_2(world, capsys, command):
+    assert run(capsys, command, world)[0] == 2
 
 
 def test_issue_with_bad_data_exits_1(world, capsys):
     data = proof_of_age_data()
     data["uk.gov.dvla.age.1"]["portrait"] = base64.b64encode(b"GIF89a").decode()
     (world / "bad.json").write_text(json.dumps(data))
-    code, _, err = run(
-        capsys,
-        "issue",
-        "mdoc",
-        "--doctype",
-        DOCTYPE_AGE,
-        "--data",
-        world / "bad.json",
-        "--pki",
-        world / "pki",
-        "--device-key",
-        world / "phone.pem",
-        "--out",
-        world / "x.cbor",
-    )
+    code, _, err = run(capsys, ISSUE + f" --doctype {DOCTYPE_AGE} --data {{w}}/bad.json", world)
     assert code == 1 and json.loads(err)["error"]["code"] == "invalid_element"
     (world / "notjson.json").write_text("{")
-    assert (
-        run(
-            capsys,
-            "issue",
-            "mdoc",
-            "--doctype",
-            DOCTYPE_AGE,
-            "--data",
-            world / "notjson.json",
-            "--pki",
-            world / "pki",
-            "--device-key",
-            world / "phone.pem",
-            "--out",
-            world / "x.cbor",
-        )[0]
-        == 2
-    )
+    assert run(capsys, ISSUE + f" --doctype {DOCTYPE_AGE} --data {{w}}/notjson.json", world)[0] == 2
 
 
 def test_console_script_entry_point(tmp_path):
-    """The installed ``didlib`` command runs (through the module, as the console script does)."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "didlib.cli", "keygen", str(tmp_path / "k.pem"), "--type", "Ed25519"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    """The ``didlib`` command runs as a process (through the module the console script points at)."""
+    proc = subprocess.run([sys.executable, "-m", "didlib.cli", "keygen", str(tmp_path / "k.pem"), "--type",
+                           "Ed25519"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert b"PRIVATE KEY" in (tmp_path / "k.pem").read_bytes()
