@@ -321,6 +321,8 @@ PROOF_OF_AGE = Profile(
     default_validity_days=90,
 )
 
+_BARRED_LIST = text(choices=("not_barred", "barred", "not_checked"))
+
 DBS_CHECK = Profile(
     doctype=DOCTYPE_DBS,
     title="DBS check",
@@ -339,18 +341,8 @@ DBS_CHECK = Profile(
             Element("workforce", text(choices=("child", "adult", "child_and_adult", "other")), True, "workforce"),
             Element("issue_date", date_, True, "date the certificate was issued"),
             Element("outcome", text(choices=("clear", "information_disclosed")), True, "certificate outcome"),
-            Element(
-                "barred_list_children",
-                text(choices=("not_barred", "barred", "not_checked")),
-                False,
-                "children's barred list result",
-            ),
-            Element(
-                "barred_list_adults",
-                text(choices=("not_barred", "barred", "not_checked")),
-                False,
-                "adults' barred list result",
-            ),
+            Element("barred_list_children", _BARRED_LIST, False, "children's barred list result"),
+            Element("barred_list_adults", _BARRED_LIST, False, "adults' barred list result"),
             Element("update_service_subscribed", boolean, True, "certificate is on the DBS Update Service"),
             Element("update_service_checked", date_, False, "last Update Service status check"),
             Element("issuing_country", COUNTRY, True, "issuing country"),
