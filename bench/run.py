@@ -26,9 +26,10 @@ from didlib.cbor import decode
 from didlib.cose import Sign1, _sig_structure
 from didlib.keys import generate_key
 from didlib.mdoc import DOCTYPE_AGE, Credential, issue_mdoc, present_elements, verify_response
-from didlib.mdoc.structures import device_authentication_bytes, minimal_device_engagement, qr_session_transcript
+from didlib.mdoc.structures import device_authentication_bytes
 from didlib.pkidir import PkiDir
 from didlib.samples import portrait_jpeg, proof_of_age_data
+from didlib.session.transcript import fresh_qr_transcript
 
 
 def paired_medians(full: Callable[[], object], raw: Callable[[], object], rounds: int) -> tuple[float, float]:
@@ -62,8 +63,7 @@ def bench_mdoc_verification(rounds: int) -> dict[str, object]:
     issued = issue_mdoc(DOCTYPE_AGE, proof_of_age_data(portrait=portrait_jpeg(3)), signer_key=signer_key,
                         signer_chain=[signer_cert], device_key=device.public_key())
     credential = Credential.from_issuer_signed(issued)
-    transcript = qr_session_transcript(minimal_device_engagement(generate_key().public_key()),
-                                       generate_key().public_key())
+    transcript = fresh_qr_transcript()[0]
     response = present_elements(credential, device, ["age_over_18", "portrait"], transcript)
     now = dt.datetime.now(dt.UTC)
     assert verify_response(response, trust=trust, session_transcript=transcript, now=now).valid

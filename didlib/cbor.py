@@ -14,8 +14,10 @@ and cbor2 does not say where an item sat in its input. So decoding works in two 
 Either way the size, nesting depth and item-count limits hold, trailing bytes and duplicate map keys are
 refused, and each tag 24 becomes an :class:`Embedded` holding its original bytes.
 
-Output is RFC 8949 core deterministic encoding (preferred serialization, sorted map keys), except that an
-:class:`Embedded` is written back exactly as it was received.
+Output uses preferred serialization (shortest heads) with map keys in the order they were inserted, which
+didlib keeps to the order of the standard's CDDL, as the Annex D examples do; so the same input always
+gives the same bytes, and the vectors are reproduced byte for byte. An :class:`Embedded` is written back
+exactly as it was received.
 """
 
 from __future__ import annotations
@@ -74,6 +76,11 @@ class Embedded:
         return cls(raw=cbor2.dumps(cbor2.CBORTag(TAG_ENCODED_CBOR, content)), content=content)
 
     @classmethod
+    def from_content(cls, content: bytes) -> Embedded:
+        """Wrap already-encoded CBOR in tag 24 (preferred heads), e.g. SessionTranscript -> ...Bytes."""
+        return cls(raw=_preferred_tag24_head(len(content)) + content, content=content)
+
+    @classmethod
     def from_raw(cls, raw: bytes, limits: Limits = DEFAULT_LIMITS) -> Embedded:
         """Parse bytes that must be one tag-24 item (such as a COSE payload of MobileSecurityObjectBytes)."""
         if len(raw) > limits.max_size:
@@ -118,13 +125,13 @@ def _default(encoder: Any, value: Any) -> None:
 
 
 def encode(value: Any) -> bytes:
-    """Deterministic CBOR (RFC 8949 4.2.1); :class:`Embedded` items are written byte for byte.
+    """Preferred-serialization CBOR, map keys in insertion order; :class:`Embedded` written byte for byte.
 
     ``datetime.date`` encodes as tag 1004 and aware ``datetime`` as tag 0; callers that need whole-second
     ``tdate`` use :func:`tdate`.
     """
     try:
-        return cbor2.dumps(value, canonical=True, default=_default)
+        return cbor2.dumps(value, default=_default)
     except (cbor2.CBOREncodeError, TypeError, ValueError) as exc:
         raise DecodeError(f"value cannot be encoded as CBOR: {exc}", code="unencodable") from exc
 
@@ -182,7 +189,7 @@ def _decode_fast(data: bytes, limits: Limits) -> tuple[Any, int]:
         if not isinstance(content, bytes):
             raise DecodeError("tag 24 must hold a byte string")
         count += 1
-        return Embedded(raw=_preferred_tag24_head(len(content)) + content, content=content)
+        return Embedded.from_content(content)
 
     stream = io.BytesIO(data)
     try:

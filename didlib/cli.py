@@ -20,9 +20,9 @@ from didlib.files import read_limited
 from didlib.jsonview import to_json
 from didlib.keys import generate_key, load_private_key, load_public_key, private_key_pem
 from didlib.mdoc import Credential, issue_mdoc, present_elements, verify_response
-from didlib.mdoc.structures import minimal_device_engagement, qr_session_transcript
 from didlib.mdoc.verifier import VerificationResult
 from didlib.pkidir import PkiDir
+from didlib.session.transcript import fresh_qr_transcript
 from didlib.trust import TrustStore
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -174,10 +174,7 @@ def cmd_verify_mdoc(args: argparse.Namespace) -> int:
 
 def cmd_transcript_new(args: argparse.Namespace) -> int:
     """A QR-engagement SessionTranscript with fresh ephemeral keys, for demos and tests."""
-    device_ephemeral, reader_ephemeral = generate_key(), generate_key()
-    transcript = qr_session_transcript(
-        minimal_device_engagement(device_ephemeral.public_key()), reader_ephemeral.public_key()
-    )
+    transcript, reader_ephemeral = fresh_qr_transcript()
     _write(args.out, transcript)
     if args.reader_key_out:
         _write(args.reader_key_out, private_key_pem(reader_ephemeral))

@@ -90,3 +90,15 @@ class UsageError(DidlibError):
     """The caller asked for something impossible (bad arguments, missing files)."""
 
     code = "usage"
+
+
+class SessionError(DidlibError):
+    """The proximity session broke: a message that does not decrypt, arrives out of order, or comes late."""
+
+    code = "session_error"
+
+
+class ReaderNotAuthorised(DidlibError):
+    """A reader's request could not be authenticated, or asks beyond its certificate's entitlement."""
+
+    code = "reader_not_authorised"

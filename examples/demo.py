@@ -13,9 +13,9 @@ from pathlib import Path
 from didlib import TrustStore
 from didlib.keys import generate_key
 from didlib.mdoc import DOCTYPE_MDL, Credential, issue_mdoc, present_elements, verify_response
-from didlib.mdoc.structures import minimal_device_engagement, qr_session_transcript
 from didlib.pkidir import PkiDir
 from didlib.samples import SAMPLE_DRIVER, mdl_data
+from didlib.session.transcript import fresh_qr_transcript
 
 
 def show(title: str, result) -> None:
@@ -55,9 +55,7 @@ def main() -> int:
         )
 
         # The shop's reader and the phone agree on a session (QR engagement); the response is bound to it.
-        transcript = qr_session_transcript(
-            minimal_device_engagement(generate_key().public_key()), generate_key().public_key()
-        )
+        transcript = fresh_qr_transcript()[0]
         response = present_elements(licence, phone_key, ["age_over_18", "portrait"], transcript)
         print(f"Phone presents age_over_18 and portrait only: DeviceResponse of {len(response)} bytes")
 
@@ -74,9 +72,7 @@ def main() -> int:
         replayed = verify_response(
             response,
             trust=trust,
-            session_transcript=qr_session_transcript(
-                minimal_device_engagement(generate_key().public_key()), generate_key().public_key()
-            ),
+            session_transcript=fresh_qr_transcript()[0],
         )
         show("Shop verifies the same response replayed in another session", replayed)
         ok = good.valid and not tampered.valid and not replayed.valid

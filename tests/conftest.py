@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, settings
 from didlib import TrustStore
 from didlib.keys import generate_key
 from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_MDL, Credential, issue_mdoc
-from didlib.mdoc.structures import minimal_device_engagement, qr_session_transcript
 from didlib.pkidir import PkiDir
 from didlib.samples import mdl_data, portrait_jpeg, proof_of_age_data
+from didlib.session.transcript import fresh_qr_transcript
 
 settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("fuzz", max_examples=20_000, deadline=None, suppress_health_check=list(HealthCheck))
@@ -82,5 +82,4 @@ def age_credential(pki: PkiDir, device_key, portrait: bytes) -> Credential:
 @pytest.fixture
 def session():
     """A fresh QR-engagement session: (transcript bytes, reader ephemeral private key)."""
-    reader = generate_key()
-    return qr_session_transcript(minimal_device_engagement(generate_key().public_key()), reader.public_key()), reader
+    return fresh_qr_transcript()

@@ -15,11 +15,10 @@ from hypothesis import strategies as st
 
 from didlib.cbor import Limits, decode
 from didlib.errors import DidlibError
-from didlib.keys import generate_key
 from didlib.mdoc import Credential, DeviceRequest, present_elements, verify_response
-from didlib.mdoc.structures import minimal_device_engagement, qr_session_transcript
+from didlib.session.transcript import fresh_qr_transcript
 
-TRANSCRIPT = qr_session_transcript(minimal_device_engagement(generate_key().public_key()), generate_key().public_key())
+TRANSCRIPT = fresh_qr_transcript()[0]
 
 
 @pytest.fixture(scope="module")

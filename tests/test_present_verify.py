@@ -14,9 +14,10 @@ from didlib.keys import generate_key
 from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, Credential, DeviceRequest, present, present_elements
 from didlib.mdoc import verify_response as _verify
 from didlib.mdoc.registry import NS_AGE, NS_ISO
-from didlib.mdoc.structures import IssuerSignedItem, minimal_device_engagement, qr_session_transcript
+from didlib.mdoc.structures import IssuerSignedItem
 from didlib.pkidir import PkiDir
 from didlib.samples import mdl_data
+from didlib.session.transcript import fresh_qr_transcript
 
 UTC = dt.UTC
 
@@ -215,9 +216,7 @@ def test_issuer_signed_from_another_holder(presented, trust, pki, portrait):
 
 def test_replayed_in_another_session(presented, trust):
     response, _ = presented
-    other_transcript = qr_session_transcript(
-        minimal_device_engagement(generate_key().public_key()), generate_key().public_key()
-    )
+    other_transcript = fresh_qr_transcript()[0]
     assert codes(verify(response, trust, other_transcript)) == {"device_auth_failed"}
 
 

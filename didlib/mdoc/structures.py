@@ -13,10 +13,10 @@ from typing import Any
 
 import cbor2
 
-from didlib.cbor import Embedded, encode
+from didlib.cbor import Embedded
 from didlib.cose import Sign1
 from didlib.errors import DecodeError, UnsupportedError
-from didlib.keys import PublicKey, cose_key_from_public, public_key_from_cose
+from didlib.keys import PublicKey, public_key_from_cose
 
 __all__ = [
     "IssuerSignedItem",
@@ -25,8 +25,6 @@ __all__ = [
     "DIGEST_ALGORITHMS",
     "device_authentication_bytes",
     "session_transcript_bytes",
-    "qr_session_transcript",
-    "minimal_device_engagement",
 ]
 
 DIGEST_ALGORITHMS = {"SHA-256": hashlib.sha256, "SHA-384": hashlib.sha384, "SHA-512": hashlib.sha512}
@@ -182,24 +180,15 @@ class MobileSecurityObject:
 
 def session_transcript_bytes(transcript: bytes) -> bytes:
     """SessionTranscriptBytes = #6.24(bstr .cbor SessionTranscript), from the encoded array."""
-    return cbor2.dumps(cbor2.CBORTag(24, transcript))
+    return Embedded.from_content(transcript).raw
 
 
 def device_authentication_bytes(transcript: bytes, doctype: str, device_namespaces: Embedded) -> bytes:
     """DeviceAuthenticationBytes (9.1.3.4), splicing in the SessionTranscript exactly as received."""
     content = b"".join((_DEVICE_AUTHENTICATION_HEAD, transcript, cbor2.dumps(doctype), device_namespaces.raw))
-    return cbor2.dumps(cbor2.CBORTag(24, content))
+    return Embedded.from_content(content).raw
 
 
 # An array of four whose first element is the text "DeviceAuthentication"; the rest is spliced in as received.
 _DEVICE_AUTHENTICATION_HEAD = b"\x84" + cbor2.dumps("DeviceAuthentication")
 
-
-def qr_session_transcript(device_engagement: Embedded, e_reader_key: PublicKey) -> bytes:
-    """SessionTranscript for QR engagement (9.1.5.1): [DeviceEngagementBytes, EReaderKeyBytes, null]."""
-    return encode([device_engagement, Embedded.wrap(cose_key_from_public(e_reader_key)), None])
-
-
-def minimal_device_engagement(e_device_key: PublicKey) -> Embedded:
-    """DeviceEngagementBytes with version 1.0 and cipher suite 1, and no retrieval methods."""
-    return Embedded.wrap({0: "1.0", 1: [1, Embedded.wrap(cose_key_from_public(e_device_key))]})

@@ -1,0 +1,20 @@
+"""ISO/IEC 18013-5 proximity sessions: engagement, session encryption, requests and reader authentication."""
+
+from didlib.session.engagement import DeviceEngagement, RetrievalMethod
+from didlib.session.holder import HolderSession, PendingRequest, RequestedDocument
+from didlib.session.reader import ReaderSession
+from didlib.session.reader_auth import ReaderIdentity, entitlement_extension
+from didlib.session.transport import InMemoryTransport, Transport
+
+__all__ = [
+    "DeviceEngagement",
+    "HolderSession",
+    "InMemoryTransport",
+    "PendingRequest",
+    "ReaderIdentity",
+    "ReaderSession",
+    "RequestedDocument",
+    "RetrievalMethod",
+    "Transport",
+    "entitlement_extension",
+]
