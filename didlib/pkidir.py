@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,9 @@ from cryptography.hazmat.primitives import serialization
 
 from didlib.errors import UsageError
 from didlib.keys import PrivateKey, generate_key, load_private_key, private_key_pem
+from didlib.mdoc.registry import AGE_CHECK_ENTITLEMENT
 from didlib.pki import create_document_signer, create_iaca, create_reader_ca, create_reader_certificate
+from didlib.session.reader_auth import entitlement_extension
 
 __all__ = ["PkiDir", "FILES"]
 
@@ -35,10 +38,14 @@ class PkiDir:
         country: str = "GB",
         issuer: str = "DVLA",
         reader: str = "Example Shop",
+        reader_entitlement: Mapping[str, Mapping[str, list[str] | str]] | None = None,
         now: dt.datetime | None = None,
         overwrite: bool = False,
     ) -> PkiDir:
-        """Write a fresh IACA + document signer and reader CA + reader certificate into ``folder``."""
+        """Write a fresh IACA + document signer and reader CA + reader certificate into ``folder``.
+
+        The reader certificate is entitled to ``reader_entitlement`` (default: what an age check needs).
+        """
         path = Path(folder)
         existing = [f for f in FILES if (path / f).exists()]
         if existing and not overwrite:
@@ -52,7 +59,8 @@ class PkiDir:
         )
         rca = create_reader_ca(rca_key, common_name=f"{issuer} Reader CA", country=country, not_before=now)
         rdr = create_reader_certificate(
-            rca, rca_key, reader_key.public_key(), common_name=reader, organisation=reader, not_before=now
+            rca, rca_key, reader_key.public_key(), common_name=reader, organisation=reader, not_before=now,
+            extra_extensions=[entitlement_extension(reader_entitlement or AGE_CHECK_ENTITLEMENT)],
         )
         pki = cls(path)
         for name, cert, key in (

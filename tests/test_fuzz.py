@@ -117,3 +117,25 @@ def test_annex_d_response_mutations_smoke(annex_d, trust):
     blob = annex_d["DEVICE_RESPONSE"]
     for pos in range(0, len(blob), 7):
         check(blob[:pos] + bytes([blob[pos] ^ 0x55]) + blob[pos + 1 :], trust)
+
+
+@given(st.binary(max_size=300), st.text(max_size=200))
+def test_session_parsers(blob, text):
+    from didlib.session import DeviceEngagement
+    from didlib.session.messages import SessionData, parse_establishment
+
+    for parser in (DeviceEngagement.parse, SessionData.parse, parse_establishment):
+        with contextlib.suppress(DidlibError):
+            parser(blob)
+    for uri in (text, "mdoc:" + text):
+        with contextlib.suppress(DidlibError):
+            DeviceEngagement.from_uri(uri)
+
+
+@given(st.binary(max_size=400))
+def test_holder_session_survives_any_first_message(licence, device_key, blob):
+    from didlib.session import HolderSession
+
+    holder = HolderSession([(licence, device_key)], require_reader_auth=False)
+    with contextlib.suppress(DidlibError):
+        holder.receive(blob)

@@ -354,6 +354,13 @@ DBS_CHECK = Profile(
 
 PROFILES: dict[str, Profile] = {p.doctype: p for p in (MDL, PROOF_OF_AGE, DBS_CHECK)}
 
+_AGE_CHECK = [f"age_over_{n:02d}" for n in UK_AGE_THRESHOLDS] + ["portrait"]
+# What a shop's reader needs for an age check, and no more (the default reader entitlement).
+AGE_CHECK_ENTITLEMENT: dict[str, dict[str, list[str]]] = {
+    DOCTYPE_MDL: {NS_ISO: _AGE_CHECK},
+    DOCTYPE_AGE: {NS_AGE: _AGE_CHECK},
+}
+
 
 def profile_for(doctype: str) -> Profile:
     try:

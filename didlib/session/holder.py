@@ -63,12 +63,16 @@ class HolderSession:
         reader_trust: TrustStore | None = None,
         require_reader_auth: bool = True,
         retrieval_methods: list[RetrievalMethod] | None = None,
+        device_mac: bool = False,
         now: dt.datetime | None = None,
     ) -> None:
+        """``device_mac`` answers with deviceMac (no signature a reader could show to others) instead of
+        deviceSignature; ``require_reader_auth`` refuses readers that do not authenticate."""
         self._holdings = holdings
         self._reader_trust = reader_trust
         self._require_reader_auth = require_reader_auth
         self._now = now
+        self._device_mac = device_mac
         self._e_key = generate_key()
         self.engagement = DeviceEngagement.create(self._e_key.public_key(), retrieval_methods)
         self.state = "engaged"
@@ -134,7 +138,7 @@ class HolderSession:
             allowed = doc.allowed() if self.pending.reader else {ns: list(els) for ns, els in doc.elements.items()}
             wanted = consent.get(doc.doctype, {}) if consent is not None else allowed
             agreed[doc.doctype] = {ns: [e for e in els if e in allowed.get(ns, [])] for ns, els in wanted.items()}
-        response = present(self._holdings, self._request, self.transcript, consent=agreed)
+        response = present(self._holdings, self._request, self.transcript, consent=agreed, mac=self._device_mac)
         self.state = "responded"
         return SessionData(data=self._encryption.encrypt(response)).encode()
 
