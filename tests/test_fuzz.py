@@ -9,10 +9,10 @@ import contextlib
 
 import cbor2
 import pytest
-from conftest import NOW
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conftest import NOW
 from didlib.cbor import Limits, decode
 from didlib.errors import DidlibError
 from didlib.mdoc import Credential, DeviceRequest, present_elements, verify_response

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import NOW, issue
 
+from conftest import NOW, issue
 from didlib.errors import IssuanceError
 from didlib.keys import generate_key
 from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, issue_mdoc

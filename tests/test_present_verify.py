@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import NOW, issue
 
+from conftest import NOW, issue
 from didlib import TrustStore
 from didlib.cbor import Embedded, decode, encode
 from didlib.errors import UnsupportedError, UsageError
