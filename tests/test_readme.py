@@ -1,0 +1,18 @@
+"""The README's Python examples run as written."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import ROOT
+
+
+def test_readme_python_blocks_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert len(blocks) >= 2
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)
+    assert namespace["result"].valid
+    assert "True" in capsys.readouterr().out
