@@ -145,10 +145,15 @@ class Sign1(_CoseMessage):
         *,
         unprotected: dict[Any, Any] | None = None,
         detached: bool = False,
+        protected_extra: dict[Any, Any] | None = None,
     ) -> Sign1:
-        """Sign ``payload``; with ``detached`` the payload is left out of the structure (nil)."""
+        """Sign ``payload``; with ``detached`` the payload is left out of the structure (nil).
+
+        The protected header is ``{1: alg}`` plus ``protected_extra`` (a CWT's content type, say).
+        """
         alg = alg_for_key(key)
-        protected_raw = encode({HDR_ALG: alg})
+        protected = {HDR_ALG: alg, **(protected_extra or {})}
+        protected_raw = encode(protected)
         to_sign = _sig_structure(protected_raw, payload)
         if isinstance(key, ec.EllipticCurvePrivateKey):
             r, s = decode_dss_signature(key.sign(to_sign, _ECDSA[alg]))
@@ -156,7 +161,7 @@ class Sign1(_CoseMessage):
             signature = r.to_bytes(size, "big") + s.to_bytes(size, "big")
         else:
             signature = key.sign(to_sign)
-        return cls(protected_raw, dict(unprotected or {}), None if detached else payload, {HDR_ALG: alg}, signature)
+        return cls(protected_raw, dict(unprotected or {}), None if detached else payload, protected, signature)
 
     def to_cbor(self) -> list[Any]:
         """The untagged array, ready to embed or :func:`didlib.cbor.encode`."""

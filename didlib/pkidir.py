@@ -59,7 +59,12 @@ class PkiDir:
         )
         rca = create_reader_ca(rca_key, common_name=f"{issuer} Reader CA", country=country, not_before=now)
         rdr = create_reader_certificate(
-            rca, rca_key, reader_key.public_key(), common_name=reader, organisation=reader, not_before=now,
+            rca,
+            rca_key,
+            reader_key.public_key(),
+            common_name=reader,
+            organisation=reader,
+            not_before=now,
             extra_extensions=[entitlement_extension(reader_entitlement or AGE_CHECK_ENTITLEMENT)],
         )
         pki = cls(path)

@@ -191,4 +191,3 @@ def device_authentication_bytes(transcript: bytes, doctype: str, device_namespac
 
 # An array of four whose first element is the text "DeviceAuthentication"; the rest is spliced in as received.
 _DEVICE_AUTHENTICATION_HEAD = b"\x84" + cbor2.dumps("DeviceAuthentication")
-

@@ -22,26 +22,12 @@ from didlib.mdoc.device_auth import verify_device_auth
 from didlib.mdoc.structures import IssuerSigned, MobileSecurityObject
 from didlib.pki import Purpose, common_name_of, country_of, public_key_of
 from didlib.trust import TrustStore
+from didlib.verification import Problem
 
 __all__ = ["verify_response", "VerificationResult", "DocumentResult", "Problem"]
 
 MAX_DOCUMENTS = 16
 CHECKS = ("structure", "issuer_chain", "issuer_signature", "mso", "validity", "digests", "device_auth")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One failed check: a stable ``code`` and a message for people."""
-
-    code: str
-    message: str
-
-    @classmethod
-    def of(cls, error: DidlibError, where: str = "") -> Problem:
-        return cls(error.code, f"{where}{error.message}")
-
-    def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
 
 
 @dataclass

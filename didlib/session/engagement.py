@@ -40,8 +40,10 @@ class RetrievalMethod:
 
     @classmethod
     def ble(cls, *, peripheral_server: bool = False, central_client_uuid: uuid.UUID | None = None) -> RetrievalMethod:
-        options: dict[Any, Any] = {BLE_PERIPHERAL_SERVER_MODE: peripheral_server,
-                                   BLE_CENTRAL_CLIENT_MODE: central_client_uuid is not None}
+        options: dict[Any, Any] = {
+            BLE_PERIPHERAL_SERVER_MODE: peripheral_server,
+            BLE_CENTRAL_CLIENT_MODE: central_client_uuid is not None,
+        }
         if central_client_uuid is not None:
             options[BLE_CENTRAL_CLIENT_UUID] = central_client_uuid.bytes
         return cls(BLE, 1, options)
@@ -94,16 +96,26 @@ class DeviceEngagement:
         if not version.startswith("1."):
             raise UnsupportedError(f"DeviceEngagement version {version!r} is not supported")
         security = value.get(1)
-        if (not isinstance(security, list) or len(security) != 2 or not isinstance(security[1], Embedded)
-                or isinstance(security[0], bool) or not isinstance(security[0], int)):
+        if (
+            not isinstance(security, list)
+            or len(security) != 2
+            or not isinstance(security[1], Embedded)
+            or isinstance(security[0], bool)
+            or not isinstance(security[0], int)
+        ):
             raise DecodeError("DeviceEngagement Security must be [cipher suite, EDeviceKeyBytes]")
         if security[0] != CIPHER_SUITE_1:
             raise UnsupportedError(f"cipher suite {security[0]} is not supported")
         key = public_key_from_cose(security[1].decode())
         methods = []
         for method in value.get(2) or []:
-            if (not isinstance(method, list) or len(method) < 3 or not isinstance(method[0], int)
-                    or not isinstance(method[1], int) or not isinstance(method[2], dict)):
+            if (
+                not isinstance(method, list)
+                or len(method) < 3
+                or not isinstance(method[0], int)
+                or not isinstance(method[1], int)
+                or not isinstance(method[2], dict)
+            ):
                 raise DecodeError("DeviceRetrievalMethod must be [type, version, options]")
             methods.append(RetrievalMethod(method[0], method[1], method[2]))
         origin_infos = value.get(5) or []
@@ -119,7 +131,7 @@ class DeviceEngagement:
     def from_uri(cls, uri: str) -> DeviceEngagement:
         if not isinstance(uri, str) or not uri.startswith(URI_PREFIX):
             raise DecodeError("an engagement URI starts with 'mdoc:'")
-        text = uri[len(URI_PREFIX):].strip()
+        text = uri[len(URI_PREFIX) :].strip()
         if len(text) > MAX_ENGAGEMENT_BYTES * 2 or not text:
             raise DecodeError("engagement URI is empty or too long")
         if "=" in text or "+" in text or "/" in text:

@@ -41,8 +41,9 @@ class RequestedDocument:
 
     def allowed(self) -> dict[str, list[str]]:
         """The requested elements the reader is entitled to (the most a holder can agree to)."""
-        return {ns: [e for e in els if e not in self.beyond_entitlement.get(ns, [])]
-                for ns, els in self.elements.items()}
+        return {
+            ns: [e for e in els if e not in self.beyond_entitlement.get(ns, [])] for ns, els in self.elements.items()
+        }
 
 
 @dataclass
@@ -111,11 +112,13 @@ class HolderSession:
                 identities.append(None)
                 continue
             if self._reader_trust is None or doc.items_request is None:
-                raise ReaderNotAuthorised("the wallet has no reader trust anchors to check this reader",
-                                          code="untrusted_reader")
+                raise ReaderNotAuthorised(
+                    "the wallet has no reader trust anchors to check this reader", code="untrusted_reader"
+                )
             now = self._now or dt.datetime.now(dt.UTC)
-            identities.append(verify_reader_auth(doc.reader_auth, self.transcript, doc.items_request,
-                                                 self._reader_trust, now))
+            identities.append(
+                verify_reader_auth(doc.reader_auth, self.transcript, doc.items_request, self._reader_trust, now)
+            )
         if any(i is None for i in identities):
             if self._require_reader_auth:
                 raise ReaderNotAuthorised("the reader did not authenticate its request", code="reader_auth_missing")

@@ -61,8 +61,11 @@ class ReaderSession:
         for doctype, namespaces in self._request.items():
             plain = DocRequest(doctype, {ns: dict(els) for ns, els in namespaces.items()})
             items = plain.to_cbor()["itemsRequest"]
-            auth = (sign_reader_auth(self._reader_key, self._reader_chain, self.transcript, items)
-                    if self._reader_key is not None else None)
+            auth = (
+                sign_reader_auth(self._reader_key, self._reader_chain, self.transcript, items)
+                if self._reader_key is not None
+                else None
+            )
             docs.append(DocRequest(doctype, plain.namespaces, items_request=items, reader_auth=auth))
         ciphertext = self._encryption.encrypt(DeviceRequest(docs).encode())
         self.state = "request_sent"
@@ -79,8 +82,9 @@ class ReaderSession:
             code = "session_terminated" if data.status == STATUS_TERMINATION else "session_status"
             raise SessionError(f"the holder ended the session: {text}", code=code)
         plaintext = self._encryption.decrypt(data.data)
-        self.result = verify_response(plaintext, trust=self._trust, session_transcript=self.transcript,
-                                      reader_key=self._e_key, now=self._now)
+        self.result = verify_response(
+            plaintext, trust=self._trust, session_transcript=self.transcript, reader_key=self._e_key, now=self._now
+        )
         self.state = "done"
         return self.result
 

@@ -71,8 +71,10 @@ def _der_octet_string_content(der: bytes) -> bytes:
 
 def entitlement_extension(entitlement: Mapping[str, Mapping[str, list[str] | str]]) -> x509.UnrecognizedExtension:
     """The certificate extension granting ``entitlement`` (pass to ``create_reader_certificate``)."""
-    normalised = {doctype: {ns: (ALL if els == ALL else sorted(els)) for ns, els in spaces.items()}
-                  for doctype, spaces in entitlement.items()}
+    normalised = {
+        doctype: {ns: (ALL if els == ALL else sorted(els)) for ns, els in spaces.items()}
+        for doctype, spaces in entitlement.items()
+    }
     return x509.UnrecognizedExtension(OID_READER_ENTITLEMENT, _der_octet_string(encode(normalised)))
 
 
@@ -90,8 +92,9 @@ def entitlement_of(cert: x509.Certificate) -> Entitlement | None:
         if not isinstance(doctype, str) or not isinstance(spaces, dict):
             raise DecodeError("reader entitlement must map document types to namespaces")
         for ns, elements in spaces.items():
-            if not isinstance(ns, str) or not (elements == ALL or (
-                    isinstance(elements, list) and all(isinstance(e, str) for e in elements))):
+            if not isinstance(ns, str) or not (
+                elements == ALL or (isinstance(elements, list) and all(isinstance(e, str) for e in elements))
+            ):
                 raise DecodeError("reader entitlement namespaces must list element names or be '*'")
     return value
 
@@ -132,8 +135,12 @@ def sign_reader_auth(
 ) -> list[Any]:
     """readerAuth: COSE_Sign1 with detached payload and the reader certificate in x5chain."""
     ders = [c.public_bytes(Encoding.DER) for c in chain]
-    signed = Sign1.create(key, reader_authentication_bytes(transcript, items_request),
-                          unprotected={HDR_X5CHAIN: x5chain_header(ders)}, detached=True)
+    signed = Sign1.create(
+        key,
+        reader_authentication_bytes(transcript, items_request),
+        unprotected={HDR_X5CHAIN: x5chain_header(ders)},
+        detached=True,
+    )
     return signed.to_cbor()
 
 
@@ -153,5 +160,10 @@ def verify_reader_auth(
         raise ReaderNotAuthorised(f"reader authentication failed: {exc.message}", code="reader_auth_failed") from exc
     leaf = chain[0]
     organisations = leaf.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
-    return ReaderIdentity(common_name_of(leaf), str(organisations[0].value) if organisations else None, leaf,
-                          entitlement, checked.warnings)
+    return ReaderIdentity(
+        common_name_of(leaf),
+        str(organisations[0].value) if organisations else None,
+        leaf,
+        entitlement,
+        checked.warnings,
+    )

@@ -22,8 +22,14 @@ from didlib.errors import DecodeError
 from didlib.keys import PrivateKey, PublicKey, cose_key_from_public, generate_key
 from didlib.session.engagement import DeviceEngagement
 
-__all__ = ["qr_transcript", "nfc_transcript", "openid4vp_transcript", "reader_key_bytes", "parse_transcript",
-           "fresh_qr_transcript"]
+__all__ = [
+    "qr_transcript",
+    "nfc_transcript",
+    "openid4vp_transcript",
+    "reader_key_bytes",
+    "parse_transcript",
+    "fresh_qr_transcript",
+]
 
 
 def reader_key_bytes(e_reader_key: PublicKey) -> Embedded:
