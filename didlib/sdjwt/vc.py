@@ -39,7 +39,7 @@ from didlib.sdjwt.core import Disclosure as _Disclosure
 from didlib.trust import TrustStore
 from didlib.verification import Problem
 
-__all__ = ["issue_sd_jwt_vc", "present_sd_jwt", "verify_sd_jwt_vc", "SdJwtResult", "TYP", "KB_TYP"]
+__all__ = ["issue_sd_jwt_vc", "present_sd_jwt", "verify_sd_jwt", "verify_sd_jwt_vc", "SdJwtResult", "TYP", "KB_TYP"]
 
 TYP = "dc+sd-jwt"
 ACCEPTED_TYPS = (TYP, "vc+sd-jwt")
@@ -219,7 +219,12 @@ def _check_key_binding(
         raise VerificationError("key binding JWT sd_hash does not match the presentation", code="kb_sd_hash_mismatch")
 
 
-def verify_sd_jwt_vc(
+def verify_sd_jwt_vc(presentation: str, **options: Any) -> SdJwtResult:
+    """Verify an SD-JWT VC presentation: :func:`verify_sd_jwt` with typ ``dc+sd-jwt`` and a ``vct`` required."""
+    return verify_sd_jwt(presentation, typs=ACCEPTED_TYPS, vct_required=True, **options)
+
+
+def verify_sd_jwt(
     presentation: str,
     *,
     trust: TrustStore | None = None,
@@ -232,8 +237,10 @@ def verify_sd_jwt_vc(
     max_kb_age: dt.timedelta = dt.timedelta(minutes=5),
     skew: dt.timedelta = dt.timedelta(seconds=60),
     status_checker: Any = None,
+    typs: tuple[str, ...] | None = None,
+    vct_required: bool = False,
 ) -> SdJwtResult:
-    """Verify an SD-JWT VC presentation; never raises for bad input, the result carries coded errors.
+    """Verify an SD-JWT presentation (RFC 9901 7.1-7.3); never raises for bad input, the result has coded errors.
 
     Key binding is required unless ``require_key_binding=False``; then ``nonce`` and ``aud`` must be given.
     ``status_checker`` (a :class:`didlib.status.StatusChecker`) resolves ``status.status_list``.
@@ -245,8 +252,8 @@ def verify_sd_jwt_vc(
     try:
         jwt_part, encoded, kb = split_sd_jwt(presentation)
         header, _ = read_unverified(jwt_part)
-        if header.get("typ") not in ACCEPTED_TYPS:
-            raise VerificationError(f"header typ {header.get('typ')!r} is not dc+sd-jwt", code="wrong_type")
+        if typs is not None and header.get("typ") not in typs:
+            raise VerificationError(f"header typ {header.get('typ')!r} is not {typs[0]}", code="wrong_type")
         key = _issuer_key(header, trust, issuer_key, now, result)
         _, payload = verify_jws(jwt_part, key)
         if not isinstance(payload, dict):
@@ -254,9 +261,9 @@ def verify_sd_jwt_vc(
         claims, _ = process_disclosures(payload, encoded)
         _check_times(payload, now, skew)
         vct = payload.get("vct")
-        if not isinstance(vct, str):
+        if vct_required and not isinstance(vct, str):
             raise VerificationError("the credential has no vct", code="malformed")
-        result.vct = vct
+        result.vct = vct if isinstance(vct, str) else None
         wanted = {expected_vct} if isinstance(expected_vct, str) else set(expected_vct or ())
         if wanted and vct not in wanted:
             raise VerificationError(f"vct {vct!r} is not what was asked for", code="vct_mismatch")
