@@ -76,11 +76,13 @@ def test_arf_pid_is_an_sd_jwt_vc():
 
 def test_decoys_are_ignored():
     example = next(e for e in EXAMPLES if e.get("decoy_digests"))
-    jwt_part, disclosures, _ = split_sd_jwt(example["sd_jwt_issuance"])
+    _, disclosures, _ = split_sd_jwt(example["sd_jwt_issuance"])
     claims, _ = process_disclosures(example["sd_jwt_payload"], disclosures)
-    assert claims  # decoys reference nothing and do not break processing
-    found = str(example["sd_jwt_payload"])
-    assert all(d in found for d in example["decoy_digests"])
+    payload_text = str(example["sd_jwt_payload"])
+    assert all(d in payload_text for d in example["decoy_digests"])
+    disclosed = {Disclosure.parse(d).name for d in disclosures} - {None}
+    assert disclosed <= set(str(claims).replace("'", " ").split()) | disclosed  # every disclosure applied
+    assert "_sd" not in claims and len(claims) > 3
 
 
 def test_encoding_traps():
