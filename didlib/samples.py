@@ -16,7 +16,16 @@ from typing import Any
 from didlib.errors import UsageError
 from didlib.mdoc.registry import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, NS_AGE, NS_DBS, NS_DVLA, NS_ISO
 
-__all__ = ["Person", "SAMPLE_DRIVER", "portrait_jpeg", "mdl_data", "proof_of_age_data", "dbs_data", "driver_number"]
+__all__ = [
+    "Person",
+    "SAMPLE_DRIVER",
+    "portrait_jpeg",
+    "mdl_data",
+    "proof_of_age_data",
+    "dbs_data",
+    "driver_number",
+    "flat_claims",
+]
 
 
 @dataclass(frozen=True)
@@ -143,3 +152,8 @@ def dbs_data(person: Person = SAMPLE_DRIVER, today: dt.date | None = None) -> di
 
 
 SAMPLE_DATA = {DOCTYPE_MDL: mdl_data, DOCTYPE_AGE: proof_of_age_data, DOCTYPE_DBS: dbs_data}
+
+
+def flat_claims(data: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Namespaced issuer input as the flat claims an SD-JWT VC takes."""
+    return {name: value for elements in data.values() for name, value in elements.items()}

@@ -22,7 +22,7 @@ from didlib.keys import PrivateKey, PublicKey, cose_key_from_public, same_public
 from didlib.mdoc.registry import Profile, date_, profile_for
 from didlib.mdoc.structures import IssuerSigned, IssuerSignedItem
 
-__all__ = ["issue_mdoc", "prepare_elements", "birthday"]
+__all__ = ["issue_mdoc", "prepare_elements", "prepare_issuance", "birthday"]
 
 SALT_BYTES = 32
 DIGEST_ID_SPACE = 2**31
@@ -111,6 +111,35 @@ def _derive_ages(profile: Profile, age_ns: dict[str, Any], birth: dt.date, today
     return min(last_true) if last_true else None
 
 
+def prepare_issuance(
+    profile: Profile,
+    data: Mapping[str, Mapping[str, Any]],
+    now: dt.datetime | None,
+    valid_for: dt.timedelta | None,
+    signer_key: PrivateKey,
+    signer_chain: list[x509.Certificate],
+) -> tuple[dt.datetime, dict[str, dict[str, Any]], dt.datetime]:
+    """What every format issues alike: the checked elements and the end of validity.
+
+    Validity ends at the earliest of ``now + valid_for`` (default: the profile's), the day an issued age
+    statement stops being true, and the signer certificate's end. The signer must be current and match.
+    """
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
+    elements, last_true_day = prepare_elements(profile, data, now.date())
+    valid_until = now + (valid_for or dt.timedelta(days=profile.default_validity_days))
+    if last_true_day is not None:
+        stale_at = dt.datetime.combine(last_true_day + dt.timedelta(days=1), dt.time(), dt.UTC)
+        valid_until = min(valid_until, stale_at)
+    if valid_until <= now:
+        raise IssuanceError("the credential would already be invalid", code="invalid_validity")
+    signer_cert = signer_chain[0]
+    if not (signer_cert.not_valid_before_utc <= now <= signer_cert.not_valid_after_utc):
+        raise IssuanceError("the document signer certificate is not valid now", code="signer_expired")
+    if not same_public_key(signer_cert.public_key(), signer_key.public_key()):  # type: ignore[arg-type]
+        raise IssuanceError("signer key does not match the document signer certificate", code="signer_mismatch")
+    return now, elements, min(valid_until, signer_cert.not_valid_after_utc)
+
+
 def issue_mdoc(
     doctype: str,
     data: Mapping[str, Mapping[str, Any]],
@@ -129,20 +158,7 @@ def issue_mdoc(
     ``status`` is the MSO ``status`` map (Token Status List reference) when revocation is used.
     """
     profile = profile_for(doctype)
-    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
-    elements, last_true_day = prepare_elements(profile, data, now.date())
-    valid_until = now + (valid_for or dt.timedelta(days=profile.default_validity_days))
-    if last_true_day is not None:
-        stale_at = dt.datetime.combine(last_true_day + dt.timedelta(days=1), dt.time(), dt.UTC)
-        valid_until = min(valid_until, stale_at)
-    if valid_until <= now:
-        raise IssuanceError("the credential would already be invalid", code="invalid_validity")
-    signer_cert = signer_chain[0]
-    if not (signer_cert.not_valid_before_utc <= now <= signer_cert.not_valid_after_utc):
-        raise IssuanceError("the document signer certificate is not valid now", code="signer_expired")
-    valid_until = min(valid_until, signer_cert.not_valid_after_utc)
-    if not same_public_key(signer_cert.public_key(), signer_key.public_key()):  # type: ignore[arg-type]
-        raise IssuanceError("signer key does not match the document signer certificate", code="signer_mismatch")
+    now, elements, valid_until = prepare_issuance(profile, data, now, valid_for, signer_key, signer_chain)
 
     ids = iter(secrets.SystemRandom().sample(range(DIGEST_ID_SPACE), sum(len(e) for e in elements.values())))
     namespaces: dict[str, list[IssuerSignedItem]] = {}

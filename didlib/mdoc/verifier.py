@@ -44,6 +44,7 @@ class DocumentResult:
     errors: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     not_returned: dict[str, list[str]] = field(default_factory=dict)
+    status: Any = None  # a didlib.status.StatusResult when a status checker was given
     mso: MobileSecurityObject | None = field(default=None, repr=False)
     signer_certificate: x509.Certificate | None = field(default=None, repr=False)
 
@@ -77,12 +78,15 @@ def verify_response(
     reader_key: PrivateKey | None = None,
     now: dt.datetime | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    status_checker: Any = None,
 ) -> VerificationResult:
     """Verify a DeviceResponse for a session.
 
     ``session_transcript`` is the encoded SessionTranscript array the device must have authenticated;
     ``reader_key`` is the reader's ephemeral private key, needed only for deviceMac; ``now`` defaults to
-    the current time (tests inject the time of the vectors).
+    the current time (tests inject the time of the vectors). ``status_checker`` (a
+    :class:`didlib.status.StatusChecker` over cached lists) resolves each MSO's ``status`` reference; a
+    revoked or suspended credential is invalid, an unknown status is reported but does not fail it.
     """
     now = now or dt.datetime.now(dt.UTC)
     if now.tzinfo is None:
@@ -103,6 +107,9 @@ def verify_response(
         except DidlibError as exc:
             return VerificationResult(False, [], [Problem.of(exc)], status)
     results = [_verify_document(doc, trust, session_transcript, reader_key, now) for doc in documents]
+    if status_checker is not None:
+        for result in results:
+            _check_status(result, status_checker, now)
     for index, result in enumerate(results):
         errors.extend(Problem(p.code, f"documents[{index}]: {p.message}") for p in result.errors)
     valid = not errors and all(r.valid for r in results)
@@ -215,6 +222,15 @@ def _verify_document(
                 else VerificationError(f"device authentication failed: {exc.message}", code="device_auth_failed"),
             )
     return result
+
+
+def _check_status(result: DocumentResult, checker: Any, now: dt.datetime) -> None:
+    if result.mso is None or result.mso.status is None:
+        return
+    result.status = checker.check_reference(result.mso.status, now)
+    if result.status.state in ("invalid", "suspended"):
+        word = "revoked" if result.status.state == "invalid" else "suspended"
+        result.errors.append(Problem(f"status_{result.status.state}", f"the issuer has {word} this credential"))
 
 
 def _not_returned(errors: Any) -> dict[str, list[str]]:
