@@ -43,6 +43,16 @@ __all__ = [
 OID_MDL_DS = ObjectIdentifier("1.0.18013.5.1.2")
 OID_MDL_READER_AUTH = ObjectIdentifier("1.0.18013.5.1.6")
 
+# What cryptography raises for certificates that do not parse (lazily, on first access to a field).
+_PARSE_ERRORS = (
+    ValueError,
+    TypeError,
+    UnsupportedAlgorithm,
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
+
 DS_MAX_DAYS = 457
 READER_MAX_DAYS = 1187
 
@@ -72,7 +82,7 @@ def load_der_certificate(der: bytes) -> x509.Certificate:
             cert.public_key(),
             cert.signature_algorithm_oid,
         )
-    except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:
+    except _PARSE_ERRORS as exc:
         raise CertificateError(f"certificate does not parse: {exc}") from exc
     return cert
 
@@ -297,7 +307,7 @@ def _ext(cert: x509.Certificate, ext_type: type[x509.ExtensionType]) -> x509.Ext
         return cert.extensions.get_extension_for_class(ext_type)
     except x509.ExtensionNotFound:
         return None
-    except ValueError as exc:  # duplicate or undecodable extensions
+    except _PARSE_ERRORS as exc:
         raise CertificateError(f"certificate extensions do not parse: {exc}") from exc
 
 
