@@ -17,12 +17,16 @@ from typing import Any
 from didlib.cbor import Embedded, decode
 from didlib.errors import BadKey, DecodeError, DidlibError, UsageError
 from didlib.files import read_limited
+from didlib.jose import b64url_decode, b64url_encode, public_from_jwk
 from didlib.jsonview import to_json
-from didlib.keys import generate_key, load_private_key, load_public_key, private_key_pem
+from didlib.keys import PublicKey, generate_key, load_private_key, load_public_key, private_key_pem
 from didlib.mdoc import Credential, issue_mdoc, present_elements, verify_response
 from didlib.mdoc.verifier import VerificationResult
 from didlib.pkidir import PkiDir
+from didlib.sdjwt import present_sd_jwt, verify_sd_jwt_vc
+from didlib.sdjwt.profiles import VCT, issue_credential_sd_jwt
 from didlib.session.transcript import fresh_qr_transcript
+from didlib.status import StatusChecker, StatusList
 from didlib.trust import TrustStore
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -149,6 +153,7 @@ def result_json(result: VerificationResult) -> dict[str, Any]:
                 "checks": doc.checks,
                 "notReturned": doc.not_returned,
                 "warnings": doc.warnings,
+                "status": doc.status.as_dict() if doc.status else None,
             }
             for doc in result.documents
         ],
@@ -158,15 +163,15 @@ def result_json(result: VerificationResult) -> dict[str, Any]:
 
 def cmd_verify_mdoc(args: argparse.Namespace) -> int:
     data = _read(args.response, "response")
-    try:
-        trust = TrustStore.from_pem_files(args.trust)
-    except DidlibError as exc:
-        raise _Usage(f"trust anchors: {exc.message}") from exc
-    if not len(trust):
-        raise _Usage("no trust anchors were loaded (--trust)")
+    trust = _trust(args.trust)
     reader_key = load_private_key(args.reader_key) if args.reader_key else None
     result = verify_response(
-        data, trust=trust, session_transcript=_transcript(args.transcript), reader_key=reader_key, now=_now(args.now)
+        data,
+        trust=trust,
+        session_transcript=_transcript(args.transcript),
+        reader_key=reader_key,
+        now=_now(args.now),
+        status_checker=_status_checker(args.status_token, trust),
     )
     print(json.dumps(result_json(result), indent=2))
     return EXIT_OK if result.valid else EXIT_INVALID
@@ -181,9 +186,143 @@ def cmd_transcript_new(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _status_checker(files: list[str] | None, trust: TrustStore | None) -> StatusChecker | None:
+    """Cached status list tokens from files: JWT as text, CWT as binary."""
+    if not files:
+        return None
+    tokens: list[str | bytes] = []
+    for file in files:
+        data = _read(file, "status list token")
+        try:
+            tokens.append(data.decode("ascii").strip())
+        except UnicodeDecodeError:
+            tokens.append(data)
+    return StatusChecker.from_tokens(tokens, trust=trust)
+
+
+def _trust(paths: list[str]) -> TrustStore:
+    try:
+        trust = TrustStore.from_pem_files(paths)
+    except DidlibError as exc:
+        raise _Usage(f"trust anchors: {exc.message}") from exc
+    if not len(trust):
+        raise _Usage("no trust anchors were loaded (--trust)")
+    return trust
+
+
+def _text(path: str, what: str) -> str:
+    try:
+        return _read(path, what).decode("ascii").strip()
+    except UnicodeDecodeError as exc:
+        raise _Usage(f"{what} {path} is not ASCII text") from exc
+
+
+def cmd_issue_sd_jwt(args: argparse.Namespace) -> int:
+    try:
+        claims = json.loads(_read(args.data, "credential claims"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise _Usage(f"{args.data} is not JSON: {exc}") from exc
+    if (args.status_uri is None) != (args.status_idx is None):
+        raise _Usage("--status-uri and --status-idx go together")
+    signer_key, signer_cert = PkiDir(Path(args.pki)).signer()
+    status = {"idx": args.status_idx, "uri": args.status_uri} if args.status_uri else None
+    credential = issue_credential_sd_jwt(
+        args.vct,
+        claims,
+        signer_key=signer_key,
+        signer_chain=[signer_cert],
+        holder_key=load_public_key(args.holder_key),
+        now=_now(args.now),
+        status=status,
+        valid_for=dt.timedelta(days=args.valid_days) if args.valid_days else None,
+    )
+    _write(args.out, credential.encode())
+    print(json.dumps({"vct": args.vct, "disclosures": credential.count("~") - 1}))
+    return EXIT_OK
+
+
+def cmd_present_sd_jwt(args: argparse.Namespace) -> int:
+    presentation = present_sd_jwt(
+        _text(args.credential, "credential"),
+        load_private_key(args.holder_key),
+        _split(args.disclose),
+        nonce=args.nonce,
+        aud=args.aud,
+        now=_now(args.now),
+    )
+    _write(args.out, presentation.encode())
+    return EXIT_OK
+
+
+def _issuer_key(path: str) -> PublicKey:
+    data = _read(path, "issuer key")
+    if data.lstrip().startswith(b"{"):
+        try:
+            return public_from_jwk(json.loads(data))
+        except json.JSONDecodeError as exc:
+            raise _Usage(f"{path} is not a JWK: {exc}") from exc
+    return load_public_key(data)
+
+
+def cmd_verify_sd_jwt(args: argparse.Namespace) -> int:
+    presentation = _text(args.presentation, "presentation")
+    trust = _trust(args.trust) if args.trust else None
+    key = _issuer_key(args.issuer_key) if args.issuer_key else None
+    result = verify_sd_jwt_vc(
+        presentation,
+        trust=trust,
+        issuer_key=key,
+        nonce=args.nonce,
+        aud=args.aud,
+        now=_now(args.now),
+        expected_vct=args.vct or None,
+        status_checker=_status_checker(args.status_token, trust),
+    )
+    print(
+        json.dumps(
+            {
+                "valid": result.valid,
+                "vct": result.vct,
+                "issuer": result.issuer,
+                "claims": result.claims,
+                "status": result.status.as_dict() if result.status else None,
+                "errors": [p.as_dict() for p in result.errors],
+            },
+            indent=2,
+        )
+    )
+    return EXIT_OK if result.valid else EXIT_INVALID
+
+
+def cmd_status_encode(args: argparse.Namespace) -> int:
+    try:
+        values = [int(v) for v in _split(args.values)]
+    except ValueError as exc:
+        raise _Usage("--values takes whole numbers separated by commas") from exc
+    if not values:
+        raise _Usage("--values is empty")
+    status_list = StatusList(len(values), args.bits)
+    for index, value in enumerate(values):
+        status_list.set(index, value)
+    print(json.dumps({"bits": args.bits, "lst": b64url_encode(status_list.compressed())}))
+    return EXIT_OK
+
+
+def cmd_status_decode(args: argparse.Namespace) -> int:
+    try:
+        status_list = StatusList.from_compressed(args.bits, b64url_decode(args.lst))
+    except DidlibError as exc:
+        raise _Usage(f"not a status list: {exc.message}") from exc
+    entries = {str(i): v for i in range(status_list.size) if (v := status_list.get(i))}
+    print(json.dumps({"bits": args.bits, "size": status_list.size, "nonZero": entries}))
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="didlib", description="Issue, present and verify mdoc credentials.")
+    parser = argparse.ArgumentParser(
+        prog="didlib", description="Issue, present and verify mdoc and SD-JWT VC credentials."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     pki = sub.add_parser("pki", help="development PKI").add_subparsers(dest="pki_command", required=True)
@@ -211,6 +350,18 @@ def build_parser() -> argparse.ArgumentParser:
     mdoc.add_argument("--now", help="issue as of this ISO 8601 time")
     mdoc.set_defaults(func=cmd_issue_mdoc)
 
+    sd = issue.add_parser("sd-jwt", help="issue an SD-JWT VC (text)")
+    sd.add_argument("--vct", required=True, help="one of " + ", ".join(VCT.values()))
+    sd.add_argument("--data", required=True, help="JSON {claim: value}")
+    sd.add_argument("--pki", required=True)
+    sd.add_argument("--holder-key", required=True, help="holder key (private or public PEM), bound in cnf.jwk")
+    sd.add_argument("--out", required=True)
+    sd.add_argument("--status-uri")
+    sd.add_argument("--status-idx", type=int)
+    sd.add_argument("--valid-days", type=int)
+    sd.add_argument("--now")
+    sd.set_defaults(func=cmd_issue_sd_jwt)
+
     present = sub.add_parser("present", help="present a credential").add_subparsers(dest="format", required=True)
     pm = present.add_parser("mdoc", help="write a DeviceResponse disclosing chosen elements")
     pm.add_argument("credential")
@@ -221,6 +372,16 @@ def build_parser() -> argparse.ArgumentParser:
     pm.add_argument("--mac", action="store_true", help="deviceMac instead of deviceSignature")
     pm.set_defaults(func=cmd_present_mdoc)
 
+    ps = present.add_parser("sd-jwt", help="disclose chosen claims with a key binding JWT")
+    ps.add_argument("credential")
+    ps.add_argument("--holder-key", required=True)
+    ps.add_argument("--disclose", required=True, action="append", help="CLAIM[,CLAIM...] or parent.child")
+    ps.add_argument("--nonce", required=True)
+    ps.add_argument("--aud", required=True)
+    ps.add_argument("--out", required=True)
+    ps.add_argument("--now")
+    ps.set_defaults(func=cmd_present_sd_jwt)
+
     verify = sub.add_parser("verify", help="verify a presentation").add_subparsers(dest="format", required=True)
     vm = verify.add_parser("mdoc", help="verify a DeviceResponse; prints JSON")
     vm.add_argument("response")
@@ -228,7 +389,30 @@ def build_parser() -> argparse.ArgumentParser:
     vm.add_argument("--transcript", required=True)
     vm.add_argument("--reader-key", help="reader ephemeral private key, for deviceMac")
     vm.add_argument("--now", help="verify as of this ISO 8601 time")
+    vm.add_argument("--status-token", action="append", help="cached status list token (JWT text or CWT)")
     vm.set_defaults(func=cmd_verify_mdoc)
+
+    vs = verify.add_parser("sd-jwt", help="verify an SD-JWT VC presentation; prints JSON")
+    vs.add_argument("presentation")
+    who = vs.add_mutually_exclusive_group(required=True)
+    who.add_argument("--trust", action="append", help="IACA PEM file or folder (x5c is checked against it)")
+    who.add_argument("--issuer-key", help="issuer public key as JWK (JSON) or PEM")
+    vs.add_argument("--nonce", required=True)
+    vs.add_argument("--aud", required=True)
+    vs.add_argument("--vct", action="append", help="accept only this vct (repeatable)")
+    vs.add_argument("--now")
+    vs.add_argument("--status-token", action="append", help="cached status list token (JWT text or CWT)")
+    vs.set_defaults(func=cmd_verify_sd_jwt)
+
+    status = sub.add_parser("status", help="status lists").add_subparsers(dest="scmd", required=True)
+    enc = status.add_parser("encode", help="values -> {bits, lst}")
+    enc.add_argument("--bits", type=int, choices=[1, 2, 4, 8], required=True)
+    enc.add_argument("--values", required=True, action="append", help="0,1,2,... one value per index")
+    enc.set_defaults(func=cmd_status_encode)
+    dec = status.add_parser("decode", help="lst -> the non-zero entries")
+    dec.add_argument("--bits", type=int, choices=[1, 2, 4, 8], required=True)
+    dec.add_argument("lst", help="base64url zlib status list")
+    dec.set_defaults(func=cmd_status_decode)
 
     transcript = sub.add_parser("transcript", help="session transcripts").add_subparsers(dest="tcmd", required=True)
     tn = transcript.add_parser("new", help="write a QR-engagement SessionTranscript with fresh keys")

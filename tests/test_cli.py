@@ -11,7 +11,9 @@ import pytest
 
 from didlib.cli import main
 from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_MDL
+from didlib.pkidir import PkiDir
 from didlib.samples import mdl_data, proof_of_age_data
+from didlib.status import StatusList, StatusListToken
 
 PRESENT = "present mdoc {w}/cred.cbor --device-key {w}/phone.pem --transcript {w}/t.cbor --out {w}/resp.cbor"
 VERIFY = "verify mdoc {w}/resp.cbor --trust {w}/pki/iaca.pem --transcript {w}/t.cbor"
@@ -112,3 +114,54 @@ def test_console_script_entry_point(tmp_path):
                            "Ed25519"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert b"PRIVATE KEY" in (tmp_path / "k.pem").read_bytes()
+
+
+# ------------------------------------------------------------------------------------- SD-JWT and status
+@pytest.fixture
+def sd_world(world, capsys):
+    from didlib.samples import flat_claims
+
+    (world / "claims.json").write_text(json.dumps(flat_claims(proof_of_age_data())))
+    vct = "urn:uk:gov:dvla:vct:proof-of-age:1"
+    code, out, _ = run(capsys, f"issue sd-jwt --vct {vct} --data {{w}}/claims.json --pki {{w}}/pki "
+                               "--holder-key {w}/phone.pem --out {w}/cred.txt --status-uri https://s.example/1 "
+                               "--status-idx 5", world)
+    assert code == 0 and out["vct"] == vct
+    code, _, _ = run(capsys, "present sd-jwt {w}/cred.txt --holder-key {w}/phone.pem --disclose age_over_18 "
+                             "--nonce n1 --aud https://shop.example --out {w}/pres.txt", world)
+    assert code == 0
+    return world
+
+
+SD_VERIFY = "verify sd-jwt {w}/pres.txt --trust {w}/pki/iaca.pem --nonce n1 --aud https://shop.example"
+
+
+def test_sd_jwt_issue_present_verify(sd_world, capsys):
+    code, out, _ = run(capsys, SD_VERIFY, sd_world)
+    assert code == 0 and out["valid"] is True
+    assert out["vct"] == "urn:uk:gov:dvla:vct:proof-of-age:1" and out["issuer"] == "DVLA IACA"
+    assert out["claims"]["age_over_18"] is True and "portrait" not in out["claims"]
+    assert out["status"] is None and out["errors"] == []
+    code, out, _ = run(capsys, SD_VERIFY.replace("n1", "n2"), sd_world)
+    assert code == 1 and out["errors"][0]["code"] == "kb_nonce_mismatch"
+
+
+def test_status_commands_and_revocation(sd_world, capsys):
+    code, out, _ = run(capsys, "status encode --bits 2 --values 0,1,2,0,0,1,0", sd_world)
+    assert code == 0 and out["bits"] == 2
+    code, decoded, _ = run(capsys, f"status decode --bits 2 {out['lst']}", sd_world)
+    assert decoded == {"bits": 2, "size": 8, "nonZero": {"1": 1, "2": 2, "5": 1}}
+    assert run(capsys, "status decode --bits 1 %%%", sd_world)[0] == 2
+
+    pki = PkiDir(sd_world / "pki")
+    revoked = StatusList(16)
+    revoked.set(5, 1)
+    token = StatusListToken.create_jwt("https://s.example/1", revoked, pki.key("ds"), chain=[pki.certificate("ds")])
+    (sd_world / "list.jwt").write_text(token)
+    code, out, _ = run(capsys, SD_VERIFY + " --status-token {w}/list.jwt", sd_world)
+    assert code == 1 and [e["code"] for e in out["errors"]] == ["status_invalid"]
+    assert out["status"]["state"] == "invalid" and out["status"]["index"] == 5
+    # with an issuer key and no trust store the list cannot be checked: unknown, never revoked
+    code, out, _ = run(capsys, "verify sd-jwt {w}/pres.txt --issuer-key {w}/pki/ds.pem --nonce n1 "
+                               "--aud https://shop.example --status-token {w}/list.jwt", sd_world)
+    assert code == 0 and out["status"]["state"] == "unknown"

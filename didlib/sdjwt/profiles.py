@@ -102,7 +102,14 @@ def issue_credential_sd_jwt(
     now, elements, valid_until = prepare_issuance(profile, data, now, valid_for, signer_key, signer_chain)
     sd_claims = {name: _disclosable(name, value) for values in elements.values() for name, value in values.items()}
     return issue_sd_jwt_vc(
-        vct, sd_claims, issuer=issuer or ISSUERS[profile.doctype], signer_key=signer_key, signer_chain=signer_chain,
-        holder_key=holder_key, now=now, valid_for=valid_until - now, status=dict(status) if status else None,
+        vct,
+        sd_claims,
+        issuer=issuer or ISSUERS[profile.doctype],
+        signer_key=signer_key,
+        signer_chain=signer_chain,
+        holder_key=holder_key,
+        now=now,
+        valid_for=valid_until - now,
+        status=dict(status) if status else None,
         decoys=decoys,
     )

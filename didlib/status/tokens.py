@@ -192,6 +192,21 @@ class StatusListToken:
         )
 
 
+def token_subject(token: str | bytes) -> str | None:
+    """The ``sub`` a status list token claims, read without verifying it (None if unreadable)."""
+    try:
+        if isinstance(token, str):
+            claims = read_unverified(token)[1]
+            sub = claims.get("sub") if isinstance(claims, dict) else None
+        else:
+            signed = Sign1.from_cbor(decode(token, TOKEN_LIMITS))
+            claims = decode(signed.payload, TOKEN_LIMITS) if signed.payload is not None else None
+            sub = claims.get(CWT_SUB) if isinstance(claims, dict) else None
+    except DidlibError:
+        return None
+    return sub if isinstance(sub, str) else None
+
+
 def _time(seconds: int) -> dt.datetime:
     try:
         return dt.datetime.fromtimestamp(seconds, dt.UTC)
@@ -251,6 +266,16 @@ class StatusChecker:
         self._trust = trust
         self._fetched_at = dict(fetched_at or {})
         self._verified: dict[str, StatusListToken | DidlibError] = {}
+
+    @classmethod
+    def from_tokens(cls, tokens: list[str | bytes], **options: Any) -> StatusChecker:
+        """A checker over tokens whose URIs are read from their ``sub`` (still verified when used)."""
+        by_uri: dict[str, str | bytes] = {}
+        for token in tokens:
+            uri = token_subject(token)
+            if uri is not None:
+                by_uri[uri] = token
+        return cls(by_uri, **options)
 
     def _token(self, uri: str, now: dt.datetime) -> StatusListToken:
         if uri not in self._verified:
