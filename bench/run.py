@@ -10,6 +10,7 @@ import argparse
 import datetime as dt
 import json
 import platform
+import random
 import statistics
 import sys
 import tempfile
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -24,12 +26,17 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from didlib import TrustStore
 from didlib.cbor import decode
 from didlib.cose import Sign1, _sig_structure
+from didlib.jose import b64url_decode
 from didlib.keys import generate_key
 from didlib.mdoc import DOCTYPE_AGE, Credential, issue_mdoc, present_elements, verify_response
 from didlib.mdoc.structures import device_authentication_bytes
 from didlib.pkidir import PkiDir
-from didlib.samples import portrait_jpeg, proof_of_age_data
+from didlib.samples import flat_claims, portrait_jpeg, proof_of_age_data
+from didlib.sdjwt import present_sd_jwt, verify_sd_jwt_vc
+from didlib.sdjwt.core import split_sd_jwt
+from didlib.sdjwt.profiles import VCT, issue_credential_sd_jwt
 from didlib.session.transcript import fresh_qr_transcript
+from didlib.status import StatusChecker, StatusList, StatusListToken
 
 
 def paired_medians(full: Callable[[], object], raw: Callable[[], object], rounds: int) -> tuple[float, float]:
@@ -53,12 +60,44 @@ def _raw_ecdsa(sign1: Sign1, key: ec.EllipticCurvePublicKey, payload: bytes) -> 
     return lambda: key.verify(der, message, ec.ECDSA(hashes.SHA256()))
 
 
+def _raw_jws(token: str, key: ec.EllipticCurvePublicKey) -> Callable[[], None]:
+    """The bare ECDSA verification of a compact JWS (ES256)."""
+    head, body, signature = token.split(".")
+    raw = b64url_decode(signature)
+    der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+    message = f"{head}.{body}".encode()
+    return lambda: key.verify(der, message, ec.ECDSA(hashes.SHA256()))
+
+
+def _raw_certificate(cert: x509.Certificate, issuer: x509.Certificate) -> Callable[[], None]:
+    """The bare ECDSA verification of a certificate's signature by its issuer."""
+    key = issuer.public_key()
+    return lambda: key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(hashes.SHA256()))
+
+
+def _in_order(steps: list[Callable[[], None]]) -> Callable[[], None]:
+    def run() -> None:
+        for step in steps:
+            step()
+
+    return run
+
+
+def _result(name: str, what: str, raw_what: str, full: float, raw: float, **extra: object) -> dict[str, object]:
+    return {"name": name, "what": what, **extra, "median_seconds": round(full, 7), "raw_crypto": raw_what,
+            "raw_median_seconds": round(raw, 7), "ratio": round(full / raw, 3)}
+
+
+def _pki() -> tuple[PkiDir, TrustStore]:
+    tmp = tempfile.mkdtemp(prefix="didlib-bench-")
+    pki = PkiDir.create(Path(tmp))
+    return pki, TrustStore.from_pem_files([pki.folder / "iaca.pem"])
+
+
 def bench_mdoc_verification(rounds: int) -> dict[str, object]:
-    with tempfile.TemporaryDirectory() as tmp:
-        pki = PkiDir.create(Path(tmp))
-        trust = TrustStore.from_pem_files([pki.folder / "iaca.pem"])
-        iaca = pki.certificate("iaca")
-        signer_key, signer_cert = pki.signer()
+    pki, trust = _pki()
+    iaca = pki.certificate("iaca")
+    signer_key, signer_cert = pki.signer()
     device = generate_key()
     issued = issue_mdoc(DOCTYPE_AGE, proof_of_age_data(portrait=portrait_jpeg(3)), signer_key=signer_key,
                         signer_chain=[signer_cert], device_key=device.public_key())
@@ -73,37 +112,79 @@ def bench_mdoc_verification(rounds: int) -> dict[str, object]:
     issuer_auth = Sign1.from_cbor(doc["issuerSigned"]["issuerAuth"])
     device_sig = Sign1.from_cbor(doc["deviceSigned"]["deviceAuth"]["deviceSignature"])
     device_payload = device_authentication_bytes(transcript, DOCTYPE_AGE, doc["deviceSigned"]["nameSpaces"])
-    iaca_key = iaca.public_key()
-    raw_steps = [
-        lambda: iaca_key.verify(signer_cert.signature, signer_cert.tbs_certificate_bytes, ec.ECDSA(hashes.SHA256())),
+    raw = _in_order([
+        _raw_certificate(signer_cert, iaca),
         _raw_ecdsa(issuer_auth, signer_cert.public_key(), issuer_auth.payload),
         _raw_ecdsa(device_sig, device.public_key(), device_payload),
-    ]
-
-    def raw() -> None:
-        for step in raw_steps:
-            step()
-
+    ])
     full, raw_cost = paired_medians(
         lambda: verify_response(response, trust=trust, session_transcript=transcript, now=now), raw, rounds)
-    return {
-        "name": "mdoc_verify_proof_of_age",
-        "what": "verify_response on a proof-of-age DeviceResponse (age_over_18 + portrait, deviceSignature): "
-                "chain, issuer signature, MSO, digests, device signature",
-        "response_bytes": len(response),
-        "median_seconds": round(full, 7),
-        "raw_crypto": "3 ECDSA P-256 verifications (DS certificate, issuerAuth, deviceSignature)",
-        "raw_median_seconds": round(raw_cost, 7),
-        "ratio": round(full / raw_cost, 3),
-        "target_ratio": 2.0,
-    }
+    return _result("mdoc_verify_proof_of_age",
+                   "verify_response on a proof-of-age DeviceResponse (age_over_18 + portrait, deviceSignature): "
+                   "chain, issuer signature, MSO, digests, device signature",
+                   "3 ECDSA P-256 verifications (DS certificate, issuerAuth, deviceSignature)",
+                   full, raw_cost, response_bytes=len(response), target_ratio=2.0)
+
+
+def bench_sd_jwt_verification(rounds: int) -> list[dict[str, object]]:
+    pki, trust = _pki()
+    iaca = pki.certificate("iaca")
+    signer_key, signer_cert = pki.signer()
+    holder = generate_key()
+    now = dt.datetime.now(dt.UTC)
+    credential = issue_credential_sd_jwt(VCT[DOCTYPE_AGE], flat_claims(proof_of_age_data(portrait=portrait_jpeg(3))),
+                                         signer_key=signer_key, signer_chain=[signer_cert],
+                                         holder_key=holder.public_key(), now=now)
+    presentation = present_sd_jwt(credential, holder, ["age_over_18", "portrait"], nonce="n", aud="a", now=now)
+    jwt_part, _, kb = split_sd_jwt(presentation)
+    issuer_sig = _raw_jws(jwt_part, signer_cert.public_key())
+    kb_sig = _raw_jws(kb, holder.public_key())
+    results = []
+    for label, options, steps, raw_what in (
+        ("x5c", {"trust": trust}, [_raw_certificate(signer_cert, iaca), issuer_sig, kb_sig],
+         "3 ECDSA P-256 verifications (x5c certificate, issuer JWT, KB-JWT)"),
+        ("issuer_key", {"issuer_key": signer_cert.public_key()}, [issuer_sig, kb_sig],
+         "2 ECDSA P-256 verifications (issuer JWT, KB-JWT)"),
+    ):
+        assert verify_sd_jwt_vc(presentation, nonce="n", aud="a", now=now, **options).valid
+        full, raw = paired_medians(
+            lambda options=options: verify_sd_jwt_vc(presentation, nonce="n", aud="a", now=now, **options),
+            _in_order(steps), rounds)
+        results.append(_result(f"sd_jwt_verify_proof_of_age_{label}",
+                               f"verify_sd_jwt_vc on a proof-of-age presentation (age_over_18 + portrait, KB-JWT), "
+                               f"issuer trusted by {label}", raw_what, full, raw,
+                               presentation_bytes=len(presentation), target_ratio=2.0))
+    return results
+
+
+def bench_status_lookup(rounds: int) -> list[dict[str, object]]:
+    pki, trust = _pki()
+    signer_key, signer_cert = pki.signer()
+    size, uri = 1_000_000, "https://dvla.example.invalid/status/1"
+    status_list = StatusList(size, 2)
+    for index in random.Random(1).sample(range(size), 10_000):
+        status_list.set(index, 1)
+    token = StatusListToken.create_jwt(uri, status_list, signer_key, chain=[signer_cert])
+    one_signature = _raw_jws(token, signer_cert.public_key())
+    indexes = iter(random.Random(2).choices(range(size), k=rounds + 2))
+    checker = StatusChecker({uri: token}, trust=trust)
+    lookup, raw = paired_medians(lambda: checker.check(uri, next(indexes)), one_signature, rounds)
+    cold, raw_cold = paired_medians(
+        lambda: StatusChecker({uri: token}, trust=trust).check(uri, 17), one_signature, max(rounds // 10, 5))
+    return [
+        _result("status_lookup_cached_1M", "StatusChecker.check on a verified 1,000,000-entry 2-bit list",
+                "1 ECDSA P-256 verification (for scale)", lookup, raw, token_bytes=len(token)),
+        _result("status_first_check_1M", "first check: verify the token, inflate 250 KB, look up",
+                "1 ECDSA P-256 verification (the token signature)", cold, raw_cold, token_bytes=len(token)),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=300)
     args = parser.parse_args(argv)
-    results = [bench_mdoc_verification(args.rounds)]
+    results = [bench_mdoc_verification(args.rounds), *bench_sd_jwt_verification(args.rounds),
+               *bench_status_lookup(args.rounds)]
     print(json.dumps({"python": platform.python_version(), "machine": platform.machine(), "rounds": args.rounds,
                       "results": results}, indent=2))
     return 0

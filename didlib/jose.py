@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
@@ -27,7 +28,7 @@ __all__ = [
     "b64url_encode",
     "jws_alg",
     "sign_jws",
-    "verify_jws",
+    "CompactJws",
     "jwk_from_public",
     "public_from_jwk",
     "parse_json",
@@ -117,34 +118,47 @@ def sign_jws(payload: dict[str, Any], key: PrivateKey, headers: dict[str, Any]) 
         raise BadKey(f"cannot sign: {exc}") from exc
 
 
-def verify_jws(token: str, key: PublicKey) -> tuple[dict[str, Any], Any]:
-    """Verify a compact JWS with ``key`` (the algorithm must be the key's); return (header, JSON payload)."""
-    header, _ = read_unverified(token)
-    try:
-        decoded = jwt.api_jws.PyJWS().decode_complete(token, key, algorithms=[jws_alg(key)])
-    except jwt.exceptions.InvalidAlgorithmError as exc:
-        raise InvalidSignature(f"JWS algorithm {header.get('alg')!r} does not fit the key") from exc
-    except jwt.exceptions.InvalidSignatureError as exc:
-        raise InvalidSignature("JWS signature does not verify") from exc
-    except (PyJWTError, ValueError, TypeError) as exc:
-        raise DecodeError(f"malformed JWS: {exc}") from exc
-    return header, parse_json(decoded["payload"])
+@dataclass(frozen=True)
+class CompactJws:
+    """A compact JWS parsed once: header and payload as strict JSON, and what the signature covers."""
+
+    header: dict[str, Any]
+    payload: Any
+    signing_input: bytes
+    signature: bytes
+
+    @classmethod
+    def parse(cls, token: str) -> CompactJws:
+        if not isinstance(token, str) or len(token) > MAX_TOKEN:
+            raise DecodeError("a JWS must be text of at most 256 KiB")
+        parts = token.split(".")
+        if len(parts) != 3:
+            raise DecodeError("a compact JWS has three dot-separated parts")
+        header = parse_json(b64url_decode(parts[0]))
+        if not isinstance(header, dict):
+            raise DecodeError("JWS header must be a JSON object")
+        if header.get("alg") not in ALLOWED_ALGS:
+            raise UnsupportedError(f"JWS algorithm {header.get('alg')!r} is not accepted")
+        if "crit" in header:
+            raise UnsupportedError("JWS critical header parameters are not supported")
+        payload = parse_json(b64url_decode(parts[1]))
+        return cls(header, payload, f"{parts[0]}.{parts[1]}".encode("ascii"), b64url_decode(parts[2]))
+
+    def verify(self, key: PublicKey) -> None:
+        """Check the signature with ``key``; the token's ``alg`` must be the key's (no algorithm confusion)."""
+        alg = jws_alg(key)
+        if self.header.get("alg") != alg:
+            raise InvalidSignature(f"JWS algorithm {self.header.get('alg')!r} does not fit the key")
+        try:
+            good = _ALGORITHMS[alg].verify(self.signing_input, key, self.signature)
+        except (PyJWTError, ValueError, TypeError) as exc:
+            raise InvalidSignature(f"JWS signature cannot be checked: {exc}") from exc
+        if not good:
+            raise InvalidSignature("JWS signature does not verify")
 
 
-def read_unverified(token: str) -> tuple[dict[str, Any], Any]:
-    """Header and payload of a compact JWS without checking it (to find the key, then verify)."""
-    if not isinstance(token, str) or len(token) > MAX_TOKEN:
-        raise DecodeError("a JWS must be text of at most 256 KiB")
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise DecodeError("a compact JWS has three dot-separated parts")
-    header = parse_json(b64url_decode(parts[0]))
-    if not isinstance(header, dict):
-        raise DecodeError("JWS header must be a JSON object")
-    alg = header.get("alg")
-    if alg not in ALLOWED_ALGS:
-        raise UnsupportedError(f"JWS algorithm {alg!r} is not accepted")
-    return header, parse_json(b64url_decode(parts[1]))
+# pyjwt's signature algorithms, built once (its registry is rebuilt on every call otherwise).
+_ALGORITHMS = jwt.algorithms.get_default_algorithms()
 
 
 def x5c_header(chain: list[x509.Certificate]) -> list[str]:

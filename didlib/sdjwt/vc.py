@@ -17,12 +17,11 @@ from cryptography import x509
 
 from didlib.errors import DecodeError, DidlibError, UsageError, VerificationError
 from didlib.jose import (
+    CompactJws,
     certificates_from_x5c,
     jwk_from_public,
     public_from_jwk,
-    read_unverified,
     sign_jws,
-    verify_jws,
     x5c_header,
 )
 from didlib.keys import PrivateKey, PublicKey
@@ -124,7 +123,7 @@ def present_sd_jwt(
 ) -> str:
     """Disclose the named claims and bind the presentation to ``nonce`` and ``aud`` with a KB-JWT."""
     jwt_part, encoded, _ = split_sd_jwt(sd_jwt)
-    _, payload = read_unverified(jwt_part)
+    payload = CompactJws.parse(jwt_part).payload
     if not isinstance(payload, dict):
         raise DecodeError("SD-JWT payload must be a JSON object")
     alg = payload.get("_sd_alg", "sha-256")
@@ -197,9 +196,11 @@ def _check_key_binding(
     skew: dt.timedelta,
 ) -> None:
     try:
-        header, claims = verify_jws(kb, holder_key)
+        token = CompactJws.parse(kb)
+        token.verify(holder_key)
     except DidlibError as exc:
         raise VerificationError(f"key binding JWT: {exc.message}", code="kb_bad_signature") from exc
+    header, claims = token.header, token.payload
     if header.get("typ") != KB_TYP:
         raise VerificationError("key binding JWT typ must be kb+jwt", code="kb_malformed")
     if not isinstance(claims, dict):
@@ -251,11 +252,12 @@ def verify_sd_jwt(
     result = SdJwtResult(valid=False)
     try:
         jwt_part, encoded, kb = split_sd_jwt(presentation)
-        header, _ = read_unverified(jwt_part)
+        issuer_jwt = CompactJws.parse(jwt_part)
+        header, payload = issuer_jwt.header, issuer_jwt.payload
         if typs is not None and header.get("typ") not in typs:
             raise VerificationError(f"header typ {header.get('typ')!r} is not {typs[0]}", code="wrong_type")
         key = _issuer_key(header, trust, issuer_key, now, result)
-        _, payload = verify_jws(jwt_part, key)
+        issuer_jwt.verify(key)
         if not isinstance(payload, dict):
             raise DecodeError("SD-JWT payload must be a JSON object")
         claims, _ = process_disclosures(payload, encoded)

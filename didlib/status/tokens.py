@@ -21,12 +21,11 @@ from didlib.cbor import Limits, decode, encode
 from didlib.cose import HDR_X5CHAIN, Sign1, x5chain_header
 from didlib.errors import DecodeError, DidlibError, VerificationError
 from didlib.jose import (
+    CompactJws,
     b64url_decode,
     b64url_encode,
     certificates_from_x5c,
-    read_unverified,
     sign_jws,
-    verify_jws,
     x5c_header,
 )
 from didlib.keys import PrivateKey, PublicKey
@@ -122,12 +121,13 @@ class StatusListToken:
     def _verify_jwt(
         cls, token: str, key: PublicKey | None, trust: TrustStore | None, now: dt.datetime
     ) -> StatusListToken:
-        header, _ = read_unverified(token)
+        jws = CompactJws.parse(token)
+        header, payload = jws.header, jws.payload
         if header.get("typ") != JWT_TYP:
             raise VerificationError("status list JWT typ must be statuslist+jwt", code="wrong_type")
         if key is None:
             key = _key_from_chain(certificates_from_x5c(header.get("x5c")), trust, now)
-        _, payload = verify_jws(token, key)
+        jws.verify(key)
         if not isinstance(payload, dict) or not isinstance(payload.get("status_list"), dict):
             raise DecodeError("status list JWT needs a status_list object")
         lst = payload["status_list"].get("lst")
@@ -196,7 +196,7 @@ def token_subject(token: str | bytes) -> str | None:
     """The ``sub`` a status list token claims, read without verifying it (None if unreadable)."""
     try:
         if isinstance(token, str):
-            claims = read_unverified(token)[1]
+            claims = CompactJws.parse(token).payload
             sub = claims.get("sub") if isinstance(claims, dict) else None
         else:
             signed = Sign1.from_cbor(decode(token, TOKEN_LIMITS))
