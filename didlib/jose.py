@@ -81,15 +81,14 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _depth(value: Any, limit: int) -> None:
-    stack = [(value, 1)]
+    """Refuse nesting beyond ``limit`` (json.loads itself only stops at the interpreter's recursion limit)."""
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
     while stack:
         item, depth = stack.pop()
         if depth > limit:
             raise LimitExceeded(f"JSON nested deeper than {limit}")
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
 
 
 def parse_json(data: bytes | str, *, max_size: int = MAX_TOKEN, max_depth: int = MAX_JSON_DEPTH) -> Any:
@@ -192,8 +191,11 @@ def public_from_jwk(jwk_data: Any) -> PublicKey:
     """A public key from a JWK; private members are refused (a holder key in a credential is public)."""
     if not isinstance(jwk_data, dict) or "d" in jwk_data:
         raise BadKey("expected a public JWK object")
+    loader = {"EC": jwt.algorithms.ECAlgorithm, "OKP": jwt.algorithms.OKPAlgorithm}.get(jwk_data.get("kty"))
+    if loader is None:
+        raise BadKey(f"JWK key type {jwk_data.get('kty')!r} is not accepted (EC or OKP)")
     try:
-        key = jwt.PyJWK(jwk_data).key
+        key = loader.from_jwk(jwk_data)
     except (PyJWKError, InvalidKeyError, ValueError, TypeError, KeyError) as exc:
         raise BadKey(f"not a usable JWK: {exc}") from exc
     if not isinstance(key, (ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
