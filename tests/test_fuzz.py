@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from conftest import NOW
 from didlib.cbor import Limits, decode
 from didlib.errors import DidlibError
+from didlib.keys import generate_key
 from didlib.mdoc import Credential, DeviceRequest, present_elements, verify_response
 from didlib.session.transcript import fresh_qr_transcript
 
@@ -139,3 +140,52 @@ def test_holder_session_survives_any_first_message(licence, device_key, blob):
     holder = HolderSession([(licence, device_key)], require_reader_auth=False)
     with contextlib.suppress(DidlibError):
         holder.receive(blob)
+
+
+@given(st.text(max_size=600))
+def test_sd_jwt_verifier_takes_any_text(trust, text):
+    from didlib.sdjwt import verify_sd_jwt_vc
+
+    for candidate in (text, text + "~", "eyJhbGciOiJFUzI1NiJ9." + text + "~"):
+        result = verify_sd_jwt_vc(candidate, trust=trust, nonce="n", aud="a", now=NOW)
+        assert not result.valid and result.errors
+
+
+@given(st.binary(max_size=600), st.text(max_size=300))
+def test_status_tokens_take_anything(trust, blob, text):
+    from didlib.status import StatusChecker, StatusList
+
+    for token in (blob, text):
+        checker = StatusChecker.from_tokens([token], trust=trust)
+        assert checker.check("https://x.example/1", 0, NOW).state == "unknown"
+    with contextlib.suppress(DidlibError):
+        StatusList.from_compressed(1, blob)
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")
+@given(data=st.data())
+def test_mutated_sd_jwt_presentations(trust, licence_sd_presentation, data):
+    text = licence_sd_presentation
+    pos = data.draw(st.integers(0, len(text) - 1))
+    char = data.draw(st.sampled_from("AZaz09-_~.=+/ {}"))
+    mutated = text[:pos] + char + text[pos + 1 :]
+    from didlib.sdjwt import verify_sd_jwt_vc
+
+    result = verify_sd_jwt_vc(mutated, trust=trust, nonce="n", aud="a", now=NOW)
+    if result.valid:  # a change the signatures do not cover may pass, a changed claim never
+        assert result.claims.get("age_over_18") is True
+        assert set(result.claims) <= {"iss", "iat", "exp", "vct", "status", "age_over_18"}
+
+
+@pytest.fixture(scope="module")
+def licence_sd_presentation(pki):
+    from didlib.samples import flat_claims, proof_of_age_data
+    from didlib.sdjwt import present_sd_jwt
+    from didlib.sdjwt.profiles import VCT, issue_credential_sd_jwt
+
+    key, cert = pki.signer()
+    holder = generate_key()
+    sd = issue_credential_sd_jwt(VCT["uk.gov.dvla.age.1"],
+                                 flat_claims(proof_of_age_data(today=NOW.date(), portrait=b"\xff\xd8\xff\xe0x")),
+                                 signer_key=key, signer_chain=[cert], holder_key=holder.public_key(), now=NOW)
+    return present_sd_jwt(sd, holder, ["age_over_18"], nonce="n", aud="a", now=NOW)
