@@ -19,18 +19,27 @@ from didlib.errors import BadKey, DecodeError, UnsupportedError
 from didlib.keys import PrivateKey, PublicKey, public_key_from_cose
 from didlib.mdoc.structures import device_authentication_bytes, session_transcript_bytes
 
-__all__ = ["emac_key", "reader_key_from_transcript", "create_device_auth", "verify_device_auth"]
+__all__ = ["transcript_kdf", "emac_key", "reader_key_from_transcript", "create_device_auth", "verify_device_auth"]
+
+
+def transcript_kdf(private_key: PrivateKey, peer_key: PublicKey, transcript: bytes, *infos: bytes) -> tuple[bytes, ...]:
+    """ECDH, then one 32-byte HKDF-SHA256 output per ``info`` with salt SHA-256(SessionTranscriptBytes).
+
+    The key schedule 18013-5 uses for both the session keys (9.1.1.5) and EMacKey (9.1.3.5); returns the
+    shared secret first, then the derived keys.
+    """
+    if not isinstance(private_key, ec.EllipticCurvePrivateKey) or not isinstance(peer_key, ec.EllipticCurvePublicKey):
+        raise UnsupportedError("ECDH needs EC keys on both sides")
+    if private_key.curve.name != peer_key.curve.name:
+        raise BadKey("the two keys are on different curves")
+    shared = private_key.exchange(ec.ECDH(), peer_key)
+    salt = hashlib.sha256(session_transcript_bytes(transcript)).digest()
+    return shared, *(HKDF(hashes.SHA256(), 32, salt=salt, info=info).derive(shared) for info in infos)
 
 
 def emac_key(private_key: PrivateKey, peer_key: PublicKey, transcript: bytes) -> bytes:
-    """EMacKey = HKDF-SHA256(ECDH(private, peer), salt = SHA-256(SessionTranscriptBytes), info 'EMacKey')."""
-    if not isinstance(private_key, ec.EllipticCurvePrivateKey) or not isinstance(peer_key, ec.EllipticCurvePublicKey):
-        raise UnsupportedError("mdoc MAC authentication needs EC keys on both sides")
-    if private_key.curve.name != peer_key.curve.name:
-        raise BadKey("device key and reader key are on different curves")
-    shared = private_key.exchange(ec.ECDH(), peer_key)
-    salt = hashlib.sha256(session_transcript_bytes(transcript)).digest()
-    return HKDF(hashes.SHA256(), 32, salt=salt, info=b"EMacKey").derive(shared)
+    """EMacKey = HKDF-SHA256(ECDH(device key, reader ephemeral key), transcript salt, info 'EMacKey')."""
+    return transcript_kdf(private_key, peer_key, transcript, b"EMacKey")[1]
 
 
 def reader_key_from_transcript(transcript: bytes) -> PublicKey:

@@ -9,19 +9,15 @@ counter value, so a replayed, reordered or dropped message fails to decrypt.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from didlib.errors import BadKey, SessionError
+from didlib.errors import SessionError
 from didlib.keys import PrivateKey, PublicKey
-from didlib.mdoc.structures import session_transcript_bytes
+from didlib.mdoc.device_auth import transcript_kdf
 
 __all__ = ["SessionKeys", "derive_session_keys", "SessionEncryption", "Role"]
 
@@ -39,17 +35,7 @@ class SessionKeys:
 
 
 def derive_session_keys(private_key: PrivateKey, peer_key: PublicKey, transcript: bytes) -> SessionKeys:
-    if not isinstance(private_key, ec.EllipticCurvePrivateKey) or not isinstance(peer_key, ec.EllipticCurvePublicKey):
-        raise BadKey("session keys need EC ephemeral keys (cipher suite 1)")
-    if private_key.curve.name != peer_key.curve.name:
-        raise BadKey("the two ephemeral keys are on different curves")
-    zab = private_key.exchange(ec.ECDH(), peer_key)
-    salt = hashlib.sha256(session_transcript_bytes(transcript)).digest()
-
-    def hkdf(info: bytes) -> bytes:
-        return HKDF(hashes.SHA256(), 32, salt=salt, info=info).derive(zab)
-
-    return SessionKeys(zab, hkdf(b"SKReader"), hkdf(b"SKDevice"))
+    return SessionKeys(*transcript_kdf(private_key, peer_key, transcript, b"SKReader", b"SKDevice"))
 
 
 class SessionEncryption:
