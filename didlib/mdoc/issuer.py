@@ -25,7 +25,6 @@ from didlib.mdoc.structures import IssuerSigned, IssuerSignedItem
 __all__ = ["issue_mdoc", "prepare_elements", "prepare_issuance", "birthday"]
 
 SALT_BYTES = 32
-DIGEST_ID_SPACE = 2**31
 
 
 def birthday(born: dt.date, years: int) -> dt.date:
@@ -160,13 +159,15 @@ def issue_mdoc(
     profile = profile_for(doctype)
     now, elements, valid_until = prepare_issuance(profile, data, now, valid_for, signer_key, signer_chain)
 
-    ids = iter(secrets.SystemRandom().sample(range(DIGEST_ID_SPACE), sum(len(e) for e in elements.values())))
     namespaces: dict[str, list[IssuerSignedItem]] = {}
     digests: dict[str, dict[int, bytes]] = {}
     for ns, values in elements.items():
+        # Digest IDs: a random permutation of 0..n-1, so an ID says nothing about which element it is or in
+        # which order elements were issued, and small IDs keep QR payloads short (the MSO shows n anyway).
+        ids = secrets.SystemRandom().sample(range(len(values)), len(values))
         items = [
-            IssuerSignedItem.create(next(ids), secrets.token_bytes(SALT_BYTES), name, value)
-            for name, value in values.items()
+            IssuerSignedItem.create(digest_id, secrets.token_bytes(SALT_BYTES), name, value)
+            for digest_id, (name, value) in zip(ids, values.items(), strict=True)
         ]
         namespaces[ns] = items
         digests[ns] = {item.digest_id: item.digest(digest_algorithm) for item in items}
