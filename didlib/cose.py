@@ -29,7 +29,8 @@ from didlib.pki import load_der_certificate
 __all__ = ["Sign1", "Mac0", "ALG_ES256", "ALG_ES384", "ALG_ES512", "ALG_EDDSA", "ALG_HMAC256"]
 
 TAG_SIGN1, TAG_MAC0 = 18, 17
-HDR_ALG, HDR_X5CHAIN = 1, 33
+HDR_ALG, HDR_X5CHAIN, HDR_X5T = 1, 33, 34
+X5T_SHA256_64 = -15  # RFC 9360 x5t with SHA-256 truncated to 64 bits
 
 ALG_ES256, ALG_ES384, ALG_ES512, ALG_EDDSA = -7, -35, -36, -8
 ALG_HMAC256 = 5  # HMAC 256/256
@@ -195,6 +196,19 @@ class Sign1(_CoseMessage):
                 raise InvalidSignature("COSE_Sign1 signature does not verify") from None
             return
         raise UnsupportedError(f"COSE algorithm {alg} is not supported for signatures")
+
+    def x5t(self) -> bytes | None:
+        """The ``x5t`` thumbprint (RFC 9360, label 34) if it uses SHA-256/64, the only one didlib reads."""
+        value = self.header(HDR_X5T)
+        if (
+            isinstance(value, (list, tuple))
+            and len(value) == 2
+            and value[0] == X5T_SHA256_64
+            and isinstance(value[1], bytes)
+            and len(value[1]) == 8
+        ):
+            return value[1]
+        return None
 
     def x5chain(self) -> list[x509.Certificate]:
         """Certificates of the ``x5chain`` header (label 33): one bstr, or an array of them, leaf first."""

@@ -59,7 +59,7 @@ def unframe(text: str) -> Any:
     """Inverse of :func:`frame`, with limits on every step (no zip bombs, no huge CBOR)."""
     if not isinstance(text, str) or not text.startswith(SINGLE):
         raise DecodeError("not a didlib QR payload (expected 'DL1:')", code="not_didlib_qr")
-    body = text[len(SINGLE):]
+    body = text[len(SINGLE) :]
     if len(body) > MAX_TEXT:
         raise LimitExceeded("QR payload text is too long")
     try:
@@ -84,7 +84,7 @@ def split(text: str, max_chars: int) -> list[str]:
         raise UsageError("only DL1: payloads can be split")
     if len(text) <= max_chars:
         return [text]
-    body = text[len(SINGLE):]
+    body = text[len(SINGLE) :]
     ident = "".join(secrets.choice(_ID_ALPHABET) for _ in range(4))
     overhead = len(f"{MULTI}{MAX_PARTS}/{MAX_PARTS}:{ident}:")
     size = max_chars - overhead
@@ -117,7 +117,7 @@ class Assembler:
         if not text.startswith(MULTI):
             raise DecodeError("not a didlib QR payload (expected 'DL1:' or 'DLM:')", code="not_didlib_qr")
         try:
-            position, ident, chunk = text[len(MULTI):].split(":", 2)
+            position, ident, chunk = text[len(MULTI) :].split(":", 2)
             index_text, total_text = position.split("/")
             index, total = int(index_text), int(total_text)
         except ValueError:
@@ -147,8 +147,12 @@ def _qr(text: str, ecc: str) -> Any:
     import qrcode
     from qrcode.util import MODE_ALPHA_NUM, QRData
 
-    levels = {"L": qrcode.constants.ERROR_CORRECT_L, "M": qrcode.constants.ERROR_CORRECT_M,
-              "Q": qrcode.constants.ERROR_CORRECT_Q, "H": qrcode.constants.ERROR_CORRECT_H}
+    levels = {
+        "L": qrcode.constants.ERROR_CORRECT_L,
+        "M": qrcode.constants.ERROR_CORRECT_M,
+        "Q": qrcode.constants.ERROR_CORRECT_Q,
+        "H": qrcode.constants.ERROR_CORRECT_H,
+    }
     code = qrcode.QRCode(error_correction=levels[ecc], border=4, box_size=6)
     alnum = all(c in _ALNUM for c in text)
     code.add_data(QRData(text.encode("ascii"), MODE_ALPHA_NUM) if alnum else text)

@@ -8,16 +8,18 @@ that each anchor is a CA, so a mistaken leaf file fails at start-up rather than 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from didlib.errors import CertificateError
 from didlib.files import read_limited
 from didlib.pki import ChainResult, Purpose, check_anchor_profile, check_chain
 
-__all__ = ["TrustStore"]
+__all__ = ["TrustStore", "thumbprint"]
 
 MAX_PEM_FILE = 1 << 20
 
@@ -25,15 +27,32 @@ MAX_PEM_FILE = 1 << 20
 class TrustStore:
     """A set of trust anchors (IACA roots, reader CA roots)."""
 
-    def __init__(self, anchors: Iterable[x509.Certificate] = ()) -> None:
+    def __init__(
+        self, anchors: Iterable[x509.Certificate] = (), document_signers: Iterable[x509.Certificate] = ()
+    ) -> None:
         self._anchors: list[x509.Certificate] = []
+        self._by_thumbprint: dict[bytes, x509.Certificate] = {}
         for cert in anchors:
             self.add(cert)
+        for cert in document_signers:
+            self.add_document_signer(cert)
 
     def add(self, cert: x509.Certificate) -> None:
         check_anchor_profile(cert)
         if cert not in self._anchors:
             self._anchors.append(cert)
+
+    def add_document_signer(self, cert: x509.Certificate) -> None:
+        """Remember a document signer certificate (from a trust list) so compact presentations that name it
+        by thumbprint (``x5t``) instead of carrying it can be checked. It is still chained at use."""
+        self._by_thumbprint[thumbprint(cert)] = cert
+
+    def document_signer(self, x5t: bytes) -> x509.Certificate | None:
+        return self._by_thumbprint.get(x5t)
+
+    @property
+    def document_signers(self) -> tuple[x509.Certificate, ...]:
+        return tuple(self._by_thumbprint.values())
 
     @property
     def anchors(self) -> tuple[x509.Certificate, ...]:
@@ -68,6 +87,11 @@ class TrustStore:
     def check(self, chain: list[x509.Certificate], purpose: Purpose, now: dt.datetime) -> ChainResult:
         """Check a leaf-first chain against these anchors (see :func:`didlib.pki.check_chain`)."""
         return check_chain(chain, self._anchors, purpose, now)
+
+
+def thumbprint(cert: x509.Certificate) -> bytes:
+    """SHA-256/64 of the DER certificate: the RFC 9360 ``x5t`` didlib's compact presentations carry."""
+    return hashlib.sha256(cert.public_bytes(Encoding.DER)).digest()[:8]
 
 
 def _read_pem(path: Path) -> list[x509.Certificate]:

@@ -6,11 +6,13 @@ MSO. Elements asked for but not held are reported back per 18013-5 8.3.2.1.2.2 a
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from didlib.cbor import DEFAULT_LIMITS, Embedded, Limits, decode, encode
+from didlib.cose import HDR_X5CHAIN, HDR_X5T, X5T_SHA256_64
 from didlib.errors import UsageError
 from didlib.keys import PrivateKey
 from didlib.mdoc.device_auth import create_device_auth
@@ -45,6 +47,22 @@ class Credential:
 
     def to_bytes(self) -> bytes:
         return encode(self.issuer_signed.to_cbor())
+
+    def compact(self) -> Credential:
+        """The same credential naming its document signer by ``x5t`` instead of carrying the certificate.
+
+        For QR codes, where the ~500-byte certificate is a third of the payload; verifiers resolve it from
+        their trust list. The certificate sits in the unprotected header, so the signature is unaffected.
+        """
+        auth = list(self.issuer_signed.issuer_auth_raw)
+        header = dict(auth[1])
+        ders = header.pop(HDR_X5CHAIN, None)
+        if ders is None:
+            return self
+        der = ders if isinstance(ders, bytes) else ders[0]
+        header[HDR_X5T] = [X5T_SHA256_64, hashlib.sha256(der).digest()[:8]]
+        auth[1] = header
+        return Credential.from_issuer_signed(IssuerSigned.parse({**self.issuer_signed.to_cbor(), "issuerAuth": auth}))
 
     def elements(self) -> dict[str, dict[str, Any]]:
         return {ns: {i.identifier: i.value for i in items} for ns, items in self.issuer_signed.namespaces.items()}

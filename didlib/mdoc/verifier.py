@@ -16,7 +16,8 @@ from typing import Any
 from cryptography import x509
 
 from didlib.cbor import DEFAULT_LIMITS, Embedded, Limits, decode
-from didlib.errors import DecodeError, DidlibError, VerificationError
+from didlib.cose import HDR_X5CHAIN
+from didlib.errors import DecodeError, DidlibError, UntrustedIssuer, VerificationError
 from didlib.keys import PrivateKey, PublicKey
 from didlib.mdoc.device_auth import verify_device_auth
 from didlib.mdoc.structures import IssuerSigned, MobileSecurityObject
@@ -159,7 +160,7 @@ def _verify_document(
         result.not_returned = _not_returned(doc.get("errors"))
         mso = issuer_signed.mso()
         result.mso = mso
-        chain = issuer_signed.issuer_auth.x5chain()
+        chain = _issuer_chain(issuer_signed, trust)
     except DidlibError as exc:
         result.fail("structure", exc)
         return result
@@ -222,6 +223,20 @@ def _verify_document(
                 else VerificationError(f"device authentication failed: {exc.message}", code="device_auth_failed"),
             )
     return result
+
+
+def _issuer_chain(issuer_signed: IssuerSigned, trust: TrustStore) -> list[x509.Certificate]:
+    """x5chain, or for a compact presentation the document signer its ``x5t`` names in the trust store."""
+    auth = issuer_signed.issuer_auth
+    x5t = auth.x5t() if auth.header(HDR_X5CHAIN) is None else None
+    if x5t is not None:
+        cert = trust.document_signer(x5t)
+        if cert is None:
+            raise UntrustedIssuer(
+                "the presentation names a document signer the trust list does not know", code="unknown_document_signer"
+            )
+        return [cert]
+    return auth.x5chain()
 
 
 def _check_status(result: DocumentResult, checker: Any, now: dt.datetime) -> None:
