@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint fuzz bench clean
+.PHONY: demo test lint fuzz bench clean specs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,7 @@ bench: $(VENV)/.dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info
+
+# Regenerate the generated parts of specs/ (the element tables of specs/mdoc.md) from the registry.
+specs: $(VENV)/.dev
+	$(BIN)/python -m didlib.mdoc.registry --update specs/mdoc.md

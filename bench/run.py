@@ -31,7 +31,7 @@ from didlib.keys import generate_key
 from didlib.mdoc import DOCTYPE_AGE, Credential, issue_mdoc, present_elements, verify_response
 from didlib.mdoc.structures import device_authentication_bytes
 from didlib.pkidir import PkiDir
-from didlib.samples import flat_claims, portrait_jpeg, proof_of_age_data
+from didlib.samples import flat_claims, proof_of_age_data
 from didlib.sdjwt import present_sd_jwt, verify_sd_jwt_vc
 from didlib.sdjwt.core import split_sd_jwt
 from didlib.sdjwt.profiles import VCT, issue_credential_sd_jwt
@@ -99,7 +99,7 @@ def bench_mdoc_verification(rounds: int) -> dict[str, object]:
     iaca = pki.certificate("iaca")
     signer_key, signer_cert = pki.signer()
     device = generate_key()
-    issued = issue_mdoc(DOCTYPE_AGE, proof_of_age_data(portrait=portrait_jpeg(3)), signer_key=signer_key,
+    issued = issue_mdoc(DOCTYPE_AGE, proof_of_age_data(), signer_key=signer_key,
                         signer_chain=[signer_cert], device_key=device.public_key())
     credential = Credential.from_issuer_signed(issued)
     transcript = fresh_qr_transcript()[0]
@@ -132,7 +132,7 @@ def bench_sd_jwt_verification(rounds: int) -> list[dict[str, object]]:
     signer_key, signer_cert = pki.signer()
     holder = generate_key()
     now = dt.datetime.now(dt.UTC)
-    credential = issue_credential_sd_jwt(VCT[DOCTYPE_AGE], flat_claims(proof_of_age_data(portrait=portrait_jpeg(3))),
+    credential = issue_credential_sd_jwt(VCT[DOCTYPE_AGE], flat_claims(proof_of_age_data()),
                                          signer_key=signer_key, signer_chain=[signer_cert],
                                          holder_key=holder.public_key(), now=now)
     presentation = present_sd_jwt(credential, holder, ["age_over_18", "portrait"], nonce="n", aud="a", now=now)

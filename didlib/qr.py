@@ -28,6 +28,7 @@ __all__ = [
     "frame",
     "unframe",
     "split",
+    "codes_for",
     "Assembler",
     "qr_image",
     "qr_png",
@@ -90,6 +91,8 @@ def split(text: str, max_chars: int) -> list[str]:
     size = max_chars - overhead
     if size < 16:
         raise UsageError("max_chars is too small to split into")
+    count = -(-len(body) // size)
+    size = -(-len(body) // count)  # parts of equal length: every code the same (smallest) version
     chunks = [body[i : i + size] for i in range(0, len(body), size)]
     if len(chunks) > MAX_PARTS:
         raise LimitExceeded(f"the payload needs more than {MAX_PARTS} QR codes")
@@ -161,6 +164,16 @@ def _qr(text: str, ecc: str) -> Any:
 
 
 _ALNUM = set(string.digits + string.ascii_uppercase + " $%*+-./:")
+
+
+# Largest text (alphanumeric mode) that fits version 30 at level L, and version 25 at level M.
+ONE_CODE_CHARS = 2520
+PART_CHARS = 1451
+
+
+def codes_for(text: str) -> list[str]:
+    """One code up to version 30-L; beyond that, equal parts of at most version 25-M each."""
+    return split(text, ONE_CODE_CHARS) if len(text) <= ONE_CODE_CHARS else split(text, PART_CHARS)
 
 
 def qr_version(text: str, ecc: str = "L") -> int:

@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from didlib.errors import UsageError
-from didlib.mdoc.registry import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, NS_AGE, NS_DBS, NS_DVLA, NS_ISO
+from didlib.mdoc.registry import (
+    DOCTYPE_AGE,
+    DOCTYPE_DBS,
+    DOCTYPE_MDL,
+    MAX_QR_PORTRAIT,
+    NS_AGE,
+    NS_DBS,
+    NS_DVLA,
+    NS_ISO,
+)
 
 __all__ = [
     "Person",
@@ -51,8 +60,12 @@ def driver_number(person: Person, serial: int = 9) -> str:
     return f"{surname}{str(born.year)[2]}{month:02d}{born.day:02d}{str(born.year)[3]}{initials}{serial % 10}AA"
 
 
-def portrait_jpeg(seed: int = 1, size: tuple[int, int] = (96, 120), quality: int = 60) -> bytes:
-    """A drawn head-and-shoulders portrait as a JPEG; the same seed gives the same picture."""
+def portrait_jpeg(seed: int = 1, size: tuple[int, int] = (96, 120), quality: int = 60,
+                  max_bytes: int | None = None) -> bytes:
+    """A drawn head-and-shoulders portrait as a JPEG; the same seed gives the same picture.
+
+    With ``max_bytes`` the JPEG quality is lowered until it fits (as an issuer does for QR credentials).
+    """
     try:
         from PIL import Image, ImageDraw, ImageFilter
     except ImportError:  # pragma: no cover - depends on the installation
@@ -78,9 +91,12 @@ def portrait_jpeg(seed: int = 1, size: tuple[int, int] = (96, 120), quality: int
     img = img.resize(size, Image.Resampling.LANCZOS).filter(ImageFilter.SMOOTH)
     noise = Image.effect_noise(size, 12).convert("RGB")
     img = Image.blend(img, noise, 0.06)  # a little sensor noise, as a camera photo has
-    out = io.BytesIO()
-    img.save(out, "JPEG", quality=quality, optimize=True)
-    return out.getvalue()
+    while True:
+        out = io.BytesIO()
+        img.save(out, "JPEG", quality=quality, optimize=True)
+        if max_bytes is None or out.tell() <= max_bytes or quality <= 10:
+            return out.getvalue()
+        quality -= 5
 
 
 def _authority(today: dt.date) -> dict[str, Any]:
@@ -123,7 +139,7 @@ def proof_of_age_data(
     return {
         NS_AGE: {
             "birth_date": person.birth_date.isoformat(),
-            "portrait": base64.b64encode(portrait or portrait_jpeg()).decode(),
+            "portrait": base64.b64encode(portrait or portrait_jpeg(max_bytes=MAX_QR_PORTRAIT)).decode(),
             **_authority(today),
             "expiry_date": (today + dt.timedelta(days=90)).isoformat(),
         }

@@ -182,7 +182,12 @@ def array(item: Converter, max_items: int = MAX_LIST, min_items: int = 0) -> Con
 
 
 COUNTRY = text(2, pattern=r"[A-Z]{2}")
-PORTRAIT = binary(MAX_PORTRAIT, magic=(b"\xff\xd8\xff", b"\x00\x00\x00\x0cjP  "))
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x00\x00\x00\x0cjP  ")
+PORTRAIT = binary(MAX_PORTRAIT, magic=_IMAGE_MAGIC)
+# The proof of age is built to fit QR codes: its portrait (96x120 is enough for a face check at a till)
+# is at most 1 KiB, which keeps a one-way presentation within two version-25 codes at level M.
+MAX_QR_PORTRAIT = 1024
+QR_PORTRAIT = binary(MAX_QR_PORTRAIT, magic=_IMAGE_MAGIC)
 # UK driver number: 5 surname characters (9-padded), decade digit, month (+50 for women), day, year digit,
 # 2 initials (9-padded), a computer digit, 2 check letters.
 UK_DRIVER_NUMBER = text(16, pattern=r"[A-Z9]{5}\d[0156]\d[0-3]\d\d[A-Z9]{2}\d[A-Z]{2}")
@@ -308,7 +313,7 @@ PROOF_OF_AGE = Profile(
     namespaces={
         NS_AGE: _elements(
             *_age_elements(UK_AGE_THRESHOLDS, True),
-            Element("portrait", PORTRAIT, True, "portrait (JPEG), small enough for a QR code"),
+            Element("portrait", QR_PORTRAIT, True, "portrait (JPEG, at most 1 KiB: made for QR codes)"),
             Element("issue_date", date_, True, "date of issue"),
             Element("expiry_date", date_, True, "date of expiry"),
             Element("issuing_country", COUNTRY, True, "issuing country"),
@@ -389,5 +394,23 @@ def markdown_tables() -> str:
     return "\n".join(lines)
 
 
+def update_spec(path: str) -> None:
+    """Rewrite the generated tables between the registry-tables markers of a spec file."""
+    import re
+    from pathlib import Path
+
+    spec = Path(path)
+    text = spec.read_text()
+    pattern = re.compile(r"(<!-- registry-tables:start -->\n).*(\n<!-- registry-tables:end -->)", re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"{path} has no registry-tables markers")
+    spec.write_text(pattern.sub(lambda m: m.group(1) + markdown_tables() + m.group(2), text))
+
+
 if __name__ == "__main__":  # pragma: no cover
-    print(markdown_tables())
+    import sys
+
+    if sys.argv[1:2] == ["--update"]:
+        update_spec(sys.argv[2])
+    else:
+        print(markdown_tables())
