@@ -323,6 +323,12 @@ def _check_time(cert: x509.Certificate, now: dt.datetime, what: str) -> None:
         )
 
 
+def is_document_signer(cert: x509.Certificate) -> bool:
+    """Whether a certificate claims the mdlDS extended key usage (it is checked in full when used)."""
+    eku = _ext(cert, x509.ExtendedKeyUsage)
+    return eku is not None and OID_MDL_DS in eku.value
+
+
 def check_anchor_profile(cert: x509.Certificate) -> None:
     """A trust anchor must be a CA allowed to sign certificates (IACA / reader CA)."""
     bc = _ext(cert, x509.BasicConstraints)

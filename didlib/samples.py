@@ -60,8 +60,9 @@ def driver_number(person: Person, serial: int = 9) -> str:
     return f"{surname}{str(born.year)[2]}{month:02d}{born.day:02d}{str(born.year)[3]}{initials}{serial % 10}AA"
 
 
-def portrait_jpeg(seed: int = 1, size: tuple[int, int] = (96, 120), quality: int = 60,
-                  max_bytes: int | None = None) -> bytes:
+def portrait_jpeg(
+    seed: int = 1, size: tuple[int, int] = (96, 120), quality: int = 60, max_bytes: int | None = None
+) -> bytes:
     """A drawn head-and-shoulders portrait as a JPEG; the same seed gives the same picture.
 
     With ``max_bytes`` the JPEG quality is lowered until it fits (as an issuer does for QR credentials).

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from didlib.errors import CertificateError
 from didlib.files import read_limited
-from didlib.pki import ChainResult, Purpose, check_anchor_profile, check_chain
+from didlib.pki import ChainResult, Purpose, check_anchor_profile, check_chain, is_document_signer
 
 __all__ = ["TrustStore", "thumbprint"]
 
@@ -63,22 +63,27 @@ class TrustStore:
 
     @classmethod
     def from_pem_files(cls, paths: Iterable[str | Path]) -> TrustStore:
-        """Anchors from PEM files (each may hold several certificates, all of which must be CAs) or from
-        folders of ``*.pem`` files (whose CA certificates become anchors)."""
+        """Load PEM files (each may hold several certificates) or folders of ``*.pem`` files.
+
+        CA certificates become anchors; document signer certificates (EKU mdlDS) are remembered for
+        compact presentations; anything else is refused. Give one role's anchors per store: an issuer
+        store must not hold reader CAs.
+        """
         store = cls()
         for path in map(Path, paths):
-            if not path.is_dir():
-                for cert in _read_pem(path):
-                    store.add(cert)
-                continue
-            # A folder may hold other certificates too (a PKI folder): only its CA certificates are anchors.
-            for file in sorted(path.glob("*.pem")):
+            for file in sorted(path.glob("*.pem")) if path.is_dir() else [path]:
                 for cert in _read_pem(file):
-                    try:
-                        store.add(cert)
-                    except CertificateError:
-                        continue
+                    store._add_any(cert, file)
         return store
+
+    def _add_any(self, cert: x509.Certificate, source: Path) -> None:
+        if is_document_signer(cert):
+            self.add_document_signer(cert)
+            return
+        try:
+            self.add(cert)
+        except CertificateError as exc:
+            raise CertificateError(f"{source}: {exc.message}") from exc
 
     @classmethod
     def from_pem_dir(cls, folder: str | Path) -> TrustStore:

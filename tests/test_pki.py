@@ -154,10 +154,12 @@ def test_reader_certificates():
 
 
 def test_trust_store_loading(tmp_path, pki):
-    store = TrustStore.from_pem_files([pki.folder])  # a folder: every *.pem that is a CA
-    assert len(store) >= 2
+    store = TrustStore.from_pem_files([pki.folder / "iaca.pem", pki.folder / "ds.pem"])
+    assert len(store) == 1 and len(store.document_signers) == 1
     with pytest.raises(CertificateError):
-        TrustStore.from_pem_files([pki.folder / "ds.pem"])  # a leaf is not an anchor
+        TrustStore.from_pem_files([pki.folder / "reader.pem"])  # neither a CA nor a document signer
+    with pytest.raises(CertificateError):
+        TrustStore.from_pem_files([pki.folder])  # a PKI folder mixes roles: refused, not guessed
     (tmp_path / "junk.pem").write_text("junk")
     with pytest.raises(CertificateError):
         TrustStore.from_pem_files([tmp_path / "junk.pem"])
@@ -165,3 +167,8 @@ def test_trust_store_loading(tmp_path, pki):
 
     with pytest.raises(UsageError):
         TrustStore.from_pem_files([tmp_path / "missing.pem"])
+    anchors = tmp_path / "anchors"
+    anchors.mkdir()
+    (anchors / "a.pem").write_bytes((pki.folder / "iaca.pem").read_bytes())
+    (anchors / "b.pem").write_bytes((pki.folder / "ds.pem").read_bytes())
+    assert len(TrustStore.from_pem_files([anchors])) == 1

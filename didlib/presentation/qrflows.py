@@ -201,7 +201,9 @@ class PendingChallenge:
 
 
 def read_challenge(
-    text: str, holdings: Sequence[tuple[Credential, PrivateKey]], reader_trust: TrustStore,
+    text: str,
+    holdings: Sequence[tuple[Credential, PrivateKey]],
+    reader_trust: TrustStore,
     now: dt.datetime | None = None,
 ) -> PendingChallenge:
     """Check a scanned request QR: the reader must authenticate; say what it asks and may ask."""
@@ -214,15 +216,17 @@ def read_challenge(
     for doc in request.doc_requests:
         if doc.reader_auth is None or doc.items_request is None:
             raise ReaderNotAuthorised("the verifier did not sign its request", code="reader_auth_missing")
-        identities.append(verify_reader_auth(doc.reader_auth, payload.transcript, doc.items_request,
-                                             reader_trust, now))
+        identities.append(verify_reader_auth(doc.reader_auth, payload.transcript, doc.items_request, reader_trust, now))
     if len({i.certificate for i in identities}) != 1:
         raise ReaderNotAuthorised("the request is signed by more than one reader", code="reader_auth_failed")
     reader = identities[0]
     held = {c.doctype for c, _ in holdings}
-    documents = [RequestedDocument(d.doctype, d.namespaces, d.doctype in held,
-                                   reader.beyond_entitlement(d.doctype, d.namespaces))
-                 for d in request.doc_requests]
+    documents = [
+        RequestedDocument(
+            d.doctype, d.namespaces, d.doctype in held, reader.beyond_entitlement(d.doctype, d.namespaces)
+        )
+        for d in request.doc_requests
+    ]
     return PendingChallenge(reader, documents, payload, request)
 
 
