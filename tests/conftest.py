@@ -52,7 +52,7 @@ def trust(pki: PkiDir) -> TrustStore:
 
 @pytest.fixture(scope="session")
 def portrait() -> bytes:
-    return portrait_jpeg(7, max_bytes=1024)  # small enough for the proof of age
+    return portrait_jpeg(7, max_bytes=900)  # small enough for the proof of age
 
 
 @pytest.fixture(scope="session")

@@ -185,8 +185,8 @@ COUNTRY = text(2, pattern=r"[A-Z]{2}")
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x00\x00\x00\x0cjP  ")
 PORTRAIT = binary(MAX_PORTRAIT, magic=_IMAGE_MAGIC)
 # The proof of age is built to fit QR codes: its portrait (96x120 is enough for a face check at a till)
-# is at most 1 KiB, which keeps a one-way presentation within two version-25 codes at level M.
-MAX_QR_PORTRAIT = 1024
+# is at most 900 bytes, which keeps a one-way presentation within two version-25 codes at level M.
+MAX_QR_PORTRAIT = 900
 QR_PORTRAIT = binary(MAX_QR_PORTRAIT, magic=_IMAGE_MAGIC)
 # UK driver number: 5 surname characters (9-padded), decade digit, month (+50 for women), day, year digit,
 # 2 initials (9-padded), a computer digit, 2 check letters.
@@ -313,7 +313,7 @@ PROOF_OF_AGE = Profile(
     namespaces={
         NS_AGE: _elements(
             *_age_elements(UK_AGE_THRESHOLDS, True),
-            Element("portrait", QR_PORTRAIT, True, "portrait (JPEG, at most 1 KiB: made for QR codes)"),
+            Element("portrait", QR_PORTRAIT, True, "portrait (JPEG, at most 900 bytes: made for QR codes)"),
             Element("issue_date", date_, True, "date of issue"),
             Element("expiry_date", date_, True, "date of expiry"),
             Element("issuing_country", COUNTRY, True, "issuing country"),
