@@ -22,12 +22,17 @@ from didlib.jsonview import to_json
 from didlib.keys import PublicKey, generate_key, load_private_key, load_public_key, private_key_pem
 from didlib.mdoc import Credential, issue_mdoc, present_elements, verify_response
 from didlib.mdoc.verifier import VerificationResult
+from didlib.pki import common_name_of
 from didlib.pkidir import PkiDir
+from didlib.presentation import make_oneway
+from didlib.qr import codes_for, decode_image, qr_png, qr_terminal, qr_version
 from didlib.sdjwt import present_sd_jwt, verify_sd_jwt_vc
 from didlib.sdjwt.profiles import VCT, issue_credential_sd_jwt
 from didlib.session.transcript import fresh_qr_transcript
 from didlib.status import StatusChecker, StatusList
 from didlib.trust import TrustStore
+from didlib.trustlist import ISSUER, READER_CA, TrustList, TrustListEntry
+from didlib.verifier import ReplayCache, TrustData, VerifierEngine, policy_from_text
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 MAX_INPUT_FILE = 4 << 20
@@ -175,6 +180,125 @@ def cmd_verify_mdoc(args: argparse.Namespace) -> int:
     )
     print(json.dumps(result_json(result), indent=2))
     return EXIT_OK if result.valid else EXIT_INVALID
+
+
+def _trust_data(paths: list[str], operator: str | None, status_files: list[str] | None) -> TrustData:
+    """``--trust``: PEM files/folders, or a signed trust list (checked with the pinned ``--operator`` key)."""
+    lists = [p for p in paths if Path(p).is_file() and _read(p, "trust file")[:3] == b"eyJ"]
+    if not lists:
+        store = _trust(paths)
+        return TrustData(store, _status_checker(status_files, store))
+    if len(lists) != 1 or len(paths) != 1:
+        raise _Usage("give one trust list, or PEM files, not both")
+    if operator is None:
+        raise _Usage("a trust list needs --operator (the trust list operator's public key)")
+    token = _text(lists[0], "trust list")
+    try:
+        trust_list = TrustList.verify(token, load_public_key(operator))
+    except DidlibError as exc:
+        raise _Usage(f"trust list not accepted: {exc.message}") from exc
+    store = trust_list.issuer_store()
+    fetched = dt.datetime.fromtimestamp(Path(lists[0]).stat().st_mtime, dt.UTC)
+    return TrustData(store, _status_checker(status_files, store), fetched_at=fetched)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """The till: read QR codes (images or text), decide, print the verdict. Keeps only nonces and counts."""
+    if args.camera:
+        raise _Usage("this build has no camera support; pass QR images or --payload (the verifier app has a camera)")
+    if not args.images and not args.payload:
+        raise _Usage("give QR images, --payload TEXT or --camera")
+    texts: list[str] = list(args.payload or [])
+    for image in args.images:
+        try:
+            found = decode_image(image)
+        except DidlibError as exc:
+            raise _Usage(exc.message) from exc
+        if not found:
+            raise _Usage(f"no QR code found in {image}")
+        texts.extend(found)
+    state = Path(args.state) if args.state else None
+    engine = VerifierEngine(
+        policy_from_text(args.policy),
+        _trust_data(args.trust, args.operator, args.status_token),
+        replay=ReplayCache(state / "replay.json" if state else None),
+        window=dt.timedelta(seconds=args.window),
+        clock=_clock(_now(args.now)),
+    )
+    verdict = None
+    for text in texts:
+        verdict = engine.scan(text) or verdict
+    if verdict is None:
+        progress = engine.progress()
+        raise _Usage(f"the QR codes are incomplete: {progress}")
+    if state:
+        _count(state / "counts.json", verdict.decision)
+    print(json.dumps(verdict.as_json(), indent=2))
+    return EXIT_OK if verdict.decision == "accept" else EXIT_INVALID
+
+
+def _clock(fixed: dt.datetime | None) -> Callable[[], dt.datetime]:
+    return (lambda: fixed) if fixed is not None else (lambda: dt.datetime.now(dt.UTC))
+
+
+def _count(path: Path, decision: str) -> None:
+    try:
+        counts = json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, ValueError):
+        counts = {}
+    counts = {k: v for k, v in counts.items() if isinstance(v, int)} if isinstance(counts, dict) else {}
+    counts["checks"] = counts.get("checks", 0) + 1
+    counts[decision] = counts.get(decision, 0) + 1
+    _write(path, json.dumps(counts).encode())
+
+
+def cmd_present_qr(args: argparse.Namespace) -> int:
+    """The wallet's one-way QR: one PNG, or QR-1.png, QR-2.png ... when the presentation is split."""
+    try:
+        credential = Credential.from_bytes(_read(args.credential, "credential"))
+    except DidlibError as exc:
+        raise _Usage(f"{args.credential} is not a readable mdoc credential: {exc.message}") from exc
+    disclose = _split(args.disclose or ["age_over_18,portrait"])
+    text = make_oneway(credential, load_private_key(args.device_key), disclose, now=_now(args.now))
+    codes = codes_for(text)
+    out = Path(args.out)
+    names = (
+        [out] if len(codes) == 1 else [out.with_name(f"{out.stem}-{i}{out.suffix}") for i in range(1, len(codes) + 1)]
+    )
+    ecc = "L" if len(codes) == 1 else "M"
+    for name, code in zip(names, codes, strict=True):
+        _write(name, qr_png(code, ecc))
+        if args.terminal:
+            print(qr_terminal(code, ecc), file=sys.stderr)
+    print(
+        json.dumps(
+            {
+                "files": [str(n) for n in names],
+                "versions": [qr_version(c, ecc) for c in codes],
+                "level": ecc,
+                "characters": len(text),
+            }
+        )
+    )
+    return EXIT_OK
+
+
+def cmd_trustlist_create(args: argparse.Namespace) -> int:
+    """A signed trust list naming each PKI folder's IACA, document signer and reader CA."""
+    entries = []
+    for folder in args.pki:
+        pki = PkiDir(Path(folder))
+        iaca = pki.certificate("iaca")
+        entries.append(
+            TrustListEntry(common_name_of(iaca), ISSUER, [iaca], [pki.certificate("ds")], list(args.status_uri or []))
+        )
+        reader_ca = pki.certificate("reader-ca")
+        entries.append(TrustListEntry(common_name_of(reader_ca), READER_CA, [reader_ca]))
+    now = _now(args.now) or dt.datetime.now(dt.UTC)
+    trust_list = TrustList(args.operator_name, now, now + dt.timedelta(days=args.days), entries)
+    _write(args.out, trust_list.sign(load_private_key(args.operator_key)).encode())
+    print(json.dumps({"entries": len(entries), "expires": trust_list.expires.strftime("%Y-%m-%dT%H:%M:%SZ")}))
+    return EXIT_OK
 
 
 def cmd_transcript_new(args: argparse.Namespace) -> int:
@@ -413,6 +537,39 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("--bits", type=int, choices=[1, 2, 4, 8], required=True)
     dec.add_argument("lst", help="base64url zlib status list")
     dec.set_defaults(func=cmd_status_decode)
+
+    pq = present.add_parser("qr", help="the one-way QR code(s) of a presentation, as PNG")
+    pq.add_argument("credential")
+    pq.add_argument("--device-key", required=True)
+    pq.add_argument("--disclose", action="append", help="ELEMENT[,ELEMENT...] (default: age_over_18,portrait)")
+    pq.add_argument("--out", required=True, help="QR.png (QR-1.png, QR-2.png ... when split)")
+    pq.add_argument("--terminal", action="store_true", help="also draw the codes on standard error")
+    pq.add_argument("--now")
+    pq.set_defaults(func=cmd_present_qr)
+
+    check = sub.add_parser("check", help="the till: verify QR codes against a policy; prints the verdict")
+    check.add_argument("images", nargs="*", help="PNG/JPEG pictures of the QR code(s)")
+    check.add_argument("--policy", required=True, help="age:16 | age:18 | age:21 | age:25 | volunteer | peer")
+    check.add_argument("--trust", required=True, action="append", help="PEM files/folders or one trust list")
+    check.add_argument("--operator", help="trust list operator public key (PEM), when --trust is a trust list")
+    check.add_argument("--payload", action="append", help="QR text instead of an image (repeatable)")
+    check.add_argument("--camera", action="store_true", help="scan with a camera (the verifier app)")
+    check.add_argument("--state", help="folder for the replay cache and the counts")
+    check.add_argument("--window", type=int, default=60, help="freshness window in seconds (default 60)")
+    check.add_argument("--status-token", action="append", help="cached status list token (JWT text or CWT)")
+    check.add_argument("--now")
+    check.set_defaults(func=cmd_check)
+
+    tl = sub.add_parser("trustlist", help="signed trust lists").add_subparsers(dest="tlcmd", required=True)
+    tlc = tl.add_parser("create", help="sign a trust list naming the issuers and reader CAs of PKI folders")
+    tlc.add_argument("--pki", required=True, action="append")
+    tlc.add_argument("--operator-key", required=True)
+    tlc.add_argument("--operator-name", default="didlib demo trust list")
+    tlc.add_argument("--status-uri", action="append", help="status list URI to publish with the issuers")
+    tlc.add_argument("--days", type=int, default=30)
+    tlc.add_argument("--out", required=True)
+    tlc.add_argument("--now")
+    tlc.set_defaults(func=cmd_trustlist_create)
 
     transcript = sub.add_parser("transcript", help="session transcripts").add_subparsers(dest="tcmd", required=True)
     tn = transcript.add_parser("new", help="write a QR-engagement SessionTranscript with fresh keys")

@@ -165,3 +165,54 @@ def test_status_commands_and_revocation(sd_world, capsys):
     code, out, _ = run(capsys, "verify sd-jwt {w}/pres.txt --issuer-key {w}/pki/ds.pem --nonce n1 "
                                "--aud https://shop.example --status-token {w}/list.jwt", sd_world)
     assert code == 0 and out["status"]["state"] == "unknown"
+
+
+# ------------------------------------------------------------------------------------ QR till (check)
+@pytest.fixture
+def till_world(world, capsys):
+    data = proof_of_age_data()
+    (world / "age.json").write_text(json.dumps(data))
+    assert run(capsys, ISSUE.replace("cred.cbor", "age.cbor") + " --doctype uk.gov.dvla.age.1 --data {w}/age.json",
+               world)[0] == 0
+    code, out, _ = run(capsys, "present qr {w}/age.cbor --device-key {w}/phone.pem --out {w}/qr.png", world)
+    assert code == 0 and out["level"] in ("L", "M")
+    return world, out["files"]
+
+
+CHECK = "check --policy age:18 --trust {w}/pki/iaca.pem --trust {w}/pki/ds.pem --state {w}/state"
+
+
+def test_check_accepts_then_refuses_the_replay(till_world, capsys):
+    world, files = till_world
+    code, out, _ = run(capsys, CHECK + " " + " ".join(files), world)
+    assert code == 0 and out["verdict"] == "accept" and out["headline"] == "OVER 18"
+    assert set(out["display"]) == {"over_18", "portrait"}
+    code, out, _ = run(capsys, CHECK + " " + " ".join(reversed(files)), world)
+    assert code == 1 and out["reasons"] == ["this code was already used"]
+    counts = json.loads((world / "state" / "counts.json").read_text())
+    assert counts == {"checks": 2, "accept": 1, "reject": 1}
+    assert "MORGAN" not in (world / "state" / "replay.json").read_text()
+
+
+def test_check_with_a_signed_trust_list(till_world, capsys):
+    world, files = till_world
+    assert run(capsys, "keygen {w}/operator.pem", world)[0] == 0
+    assert run(capsys, "trustlist create --pki {w}/pki --operator-key {w}/operator.pem --out {w}/tl.jwt", world)[0] == 0
+    code, out, _ = run(capsys, "check --policy age:18 --trust {w}/tl.jwt --operator {w}/operator.pem "
+                               + " ".join(files), world)
+    assert code == 0 and out["verdict"] == "accept" and out["dataAgeSeconds"]["trustList"] is not None
+    assert run(capsys, "check --policy age:18 --trust {w}/tl.jwt --operator {w}/phone.pem " + " ".join(files),
+               world)[0] == 2, "a trust list signed by someone else is refused"
+    assert run(capsys, "check --policy age:18 --trust {w}/tl.jwt " + " ".join(files), world)[0] == 2
+
+
+def test_check_usage_errors(till_world, capsys):
+    world, files = till_world
+    assert run(capsys, CHECK + " --camera", world)[0] == 2
+    assert run(capsys, CHECK, world)[0] == 2
+    assert run(capsys, CHECK + " {w}/pki/iaca.pem", world)[0] == 2  # not an image
+    assert run(capsys, CHECK.replace("age:18", "age:19") + " " + files[0], world)[0] == 2
+    if len(files) > 1:
+        assert run(capsys, CHECK + " " + files[0], world)[0] == 2  # incomplete set
+    code, out, _ = run(capsys, CHECK + " --payload hello", world)
+    assert code == 1 and out["verdict"] == "reject"
