@@ -249,6 +249,7 @@ def _count(path: Path, decision: str) -> None:
     counts = {k: v for k, v in counts.items() if isinstance(v, int)} if isinstance(counts, dict) else {}
     counts["checks"] = counts.get("checks", 0) + 1
     counts[decision] = counts.get(decision, 0) + 1
+    path.parent.mkdir(parents=True, exist_ok=True)
     _write(path, json.dumps(counts).encode())
 
 

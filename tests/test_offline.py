@@ -12,11 +12,11 @@ from conftest import NOW, issue
 from didlib import TrustStore
 from didlib.keys import generate_key
 from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL
-from didlib.mdoc.registry import NS_AGE, NS_ISO
+from didlib.mdoc.registry import NS_AGE, NS_DBS, NS_ISO
 from didlib.pki import create_reader_certificate
 from didlib.presentation import answer_challenge, make_oneway, read_challenge
 from didlib.qr import Assembler, codes_for, decode_image, decode_rgba, qr_png, qr_version, unframe
-from didlib.samples import Person, dbs_data, mdl_data, proof_of_age_data
+from didlib.samples import Person, dbs_data, proof_of_age_data
 from didlib.session import entitlement_extension
 from didlib.status import StatusChecker, StatusList, StatusListToken
 from didlib.verifier import AgePolicy, PeerPolicy, TrustData, VerifierEngine, VolunteerPolicy
@@ -106,7 +106,8 @@ def test_tampered_code(age_credential, device_key, engine_for):
     doc = decode(response)
     items = doc["documents"][0]["issuerSigned"]["nameSpaces"][NS_AGE]
     portrait_item = next(i for i in items if b"portrait" in i.content)
-    items[items.index(portrait_item)] = type(portrait_item).wrap({**portrait_item.decode(), "elementValue": b"\xff\xd8x"})
+    forged = {**portrait_item.decode(), "elementValue": b"\xff\xd8x"}
+    items[items.index(portrait_item)] = type(portrait_item).wrap(forged)
     verdict = engine_for().scan(frame([ONE_WAY, created, nonce, encode(doc)]))
     assert verdict.decision == "reject" and verdict.reasons == ["the code has been altered"]
 
@@ -220,7 +221,7 @@ def youth_club(pki):
     cert = create_reader_certificate(
         pki.certificate("reader-ca"), pki.key("reader-ca"), key.public_key(), common_name="Scouts Hall",
         not_before=NOW - dt.timedelta(days=1),
-        extra_extensions=[entitlement_extension({DOCTYPE_MDL: {NS_ISO: "*"}, DOCTYPE_DBS: {"uk.gov.dbs.check.1": "*"}})])
+        extra_extensions=[entitlement_extension({DOCTYPE_MDL: {NS_ISO: "*"}, DOCTYPE_DBS: {NS_DBS: "*"}})])
     return key, cert
 
 
