@@ -10,7 +10,7 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev,demo]'
+	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
 demo: $(VENV)/.dev

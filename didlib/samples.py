@@ -70,7 +70,7 @@ def portrait_jpeg(
     try:
         from PIL import Image, ImageDraw, ImageFilter
     except ImportError:  # pragma: no cover - depends on the installation
-        raise UsageError("generating portraits needs Pillow: pip install 'didlib[demo]'") from None
+        raise UsageError("generating portraits needs Pillow (a didlib dependency): reinstall didlib") from None
     rng = random.Random(seed)
     w, h = size
     scale = 4  # draw large, then shrink, for smooth edges
