@@ -215,3 +215,55 @@ def test_transport_timeout():
     with pytest.raises(SessionError) as info:
         a.receive(timeout=0.01)
     assert info.value.code == "timeout"
+
+
+def test_exchange_over_the_local_network(licence, age_credential, device_key, trust, reader_trust, shop):
+    """Engagement QR names a TCP port; the reader connects to it; both sides run the exchange loops."""
+    import threading
+
+    from didlib.session import RetrievalMethod, TcpListener, TcpTransport, run_reader, serve_holder
+
+    listener = TcpListener()
+    holder = holder_for(licence, age_credential, device_key, reader_trust,
+                        retrieval_methods=[RetrievalMethod.local_network(listener.host, listener.port)])
+    shared = []
+
+    def phone():
+        connection = listener.accept(timeout=10)
+        shared.append(serve_holder(holder, connection, lambda pending: {DOCTYPE_MDL: pending.documents[0].allowed()}))
+        connection.close()
+
+    thread = threading.Thread(target=phone)
+    thread.start()
+    reader = reader_for(holder, trust, shop)
+    (method,) = reader.engagement.retrieval_methods
+    transport = TcpTransport.connect(*method.address())
+    result = run_reader(reader, transport)
+    thread.join(10)
+    transport.close()
+    listener.close()
+    assert result.valid and result.documents[0].elements[NS_ISO]["age_over_18"] is True
+    assert shared == [True] and holder.state == "closed"
+
+
+def test_tcp_transport_limits():
+    import socket
+    import struct
+
+    from didlib.session import TcpListener, TcpTransport
+
+    listener = TcpListener()
+    raw = socket.create_connection((listener.host, listener.port))
+    server = listener.accept(timeout=5)
+    raw.sendall(struct.pack(">I", 50 << 20))
+    with pytest.raises(SessionError) as info:
+        server.receive(timeout=5)
+    assert info.value.code == "too_large"
+    raw.close()
+    with pytest.raises(SessionError) as info:
+        server.receive(timeout=5)
+    assert info.value.code == "connection_lost"
+    with pytest.raises(SessionError) as info:
+        TcpTransport.connect("127.0.0.1", listener.port + 1 if listener.port < 65535 else 1, timeout=1)
+    assert info.value.code == "unreachable"
+    listener.close()

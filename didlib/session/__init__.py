@@ -1,10 +1,11 @@
 """ISO/IEC 18013-5 proximity sessions: engagement, session encryption, requests and reader authentication."""
 
 from didlib.session.engagement import DeviceEngagement, RetrievalMethod
+from didlib.session.exchange import run_reader, serve_holder
 from didlib.session.holder import HolderSession, PendingRequest, RequestedDocument
 from didlib.session.reader import ReaderSession
 from didlib.session.reader_auth import ReaderIdentity, entitlement_extension
-from didlib.session.transport import InMemoryTransport, Transport
+from didlib.session.transport import InMemoryTransport, TcpListener, TcpTransport, Transport
 
 __all__ = [
     "DeviceEngagement",
@@ -15,6 +16,10 @@ __all__ = [
     "ReaderSession",
     "RequestedDocument",
     "RetrievalMethod",
+    "TcpListener",
+    "TcpTransport",
     "Transport",
     "entitlement_extension",
+    "run_reader",
+    "serve_holder",
 ]

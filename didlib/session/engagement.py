@@ -17,11 +17,13 @@ from didlib.cbor import Embedded, Limits, decode
 from didlib.errors import DecodeError, UnsupportedError
 from didlib.keys import PublicKey, cose_key_from_public, public_key_from_cose
 
-__all__ = ["DeviceEngagement", "RetrievalMethod", "BLE", "NFC", "WIFI_AWARE", "URI_PREFIX"]
+__all__ = ["DeviceEngagement", "RetrievalMethod", "BLE", "NFC", "WIFI_AWARE", "LOCAL_NETWORK", "URI_PREFIX"]
 
 URI_PREFIX = "mdoc:"
 CIPHER_SUITE_1 = 1  # ECDH on the curve of EDeviceKey, HKDF-SHA-256, AES-256-GCM
 NFC, BLE, WIFI_AWARE = 1, 2, 3
+# Not an 18013-5 method: didlib's TCP transport on the local network, options {0: host, 1: port}.
+LOCAL_NETWORK = 100
 MAX_ENGAGEMENT_BYTES = 4096
 ENGAGEMENT_LIMITS = Limits(max_size=MAX_ENGAGEMENT_BYTES, max_depth=12, max_items=512)
 
@@ -47,6 +49,17 @@ class RetrievalMethod:
         if central_client_uuid is not None:
             options[BLE_CENTRAL_CLIENT_UUID] = central_client_uuid.bytes
         return cls(BLE, 1, options)
+
+    @classmethod
+    def local_network(cls, host: str, port: int) -> RetrievalMethod:
+        return cls(LOCAL_NETWORK, 1, {0: host, 1: port})
+
+    def address(self) -> tuple[str, int] | None:
+        """(host, port) of a local-network method."""
+        host, port = self.options.get(0), self.options.get(1)
+        if self.type != LOCAL_NETWORK or not isinstance(host, str) or not isinstance(port, int):
+            return None
+        return host, port
 
     def to_cbor(self) -> list[Any]:
         return [self.type, self.version, self.options]

@@ -7,11 +7,13 @@ in-memory pair serves tests and same-process demos.
 from __future__ import annotations
 
 import queue
+import socket
+import struct
 from typing import Protocol
 
 from didlib.errors import SessionError
 
-__all__ = ["Transport", "InMemoryTransport"]
+__all__ = ["Transport", "InMemoryTransport", "TcpTransport", "TcpListener"]
 
 MAX_MESSAGE = 1 << 20
 
@@ -44,3 +46,74 @@ class InMemoryTransport:
             return self._inbox.get(timeout=timeout)
         except queue.Empty:
             raise SessionError("no message arrived in time", code="timeout") from None
+
+
+class TcpTransport:
+    """Messages over TCP on the local network, each preceded by its length (4 bytes, big-endian).
+
+    A desktop stand-in for BLE's GATT characteristics: the same opaque session messages, the same limits.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    @classmethod
+    def connect(cls, host: str, port: int, timeout: float = 10.0) -> TcpTransport:
+        try:
+            return cls(socket.create_connection((host, port), timeout=timeout))
+        except OSError as exc:
+            raise SessionError(f"cannot reach {host}:{port}: {exc.strerror or exc}", code="unreachable") from exc
+
+    def send(self, message: bytes) -> None:
+        if len(message) > MAX_MESSAGE:
+            raise SessionError(f"message of {len(message)} bytes is larger than {MAX_MESSAGE}", code="too_large")
+        try:
+            self._sock.sendall(struct.pack(">I", len(message)) + message)
+        except OSError as exc:
+            raise SessionError(f"connection lost: {exc}", code="connection_lost") from exc
+
+    def _read(self, size: int) -> bytes:
+        chunks, remaining = [], size
+        while remaining:
+            chunk = self._sock.recv(min(remaining, 65536))
+            if not chunk:
+                raise SessionError("the other side closed the connection", code="connection_lost")
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+
+    def receive(self, timeout: float | None = 10.0) -> bytes:
+        self._sock.settimeout(timeout)
+        try:
+            (length,) = struct.unpack(">I", self._read(4))
+            if length > MAX_MESSAGE:
+                raise SessionError(
+                    f"a message of {length} bytes is announced; the limit is {MAX_MESSAGE}", code="too_large"
+                )
+            return self._read(length)
+        except TimeoutError:
+            raise SessionError("no message arrived in time", code="timeout") from None
+        except OSError as exc:
+            raise SessionError(f"connection lost: {exc}", code="connection_lost") from exc
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class TcpListener:
+    """The holder's side: listen on a local port (named in the engagement) for one reader."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._sock = socket.create_server((host, port))
+        self.host, self.port = self._sock.getsockname()[:2]
+
+    def accept(self, timeout: float | None = 30.0) -> TcpTransport:
+        self._sock.settimeout(timeout)
+        try:
+            conn, _ = self._sock.accept()
+        except TimeoutError:
+            raise SessionError("no reader connected in time", code="timeout") from None
+        return TcpTransport(conn)
+
+    def close(self) -> None:
+        self._sock.close()
