@@ -22,6 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from PIL import Image
 
 from didlib import TrustStore
 from didlib.cbor import decode
@@ -31,12 +32,16 @@ from didlib.keys import generate_key
 from didlib.mdoc import DOCTYPE_AGE, Credential, issue_mdoc, present_elements, verify_response
 from didlib.mdoc.structures import device_authentication_bytes
 from didlib.pkidir import PkiDir
+from didlib.presentation import make_oneway, parse_payload
+from didlib.qr import codes_for, decode_rgba, qr_image, qr_version
 from didlib.samples import flat_claims, proof_of_age_data
 from didlib.sdjwt import present_sd_jwt, verify_sd_jwt_vc
 from didlib.sdjwt.core import split_sd_jwt
 from didlib.sdjwt.profiles import VCT, issue_credential_sd_jwt
+from didlib.session import HolderSession, ReaderSession
 from didlib.session.transcript import fresh_qr_transcript
 from didlib.status import StatusChecker, StatusList, StatusListToken
+from didlib.verifier import AgePolicy, TrustData, VerifierEngine
 
 
 def paired_medians(full: Callable[[], object], raw: Callable[[], object], rounds: int) -> tuple[float, float]:
@@ -55,8 +60,9 @@ def _raw_ecdsa(sign1: Sign1, key: ec.EllipticCurvePublicKey, payload: bytes) -> 
     """The bare ECDSA verification of a COSE_Sign1: only the cryptography call, message prebuilt."""
     message = _sig_structure(sign1.protected_raw, payload)
     half = len(sign1.signature) // 2
-    der = encode_dss_signature(int.from_bytes(sign1.signature[:half], "big"),
-                               int.from_bytes(sign1.signature[half:], "big"))
+    der = encode_dss_signature(
+        int.from_bytes(sign1.signature[:half], "big"), int.from_bytes(sign1.signature[half:], "big")
+    )
     return lambda: key.verify(der, message, ec.ECDSA(hashes.SHA256()))
 
 
@@ -84,8 +90,15 @@ def _in_order(steps: list[Callable[[], None]]) -> Callable[[], None]:
 
 
 def _result(name: str, what: str, raw_what: str, full: float, raw: float, **extra: object) -> dict[str, object]:
-    return {"name": name, "what": what, **extra, "median_seconds": round(full, 7), "raw_crypto": raw_what,
-            "raw_median_seconds": round(raw, 7), "ratio": round(full / raw, 3)}
+    return {
+        "name": name,
+        "what": what,
+        **extra,
+        "median_seconds": round(full, 7),
+        "raw_crypto": raw_what,
+        "raw_median_seconds": round(raw, 7),
+        "ratio": round(full / raw, 3),
+    }
 
 
 def _pki() -> tuple[PkiDir, TrustStore]:
@@ -99,8 +112,13 @@ def bench_mdoc_verification(rounds: int) -> dict[str, object]:
     iaca = pki.certificate("iaca")
     signer_key, signer_cert = pki.signer()
     device = generate_key()
-    issued = issue_mdoc(DOCTYPE_AGE, proof_of_age_data(), signer_key=signer_key,
-                        signer_chain=[signer_cert], device_key=device.public_key())
+    issued = issue_mdoc(
+        DOCTYPE_AGE,
+        proof_of_age_data(),
+        signer_key=signer_key,
+        signer_chain=[signer_cert],
+        device_key=device.public_key(),
+    )
     credential = Credential.from_issuer_signed(issued)
     transcript = fresh_qr_transcript()[0]
     response = present_elements(credential, device, ["age_over_18", "portrait"], transcript)
@@ -112,18 +130,26 @@ def bench_mdoc_verification(rounds: int) -> dict[str, object]:
     issuer_auth = Sign1.from_cbor(doc["issuerSigned"]["issuerAuth"])
     device_sig = Sign1.from_cbor(doc["deviceSigned"]["deviceAuth"]["deviceSignature"])
     device_payload = device_authentication_bytes(transcript, DOCTYPE_AGE, doc["deviceSigned"]["nameSpaces"])
-    raw = _in_order([
-        _raw_certificate(signer_cert, iaca),
-        _raw_ecdsa(issuer_auth, signer_cert.public_key(), issuer_auth.payload),
-        _raw_ecdsa(device_sig, device.public_key(), device_payload),
-    ])
+    raw = _in_order(
+        [
+            _raw_certificate(signer_cert, iaca),
+            _raw_ecdsa(issuer_auth, signer_cert.public_key(), issuer_auth.payload),
+            _raw_ecdsa(device_sig, device.public_key(), device_payload),
+        ]
+    )
     full, raw_cost = paired_medians(
-        lambda: verify_response(response, trust=trust, session_transcript=transcript, now=now), raw, rounds)
-    return _result("mdoc_verify_proof_of_age",
-                   "verify_response on a proof-of-age DeviceResponse (age_over_18 + portrait, deviceSignature): "
-                   "chain, issuer signature, MSO, digests, device signature",
-                   "3 ECDSA P-256 verifications (DS certificate, issuerAuth, deviceSignature)",
-                   full, raw_cost, response_bytes=len(response), target_ratio=2.0)
+        lambda: verify_response(response, trust=trust, session_transcript=transcript, now=now), raw, rounds
+    )
+    return _result(
+        "mdoc_verify_proof_of_age",
+        "verify_response on a proof-of-age DeviceResponse (age_over_18 + portrait, deviceSignature): "
+        "chain, issuer signature, MSO, digests, device signature",
+        "3 ECDSA P-256 verifications (DS certificate, issuerAuth, deviceSignature)",
+        full,
+        raw_cost,
+        response_bytes=len(response),
+        target_ratio=2.0,
+    )
 
 
 def bench_sd_jwt_verification(rounds: int) -> list[dict[str, object]]:
@@ -132,28 +158,51 @@ def bench_sd_jwt_verification(rounds: int) -> list[dict[str, object]]:
     signer_key, signer_cert = pki.signer()
     holder = generate_key()
     now = dt.datetime.now(dt.UTC)
-    credential = issue_credential_sd_jwt(VCT[DOCTYPE_AGE], flat_claims(proof_of_age_data()),
-                                         signer_key=signer_key, signer_chain=[signer_cert],
-                                         holder_key=holder.public_key(), now=now)
+    credential = issue_credential_sd_jwt(
+        VCT[DOCTYPE_AGE],
+        flat_claims(proof_of_age_data()),
+        signer_key=signer_key,
+        signer_chain=[signer_cert],
+        holder_key=holder.public_key(),
+        now=now,
+    )
     presentation = present_sd_jwt(credential, holder, ["age_over_18", "portrait"], nonce="n", aud="a", now=now)
     jwt_part, _, kb = split_sd_jwt(presentation)
     issuer_sig = _raw_jws(jwt_part, signer_cert.public_key())
     kb_sig = _raw_jws(kb, holder.public_key())
     results = []
     for label, options, steps, raw_what in (
-        ("x5c", {"trust": trust}, [_raw_certificate(signer_cert, iaca), issuer_sig, kb_sig],
-         "3 ECDSA P-256 verifications (x5c certificate, issuer JWT, KB-JWT)"),
-        ("issuer_key", {"issuer_key": signer_cert.public_key()}, [issuer_sig, kb_sig],
-         "2 ECDSA P-256 verifications (issuer JWT, KB-JWT)"),
+        (
+            "x5c",
+            {"trust": trust},
+            [_raw_certificate(signer_cert, iaca), issuer_sig, kb_sig],
+            "3 ECDSA P-256 verifications (x5c certificate, issuer JWT, KB-JWT)",
+        ),
+        (
+            "issuer_key",
+            {"issuer_key": signer_cert.public_key()},
+            [issuer_sig, kb_sig],
+            "2 ECDSA P-256 verifications (issuer JWT, KB-JWT)",
+        ),
     ):
         assert verify_sd_jwt_vc(presentation, nonce="n", aud="a", now=now, **options).valid
         full, raw = paired_medians(
             lambda options=options: verify_sd_jwt_vc(presentation, nonce="n", aud="a", now=now, **options),
-            _in_order(steps), rounds)
-        results.append(_result(f"sd_jwt_verify_proof_of_age_{label}",
-                               f"verify_sd_jwt_vc on a proof-of-age presentation (age_over_18 + portrait, KB-JWT), "
-                               f"issuer trusted by {label}", raw_what, full, raw,
-                               presentation_bytes=len(presentation), target_ratio=2.0))
+            _in_order(steps),
+            rounds,
+        )
+        results.append(
+            _result(
+                f"sd_jwt_verify_proof_of_age_{label}",
+                f"verify_sd_jwt_vc on a proof-of-age presentation (age_over_18 + portrait, KB-JWT), "
+                f"issuer trusted by {label}",
+                raw_what,
+                full,
+                raw,
+                presentation_bytes=len(presentation),
+                target_ratio=2.0,
+            )
+        )
     return results
 
 
@@ -170,23 +219,168 @@ def bench_status_lookup(rounds: int) -> list[dict[str, object]]:
     checker = StatusChecker({uri: token}, trust=trust)
     lookup, raw = paired_medians(lambda: checker.check(uri, next(indexes)), one_signature, rounds)
     cold, raw_cold = paired_medians(
-        lambda: StatusChecker({uri: token}, trust=trust).check(uri, 17), one_signature, max(rounds // 10, 5))
+        lambda: StatusChecker({uri: token}, trust=trust).check(uri, 17), one_signature, max(rounds // 10, 5)
+    )
     return [
-        _result("status_lookup_cached_1M", "StatusChecker.check on a verified 1,000,000-entry 2-bit list",
-                "1 ECDSA P-256 verification (for scale)", lookup, raw, token_bytes=len(token)),
-        _result("status_first_check_1M", "first check: verify the token, inflate 250 KB, look up",
-                "1 ECDSA P-256 verification (the token signature)", cold, raw_cold, token_bytes=len(token)),
+        _result(
+            "status_lookup_cached_1M",
+            "StatusChecker.check on a verified 1,000,000-entry 2-bit list",
+            "1 ECDSA P-256 verification (for scale)",
+            lookup,
+            raw,
+            token_bytes=len(token),
+        ),
+        _result(
+            "status_first_check_1M",
+            "first check: verify the token, inflate 250 KB, look up",
+            "1 ECDSA P-256 verification (the token signature)",
+            cold,
+            raw_cold,
+            token_bytes=len(token),
+        ),
     ]
+
+
+def bench_qr_scan_to_verdict(rounds: int) -> list[dict[str, object]]:
+    """The shop counter: find and read the QR codes in 1280x720 camera frames, then verify and decide."""
+    pki, trust = _pki()
+    iaca = pki.certificate("iaca")
+    signer_key, signer_cert = pki.signer()
+    device = generate_key()
+    credential = Credential.from_issuer_signed(
+        issue_mdoc(
+            DOCTYPE_AGE,
+            proof_of_age_data(),
+            signer_key=signer_key,
+            signer_chain=[signer_cert],
+            device_key=device.public_key(),
+        )
+    )
+    text = make_oneway(credential, device)
+    codes = codes_for(text)
+    ecc = "L" if len(codes) == 1 else "M"
+    frames = []
+    for code in codes:
+        frame = Image.new("RGBA", (1280, 720), (96, 108, 100, 255))
+        frame.paste(qr_image(code, ecc, box_size=4).convert("RGBA"), (380, 40))
+        frames.append(frame.tobytes())
+    store = TrustStore([iaca], [signer_cert])
+
+    def scan_to_verdict() -> None:
+        engine = VerifierEngine(AgePolicy(18), TrustData(store))
+        verdict = None
+        for frame in frames:
+            (found,) = decode_rgba(frame, 1280, 720)
+            verdict = engine.scan(found)
+        assert verdict is not None and verdict.decision == "accept"
+
+    payload = parse_payload(text)
+    doc = decode(payload.response)["documents"][0]
+    issuer_auth = Sign1.from_cbor(doc["issuerSigned"]["issuerAuth"])
+    device_sig = Sign1.from_cbor(doc["deviceSigned"]["deviceAuth"]["deviceSignature"])
+    device_payload = device_authentication_bytes(payload.transcript, DOCTYPE_AGE, doc["deviceSigned"]["nameSpaces"])
+    raw = _in_order(
+        [
+            _raw_certificate(signer_cert, iaca),
+            _raw_ecdsa(issuer_auth, signer_cert.public_key(), issuer_auth.payload),
+            _raw_ecdsa(device_sig, device.public_key(), device_payload),
+        ]
+    )
+    full, raw_cost = paired_medians(scan_to_verdict, raw, max(rounds // 5, 20))
+    return [
+        _result(
+            "qr_scan_to_verdict_proof_of_age",
+            f"decode {len(codes)} QR code(s) from 1280x720 RGBA frames, assemble, verify, apply the age:18 policy",
+            "3 ECDSA P-256 verifications",
+            full,
+            raw_cost,
+            payload_characters=len(text),
+            response_bytes=len(payload.response),
+            codes=len(codes),
+            qr_versions=[qr_version(c, ecc) for c in codes],
+            qr_level=ecc,
+            target="one code <= v30-L, or <= 2 codes <= v25-M",
+        )
+    ]
+
+
+def bench_session_round_trip(rounds: int) -> dict[str, object]:
+    """ISO 18013-5 proximity session in memory: engagement, reader-authenticated request, consent, response."""
+    pki, trust = _pki()
+    signer_key, signer_cert = pki.signer()
+    device = generate_key()
+    credential = Credential.from_issuer_signed(
+        issue_mdoc(
+            DOCTYPE_AGE,
+            proof_of_age_data(),
+            signer_key=signer_key,
+            signer_chain=[signer_cert],
+            device_key=device.public_key(),
+        )
+    )
+    reader_cas = TrustStore.from_pem_files([pki.folder / "reader-ca.pem"])
+    reader_key, reader_cert = pki.key("reader"), pki.certificate("reader")
+    request = {DOCTYPE_AGE: {"uk.gov.dvla.age.1": {"age_over_18": False, "portrait": False}}}
+
+    def round_trip() -> None:
+        holder = HolderSession([(credential, device)], reader_trust=reader_cas)
+        reader = ReaderSession(holder.qr_uri(), request, trust=trust, reader_key=reader_key, reader_chain=[reader_cert])
+        holder.receive(reader.start())
+        assert reader.receive(holder.respond()).valid
+
+    # The raw cryptography of one round trip: 2 key generations and 2 ECDH, reader signs and the wallet
+    # checks readerAuth (chain + signature), the wallet signs, the reader checks 3 signatures.
+    a, b = generate_key(), generate_key()
+    message = b"x" * 600
+    sig_reader = reader_key.sign(message, ec.ECDSA(hashes.SHA256()))
+    sig_device = device.sign(message, ec.ECDSA(hashes.SHA256()))
+    reader_ca = pki.certificate("reader-ca")
+
+    def raw() -> None:
+        generate_key(), generate_key()
+        a.exchange(ec.ECDH(), b.public_key()), b.exchange(ec.ECDH(), a.public_key())
+        reader_key.sign(message, ec.ECDSA(hashes.SHA256()))
+        reader_ca.public_key().verify(
+            reader_cert.signature, reader_cert.tbs_certificate_bytes, ec.ECDSA(hashes.SHA256())
+        )
+        reader_cert.public_key().verify(sig_reader, message, ec.ECDSA(hashes.SHA256()))
+        device.sign(message, ec.ECDSA(hashes.SHA256()))
+        for _ in range(3):
+            device.public_key().verify(sig_device, message, ec.ECDSA(hashes.SHA256()))
+
+    full, raw_cost = paired_medians(round_trip, raw, max(rounds // 5, 20))
+    return _result(
+        "iso_session_round_trip",
+        "HolderSession + ReaderSession in memory: engagement URI, "
+        "encrypted reader-authenticated request, encrypted response, full verification",
+        "2 key generations, 2 ECDH, 2 ECDSA signatures, 5 ECDSA verifications",
+        full,
+        raw_cost,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=300)
     args = parser.parse_args(argv)
-    results = [bench_mdoc_verification(args.rounds), *bench_sd_jwt_verification(args.rounds),
-               *bench_status_lookup(args.rounds)]
-    print(json.dumps({"python": platform.python_version(), "machine": platform.machine(), "rounds": args.rounds,
-                      "results": results}, indent=2))
+    results = [
+        bench_mdoc_verification(args.rounds),
+        *bench_sd_jwt_verification(args.rounds),
+        *bench_status_lookup(args.rounds),
+        *bench_qr_scan_to_verdict(args.rounds),
+        bench_session_round_trip(args.rounds),
+    ]
+    print(
+        json.dumps(
+            {
+                "python": platform.python_version(),
+                "machine": platform.machine(),
+                "rounds": args.rounds,
+                "results": results,
+            },
+            indent=2,
+        )
+    )
     return 0
 
 
