@@ -243,7 +243,7 @@ def bench_status_lookup(rounds: int) -> list[dict[str, object]]:
 
 def bench_qr_scan_to_verdict(rounds: int) -> list[dict[str, object]]:
     """The shop counter: find and read the QR codes in 1280x720 camera frames, then verify and decide."""
-    pki, trust = _pki()
+    pki, _ = _pki()
     iaca = pki.certificate("iaca")
     signer_key, signer_cert = pki.signer()
     device = generate_key()
