@@ -12,12 +12,15 @@ from pathlib import Path
 
 from didlib import TrustStore
 from didlib.keys import generate_key
-from didlib.mdoc import DOCTYPE_MDL, Credential, issue_mdoc, present_elements, verify_response
+from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_MDL, Credential, issue_mdoc, present_elements, verify_response
 from didlib.mdoc.registry import NS_ISO
 from didlib.pkidir import PkiDir
-from didlib.samples import SAMPLE_DRIVER, mdl_data
+from didlib.presentation import make_oneway
+from didlib.qr import codes_for, decode_image, qr_png
+from didlib.samples import SAMPLE_DRIVER, mdl_data, proof_of_age_data
 from didlib.session import HolderSession, ReaderSession
 from didlib.session.transcript import fresh_qr_transcript
+from didlib.verifier import AgePolicy, TrustData, VerifierEngine
 
 
 def show(title: str, result) -> None:
@@ -52,6 +55,27 @@ def session_demo(pki: PkiDir, licence: Credential, phone_key, trust: TrustStore)
     result = till.receive(phone.respond())
     show("Till verifies the session response", result)
     return result.valid and "family_name" not in result.documents[0].elements.get(NS_ISO, {})
+
+
+def qr_demo(pki: PkiDir, phone_key, folder: Path) -> bool:
+    """The shop counter with no network: a proof of age as QR codes, read back from the PNG files."""
+    print("\n== Proof of age as a one-way QR code at a till with no network")
+    signer_key, signer_cert = pki.signer()
+    proof = Credential.from_issuer_signed(issue_mdoc(DOCTYPE_AGE, proof_of_age_data(), signer_key=signer_key,
+                                                     signer_chain=[signer_cert], device_key=phone_key.public_key()))
+    codes = codes_for(make_oneway(proof, phone_key))
+    files = []
+    for number, code in enumerate(codes, 1):
+        files.append(folder / f"qr-{number}.png")
+        files[-1].write_bytes(qr_png(code, "M" if len(codes) > 1 else "L"))
+    print(f"   phone shows {len(codes)} QR code(s): {', '.join(f.name for f in files)}")
+    till = VerifierEngine(AgePolicy(18), TrustData(TrustStore([pki.certificate("iaca")], [signer_cert])))
+    first = [till.scan(text) for file in files for text in decode_image(file)][-1]
+    print(f"   till: {first.headline} ({first.decision}); {'; '.join(first.reasons)}")
+    again = [till.scan(text) for file in files for text in decode_image(file)][-1]
+    print(f"   till, same codes again: {again.headline} ({again.decision}); {'; '.join(again.reasons)}")
+    print(f"   till keeps counts only: {till.stats()}")
+    return first.decision == "accept" and again.decision == "reject"
 
 
 def main() -> int:
@@ -97,7 +121,8 @@ def main() -> int:
         )
         show("Shop verifies the same response replayed in another session", replayed)
         session_ok = session_demo(pki, licence, phone_key, trust)
-        ok = good.valid and not tampered.valid and not replayed.valid and session_ok
+        qr_ok = qr_demo(pki, phone_key, Path(tmp))
+        ok = good.valid and not tampered.valid and not replayed.valid and session_ok and qr_ok
         print("\nDemo", "passed" if ok else "FAILED")
         return 0 if ok else 1
 
