@@ -279,3 +279,50 @@ def test_decode_rgba_camera_frame(age_credential, device_key):
     mirrored = frame.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     assert decode_rgba(mirrored.tobytes(), 1280, 720) == [text]
     assert Assembler().add(text) is None
+
+
+# ------------------------------------------------------------------------------------ trust data on disk
+def test_trust_cache_refresh_and_offline_use(pki, tmp_path, age_credential, device_key):
+    from didlib.trustlist import ISSUER, READER_CA, TrustList, TrustListEntry
+    from didlib.verifier import TrustCache
+
+    operator = generate_key()
+    uri = "https://dvla.example.invalid/status/1"
+    entries = [TrustListEntry("DVLA", ISSUER, [pki.certificate("iaca")], [pki.certificate("ds")], [uri]),
+               TrustListEntry("Shops", READER_CA, [pki.certificate("reader-ca")])]
+    token = TrustList("demo", NOW, NOW + dt.timedelta(days=30), entries).sign(operator)
+    status = StatusListToken.create_jwt(uri, StatusList(8), pki.key("ds"), now=NOW, chain=[pki.certificate("ds")])
+    server = {"https://trust.example/list": token.encode(), uri: status.encode()}
+
+    def fetch(url):
+        if url not in server:
+            raise OSError(f"offline: {url}")
+        return server[url]
+
+    cache = TrustCache(tmp_path / "trust", operator.public_key())
+    report = cache.refresh("https://trust.example/list", fetch, now=NOW)
+    assert report.trust_list == "updated" and report.status_lists == {uri: "updated"} and not report.errors
+    later = NOW + dt.timedelta(hours=3)
+    data = TrustCache(tmp_path / "trust", operator.public_key()).load(later)  # a restart, offline
+    assert data.age(later) == dt.timedelta(hours=3)
+    assert data.status.check(uri, 0, later).state == "valid"
+    assert data.status.check(uri, 0, later).stale, "older than the list's one-hour ttl"
+    assert len(cache.reader_store(later)) == 1
+    engine = VerifierEngine(AgePolicy(18), data, clock=lambda: NOW)
+    assert engine.scan(make_oneway(age_credential, device_key, now=NOW)).decision == "accept"
+
+    # offline again, and a forged list in transit: the good cached data stays
+    server["https://trust.example/list"] = TrustList("evil", NOW, NOW + dt.timedelta(days=30), []).sign(
+        generate_key()).encode()
+    del server[uri]
+    report = cache.refresh("https://trust.example/list", fetch, now=later)
+    assert report.trust_list == "kept" and report.status_lists == {uri: "kept"} and len(report.errors) == 2
+    assert len(cache.load(later).issuers) == 1
+
+
+def test_trust_cache_without_data(tmp_path):
+    from didlib.errors import UsageError
+    from didlib.verifier import TrustCache
+
+    with pytest.raises(UsageError):
+        TrustCache(tmp_path, generate_key().public_key()).load(NOW)

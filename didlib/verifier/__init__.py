@@ -1,5 +1,6 @@
 """The verifier engine: policies (age, volunteer, peer), offline trust data, replay protection, verdicts."""
 
+from didlib.verifier.cache import RefreshReport, TrustCache
 from didlib.verifier.engine import TrustData, VerifierEngine
 from didlib.verifier.policies import AgePolicy, PeerPolicy, Policy, Verdict, VolunteerPolicy, policy_from_text
 from didlib.verifier.replay import ReplayCache
@@ -8,7 +9,9 @@ __all__ = [
     "AgePolicy",
     "PeerPolicy",
     "Policy",
+    "RefreshReport",
     "ReplayCache",
+    "TrustCache",
     "TrustData",
     "Verdict",
     "VerifierEngine",

@@ -1,0 +1,149 @@
+"""The verifier's trust data on disk: the signed trust list and the status lists, with when they came.
+
+Refreshed when the device is online (through a ``fetch`` function the app supplies, so the library does no
+networking of its own) and used offline for as long as the data is not expired; every verdict says how
+old it is. A download that fails or does not verify never replaces good data already cached.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from didlib.errors import DidlibError, UsageError
+from didlib.keys import PublicKey
+from didlib.status import StatusChecker, StatusListToken
+from didlib.trust import TrustStore
+from didlib.trustlist import TrustList
+from didlib.verifier.engine import TrustData
+
+__all__ = ["TrustCache", "RefreshReport"]
+
+TRUST_LIST_FILE = "trust-list.jwt"
+META_FILE = "meta.json"
+MAX_TOKEN_FILE = 16 << 20
+
+Fetch = Callable[[str], bytes]  # url -> body; raise on failure
+
+
+@dataclass
+class RefreshReport:
+    trust_list: str  # "updated" | "kept" (with the reason in errors)
+    status_lists: dict[str, str] = field(default_factory=dict)  # uri -> "updated" | "kept"
+    errors: list[str] = field(default_factory=list)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)
+
+
+class TrustCache:
+    def __init__(self, folder: str | Path, operator_key: PublicKey) -> None:
+        self.folder = Path(folder)
+        self._operator_key = operator_key
+
+    # ------------------------------------------------------------------------------------- metadata
+    def _meta(self) -> dict:
+        try:
+            meta = json.loads((self.folder / META_FILE).read_text())
+        except (OSError, ValueError):
+            return {"status": {}}
+        return meta if isinstance(meta, dict) and isinstance(meta.get("status"), dict) else {"status": {}}
+
+    def _save_meta(self, meta: dict) -> None:
+        _write_atomic(self.folder / META_FILE, json.dumps(meta, indent=1).encode())
+
+    @staticmethod
+    def _status_file(uri: str) -> str:
+        return "status-" + hashlib.sha256(uri.encode()).hexdigest()[:24] + ".token"
+
+    # ----------------------------------------------------------------------------------------- store
+    def store_trust_list(self, token: str, fetched_at: dt.datetime) -> TrustList:
+        """Verify, then keep, a downloaded trust list."""
+        trust_list = TrustList.verify(token, self._operator_key, fetched_at)
+        _write_atomic(self.folder / TRUST_LIST_FILE, token.encode("ascii"))
+        meta = self._meta()
+        meta["trust_list_fetched"] = fetched_at.isoformat()
+        self._save_meta(meta)
+        return trust_list
+
+    def store_status_token(self, uri: str, token: str | bytes, fetched_at: dt.datetime) -> None:
+        """Verify, then keep, a downloaded Status List Token for ``uri``."""
+        trust_list = self._trust_list(fetched_at)
+        checked = StatusListToken.verify(token, trust=trust_list.issuer_store(), now=fetched_at)
+        if checked.uri != uri:
+            raise UsageError(f"the status list downloaded from {uri} says it is {checked.uri}")
+        name = self._status_file(uri)
+        _write_atomic(self.folder / name, token.encode("ascii") if isinstance(token, str) else token)
+        meta = self._meta()
+        meta["status"][uri] = {"file": name, "fetched": fetched_at.isoformat(), "jwt": isinstance(token, str)}
+        self._save_meta(meta)
+
+    # ------------------------------------------------------------------------------------------ load
+    def _trust_list(self, now: dt.datetime) -> TrustList:
+        path = self.folder / TRUST_LIST_FILE
+        try:
+            token = path.read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"no trust list cached in {self.folder}: update while online") from exc
+        return TrustList.verify(token.strip(), self._operator_key, now)
+
+    def load(self, now: dt.datetime | None = None, max_age: dt.timedelta = dt.timedelta(days=7)) -> TrustData:
+        """The cached trust data, checked again now (an expired trust list is refused)."""
+        now = now or dt.datetime.now(dt.UTC)
+        trust_list = self._trust_list(now)
+        store = trust_list.issuer_store()
+        meta = self._meta()
+        tokens: dict[str, str | bytes] = {}
+        fetched: dict[str, dt.datetime] = {}
+        for uri, entry in meta["status"].items():
+            try:
+                data = (self.folder / entry["file"]).read_bytes()
+                tokens[uri] = data.decode("ascii") if entry.get("jwt") else data
+                fetched[uri] = dt.datetime.fromisoformat(entry["fetched"])
+            except (OSError, KeyError, ValueError, TypeError):
+                continue  # a lost status file just means "unknown" for its credentials
+        list_fetched = meta.get("trust_list_fetched")
+        return TrustData(store, StatusChecker(tokens, trust=store, fetched_at=fetched),
+                         fetched_at=dt.datetime.fromisoformat(list_fetched) if list_fetched else None,
+                         max_age=max_age)
+
+    def reader_store(self, now: dt.datetime | None = None) -> TrustStore:
+        """The reader CAs of the cached trust list (what a wallet checks readers against)."""
+        return self._trust_list(now or dt.datetime.now(dt.UTC)).reader_store()
+
+    # --------------------------------------------------------------------------------------- refresh
+    def refresh(self, trust_list_url: str, fetch: Fetch, now: dt.datetime | None = None) -> RefreshReport:
+        """Download the trust list and every status list it names; keep what was cached on any failure."""
+        now = now or dt.datetime.now(dt.UTC)
+        report = RefreshReport("kept")
+        try:
+            self.store_trust_list(fetch(trust_list_url).decode("ascii").strip(), now)
+            report.trust_list = "updated"
+        except (DidlibError, OSError, UnicodeDecodeError, ValueError) as exc:
+            report.errors.append(f"trust list: {exc}")
+        try:
+            uris = self._trust_list(now).status_list_uris()
+        except DidlibError as exc:
+            report.errors.append(f"trust list: {exc}")
+            return report
+        for uri in uris:
+            try:
+                body = fetch(uri)
+                token: str | bytes = body.decode("ascii").strip() if body[:3] == b"eyJ" else body
+                self.store_status_token(uri, token, now)
+                report.status_lists[uri] = "updated"
+            except (DidlibError, OSError, ValueError) as exc:
+                report.status_lists[uri] = "kept"
+                report.errors.append(f"{uri}: {exc}")
+        return report
