@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -107,19 +108,19 @@ def _pki() -> tuple[PkiDir, TrustStore]:
     return pki, TrustStore.from_pem_files([pki.folder / "iaca.pem"])
 
 
+def _proof_of_age(signer_key: Any, signer_cert: x509.Certificate) -> tuple[Any, Credential]:
+    """A device key and a proof of age issued to it (the sample person, a 900-byte portrait)."""
+    device = generate_key()
+    issued = issue_mdoc(DOCTYPE_AGE, proof_of_age_data(), signer_key=signer_key, signer_chain=[signer_cert],
+                        device_key=device.public_key())
+    return device, Credential.from_issuer_signed(issued)
+
+
 def bench_mdoc_verification(rounds: int) -> dict[str, object]:
     pki, trust = _pki()
     iaca = pki.certificate("iaca")
     signer_key, signer_cert = pki.signer()
-    device = generate_key()
-    issued = issue_mdoc(
-        DOCTYPE_AGE,
-        proof_of_age_data(),
-        signer_key=signer_key,
-        signer_chain=[signer_cert],
-        device_key=device.public_key(),
-    )
-    credential = Credential.from_issuer_signed(issued)
+    device, credential = _proof_of_age(signer_key, signer_cert)
     transcript = fresh_qr_transcript()[0]
     response = present_elements(credential, device, ["age_over_18", "portrait"], transcript)
     now = dt.datetime.now(dt.UTC)
@@ -246,16 +247,7 @@ def bench_qr_scan_to_verdict(rounds: int) -> list[dict[str, object]]:
     pki, _ = _pki()
     iaca = pki.certificate("iaca")
     signer_key, signer_cert = pki.signer()
-    device = generate_key()
-    credential = Credential.from_issuer_signed(
-        issue_mdoc(
-            DOCTYPE_AGE,
-            proof_of_age_data(),
-            signer_key=signer_key,
-            signer_chain=[signer_cert],
-            device_key=device.public_key(),
-        )
-    )
+    device, credential = _proof_of_age(signer_key, signer_cert)
     text = make_oneway(credential, device)
     codes = codes_for(text)
     ecc = "L" if len(codes) == 1 else "M"
@@ -308,16 +300,7 @@ def bench_session_round_trip(rounds: int) -> dict[str, object]:
     """ISO 18013-5 proximity session in memory: engagement, reader-authenticated request, consent, response."""
     pki, trust = _pki()
     signer_key, signer_cert = pki.signer()
-    device = generate_key()
-    credential = Credential.from_issuer_signed(
-        issue_mdoc(
-            DOCTYPE_AGE,
-            proof_of_age_data(),
-            signer_key=signer_key,
-            signer_chain=[signer_cert],
-            device_key=device.public_key(),
-        )
-    )
+    device, credential = _proof_of_age(signer_key, signer_cert)
     reader_cas = TrustStore.from_pem_files([pki.folder / "reader-ca.pem"])
     reader_key, reader_cert = pki.key("reader"), pki.certificate("reader")
     request = {DOCTYPE_AGE: {"uk.gov.dvla.age.1": {"age_over_18": False, "portrait": False}}}

@@ -22,6 +22,7 @@ from typing import Any
 import base45
 
 from didlib.cbor import Limits, decode, encode
+from didlib.compression import inflate
 from didlib.errors import DecodeError, LimitExceeded, UsageError
 
 __all__ = [
@@ -67,16 +68,7 @@ def unframe(text: str) -> Any:
         compressed = base45.b45decode(body)
     except (ValueError, KeyError, TypeError) as exc:
         raise DecodeError(f"QR payload is not base45: {exc}") from exc
-    inflater = zlib.decompressobj()
-    try:
-        data = inflater.decompress(compressed, MAX_PAYLOAD)
-    except zlib.error as exc:
-        raise DecodeError(f"QR payload is not zlib data: {exc}") from exc
-    if inflater.unconsumed_tail:
-        raise LimitExceeded("QR payload inflates beyond its limit")
-    if not inflater.eof:
-        raise DecodeError("QR payload is truncated")
-    return decode(data, PAYLOAD_LIMITS)
+    return decode(inflate(compressed, MAX_PAYLOAD, "QR payload"), PAYLOAD_LIMITS)
 
 
 def split(text: str, max_chars: int) -> list[str]:

@@ -11,6 +11,7 @@ import secrets
 import zlib
 from enum import IntEnum
 
+from didlib.compression import inflate
 from didlib.errors import DecodeError, LimitExceeded, UsageError
 
 __all__ = ["Status", "StatusList", "IndexAllocator", "MAX_LIST_BYTES"]
@@ -63,15 +64,7 @@ class StatusList:
         """Decompress ``lst``; a list that inflates beyond ``max_bytes`` is refused (no zip bombs)."""
         if bits not in (1, 2, 4, 8):
             raise DecodeError("status list bits must be 1, 2, 4 or 8")
-        inflater = zlib.decompressobj()
-        try:
-            data = inflater.decompress(lst, max_bytes)
-        except zlib.error as exc:
-            raise DecodeError(f"status list is not zlib data: {exc}") from exc
-        if inflater.unconsumed_tail:
-            raise LimitExceeded(f"status list inflates beyond {max_bytes} bytes")
-        if not inflater.eof or not data:
-            raise DecodeError("status list zlib data is truncated or empty")
+        data = inflate(lst, max_bytes, "status list")
         return cls(len(data) * 8 // bits, bits, data)
 
 
