@@ -1,0 +1,142 @@
+"""OpenID for Verifiable Credential Issuance 1.0: the protocol pieces both ends need, without HTTP.
+
+The issuer service and the wallet are thin shells around these: credential offers and their URI, the
+pre-authorized code grant's transaction code, key proofs (``openid4vci-proof+jwt``), and the error codes
+of the specification. Transport (FastAPI on one side, httpx on the other) stays in the apps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+from didlib.errors import DidlibError
+from didlib.jose import CompactJws, jwk_from_public, public_from_jwk, sign_jws
+from didlib.keys import PrivateKey, PublicKey
+
+__all__ = [
+    "OFFER_SCHEME",
+    "PRE_AUTHORIZED_GRANT",
+    "PROOF_TYP",
+    "FORMAT_MDOC",
+    "FORMAT_SD_JWT",
+    "OID4VCIError",
+    "CredentialOffer",
+    "make_proof",
+    "verify_proof",
+    "new_tx_code",
+]
+
+OFFER_SCHEME = "openid-credential-offer://"
+PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
+PROOF_TYP = "openid4vci-proof+jwt"
+FORMAT_MDOC, FORMAT_SD_JWT = "mso_mdoc", "dc+sd-jwt"
+MAX_OFFER = 8 * 1024
+
+
+class OID4VCIError(DidlibError):
+    """An error with the ``error`` code OpenID4VCI / OAuth 2.0 defines for it, and its HTTP status."""
+
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(description, code=error)
+        self.status = status
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.code, "error_description": self.message}
+
+
+def new_tx_code(length: int = 6) -> str:
+    """A numeric transaction code, delivered to the citizen out of band (RFC-style: digits only)."""
+    return "".join(secrets.choice("0123456789") for _ in range(length))
+
+
+@dataclass(frozen=True)
+class CredentialOffer:
+    """A credential offer with the pre-authorized code grant (OpenID4VCI 1.0 section 4.1)."""
+
+    credential_issuer: str
+    credential_configuration_ids: list[str]
+    pre_authorized_code: str
+    tx_code_length: int | None = 6
+    tx_code_description: str = "the code we showed you (demo) or sent to you"
+
+    def to_json(self) -> dict[str, Any]:
+        grant: dict[str, Any] = {"pre-authorized_code": self.pre_authorized_code}
+        if self.tx_code_length:
+            grant["tx_code"] = {"input_mode": "numeric", "length": self.tx_code_length,
+                                "description": self.tx_code_description}
+        return {"credential_issuer": self.credential_issuer,
+                "credential_configuration_ids": list(self.credential_configuration_ids),
+                "grants": {PRE_AUTHORIZED_GRANT: grant}}
+
+    def uri(self) -> str:
+        """``openid-credential-offer://?credential_offer=<JSON>`` (by value)."""
+        return OFFER_SCHEME + "?" + urllib.parse.urlencode({"credential_offer": json.dumps(self.to_json(),
+                                                                                           separators=(",", ":"))})
+
+    @classmethod
+    def from_uri(cls, uri: str) -> CredentialOffer:
+        """Read an offer URI (by value); a wallet calls this on what it scanned or was handed."""
+        if not isinstance(uri, str) or len(uri) > MAX_OFFER or not uri.startswith(OFFER_SCHEME):
+            raise OID4VCIError("invalid_request", "not a credential offer URI")
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(uri).query)
+        if "credential_offer" not in query:
+            raise OID4VCIError("invalid_request", "only offers by value are supported (credential_offer)")
+        try:
+            offer = json.loads(query["credential_offer"][0])
+            grant = offer["grants"][PRE_AUTHORIZED_GRANT]
+            tx = grant.get("tx_code")
+            return cls(str(offer["credential_issuer"]), [str(c) for c in offer["credential_configuration_ids"]],
+                       str(grant["pre-authorized_code"]), int(tx["length"]) if tx and "length" in tx else None,
+                       str(tx.get("description", "")) if tx else "")
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise OID4VCIError("invalid_request", f"malformed credential offer: {exc}") from exc
+
+
+def make_proof(key: PrivateKey, audience: str, nonce: str | None, now: dt.datetime | None = None,
+               client_id: str | None = None) -> str:
+    """The wallet's key proof: a JWT signed by the key to bind, carrying its public JWK in the header."""
+    payload: dict[str, Any] = {"aud": audience, "iat": int((now or dt.datetime.now(dt.UTC)).timestamp())}
+    if nonce is not None:
+        payload["nonce"] = nonce
+    if client_id:
+        payload["iss"] = client_id
+    return sign_jws(payload, key, {"typ": PROOF_TYP, "jwk": jwk_from_public(key.public_key())})
+
+
+def verify_proof(proof: str, *, audience: str, now: dt.datetime | None = None,
+                 max_age: dt.timedelta = dt.timedelta(minutes=5)) -> tuple[PublicKey, str | None]:
+    """Check a key proof (OpenID4VCI 1.0 appendix F.1); return the key it proves and the nonce it carries.
+
+    The caller checks the nonce against those it handed out (``invalid_nonce`` when it is not one).
+    Raises :class:`OID4VCIError` ``invalid_proof``.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    try:
+        jws = CompactJws.parse(proof)
+        if jws.header.get("typ") != PROOF_TYP:
+            raise OID4VCIError("invalid_proof", "proof typ must be openid4vci-proof+jwt")
+        if "x5c" in jws.header or "kid" in jws.header:
+            raise OID4VCIError("invalid_proof", "this issuer takes proofs with a jwk header only")
+        key = public_from_jwk(jws.header.get("jwk"))
+        jws.verify(key)
+    except OID4VCIError:
+        raise
+    except DidlibError as exc:
+        raise OID4VCIError("invalid_proof", f"proof does not verify: {exc.message}") from exc
+    claims = jws.payload
+    if not isinstance(claims, dict):
+        raise OID4VCIError("invalid_proof", "proof payload must be an object")
+    if claims.get("aud") != audience:
+        raise OID4VCIError("invalid_proof", "proof is for another credential issuer")
+    iat = claims.get("iat")
+    if isinstance(iat, bool) or not isinstance(iat, (int, float)):
+        raise OID4VCIError("invalid_proof", "proof has no iat")
+    if not now.timestamp() - max_age.total_seconds() <= iat <= now.timestamp() + 60:
+        raise OID4VCIError("invalid_proof", "proof iat is outside the accepted window")
+    nonce = claims.get("nonce")
+    return key, nonce if isinstance(nonce, str) else None
