@@ -23,6 +23,7 @@ from didlib.mdoc.registry import (
     NS_DBS,
     NS_DVLA,
     NS_ISO,
+    NS_TRAINING,
 )
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "dbs_data",
     "driver_number",
     "flat_claims",
+    "training_data",
 ]
 
 
@@ -174,3 +176,20 @@ SAMPLE_DATA = {DOCTYPE_MDL: mdl_data, DOCTYPE_AGE: proof_of_age_data, DOCTYPE_DB
 def flat_claims(data: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Namespaced issuer input as the flat claims an SD-JWT VC takes."""
     return {name: value for elements in data.values() for name, value in elements.items()}
+
+
+def training_data(person: Person = SAMPLE_DRIVER, today: dt.date | None = None) -> dict[str, Any]:
+    today = today or dt.date.today()
+    return {
+        NS_TRAINING: {
+            "family_name": person.family_name,
+            "given_name": person.given_name,
+            "birth_date": person.birth_date.isoformat(),
+            "course": "Safeguarding children and young people",
+            "level": "intermediate",
+            "completion_date": (today - dt.timedelta(days=30)).isoformat(),
+            "renewal_date": (today + dt.timedelta(days=3 * 365 - 30)).isoformat(),
+            "issuing_country": "GB",
+            "issuing_authority": "Example Safeguarding Training Ltd",
+        }
+    }

@@ -36,6 +36,8 @@ __all__ = [
     "DOCTYPE_MDL",
     "DOCTYPE_AGE",
     "DOCTYPE_DBS",
+    "DOCTYPE_TRAINING",
+    "NS_TRAINING",
 ]
 
 DOCTYPE_MDL = "org.iso.18013.5.1.mDL"
@@ -43,6 +45,7 @@ NS_ISO = "org.iso.18013.5.1"
 NS_DVLA = "uk.gov.dvla.mdl.1"
 DOCTYPE_AGE = NS_AGE = "uk.gov.dvla.age.1"
 DOCTYPE_DBS = NS_DBS = "uk.gov.dbs.check.1"
+DOCTYPE_TRAINING = NS_TRAINING = "uk.org.safeguarding.training.1"
 
 UK_AGE_THRESHOLDS = (16, 18, 21, 25)
 MAX_TEXT = 150
@@ -357,7 +360,27 @@ DBS_CHECK = Profile(
     default_validity_days=365,
 )
 
-PROFILES: dict[str, Profile] = {p.doctype: p for p in (MDL, PROOF_OF_AGE, DBS_CHECK)}
+SAFEGUARDING_TRAINING = Profile(
+    doctype=DOCTYPE_TRAINING,
+    title="Safeguarding training",
+    namespaces={
+        NS_TRAINING: _elements(
+            Element("family_name", text(), True, "last name"),
+            Element("given_name", text(), True, "first names"),
+            Element("birth_date", date_, True, "date of birth"),
+            Element("course", text(), True, "course title"),
+            Element("level", text(choices=("basic", "intermediate", "advanced", "designated_lead")), True,
+                    "safeguarding level"),
+            Element("completion_date", date_, True, "date the course was completed"),
+            Element("renewal_date", date_, True, "date the training must be renewed"),
+            Element("issuing_country", COUNTRY, True, "issuing country"),
+            Element("issuing_authority", text(), True, "training body"),
+        ),
+    },
+    default_validity_days=365,
+)
+
+PROFILES: dict[str, Profile] = {p.doctype: p for p in (MDL, PROOF_OF_AGE, DBS_CHECK, SAFEGUARDING_TRAINING)}
 
 _AGE_CHECK = [f"age_over_{n:02d}" for n in UK_AGE_THRESHOLDS] + ["portrait"]
 # What a shop's reader needs for an age check, and no more (the default reader entitlement).

@@ -20,7 +20,7 @@ from didlib.errors import IssuanceError
 from didlib.jose import b64url_encode
 from didlib.keys import PrivateKey, PublicKey
 from didlib.mdoc.issuer import prepare_issuance
-from didlib.mdoc.registry import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, PROFILES, Profile
+from didlib.mdoc.registry import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, DOCTYPE_TRAINING, PROFILES, Profile
 from didlib.sdjwt.core import SD
 from didlib.sdjwt.vc import issue_sd_jwt_vc
 
@@ -30,12 +30,14 @@ VCT = {
     DOCTYPE_MDL: "urn:uk:gov:dvla:vct:driving-licence:1",
     DOCTYPE_AGE: "urn:uk:gov:dvla:vct:proof-of-age:1",
     DOCTYPE_DBS: "urn:uk:gov:dbs:vct:dbs-check:1",
+    DOCTYPE_TRAINING: "urn:uk:org:safeguarding:vct:training:1",
 }
 DOCTYPE_FOR_VCT = {vct: doctype for doctype, vct in VCT.items()}
 ISSUERS = {  # the mock issuers' identifiers (example.invalid: nothing real answers there)
     DOCTYPE_MDL: "https://dvla.example.invalid",
     DOCTYPE_AGE: "https://dvla.example.invalid",
     DOCTYPE_DBS: "https://dbs.example.invalid",
+    DOCTYPE_TRAINING: "https://training.example.invalid",
 }
 _IMAGE_CLAIMS = {"portrait", "signature_usual_mark"}
 
