@@ -14,6 +14,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
+from didlib.cbor import encode
 from didlib.errors import DidlibError
 from didlib.jose import CompactJws, jwk_from_public, public_from_jwk, sign_jws
 from didlib.keys import PrivateKey, PublicKey
@@ -29,6 +30,7 @@ __all__ = [
     "make_proof",
     "verify_proof",
     "new_tx_code",
+    "binding_transcript",
 ]
 
 OFFER_SCHEME = "openid-credential-offer://"
@@ -47,6 +49,13 @@ class OID4VCIError(DidlibError):
 
     def body(self) -> dict[str, str]:
         return {"error": self.code, "error_description": self.message}
+
+
+def binding_transcript(credential_issuer: str, nonce: str) -> bytes:
+    """The SessionTranscript of a presentation made *to an issuer* so it binds a new credential to the same
+    device key (the DBS and training issuers ask for the driving licence this way):
+    ``[null, null, ["DidlibIssuerBinding", credential_issuer, nonce]]`` with the issuer's fresh nonce."""
+    return encode([None, None, ["DidlibIssuerBinding", credential_issuer, nonce]])
 
 
 def new_tx_code(length: int = 6) -> str:

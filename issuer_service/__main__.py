@@ -1,0 +1,39 @@
+"""``didlib-issuer --host 127.0.0.1 --port 8000``: run the mock issuers with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="didlib-issuer", description="The mock DVLA, DBS and training issuers.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1, help="processes (use PostgreSQL for more than one)")
+    args = parser.parse_args(argv)
+
+    import uvicorn
+
+    from issuer_service.app import create_app
+    from issuer_service.config import Settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = Settings.from_env(host=args.host, port=args.port)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    print(f"didlib issuer: data in {settings.data_dir}, database {settings.database_url.split('@')[-1]}",
+          file=sys.stderr)
+    print(f"didlib issuer: admin token {settings.admin_token}" if settings.demo else "didlib issuer: admin token set",
+          file=sys.stderr)
+    if args.workers > 1:
+        # Each worker builds its app from the same environment (the admin token must be given, not random).
+        uvicorn.run("issuer_service.app:create_app", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, log_level="warning")
+    else:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

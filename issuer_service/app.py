@@ -1,0 +1,264 @@
+"""HTTP for the issuer service (FastAPI): routes, request models with limits, and JSON errors only.
+
+Thin on purpose: each route validates its input, calls :class:`IssuerService`, and shapes the answer.
+Errors are the OpenID4VCI/OAuth JSON objects; nothing internal ever reaches a client, and logs carry
+paths and status codes, never personal data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Form, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from didlib.errors import DidlibError
+from didlib.keys import generate_key, load_private_key, private_key_pem
+from didlib.oid4vci import OID4VCIError
+from didlib.status import Status
+from issuer_service.config import Settings
+from issuer_service.service import IssuerService, RateLimited
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("issuer_service")
+MAX_BODY = 64 * 1024
+
+
+class BodyLimit:
+    """Refuse request bodies over ``MAX_BODY`` bytes, counting what actually arrives (not just the header)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or {}).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+            await _too_large(send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > MAX_BODY:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await _too_large(send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Send) -> None:
+    body = b'{"error":"invalid_request","error_description":"request body too large"}'
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class Identify(BaseModel):
+    driver_number: str = Field(min_length=16, max_length=16, pattern=r"^[A-Za-z0-9]{16}$")
+    birth_date: dt.date
+    postcode: str = Field(min_length=5, max_length=10)
+
+
+class Binding(BaseModel):
+    reference: str = Field(min_length=6, max_length=16, pattern=r"^[A-Za-z0-9]+$")
+    device_response: str = Field(min_length=16, max_length=48 * 1024)
+    nonce: str = Field(min_length=16, max_length=64)
+
+
+def _operator_key(settings: Settings) -> Any:
+    path = settings.data_dir / "operator.key"
+    if not path.exists():
+        path.write_bytes(private_key_pem(generate_key()))
+        path.chmod(0o600)
+    return load_private_key(path)
+
+
+def service(request: Request) -> IssuerService:
+    return request.app.state.service
+
+
+def client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
+    expected = f"Bearer {request.app.state.service.settings.admin_token}"
+    if authorization is None or not secrets.compare_digest(authorization.encode(), expected.encode()):
+        raise OID4VCIError("invalid_token", "admin bearer token required", 401)
+    return "admin"
+
+
+# Module level, so FastAPI can resolve them from the (postponed) annotations.
+Svc = Annotated[IssuerService, Depends(service)]
+Admin = Annotated[str, Depends(admin)]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service = IssuerService(settings)
+        service.seed()
+        app.state.service = service
+        app.state.operator = _operator_key(settings)
+        log.info("issuer service ready at %s (data in %s)", settings.public_url, settings.data_dir)
+        yield
+        service.close()  # clean shutdown: connections returned, SQLite WAL checkpointed
+
+    app = FastAPI(title="didlib mock issuers (DVLA, DBS, safeguarding training)", version="0.1.0", lifespan=lifespan)
+    app.add_middleware(BodyLimit)
+
+    @app.exception_handler(OID4VCIError)
+    async def oid4vci_error(_: Request, exc: OID4VCIError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+    @app.exception_handler(DidlibError)
+    async def didlib_error(_: Request, exc: DidlibError) -> JSONResponse:
+        return JSONResponse({"error": "invalid_request", "error_description": exc.message}, status_code=400)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = ", ".join(".".join(str(p) for p in e.get("loc", ())[1:]) for e in exc.errors()) or "body"
+        return JSONResponse({"error": "invalid_request", "error_description": f"invalid or missing: {fields}"},
+                            status_code=400)
+
+    @app.exception_handler(RateLimited)
+    async def rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
+        return JSONResponse({"error": "slow_down", "error_description": "too many requests; wait a minute"},
+                            status_code=429, headers={"Retry-After": "60"})
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected %s on %s", type(exc).__name__, request.url.path)
+        return JSONResponse({"error": "server_error", "error_description": "internal error"}, status_code=500)
+
+    @app.get("/health")
+    def health(svc: Svc) -> dict[str, str]:
+        with svc.engine.connect():
+            pass
+        return {"status": "ok"}
+
+    @app.get("/.well-known/openid-credential-issuer")
+    def issuer_metadata(svc: Svc) -> dict[str, Any]:
+        return svc.metadata()
+
+    @app.get("/.well-known/oauth-authorization-server")
+    def as_metadata(svc: Svc) -> dict[str, Any]:
+        return svc.as_metadata()
+
+    @app.post("/dvla/identify")
+    def identify(body: Identify, request: Request, svc: Svc) -> dict[str, Any]:
+        """A citizen proves who they are (driver number, birth date, postcode) and gets a credential offer."""
+        svc.check_rate(client(request), "identify")
+        return svc.identify_driver(body.driver_number, body.birth_date, body.postcode).as_json()
+
+    @app.post("/binding-nonce")
+    def binding_nonce(request: Request, svc: Svc) -> dict[str, str]:
+        svc.check_rate(client(request), "binding")
+        return {"nonce": svc.binding_nonce()}
+
+    @app.post("/{issuer}/bind")
+    def bind(issuer: str, body: Binding, request: Request, svc: Svc) -> dict[str, Any]:
+        """DBS and training: present the driving licence (over a binding nonce) to get an offer bound to it."""
+        svc.check_rate(client(request), "binding")
+        return svc.bind_offer(issuer, body.reference, body.device_response, body.nonce).as_json()
+
+    @app.post("/token")
+    def token(request: Request, svc: Svc,
+              grant_type: Annotated[str, Form(max_length=128)],
+              pre_authorized_code: Annotated[str, Form(alias="pre-authorized_code", max_length=128)],
+              tx_code: Annotated[str | None, Form(max_length=16)] = None) -> JSONResponse:
+        svc.check_rate(client(request), "token")
+        return JSONResponse(svc.token(grant_type, pre_authorized_code, tx_code),
+                            headers={"Cache-Control": "no-store"})
+
+    @app.post("/nonce")
+    def nonce(svc: Svc) -> JSONResponse:
+        return JSONResponse({"c_nonce": svc.c_nonce()}, headers={"Cache-Control": "no-store"})
+
+    @app.post("/credential")
+    async def credential(request: Request, svc: Svc,
+                         authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise OID4VCIError("invalid_token", "a bearer access token is required", 401)
+        try:
+            body = await request.json()
+        except ValueError as exc:
+            raise OID4VCIError("invalid_credential_request", "the body must be JSON") from exc
+        result = svc.credential(authorization[len("Bearer "):], body)
+        return JSONResponse(result, headers={"Cache-Control": "no-store"})
+
+    @app.get("/status/{issuer}/1")
+    def status_list(issuer: str, svc: Svc, accept: Annotated[str | None, Header()] = None) -> Response:
+        cwt = accept is not None and "statuslist+cwt" in accept
+        token = svc.status_token(issuer, cwt)
+        media = "application/statuslist+cwt" if cwt else "application/statuslist+jwt"
+        return Response(token if isinstance(token, bytes) else token.encode(), media_type=media,
+                        headers={"Cache-Control": "max-age=300"})
+
+    @app.get("/trust/list")
+    def trust_list(request: Request, svc: Svc) -> Response:
+        return Response(svc.trust_list(request.app.state.operator).encode(), media_type="application/trustlist+jwt")
+
+    @app.get("/trust/operator.pem")
+    def trust_operator(request: Request) -> Response:
+        from didlib.keys import public_key_pem
+
+        return Response(public_key_pem(request.app.state.operator.public_key()), media_type="application/x-pem-file")
+
+    @app.get("/trust/{issuer}/iaca.pem")
+    def iaca(issuer: str, svc: Svc) -> Response:
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        authority = svc.authorities.get(issuer)
+        if authority is None:
+            raise OID4VCIError("not_found", "no such issuer", 404)
+        return Response(authority.iaca.public_bytes(Encoding.PEM), media_type="application/x-pem-file")
+
+    @app.get("/admin/drivers/{driver_number}/credentials")
+    def admin_credentials(driver_number: str, svc: Svc, actor: Admin) -> list[dict[str, Any]]:
+        return svc.credentials_of(driver_number)
+
+    @app.post("/admin/credentials/{credential_id}/{action}")
+    def admin_credential(credential_id: int, action: str, svc: Svc, actor: Admin) -> dict[str, Any]:
+        return svc.set_state(credential_id, _state(action), actor)
+
+    @app.post("/admin/drivers/{driver_number}/{action}")
+    def admin_driver(driver_number: str, action: str, svc: Svc, actor: Admin) -> list[dict[str, Any]]:
+        return svc.set_driver_state(driver_number, _state(action), actor)
+
+    @app.get("/admin/audit")
+    def admin_audit(svc: Svc, actor: Admin, limit: int = 100) -> list[dict[str, Any]]:
+        return svc.audit_log(max(1, min(limit, 1000)))
+
+    return app
+
+
+def _state(action: str) -> Status:
+    states = {"revoke": Status.INVALID, "suspend": Status.SUSPENDED, "reinstate": Status.VALID}
+    if action not in states:
+        raise OID4VCIError("invalid_request", "action must be revoke, suspend or reinstate")
+    return states[action]

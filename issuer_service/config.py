@@ -1,0 +1,54 @@
+"""Service configuration, from the environment (twelve-factor style), with embedded defaults."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Settings"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """``DATABASE_URL`` (default: SQLite in the data folder), ``DIDLIB_ISSUER_DATA`` (keys, database),
+    ``DIDLIB_PUBLIC_URL`` (what wallets reach), ``DIDLIB_ADMIN_TOKEN``, ``DIDLIB_DEMO`` (show transaction
+    codes), ``DIDLIB_SEED_DRIVERS`` (register size on first start), ``DIDLIB_KEYS`` (``file`` or
+    ``pkcs11``) with ``DIDLIB_PKCS11_MODULE``, ``DIDLIB_PKCS11_TOKEN``, ``DIDLIB_PKCS11_PIN``."""
+
+    data_dir: Path
+    database_url: str
+    public_url: str
+    admin_token: str
+    demo: bool = True
+    seed_drivers: int = 200
+    keys: str = "file"
+    pkcs11_module: str | None = None
+    pkcs11_token: str = "didlib"
+    pkcs11_pin: str | None = None
+    rate_per_minute: int = 30
+    offer_lifetime_seconds: int = 600
+    token_lifetime_seconds: int = 300
+    nonce_lifetime_seconds: int = 300
+    status_list_size: int = 100_000
+    batch_size: int = 10
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, *, host: str = "127.0.0.1", port: int = 8000) -> Settings:
+        env = dict(os.environ if env is None else env)
+        data_dir = Path(env.get("DIDLIB_ISSUER_DATA", "issuer-data")).resolve()
+        return cls(
+            data_dir=data_dir,
+            database_url=env.get("DATABASE_URL", f"sqlite:///{data_dir / 'issuer.db'}"),
+            public_url=env.get("DIDLIB_PUBLIC_URL", f"http://{host}:{port}").rstrip("/"),
+            admin_token=env.get("DIDLIB_ADMIN_TOKEN") or secrets.token_urlsafe(24),
+            demo=env.get("DIDLIB_DEMO", "1") not in ("0", "false", "no"),
+            seed_drivers=int(env.get("DIDLIB_SEED_DRIVERS", "200")),
+            keys=env.get("DIDLIB_KEYS", "file"),
+            pkcs11_module=env.get("DIDLIB_PKCS11_MODULE"),
+            pkcs11_token=env.get("DIDLIB_PKCS11_TOKEN", "didlib"),
+            pkcs11_pin=env.get("DIDLIB_PKCS11_PIN"),
+            rate_per_minute=int(env.get("DIDLIB_RATE_PER_MINUTE", "30")),
+        )

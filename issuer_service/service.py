@@ -1,0 +1,494 @@
+"""The issuer's work, independent of HTTP: identity checks, offers, tokens, nonces, issuance, status.
+
+Every state change is one short transaction. A pre-authorized code is spent by a conditional UPDATE, a
+nonce likewise, and a status list index by a unique constraint, so concurrent requests and workers cannot
+issue twice or share an index, and a process killed mid-request leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from didlib.errors import DidlibError
+from didlib.jose import jwk_from_public, public_from_jwk
+from didlib.keys import PublicKey, same_public_key
+from didlib.mdoc import Credential, issue_mdoc, verify_response
+from didlib.mdoc.registry import DOCTYPE_MDL, NS_ISO
+from didlib.oid4vci import (
+    FORMAT_MDOC,
+    PRE_AUTHORIZED_GRANT,
+    CredentialOffer,
+    OID4VCIError,
+    binding_transcript,
+    new_tx_code,
+    verify_proof,
+)
+from didlib.qr import qr_png
+from didlib.samples import flat_claims
+from didlib.sdjwt.profiles import VCT, issue_credential_sd_jwt
+from didlib.status import Status, StatusList, StatusListToken
+from didlib.trust import TrustStore
+from didlib.trustlist import ISSUER, READER_CA, TrustList, TrustListEntry
+from issuer_service.authorities import CONFIGS, Authority, CredentialConfig, credential_data, load_authorities
+from issuer_service.config import Settings
+from issuer_service.models import (
+    AccessToken,
+    AuditEvent,
+    DbsCertificate,
+    Driver,
+    IssuedCredential,
+    Nonce,
+    Offer,
+    StatusListRow,
+    TrainingRecord,
+    make_engine,
+    make_sessions,
+)
+from issuer_service.register import seed
+
+__all__ = ["IssuerService", "OfferResult", "RateLimited"]
+
+SUBJECTS = {"driver": Driver, "dbs": DbsCertificate, "training": TrainingRecord}
+MAX_TX_ATTEMPTS = 5
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite returns naive datetimes for timezone columns; they were written in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+class RateLimited(Exception):
+    """Too many requests from one client for a protected endpoint."""
+
+
+@dataclass
+class OfferResult:
+    offer_id: str
+    uri: str
+    tx_code: str | None  # only in demo mode: in production it goes out of band
+
+    def as_json(self) -> dict[str, Any]:
+        """The offer URI and the same as a QR code (PNG, base64), for a wallet on another device."""
+        out = {"credential_offer_uri": self.uri, "qr_png_base64": base64.b64encode(qr_png(self.uri, "M")).decode()}
+        if self.tx_code:
+            out["tx_code"] = self.tx_code
+        return out
+
+
+class IssuerService:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(settings.database_url)
+        self.sessions = make_sessions(self.engine)
+        self.authorities: dict[str, Authority] = load_authorities(settings)
+        self.issuer_url = settings.public_url
+        self._dvla_trust = TrustStore([self.authorities["dvla"].iaca])
+        self._rate: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+        self._rate_lock = threading.Lock()
+        self._ensure_status_lists()
+
+    def seed(self, progress: Any = None) -> int:
+        return seed(self.sessions, self.settings.seed_drivers, progress=progress)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --------------------------------------------------------------------------------- protection
+    def check_rate(self, client: str, bucket: str) -> None:
+        """A sliding one-minute window per client and endpoint (per process: see specs/issuer-service.md)."""
+        now = time.monotonic()
+        with self._rate_lock:
+            hits = self._rate[(client, bucket)]
+            while hits and now - hits[0] > 60:
+                hits.popleft()
+            if len(hits) >= self.settings.rate_per_minute:
+                raise RateLimited(bucket)
+            hits.append(now)
+
+    def audit(self, session: Any, actor: str, action: str, target: str, detail: str = "") -> None:
+        session.add(AuditEvent(at=_now(), actor=actor, action=action, target=target, detail=detail[:256]))
+
+    # ------------------------------------------------------------------------------------- offers
+    def _offer(
+        self, session: Any, kind: str, subject_id: int, configs: list[str], bound: PublicKey | None
+    ) -> OfferResult:
+        code, tx_code = secrets.token_urlsafe(32), new_tx_code()
+        offer_id = secrets.token_hex(16)
+        session.add(
+            Offer(
+                id=offer_id,
+                code_hash=_hash(code),
+                tx_code_hash=_hash(tx_code),
+                subject_kind=kind,
+                subject_id=subject_id,
+                config_ids=configs,
+                bound_key=json.dumps(jwk_from_public(bound)) if bound is not None else None,
+                expires=_now() + dt.timedelta(seconds=self.settings.offer_lifetime_seconds),
+            )
+        )
+        self.audit(session, "citizen", "offer", f"{kind}:{subject_id}", ",".join(configs))
+        uri = CredentialOffer(self.issuer_url, configs, code).uri()
+        return OfferResult(offer_id, uri, tx_code if self.settings.demo else None)
+
+    def identify_driver(self, driver_number: str, birth_date: dt.date, postcode: str) -> OfferResult:
+        """The DVLA check: all three must match one driver; the same answer for any mismatch."""
+        with self.sessions() as session:
+            driver = session.scalar(select(Driver).where(Driver.driver_number == driver_number.upper().strip()))
+            if (
+                driver is None
+                or driver.birth_date != birth_date
+                or driver.postcode.replace(" ", "").upper() != postcode.replace(" ", "").upper()
+            ):
+                raise OID4VCIError("access_denied", "these details do not match a driving licence record", 403)
+            configs = [c.id for c in CONFIGS.values() if c.subject == "driver"]
+            result = self._offer(session, "driver", driver.id, configs, None)
+            session.commit()
+            return result
+
+    def binding_nonce(self) -> str:
+        return self._new_nonce("binding")
+
+    def bind_offer(self, kind: str, reference: str, device_response: str, nonce: str) -> OfferResult:
+        """DBS and training: the wallet shows its driving licence (device-signed over our nonce); the record
+        must name the same person; the new credential will be bound to the licence's device key."""
+        if kind not in ("dbs", "training"):
+            raise OID4VCIError("invalid_request", "unknown issuer")
+        self._spend_nonce(nonce, "binding")
+        try:
+            response = base64.urlsafe_b64decode(device_response + "=" * (-len(device_response) % 4))
+        except (ValueError, TypeError) as exc:
+            raise OID4VCIError("invalid_request", "device_response must be base64url") from exc
+        result = verify_response(
+            response, trust=self._dvla_trust, session_transcript=binding_transcript(self.issuer_url, nonce)
+        )
+        licence = next((d for d in result.documents if d.doctype == DOCTYPE_MDL and d.valid), None)
+        if not result.valid or licence is None or licence.device_key is None:
+            reasons = ", ".join(p.code for p in result.errors) or "no driving licence"
+            raise OID4VCIError("access_denied", f"the driving licence was not accepted ({reasons})", 403)
+        who = licence.elements.get(NS_ISO, {})
+        model = DbsCertificate if kind == "dbs" else TrainingRecord
+        column = DbsCertificate.certificate_number if kind == "dbs" else TrainingRecord.reference
+        with self.sessions() as session:
+            record = session.scalar(select(model).where(column == reference.strip()))
+            if record is None or not _same_person(who, record):
+                raise OID4VCIError("access_denied", "the record does not match the licence holder", 403)
+            configs = [c.id for c in CONFIGS.values() if c.subject == kind]
+            result_offer = self._offer(session, kind, record.id, configs, licence.device_key)
+            session.commit()
+            return result_offer
+
+    # -------------------------------------------------------------------------------------- token
+    def token(self, grant_type: str, code: str, tx_code: str | None) -> dict[str, Any]:
+        if grant_type != PRE_AUTHORIZED_GRANT:
+            raise OID4VCIError("unsupported_grant_type", "only the pre-authorized code grant is supported")
+        with self.sessions() as session:
+            offer = session.scalar(select(Offer).where(Offer.code_hash == _hash(code)))
+            if offer is None or offer.used or _aware(offer.expires) < _now():
+                raise OID4VCIError("invalid_grant", "the pre-authorized code is unknown, used or expired")
+            if tx_code is None or not secrets.compare_digest(_hash(tx_code), offer.tx_code_hash):
+                failed = offer.failed_attempts + 1
+                session.execute(
+                    update(Offer)
+                    .where(Offer.id == offer.id)
+                    .values(failed_attempts=failed, used=failed >= MAX_TX_ATTEMPTS)
+                )
+                session.commit()
+                raise OID4VCIError("invalid_grant", "the transaction code is wrong")
+            # Spend the code: only one of any number of concurrent requests changes the row.
+            spent = session.execute(update(Offer).where(Offer.id == offer.id, Offer.used.is_(False)).values(used=True))
+            if spent.rowcount != 1:
+                session.rollback()
+                raise OID4VCIError("invalid_grant", "the pre-authorized code has already been used")
+            token = secrets.token_urlsafe(32)
+            session.add(
+                AccessToken(
+                    token_hash=_hash(token),
+                    offer_id=offer.id,
+                    expires=_now() + dt.timedelta(seconds=self.settings.token_lifetime_seconds),
+                )
+            )
+            self.audit(session, "wallet", "token", f"offer:{offer.id}")
+            session.commit()
+        return {"access_token": token, "token_type": "Bearer", "expires_in": self.settings.token_lifetime_seconds}
+
+    # -------------------------------------------------------------------------------------- nonces
+    def _new_nonce(self, purpose: str) -> str:
+        value = secrets.token_urlsafe(24)
+        with self.sessions() as session:
+            session.add(
+                Nonce(
+                    value=value,
+                    purpose=purpose,
+                    expires=_now() + dt.timedelta(seconds=self.settings.nonce_lifetime_seconds),
+                )
+            )
+            session.commit()
+        return value
+
+    def c_nonce(self) -> str:
+        return self._new_nonce("proof")
+
+    def _spend_nonce(self, value: str | None, purpose: str) -> None:
+        if not value:
+            raise OID4VCIError("invalid_nonce", "a nonce from the nonce endpoint is required")
+        with self.sessions() as session:
+            spent = session.execute(
+                update(Nonce)
+                .where(Nonce.value == value, Nonce.purpose == purpose, Nonce.used.is_(False), Nonce.expires > _now())
+                .values(used=True)
+            )
+            session.commit()
+        if spent.rowcount != 1:
+            raise OID4VCIError("invalid_nonce", "the nonce is unknown, used or expired; get a new one")
+
+    # ---------------------------------------------------------------------------------- credentials
+    def credential(self, access_token: str, body: Any) -> dict[str, Any]:
+        """OpenID4VCI 1.0 credential endpoint: one credential per proof (batch), each bound to its key."""
+        with self.sessions() as session:
+            token = session.get(AccessToken, _hash(access_token))
+            if token is None or _aware(token.expires) < _now():
+                raise OID4VCIError("invalid_token", "the access token is unknown or expired", 401)
+            offer = session.get(Offer, token.offer_id)
+        if not isinstance(body, dict):
+            raise OID4VCIError("invalid_credential_request", "the request must be a JSON object")
+        config_id = body.get("credential_configuration_id")
+        if config_id not in CONFIGS or config_id not in offer.config_ids:
+            raise OID4VCIError("unknown_credential_configuration", f"{config_id!r} is not offered here")
+        proofs = body.get("proofs")
+        jwts = proofs.get("jwt") if isinstance(proofs, dict) else None
+        if not isinstance(jwts, list) or not jwts or not all(isinstance(p, str) for p in jwts):
+            raise OID4VCIError("invalid_proof", "proofs.jwt must be a non-empty list of key proofs")
+        limit = 1 if offer.bound_key else self.settings.batch_size
+        if len(jwts) > limit:
+            raise OID4VCIError("invalid_credential_request", f"at most {limit} proofs in one request")
+        keys = []
+        for proof in jwts:
+            key, nonce = verify_proof(proof, audience=self.issuer_url)
+            self._spend_nonce(nonce, "proof")
+            if any(same_public_key(key, other) for other in keys):
+                raise OID4VCIError("invalid_proof", "each credential of a batch needs its own key")
+            if offer.bound_key and not same_public_key(key, public_from_jwk(json.loads(offer.bound_key))):
+                raise OID4VCIError("invalid_proof", "this credential must be bound to the key of your driving licence")
+            keys.append(key)
+        config = CONFIGS[config_id]
+        return {"credentials": [{"credential": self._issue(config, offer, key)} for key in keys]}
+
+    def _issue(self, config: CredentialConfig, offer: Offer, holder_key: PublicKey) -> str:
+        authority = self.authorities[config.authority]
+        today = _now().date()
+        with self.sessions() as session:
+            record = session.get(SUBJECTS[offer.subject_kind], offer.subject_id)
+            data = credential_data(config, record, today)
+            issued = self._allocate(session, config, offer, authority)
+            reference = {"idx": issued.status_idx, "uri": issued.status_uri}
+            try:
+                if config.format == FORMAT_MDOC:
+                    credential = issue_mdoc(
+                        config.doctype,
+                        data,
+                        signer_key=authority.signer_key,
+                        signer_chain=[authority.signer_cert],
+                        device_key=holder_key,
+                        status={"status_list": reference},
+                    )
+                    text = (
+                        base64.urlsafe_b64encode(Credential.from_issuer_signed(credential).to_bytes())
+                        .rstrip(b"=")
+                        .decode()
+                    )
+                else:
+                    text = issue_credential_sd_jwt(
+                        VCT[config.doctype],
+                        flat_claims(data),
+                        signer_key=authority.signer_key,
+                        signer_chain=[authority.signer_cert],
+                        holder_key=holder_key,
+                        status=reference,
+                    )
+            except DidlibError as exc:
+                session.rollback()
+                raise OID4VCIError("credential_request_denied", f"the record cannot be issued: {exc.message}") from exc
+            self.audit(session, "issuer", "issue", f"credential:{issued.id}", config.id)
+            session.commit()
+            return text
+
+    def _allocate(self, session: Any, config: CredentialConfig, offer: Offer, authority: Authority) -> IssuedCredential:
+        """A random free index in the authority's status list; the unique constraint settles races."""
+        size = self.settings.status_list_size
+        for _ in range(64):
+            issued = IssuedCredential(
+                subject_kind=offer.subject_kind,
+                subject_id=offer.subject_id,
+                config_id=config.id,
+                status_uri=authority.status_uri,
+                status_idx=secrets.randbelow(size),
+                state=0,
+                issued_at=_now(),
+            )
+            try:
+                with session.begin_nested():
+                    session.add(issued)
+                    session.flush()
+                return issued
+            except IntegrityError:
+                continue
+        raise OID4VCIError("credential_request_denied", "the status list is full", 503)
+
+    # ---------------------------------------------------------------------------------------- status
+    def _ensure_status_lists(self) -> None:
+        with self.sessions() as session:
+            for authority in self.authorities.values():
+                if session.get(StatusListRow, authority.status_uri) is None:
+                    size = self.settings.status_list_size
+                    session.add(
+                        StatusListRow(
+                            uri=authority.status_uri,
+                            authority=authority.name,
+                            bits=2,
+                            size=size,
+                            data=bytes(StatusList(size, 2).data),
+                            version=0,
+                        )
+                    )
+            try:
+                session.commit()
+            except IntegrityError:  # another worker made them first
+                session.rollback()
+
+    def status_token(self, authority_name: str, cwt: bool) -> str | bytes:
+        authority = self.authorities.get(authority_name)
+        if authority is None:
+            raise OID4VCIError("not_found", "no such status list", 404)
+        with self.sessions() as session:
+            row = session.get(StatusListRow, authority.status_uri)
+        status_list = StatusList(row.size, row.bits, row.data)
+        make = StatusListToken.create_cwt if cwt else StatusListToken.create_jwt
+        return make(
+            authority.status_uri,
+            status_list,
+            authority.signer_key,
+            chain=[authority.signer_cert],
+            valid_for=dt.timedelta(days=1),
+            ttl=3600,
+        )
+
+    def set_state(self, credential_id: int, state: Status, actor: str) -> dict[str, Any]:
+        """Revoke, suspend or reinstate one issued credential (its status list entry)."""
+        with self.sessions() as session:
+            issued = session.get(IssuedCredential, credential_id)
+            if issued is None:
+                raise OID4VCIError("not_found", "no such credential", 404)
+            row = session.scalar(select(StatusListRow).where(StatusListRow.uri == issued.status_uri).with_for_update())
+            status_list = StatusList(row.size, row.bits, row.data)
+            status_list.set(issued.status_idx, int(state))
+            row.data, row.version = bytes(status_list.data), row.version + 1
+            issued.state = int(state)
+            self.audit(session, actor, state.name.lower(), f"credential:{credential_id}")
+            session.commit()
+            return {"id": credential_id, "state": state.name.lower()}
+
+    def set_driver_state(self, driver_number: str, state: Status, actor: str) -> list[dict[str, Any]]:
+        with self.sessions() as session:
+            driver = session.scalar(select(Driver).where(Driver.driver_number == driver_number))
+            if driver is None:
+                raise OID4VCIError("not_found", "no such driver", 404)
+            ids = session.scalars(
+                select(IssuedCredential.id).where(
+                    IssuedCredential.subject_kind == "driver", IssuedCredential.subject_id == driver.id
+                )
+            ).all()
+        return [self.set_state(i, state, actor) for i in ids]
+
+    def credentials_of(self, driver_number: str) -> list[dict[str, Any]]:
+        with self.sessions() as session:
+            driver = session.scalar(select(Driver).where(Driver.driver_number == driver_number))
+            if driver is None:
+                raise OID4VCIError("not_found", "no such driver", 404)
+            rows = session.scalars(
+                select(IssuedCredential).where(
+                    IssuedCredential.subject_kind == "driver", IssuedCredential.subject_id == driver.id
+                )
+            ).all()
+            return [
+                {"id": r.id, "config": r.config_id, "state": Status(r.state).name.lower(), "statusIndex": r.status_idx}
+                for r in rows
+            ]
+
+    def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self.sessions() as session:
+            rows = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)).all()
+            return [
+                {
+                    "at": _aware(r.at).isoformat(),
+                    "actor": r.actor,
+                    "action": r.action,
+                    "target": r.target,
+                    "detail": r.detail,
+                }
+                for r in rows
+            ]
+
+    # ------------------------------------------------------------------------------------------ trust
+    def trust_list(self, operator_key: Any) -> str:
+        entries = []
+        for authority in self.authorities.values():
+            entries.append(
+                TrustListEntry(
+                    f"{authority.name.upper()} issuer",
+                    ISSUER,
+                    [authority.iaca],
+                    [authority.signer_cert],
+                    [authority.status_uri],
+                )
+            )
+        entries.append(TrustListEntry("Reader CA", READER_CA, [self.authorities["dvla"].pki.certificate("reader-ca")]))
+        now = _now()
+        return TrustList("didlib mock trust list", now, now + dt.timedelta(days=30), entries).sign(operator_key)
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "credential_issuer": self.issuer_url,
+            "authorization_servers": [self.issuer_url],
+            "credential_endpoint": f"{self.issuer_url}/credential",
+            "nonce_endpoint": f"{self.issuer_url}/nonce",
+            "batch_credential_issuance": {"batch_size": self.settings.batch_size},
+            "display": [{"name": "didlib mock DVLA, DBS and training issuers", "locale": "en-GB"}],
+            "credential_configurations_supported": {cid: c.metadata() for cid, c in CONFIGS.items()},
+        }
+
+    def as_metadata(self) -> dict[str, Any]:
+        return {
+            "issuer": self.issuer_url,
+            "token_endpoint": f"{self.issuer_url}/token",
+            "grant_types_supported": [PRE_AUTHORIZED_GRANT],
+            "pre-authorized_grant_anonymous_access_supported": True,
+        }
+
+
+def _same_person(licence: dict[str, Any], record: Any) -> bool:
+    return (
+        str(licence.get("family_name", "")).casefold() == record.family_name.casefold()
+        and str(licence.get("given_name", "")).casefold() == record.given_name.casefold()
+        and licence.get("birth_date") == record.birth_date
+    )
