@@ -126,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.info("issuer service ready at %s (data in %s)", settings.public_url, settings.data_dir)
         yield
         service.close()  # clean shutdown: connections returned, SQLite WAL checkpointed
+        log.info("issuer service stopped")
 
     app = FastAPI(title="didlib mock issuers (DVLA, DBS, safeguarding training)", version="0.1.0", lifespan=lifespan)
     app.add_middleware(BodyLimit)

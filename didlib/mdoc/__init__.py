@@ -2,7 +2,7 @@
 
 from didlib.mdoc.holder import Credential, present, present_elements
 from didlib.mdoc.issuer import issue_mdoc
-from didlib.mdoc.registry import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, PROFILES
+from didlib.mdoc.registry import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, DOCTYPE_TRAINING, PROFILES
 from didlib.mdoc.request import DeviceRequest, DocRequest
 from didlib.mdoc.verifier import DocumentResult, Problem, VerificationResult, verify_response
 
@@ -21,4 +21,5 @@ __all__ = [
     "DOCTYPE_MDL",
     "DOCTYPE_AGE",
     "DOCTYPE_DBS",
+    "DOCTYPE_TRAINING",
 ]
