@@ -1,130 +1,204 @@
-"""End-to-end demo on the embedded defaults: a development PKI in files, one driving licence.
+"""End-to-end demo on the embedded defaults (SQLite, keys in files): the whole story, in one run.
 
-The DVLA issues a licence to a fictional driver's phone; at a shop the phone discloses only
-``age_over_18`` and ``portrait``; the till verifies it. Then a tampered copy is rejected.
+1. The mock issuer service starts (DVLA, DBS and a training body, a fictional register).
+2. A fictional driver gets a driving licence and a proof of age over OpenID4VCI, then a DBS check bound
+   to the same phone by presenting the licence.
+3. A shop's till downloads the signed trust list and status lists, then goes offline.
+4. At the counter: age_over_18 and the portrait only, as a DeviceResponse, over an ISO 18013-5 session,
+   and as QR codes; a tampered copy and a replay are refused.
+5. A youth club checks a volunteer: licence + DBS check, same holder proven.
+6. The DVLA revokes the proof of age; once the till updates, it is refused.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-from didlib import TrustStore
-from didlib.keys import generate_key
-from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_MDL, Credential, issue_mdoc, present_elements, verify_response
-from didlib.mdoc.registry import NS_ISO
+import httpx
+
+from didlib.keys import generate_key, load_public_key
+from didlib.mdoc import DOCTYPE_DBS, DOCTYPE_MDL, present_elements, verify_response
+from didlib.mdoc.registry import NS_DBS, NS_ISO
+from didlib.pki import create_reader_certificate
 from didlib.pkidir import PkiDir
-from didlib.presentation import make_oneway
+from didlib.presentation import answer_challenge, make_oneway, read_challenge
 from didlib.qr import codes_for, decode_image, qr_png
-from didlib.samples import SAMPLE_DRIVER, mdl_data, proof_of_age_data
-from didlib.session import HolderSession, ReaderSession
+from didlib.samples import SAMPLE_DRIVER, driver_number
+from didlib.session import HolderSession, ReaderSession, entitlement_extension
 from didlib.session.transcript import fresh_qr_transcript
-from didlib.verifier import AgePolicy, TrustData, VerifierEngine
+from didlib.verifier import AgePolicy, TrustCache, VerifierEngine, VolunteerPolicy
+from issuer_service.register import SAMPLE_DBS_NUMBER
+from wallet_app.model.issuance import IssuerClient
+
+ADMIN = "demo-admin-token"
 
 
-def show(title: str, result) -> None:
-    verdict = "VALID" if result.valid else "REJECTED"
-    print(f"\n== {title}: {verdict}")
-    for doc in result.documents:
-        print(f"   document   {doc.doctype} from {doc.issuer} ({doc.device_auth or 'no'} device authentication)")
-        for check, passed in doc.checks.items():
-            print(f"   {'ok  ' if passed else 'FAIL'}       {check}")
-        for ns, elements in (doc.elements if doc.valid else {}).items():
-            for name, value in elements.items():
-                shown = f"<{len(value)}-byte JPEG>" if isinstance(value, bytes) else value
-                print(f"   disclosed  {ns}/{name} = {shown}")
-    for problem in result.errors:
-        print(f"   error      {problem.code}: {problem.message}")
+def step(title: str) -> None:
+    print(f"\n== {title}")
 
 
-def session_demo(pki: PkiDir, licence: Credential, phone_key, trust: TrustStore) -> bool:
-    """The same check over an ISO 18013-5 session: QR engagement, reader authentication, encryption."""
-    print("\n== ISO 18013-5 session at the counter")
-    reader_cas = TrustStore.from_pem_files([pki.folder / "reader-ca.pem"])
-    phone = HolderSession([(licence, phone_key)], reader_trust=reader_cas)
-    uri = phone.qr_uri()
-    print(f"   phone shows QR  {uri[:40]}... ({len(uri)} characters)")
-    till = ReaderSession(uri, {DOCTYPE_MDL: {NS_ISO: {"age_over_18": False, "portrait": False, "family_name": False}}},
-                         trust=trust, reader_key=pki.key("reader"), reader_chain=[pki.certificate("reader")])
-    pending = phone.receive(till.start())
-    asked = pending.documents[0]
-    names = ", ".join(e for els in asked.elements.values() for e in els)
-    print(f"   phone: {pending.reader.name} (verified) asks for {names}")
-    print(f"   phone: not entitled to {asked.beyond_entitlement}; shares only {asked.allowed()}")
-    result = till.receive(phone.respond())
-    show("Till verifies the session response", result)
-    return result.valid and "family_name" not in result.documents[0].elements.get(NS_ISO, {})
-
-
-def qr_demo(pki: PkiDir, phone_key, folder: Path) -> bool:
-    """The shop counter with no network: a proof of age as QR codes, read back from the PNG files."""
-    print("\n== Proof of age as a one-way QR code at a till with no network")
-    signer_key, signer_cert = pki.signer()
-    proof = Credential.from_issuer_signed(issue_mdoc(DOCTYPE_AGE, proof_of_age_data(), signer_key=signer_key,
-                                                     signer_chain=[signer_cert], device_key=phone_key.public_key()))
-    codes = codes_for(make_oneway(proof, phone_key))
-    files = []
-    for number, code in enumerate(codes, 1):
-        files.append(folder / f"qr-{number}.png")
-        files[-1].write_bytes(qr_png(code, "M" if len(codes) > 1 else "L"))
-    print(f"   phone shows {len(codes)} QR code(s): {', '.join(f.name for f in files)}")
-    till = VerifierEngine(AgePolicy(18), TrustData(TrustStore([pki.certificate("iaca")], [signer_cert])))
-    first = [till.scan(text) for file in files for text in decode_image(file)][-1]
-    print(f"   till: {first.headline} ({first.decision}); {'; '.join(first.reasons)}")
-    again = [till.scan(text) for file in files for text in decode_image(file)][-1]
-    print(f"   till, same codes again: {again.headline} ({again.decision}); {'; '.join(again.reasons)}")
-    print(f"   till keeps counts only: {till.stats()}")
-    return first.decision == "accept" and again.decision == "reject"
+def start_issuer(data: Path) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = os.environ | {"DIDLIB_ISSUER_DATA": str(data), "DIDLIB_ADMIN_TOKEN": ADMIN, "DIDLIB_SEED_DRIVERS": "200"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "issuer_service", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("the issuer service did not start")
 
 
 def main() -> int:
+    ok = True
     with tempfile.TemporaryDirectory(prefix="didlib-demo-") as tmp:
-        pki = PkiDir.create(Path(tmp) / "pki")
-        print(f"Demo PKI written to {pki.folder} (IACA, document signer, reader CA, reader)")
+        folder = Path(tmp)
+        step("1. The mock issuers start (SQLite, keys in files)")
+        proc, base = start_issuer(folder / "issuer")
+        print(f"   {base}  (OpenAPI docs at {base}/docs)")
+        try:
+            ok = story(base, folder)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=20)
+            print("\n   issuer service stopped")
+    print("\nDemo", "passed" if ok else "FAILED")
+    return 0 if ok else 1
 
-        phone_key = generate_key()
-        signer_key, signer_cert = pki.signer()
-        issued = issue_mdoc(
-            DOCTYPE_MDL,
-            mdl_data(SAMPLE_DRIVER),
-            signer_key=signer_key,
-            signer_chain=[signer_cert],
-            device_key=phone_key.public_key(),
-        )
-        licence = Credential.from_bytes(Credential.from_issuer_signed(issued).to_bytes())  # as the wallet stores it
-        held = sum(len(v) for v in licence.elements().values())
-        print(
-            f"Issued {licence.doctype} to {SAMPLE_DRIVER.given_name} {SAMPLE_DRIVER.family_name}: "
-            f"{held} elements, valid until {licence.mso.valid_until:%Y-%m-%d}"
-        )
 
-        # The shop's reader and the phone agree on a session (QR engagement); the response is bound to it.
-        transcript = fresh_qr_transcript()[0]
-        response = present_elements(licence, phone_key, ["age_over_18", "portrait"], transcript)
-        print(f"Phone presents age_over_18 and portrait only: DeviceResponse of {len(response)} bytes")
+def story(base: str, folder: Path) -> bool:
+    wallet = IssuerClient(base)
+    step("2. A driver gets credentials over OpenID4VCI")
+    number = driver_number(SAMPLE_DRIVER)
+    offer = wallet.identify(number, SAMPLE_DRIVER.birth_date.isoformat(), SAMPLE_DRIVER.postcode)
+    print(f"   identity checked: offer {offer['credential_offer_uri'][:60]}...  transaction code {offer['tx_code']}")
+    (licence,) = wallet.obtain(offer, "uk.dvla.mdl.mdoc")
+    proofs = wallet.obtain(
+        wallet.identify(number, SAMPLE_DRIVER.birth_date.isoformat(), SAMPLE_DRIVER.postcode),
+        "uk.dvla.age.mdoc",
+        count=3,
+    )
+    print(f"   driving licence issued; proof of age issued as a batch of {len(proofs)} single-use credentials")
+    bound = wallet.bind("dbs", SAMPLE_DBS_NUMBER, licence.mdoc(), licence.key)
+    (dbs,) = wallet.obtain(bound.json(), "uk.dbs.check.mdoc", keys=[licence.key])
+    print("   DBS check issued after the phone presented its licence, bound to the same device key")
 
-        trust = TrustStore.from_pem_files([pki.folder / "iaca.pem"])
-        good = verify_response(response, trust=trust, session_transcript=transcript)
-        show("Shop verifies the presentation", good)
+    step("3. A shop's till updates its trust data, then works offline")
+    operator = load_public_key(httpx.get(f"{base}/trust/operator.pem").content)
+    cache = TrustCache(folder / "till", operator)
+    report = cache.refresh(f"{base}/trust/list", lambda url: httpx.get(url, timeout=10).raise_for_status().content)
+    print(f"   trust list {report.trust_list}; status lists {sorted(set(report.status_lists.values()))}")
+    trust = cache.load()
 
-        portrait = good.documents[0].elements["org.iso.18013.5.1"]["portrait"]
-        at = response.index(portrait) + len(portrait) // 2
-        tampered_bytes = response[:at] + bytes([response[at] ^ 0xFF]) + response[at + 1 :]
-        tampered = verify_response(tampered_bytes, trust=trust, session_transcript=transcript)
-        show("Shop verifies a tampered copy (one byte of the portrait swapped)", tampered)
+    step("4. At the counter: over 18?")
+    transcript, _ = fresh_qr_transcript()
+    response = present_elements(licence.mdoc(), licence.key, ["age_over_18", "portrait"], transcript)
+    result = verify_response(response, trust=trust.issuers, session_transcript=transcript)
+    disclosed = sorted(result.documents[0].elements[NS_ISO])
+    print(f"   DeviceResponse: {'VALID' if result.valid else 'REJECTED'}, disclosed only {disclosed}")
+    portrait = result.documents[0].elements[NS_ISO]["portrait"]
+    at = response.index(portrait) + len(portrait) // 2
+    tampered = verify_response(
+        response[:at] + bytes([response[at] ^ 0xFF]) + response[at + 1 :],
+        trust=trust.issuers,
+        session_transcript=transcript,
+    )
+    print(f"   a tampered copy: {'VALID' if tampered.valid else 'REJECTED'} ({tampered.errors[0].code})")
 
-        replayed = verify_response(
-            response,
-            trust=trust,
-            session_transcript=fresh_qr_transcript()[0],
-        )
-        show("Shop verifies the same response replayed in another session", replayed)
-        session_ok = session_demo(pki, licence, phone_key, trust)
-        qr_ok = qr_demo(pki, phone_key, Path(tmp))
-        ok = good.valid and not tampered.valid and not replayed.valid and session_ok and qr_ok
-        print("\nDemo", "passed" if ok else "FAILED")
-        return 0 if ok else 1
+    reader_cas = cache.reader_store()
+    phone = HolderSession([(licence.mdoc(), licence.key)], reader_trust=reader_cas)
+    shop = PkiDir(folder / "issuer" / "pki" / "dvla")  # the demo reader CA and shop reader live with the DVLA
+    till = ReaderSession(
+        phone.qr_uri(),
+        {DOCTYPE_MDL: {NS_ISO: {"age_over_18": False, "family_name": False}}},
+        trust=trust.issuers,
+        reader_key=shop.key("reader"),
+        reader_chain=[shop.certificate("reader")],
+    )
+    pending = phone.receive(till.start())
+    session_result = till.receive(phone.respond())
+    print(
+        f"   ISO 18013-5 session: {pending.reader.name} asked for age_over_18 and family_name; not entitled to "
+        f"{pending.documents[0].beyond_entitlement[NS_ISO]}; verdict {'VALID' if session_result.valid else 'NO'}, "
+        f"received {sorted(session_result.documents[0].elements[NS_ISO])}"
+    )
+
+    engine = VerifierEngine(AgePolicy(18), trust)
+    proof = proofs[0]
+    files = []
+    for number_, code in enumerate(codes_for(make_oneway(proof.mdoc(), proof.key)), 1):
+        files.append(folder / f"qr-{number_}.png")
+        files[-1].write_bytes(qr_png(code, "M"))
+    first = [engine.scan(t) for f in files for t in decode_image(f)][-1]
+    again = [engine.scan(t) for f in files for t in decode_image(f)][-1]
+    print(
+        f"   one-way QR ({len(files)} codes, read from PNG): {first.headline}; shown again: "
+        f"{again.headline} ({again.reasons[0]})"
+    )
+
+    step("5. A youth club checks a volunteer (challenge QR)")
+    club_key = generate_key()
+    entitled = {
+        DOCTYPE_MDL: {NS_ISO: ["family_name", "given_name", "birth_date", "portrait"]},
+        DOCTYPE_DBS: {NS_DBS: "*"},
+    }
+    club_cert = create_reader_certificate(
+        shop.certificate("reader-ca"),
+        shop.key("reader-ca"),
+        club_key.public_key(),
+        common_name="Scouts Hall",
+        organisation="Example Scouts",
+        extra_extensions=[entitlement_extension(entitled)],
+    )
+    club = VerifierEngine(VolunteerPolicy(), trust, reader_key=club_key, reader_chain=[club_cert])
+    holdings = [(licence.mdoc(), licence.key), (dbs.mdoc(), dbs.key)]
+    request = read_challenge(club.start_challenge(), holdings, reader_cas)
+    print(
+        f"   the phone shows: {request.reader.name} ({request.reader.organisation}) asks for "
+        f"{sum(len(e) for d in request.documents for e in d.elements.values())} elements of 2 documents"
+    )
+    verdict = club.scan(answer_challenge(request, holdings))
+    print(f"   {verdict.headline}: {'; '.join(verdict.reasons)}; DBS level {verdict.display.get('dbs_level')}")
+
+    step("6. The DVLA revokes a proof of age; the till updates and refuses it")
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    listed = httpx.get(f"{base}/admin/drivers/{number}/credentials", headers=admin).json()
+    index = proofs[1].mdoc().mso.status["status_list"]["idx"]
+    target = next(c for c in listed if c["statusIndex"] == index and c["config"] == "uk.dvla.age.mdoc")
+    httpx.post(f"{base}/admin/credentials/{target['id']}/revoke", headers=admin).raise_for_status()
+    cache.refresh(f"{base}/trust/list", lambda url: httpx.get(url, timeout=10).raise_for_status().content)
+    engine = VerifierEngine(AgePolicy(18), cache.load())
+    revoked = [engine.scan(c) for c in codes_for(make_oneway(proofs[1].mdoc(), proofs[1].key))][-1]
+    still_good = [engine.scan(c) for c in codes_for(make_oneway(proofs[2].mdoc(), proofs[2].key))][-1]
+    print(f"   revoked one: {revoked.headline} ({revoked.reasons[0]}); another of the batch: {still_good.headline}")
+    print(f"   the till kept counts only: {engine.stats()}")
+    return (
+        result.valid
+        and not tampered.valid
+        and session_result.valid
+        and first.decision == "accept"
+        and again.decision == "reject"
+        and verdict.decision == "accept"
+        and revoked.decision == "reject"
+        and still_good.decision == "accept"
+    )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography import x509
-from wallet_client import Wallet
 
 from didlib import TrustStore
 from didlib.keys import generate_key
@@ -26,6 +25,8 @@ from didlib.sdjwt import present_sd_jwt, verify_sd_jwt_vc
 from didlib.session.transcript import fresh_qr_transcript
 from didlib.status import StatusChecker
 from issuer_service.register import SAMPLE_DBS_NUMBER, SAMPLE_TRAINING_REFERENCE
+from wallet_app.model.issuance import Issued
+from wallet_app.model.issuance import IssuerClient as Wallet
 
 ADMIN = "test-admin-token"
 DRIVER = driver_number(SAMPLE_DRIVER)
@@ -131,8 +132,6 @@ def test_dbs_bound_to_the_licence_key(wallet, licence, trust):
     assert other.status_code == 400 and other.json()["error"] == "invalid_proof"
     good = wallet.request(token, "uk.dbs.check.mdoc", [licence.key])
     assert good.status_code == 200, good.text
-    from wallet_client import Issued
-
     dbs = Issued("uk.dbs.check.mdoc", licence.key, good.json()["credentials"][0]["credential"]).mdoc()
     assert dbs.doctype == DOCTYPE_DBS and dbs.elements()[NS_DBS]["certificate_number"] == SAMPLE_DBS_NUMBER
     assert dbs.mso.device_key.public_numbers() == licence.mdoc().mso.device_key.public_numbers()

@@ -1,4 +1,9 @@
-"""A minimal OpenID4VCI wallet for tests: what the Kivy wallet's model layer does, over httpx."""
+"""Getting credentials from an issuer over OpenID4VCI 1.0 (pre-authorized code flow), over httpx.
+
+The protocol pieces (offers, key proofs, the binding transcript) come from :mod:`didlib.oid4vci`; this is
+the HTTP conversation around them, as the wallet holds it. One fresh device key per credential, so a
+batch gives single-use credentials that verifiers cannot link.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +27,9 @@ class Issued:
         return Credential.from_bytes(base64.urlsafe_b64decode(self.credential + "=" * (-len(self.credential) % 4)))
 
 
-class Wallet:
+class IssuerClient:
+    """One issuer's endpoints, as a wallet calls them."""
+
     def __init__(self, base_url: str, client: httpx.Client | None = None) -> None:
         self.base = base_url
         self.http = client or httpx.Client(base_url=base_url, timeout=30)

@@ -1,0 +1,1 @@
+"""The wallet's model layer: no Kivy import, so it runs and is tested headless."""
