@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint fuzz bench clean specs
+.PHONY: demo test test-postgres lint fuzz bench clean specs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ demo: $(VENV)/.dev
 test: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# The same, with the storage tests also on a local PostgreSQL (installed and started from Debian's packages; root).
+test-postgres: $(VENV)/.dev
+	DIDLIB_TEST_POSTGRES=$$(scripts/postgres-up) $(MAKE) test
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -56,12 +56,27 @@ def start_service(data: Path, port: int, **env: str) -> subprocess.Popen:
     raise RuntimeError(f"the issuer service did not start: {proc.stdout.read().decode()[-2000:]}")
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory):
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("DIDLIB_TEST_POSTGRES") else [])
+
+
+def fresh_postgres() -> str:
+    """The test database, emptied: every run starts from a new register."""
+    from issuer_service.models import Base, make_engine
+
+    url = os.environ["DIDLIB_TEST_POSTGRES"]
+    engine = make_engine(url)
+    Base.metadata.drop_all(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def service(request, tmp_path_factory):
+    """The service as a real process, on SQLite (always) and PostgreSQL (when DIDLIB_TEST_POSTGRES is set)."""
     port = _free_port()
     data = tmp_path_factory.mktemp("issuer")
-    proc = start_service(data, port, **({"DATABASE_URL": os.environ["DIDLIB_TEST_POSTGRES"]}
-                                        if os.environ.get("DIDLIB_TEST_POSTGRES") else {}))
+    env = {"DATABASE_URL": fresh_postgres()} if request.param == "postgresql" else {}
+    proc = start_service(data, port, **env)
     yield f"http://127.0.0.1:{port}", data
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=20) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal after shutting down
@@ -258,10 +273,16 @@ def test_trust_list_and_rate_limit(service):
     assert 429 in codes, "binding nonces are rate-limited"
 
 
-def test_no_lost_or_duplicated_records_when_killed(tmp_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_no_lost_or_duplicated_records_when_killed(tmp_path, backend):
     """Kill the service with SIGKILL while many issuance requests run; restart on the same database."""
+    from sqlalchemy import text
+
+    from issuer_service.models import make_engine
+
+    url = fresh_postgres() if backend == "postgresql" else f"sqlite:///{tmp_path / 'issuer.db'}"
     port = _free_port()
-    proc = start_service(tmp_path, port, DIDLIB_RATE_PER_MINUTE="1000")
+    proc = start_service(tmp_path, port, DIDLIB_RATE_PER_MINUTE="1000", DATABASE_URL=url)
     base = f"http://127.0.0.1:{port}"
 
     def one() -> int:
@@ -277,16 +298,17 @@ def test_no_lost_or_duplicated_records_when_killed(tmp_path):
         proc.kill()
         received = sum(f.result() for f in futures)
     proc.wait(timeout=10)
-    proc = start_service(tmp_path, port)
+    proc = start_service(tmp_path, port, DATABASE_URL=url)
     try:
-        import sqlite3
-
-        db = sqlite3.connect(tmp_path / "issuer.db")
-        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        issued = db.execute("SELECT COUNT(*) FROM issued_credentials").fetchone()[0]
-        audited = db.execute("SELECT COUNT(*) FROM audit WHERE action = 'issue'").fetchone()[0]
-        distinct = db.execute("SELECT COUNT(DISTINCT status_uri || ':' || status_idx) FROM issued_credentials"
-                              ).fetchone()[0]
+        engine = make_engine(url)
+        with engine.connect() as db:
+            if backend == "sqlite":
+                assert db.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+            issued = db.execute(text("SELECT COUNT(*) FROM issued_credentials")).scalar()
+            audited = db.execute(text("SELECT COUNT(*) FROM audit WHERE action = 'issue'")).scalar()
+            distinct = db.execute(text("SELECT COUNT(*) FROM (SELECT DISTINCT status_uri, status_idx "
+                                       "FROM issued_credentials) AS entries")).scalar()
+        engine.dispose()
         assert issued == audited == distinct, "every issued credential recorded once, with its audit event"
         assert issued >= received, "nothing a wallet received was lost"
     finally:
