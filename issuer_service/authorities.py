@@ -110,22 +110,19 @@ class Authority:
 
 
 def load_authorities(settings: Settings) -> dict[str, Authority]:
-    """Open (or on first start create) each authority's PKI, and its signing key."""
+    """Open (or on first start create) each authority's PKI, and its signing key (file or PKCS#11 token)."""
     out = {}
     for name, title in NAMES.items():
         folder = settings.data_dir / "pki" / name
         pki = PkiDir(folder) if (folder / "ds.pem").exists() else PkiDir.create(folder, issuer=title)
-        key = _signing_key(settings, name, pki)
-        out[name] = Authority(name, pki, key, pki.certificate("ds"), f"{settings.public_url}/status/{name}/1")
+        if settings.keys == "pkcs11":
+            from issuer_service.pkcs11_keys import provision
+
+            key, cert = provision(settings, f"ds-{name}", pki)
+        else:
+            key, cert = pki.signer()
+        out[name] = Authority(name, pki, key, cert, f"{settings.public_url}/status/{name}/1")
     return out
-
-
-def _signing_key(settings: Settings, name: str, pki: PkiDir) -> PrivateKey:
-    if settings.keys == "pkcs11":
-        from issuer_service.pkcs11_keys import pkcs11_signer
-
-        return pkcs11_signer(settings, f"ds-{name}", pki.certificate("ds"))
-    return pki.key("ds")
 
 
 @functools.lru_cache(maxsize=512)
