@@ -1,7 +1,8 @@
 """Benchmarks. Prints one JSON object; every time is also given as a ratio to the raw cryptographic cost
 measured in the same run, because absolute times on shared machines are noisy.
 
-    make bench            # or: python bench/run.py --rounds 300
+    make bench            # or: python bench/run.py --rounds 300 [--no-service]
+    (the issuer service is measured on SQLite, and on PostgreSQL when DIDLIB_TEST_POSTGRES names one)
 """
 
 from __future__ import annotations
@@ -345,6 +346,7 @@ def bench_session_round_trip(rounds: int) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=300)
+    parser.add_argument("--no-service", action="store_true", help="skip the issuer service benchmarks")
     args = parser.parse_args(argv)
     results = [
         bench_mdoc_verification(args.rounds),
@@ -353,6 +355,10 @@ def main(argv: list[str] | None = None) -> int:
         *bench_qr_scan_to_verdict(args.rounds),
         bench_session_round_trip(args.rounds),
     ]
+    if not args.no_service:
+        from issuer import bench_issuer
+
+        results += bench_issuer()
     print(
         json.dumps(
             {

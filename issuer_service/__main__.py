@@ -22,14 +22,23 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = Settings.from_env(host=args.host, port=args.port)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    print(f"didlib issuer: data in {settings.data_dir}, database {settings.database_url.split('@')[-1]}",
-          file=sys.stderr)
-    print(f"didlib issuer: admin token {settings.admin_token}" if settings.demo else "didlib issuer: admin token set",
-          file=sys.stderr)
+    print(
+        f"didlib issuer: data in {settings.data_dir}, database {settings.database_url.split('@')[-1]}", file=sys.stderr
+    )
+    print(
+        f"didlib issuer: admin token {settings.admin_token}" if settings.demo else "didlib issuer: admin token set",
+        file=sys.stderr,
+    )
     if args.workers > 1:
         # Each worker builds its app from the same environment (the admin token must be given, not random).
-        uvicorn.run("issuer_service.app:create_app", factory=True, host=args.host, port=args.port,
-                    workers=args.workers, log_level="warning")
+        uvicorn.run(
+            "issuer_service.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="warning",
+        )
     else:
         uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
     return 0

@@ -69,8 +69,13 @@ class _TooLarge(Exception):
 
 async def _too_large(send: Send) -> None:
     body = b'{"error":"invalid_request","error_description":"request body too large"}'
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -143,13 +148,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         fields = ", ".join(".".join(str(p) for p in e.get("loc", ())[1:]) for e in exc.errors()) or "body"
-        return JSONResponse({"error": "invalid_request", "error_description": f"invalid or missing: {fields}"},
-                            status_code=400)
+        return JSONResponse(
+            {"error": "invalid_request", "error_description": f"invalid or missing: {fields}"}, status_code=400
+        )
 
     @app.exception_handler(RateLimited)
     async def rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
-        return JSONResponse({"error": "slow_down", "error_description": "too many requests; wait a minute"},
-                            status_code=429, headers={"Retry-After": "60"})
+        return JSONResponse(
+            {"error": "slow_down", "error_description": "too many requests; wait a minute"},
+            status_code=429,
+            headers={"Retry-After": "60"},
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -171,10 +180,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return svc.as_metadata()
 
     @app.post("/dvla/identify")
-    def identify(body: Identify, request: Request, svc: Svc) -> dict[str, Any]:
-        """A citizen proves who they are (driver number, birth date, postcode) and gets a credential offer."""
+    def identify(body: Identify, request: Request, svc: Svc, qr: bool = False) -> dict[str, Any]:
+        """A citizen proves who they are (driver number, birth date, postcode) and gets a credential offer
+        (with ``?qr=true`` also as a QR code PNG, for a phone across the room)."""
         svc.check_rate(client(request), "identify")
-        return svc.identify_driver(body.driver_number, body.birth_date, body.postcode).as_json()
+        return svc.identify_driver(body.driver_number, body.birth_date, body.postcode).as_json(qr)
 
     @app.post("/binding-nonce")
     def binding_nonce(request: Request, svc: Svc) -> dict[str, str]:
@@ -182,34 +192,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"nonce": svc.binding_nonce()}
 
     @app.post("/{issuer}/bind")
-    def bind(issuer: str, body: Binding, request: Request, svc: Svc) -> dict[str, Any]:
+    def bind(issuer: str, body: Binding, request: Request, svc: Svc, qr: bool = False) -> dict[str, Any]:
         """DBS and training: present the driving licence (over a binding nonce) to get an offer bound to it."""
         svc.check_rate(client(request), "binding")
-        return svc.bind_offer(issuer, body.reference, body.device_response, body.nonce).as_json()
+        return svc.bind_offer(issuer, body.reference, body.device_response, body.nonce).as_json(qr)
 
     @app.post("/token")
-    def token(request: Request, svc: Svc,
-              grant_type: Annotated[str, Form(max_length=128)],
-              pre_authorized_code: Annotated[str, Form(alias="pre-authorized_code", max_length=128)],
-              tx_code: Annotated[str | None, Form(max_length=16)] = None) -> JSONResponse:
+    def token(
+        request: Request,
+        svc: Svc,
+        grant_type: Annotated[str, Form(max_length=128)],
+        pre_authorized_code: Annotated[str, Form(alias="pre-authorized_code", max_length=128)],
+        tx_code: Annotated[str | None, Form(max_length=16)] = None,
+    ) -> JSONResponse:
         svc.check_rate(client(request), "token")
-        return JSONResponse(svc.token(grant_type, pre_authorized_code, tx_code),
-                            headers={"Cache-Control": "no-store"})
+        return JSONResponse(svc.token(grant_type, pre_authorized_code, tx_code), headers={"Cache-Control": "no-store"})
 
     @app.post("/nonce")
     def nonce(svc: Svc) -> JSONResponse:
         return JSONResponse({"c_nonce": svc.c_nonce()}, headers={"Cache-Control": "no-store"})
 
     @app.post("/credential")
-    async def credential(request: Request, svc: Svc,
-                         authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
+    async def credential(
+        request: Request, svc: Svc, authorization: Annotated[str | None, Header()] = None
+    ) -> JSONResponse:
         if not authorization or not authorization.startswith("Bearer "):
             raise OID4VCIError("invalid_token", "a bearer access token is required", 401)
         try:
             body = await request.json()
         except ValueError as exc:
             raise OID4VCIError("invalid_credential_request", "the body must be JSON") from exc
-        result = svc.credential(authorization[len("Bearer "):], body)
+        result = svc.credential(authorization[len("Bearer ") :], body)
         return JSONResponse(result, headers={"Cache-Control": "no-store"})
 
     @app.get("/status/{issuer}/1")
@@ -217,8 +230,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cwt = accept is not None and "statuslist+cwt" in accept
         token = svc.status_token(issuer, cwt)
         media = "application/statuslist+cwt" if cwt else "application/statuslist+jwt"
-        return Response(token if isinstance(token, bytes) else token.encode(), media_type=media,
-                        headers={"Cache-Control": "max-age=300"})
+        return Response(
+            token if isinstance(token, bytes) else token.encode(),
+            media_type=media,
+            headers={"Cache-Control": "max-age=300"},
+        )
 
     @app.get("/trust/list")
     def trust_list(request: Request, svc: Svc) -> Response:

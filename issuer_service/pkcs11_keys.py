@@ -89,8 +89,9 @@ class Pkcs11EcKey(ec.EllipticCurvePrivateKey):
         return isinstance(other, Pkcs11EcKey) and other._private == self._private
 
     def __hash__(self) -> int:
-        return hash(self.public_key().public_bytes(serialization.Encoding.DER,
-                                                   serialization.PublicFormat.SubjectPublicKeyInfo))
+        return hash(
+            self.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        )
 
 
 def _public_of(public_object: Any) -> ec.EllipticCurvePublicKey:
@@ -109,12 +110,12 @@ def provision(settings: Settings, label: str, pki: PkiDir) -> tuple[Pkcs11EcKey,
 
     session = _session(settings)
     try:
-        private = session.get_key(object_class=pkcs11.ObjectClass.PRIVATE_KEY, key_type=pkcs11.KeyType.EC,
-                                  label=label)
+        private = session.get_key(object_class=pkcs11.ObjectClass.PRIVATE_KEY, key_type=pkcs11.KeyType.EC, label=label)
         public = session.get_key(object_class=pkcs11.ObjectClass.PUBLIC_KEY, key_type=pkcs11.KeyType.EC, label=label)
     except pkcs11.NoSuchKey:
-        params = session.create_domain_parameters(pkcs11.KeyType.EC, {
-            pkcs11.Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")}, local=True)
+        params = session.create_domain_parameters(
+            pkcs11.KeyType.EC, {pkcs11.Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")}, local=True
+        )
         public, private = params.generate_keypair(store=True, label=label)
     key = Pkcs11EcKey(private, _public_of(public))
     cert_path = pki.folder / f"{label}.pem"
@@ -122,6 +123,8 @@ def provision(settings: Settings, label: str, pki: PkiDir) -> tuple[Pkcs11EcKey,
     if cert is None or cert.public_key() != key.public_key():
         iaca = pki.certificate("iaca")
         name = common_name_of(iaca).removesuffix(" IACA")
-        cert = create_document_signer(iaca, pki.key("iaca"), key.public_key(), common_name=f"{name} HSM Document Signer")
+        cert = create_document_signer(
+            iaca, pki.key("iaca"), key.public_key(), common_name=f"{name} HSM Document Signer"
+        )
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return key, cert

@@ -87,9 +87,12 @@ class OfferResult:
     uri: str
     tx_code: str | None  # only in demo mode: in production it goes out of band
 
-    def as_json(self) -> dict[str, Any]:
-        """The offer URI and the same as a QR code (PNG, base64), for a wallet on another device."""
-        out = {"credential_offer_uri": self.uri, "qr_png_base64": base64.b64encode(qr_png(self.uri, "M")).decode()}
+    def as_json(self, qr: bool = False) -> dict[str, Any]:
+        """The offer URI; with ``qr``, the same as a QR code (PNG, base64) for a wallet on another device
+        (drawing it costs tens of milliseconds, so only when asked)."""
+        out: dict[str, Any] = {"credential_offer_uri": self.uri}
+        if qr:
+            out["qr_png_base64"] = base64.b64encode(qr_png(self.uri, "M")).decode()
         if self.tx_code:
             out["tx_code"] = self.tx_code
         return out
@@ -106,6 +109,7 @@ class IssuerService:
         self._dvla_trust = TrustStore([self.authorities["dvla"].iaca])
         self._rate: dict[tuple[str, str], deque[float]] = defaultdict(deque)
         self._rate_lock = threading.Lock()
+        self._status_tokens: dict[tuple[str, bool], tuple[int, float, str | bytes]] = {}
         self._ensure_status_lists()
 
     def seed(self, progress: Any = None) -> int:
@@ -377,14 +381,20 @@ class IssuerService:
                 session.rollback()
 
     def status_token(self, authority_name: str, cwt: bool) -> str | bytes:
+        """The current Status List Token. Tokens are signed once per list version and reused for five minutes,
+        so verifiers polling the list cost a database read, not a signature and a compression each."""
         authority = self.authorities.get(authority_name)
         if authority is None:
             raise OID4VCIError("not_found", "no such status list", 404)
         with self.sessions() as session:
+            version = session.scalar(select(StatusListRow.version).where(StatusListRow.uri == authority.status_uri))
+            cached = self._status_tokens.get((authority_name, cwt))
+            if cached and cached[0] == version and time.monotonic() - cached[1] < 300:
+                return cached[2]
             row = session.get(StatusListRow, authority.status_uri)
         status_list = StatusList(row.size, row.bits, row.data)
         make = StatusListToken.create_cwt if cwt else StatusListToken.create_jwt
-        return make(
+        token = make(
             authority.status_uri,
             status_list,
             authority.signer_key,
@@ -392,6 +402,8 @@ class IssuerService:
             valid_for=dt.timedelta(days=1),
             ttl=3600,
         )
+        self._status_tokens[(authority_name, cwt)] = (row.version, time.monotonic(), token)
+        return token
 
     def set_state(self, credential_id: int, state: Status, actor: str) -> dict[str, Any]:
         """Revoke, suspend or reinstate one issued credential (its status list entry)."""

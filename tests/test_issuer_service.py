@@ -226,6 +226,20 @@ def test_credential_errors(wallet, service):
         "invalid_credential_request"
 
 
+def test_offer_as_qr_code(wallet):
+    import base64
+    import io
+
+    from PIL import Image
+
+    from didlib.qr import decode_image
+
+    r = wallet.http.post("/dvla/identify?qr=true", json={"driver_number": IDENTITY[0], "birth_date": IDENTITY[1],
+                                                         "postcode": IDENTITY[2]})
+    image = Image.open(io.BytesIO(base64.b64decode(r.json()["qr_png_base64"])))
+    assert decode_image(image) == [r.json()["credential_offer_uri"]]
+
+
 def test_identify_errors(wallet, service):
     bad = wallet.http.post("/dvla/identify", json={"driver_number": DRIVER, "birth_date": "1990-07-15",
                                                    "postcode": SAMPLE_DRIVER.postcode})
