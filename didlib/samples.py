@@ -55,7 +55,7 @@ SAMPLE_DRIVER = Person("MORGAN", "SARAH JANE", dt.date(1990, 7, 14), 2, "1 Examp
 
 def driver_number(person: Person, serial: int = 9) -> str:
     """A UK driver number in the DVLA layout, with fixed check letters (this is a mock)."""
-    surname = (person.family_name.replace(" ", "").upper() + "99999")[:5]
+    surname = ("".join(c for c in person.family_name.upper() if "A" <= c <= "Z") + "99999")[:5]
     born = person.birth_date
     month = born.month + (50 if person.sex == 2 else 0)
     initials = "".join(n[0] for n in person.given_name.split()[:2]).upper().ljust(2, "9")

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from didlib.mdoc.issuer import birthday
 from didlib.samples import SAMPLE_DRIVER, Person, driver_number
 from issuer_service.models import DbsCertificate, Driver, TrainingRecord
 
@@ -132,10 +133,8 @@ def _driver_row(person: Person, serial: int, rng: random.Random, today: dt.date)
     categories = ["B"]
     if not provisional:
         categories += [c for c in ("AM", "A", "C1", "D1", "BE") if rng.random() < 0.25]
-    issued = max(
-        person.birth_date.replace(year=person.birth_date.year + 17) if age >= 17 else today,
-        today - dt.timedelta(days=rng.randint(30, 3000)),
-    )
+    first_possible = birthday(person.birth_date, 17) if age >= 17 else today
+    issued = max(first_possible, today - dt.timedelta(days=rng.randint(30, 3000)))
     return {
         "driver_number": driver_number(person, serial),
         "family_name": person.family_name,

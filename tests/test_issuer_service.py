@@ -80,7 +80,10 @@ def service(request, tmp_path_factory):
     yield f"http://127.0.0.1:{port}", data
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=20) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal after shutting down
-    assert b"issuer service stopped" in proc.stdout.read(), "the lifespan shutdown ran: a clean stop"
+    output = proc.stdout.read()
+    assert b"issuer service stopped" in output, "the lifespan shutdown ran: a clean stop"
+    for personal in (SAMPLE_DRIVER.family_name, DRIVER, SAMPLE_DRIVER.postcode):
+        assert personal.encode() not in output, "no personal data in the service's logs"
 
 
 @pytest.fixture(scope="module")
