@@ -29,7 +29,8 @@ def test_seeded_register_is_consistent_and_issuable(tmp_path, pki, device_key):
         assert sample.postcode == SAMPLE_DRIVER.postcode
         ages = [(TODAY - born).days // 365 for born in session.scalars(select(Driver.birth_date)).all()]
         assert min(ages) >= 15 and max(ages) <= 90
-        provisional = session.scalar(select(func.count()).select_from(Driver).where(Driver.licence_type == "provisional"))
+        provisional = session.scalar(
+            select(func.count()).select_from(Driver).where(Driver.licence_type == "provisional"))
         assert 0 < provisional < 3000
         assert session.scalar(select(func.count()).select_from(DbsCertificate)) > 500
         assert session.scalar(select(func.count()).select_from(TrainingRecord)) > 300
