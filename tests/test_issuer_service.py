@@ -153,14 +153,26 @@ def test_dbs_bound_to_the_licence_key(wallet, licence, trust):
     dbs = Issued("uk.dbs.check.mdoc", licence.key, good.json()["credentials"][0]["credential"]).mdoc()
     assert dbs.doctype == DOCTYPE_DBS and dbs.elements()[NS_DBS]["certificate_number"] == SAMPLE_DBS_NUMBER
     assert dbs.mso.device_key.public_numbers() == licence.mdoc().mso.device_key.public_numbers()
+    sd = wallet.request(token, "uk.dbs.check.sd-jwt", [licence.key])  # the same offer, the other format
+    assert sd.status_code == 200, sd.text
+    presentation = present_sd_jwt(sd.json()["credentials"][0]["credential"], licence.key, ["certificate_level"],
+                                  nonce="n", aud="a")
+    result = verify_sd_jwt_vc(presentation, trust=trust, nonce="n", aud="a")
+    assert result.valid and result.claims["certificate_level"] == "enhanced_barred_lists"
 
 
-def test_training_bound_to_the_licence_key(wallet, licence):
+@pytest.mark.parametrize("fmt", ["mdoc", "sd-jwt"])
+def test_training_bound_to_the_licence_key(wallet, licence, trust, fmt):
     response = wallet.bind("training", SAMPLE_TRAINING_REFERENCE, licence.mdoc(), licence.key)
     assert response.status_code == 200, response.text
-    (issued,) = wallet.obtain(response.json(), "uk.training.safeguarding.mdoc", keys=[licence.key])
-    assert issued.mdoc().doctype == DOCTYPE_TRAINING
-    assert issued.mdoc().elements()[NS_TRAINING]["level"] == "intermediate"
+    (issued,) = wallet.obtain(response.json(), f"uk.training.safeguarding.{fmt}", keys=[licence.key])
+    if fmt == "mdoc":
+        assert issued.mdoc().doctype == DOCTYPE_TRAINING
+        assert issued.mdoc().elements()[NS_TRAINING]["level"] == "intermediate"
+    else:
+        presentation = present_sd_jwt(issued.credential, licence.key, ["level"], nonce="n", aud="a")
+        result = verify_sd_jwt_vc(presentation, trust=trust, nonce="n", aud="a")
+        assert result.valid and result.claims["level"] == "intermediate"
 
 
 def test_binding_refusals(wallet, licence):
