@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,30 +19,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from didlib.keys import generate_key
 from didlib.samples import SAMPLE_DRIVER, driver_number
+from issuer_service import process as issuer_process
 from wallet_app.model.issuance import IssuerClient
 
 IDENTITY = (driver_number(SAMPLE_DRIVER), SAMPLE_DRIVER.birth_date.isoformat(), SAMPLE_DRIVER.postcode)
-
-
-def _start(data: Path, database_url: str | None) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = os.environ | {"DIDLIB_ISSUER_DATA": str(data), "DIDLIB_ADMIN_TOKEN": "bench", "DIDLIB_SEED_DRIVERS": "100",
-                        "DIDLIB_RATE_PER_MINUTE": "100000"}
-    if database_url:
-        env["DATABASE_URL"] = database_url
-    proc = subprocess.Popen([sys.executable, "-m", "issuer_service", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("issuer service did not start")
 
 
 def _raw_per_credential(rounds: int = 200) -> float:
@@ -63,7 +39,9 @@ def _raw_per_credential(rounds: int = 200) -> float:
 def bench_backend(label: str, database_url: str | None, clients: int = 4, requests: int = 12,
                   batch: int = 5) -> list[dict[str, object]]:
     with tempfile.TemporaryDirectory() as tmp:
-        proc, base = _start(Path(tmp), database_url)
+        env = {"DATABASE_URL": database_url} if database_url else {}
+        proc, base = issuer_process.start(Path(tmp), DIDLIB_ADMIN_TOKEN="bench", DIDLIB_SEED_DRIVERS="100",
+                                          DIDLIB_RATE_PER_MINUTE="100000", **env)
         try:
             def one_wallet(_: int) -> int:
                 wallet = IssuerClient(base, httpx.Client(base_url=base, timeout=60))
@@ -92,8 +70,7 @@ def bench_backend(label: str, database_url: str | None, clients: int = 4, reques
                 list(pool.map(fetch, range(clients)))
             fetch_elapsed = time.perf_counter() - start
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
+            issuer_process.stop(proc, timeout=30)
     per_credential = elapsed / issued
     return [
         {"name": f"issuance_http_{label}", "what": f"{clients} concurrent wallets, offer + token + nonces + "

@@ -12,13 +12,8 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
@@ -34,6 +29,7 @@ from didlib.samples import SAMPLE_DRIVER, driver_number
 from didlib.session import HolderSession, ReaderSession, entitlement_extension
 from didlib.session.transcript import fresh_qr_transcript
 from didlib.verifier import AgePolicy, TrustCache, VerifierEngine, VolunteerPolicy
+from issuer_service import process as issuer_process
 from issuer_service.register import SAMPLE_DBS_NUMBER
 from wallet_app.model.issuance import IssuerClient
 
@@ -44,40 +40,17 @@ def step(title: str) -> None:
     print(f"\n== {title}")
 
 
-def start_issuer(data: Path) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = os.environ | {"DIDLIB_ISSUER_DATA": str(data), "DIDLIB_ADMIN_TOKEN": ADMIN, "DIDLIB_SEED_DRIVERS": "200"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "issuer_service", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("the issuer service did not start")
-
-
 def main() -> int:
     ok = True
     with tempfile.TemporaryDirectory(prefix="didlib-demo-") as tmp:
         folder = Path(tmp)
         step("1. The mock issuers start (SQLite, keys in files)")
-        proc, base = start_issuer(folder / "issuer")
+        proc, base = issuer_process.start(folder / "issuer", DIDLIB_ADMIN_TOKEN=ADMIN, DIDLIB_SEED_DRIVERS="200")
         print(f"   {base}  (OpenAPI docs at {base}/docs)")
         try:
             ok = story(base, folder)
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=20)
+            issuer_process.stop(proc)
             print("\n   issuer service stopped")
     print("\nDemo", "passed" if ok else "FAILED")
     return 0 if ok else 1

@@ -9,11 +9,12 @@ import subprocess
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
-from test_issuer_service import IDENTITY, _free_port, start_service
+from test_issuer_service import IDENTITY, start_service
 
 from didlib import TrustStore
 from didlib.mdoc import present_elements, verify_response
 from didlib.session.transcript import fresh_qr_transcript
+from issuer_service.process import free_port
 from wallet_app.model.issuance import IssuerClient
 
 MODULES = glob.glob("/usr/lib/softhsm/libsofthsm2.so") + glob.glob("/usr/lib/*/softhsm/libsofthsm2.so")
@@ -33,7 +34,7 @@ def token(tmp_path):
 
 
 def test_issuance_with_document_signer_keys_in_the_token(token, tmp_path):
-    port = _free_port()
+    port = free_port()
     proc = start_service(tmp_path / "data", port, **token)
     try:
         wallet = IssuerClient(f"http://127.0.0.1:{port}")

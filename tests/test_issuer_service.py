@@ -5,9 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from didlib.samples import SAMPLE_DRIVER, driver_number
 from didlib.sdjwt import present_sd_jwt, verify_sd_jwt_vc
 from didlib.session.transcript import fresh_qr_transcript
 from didlib.status import StatusChecker
+from issuer_service.process import free_port, start
 from issuer_service.register import SAMPLE_DBS_NUMBER, SAMPLE_TRAINING_REFERENCE
 from wallet_app.model.issuance import Issued
 from wallet_app.model.issuance import IssuerClient as Wallet
@@ -33,27 +32,8 @@ DRIVER = driver_number(SAMPLE_DRIVER)
 IDENTITY = (DRIVER, SAMPLE_DRIVER.birth_date.isoformat(), SAMPLE_DRIVER.postcode)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_service(data: Path, port: int, **env: str) -> subprocess.Popen:
-    environment = os.environ | {"DIDLIB_ISSUER_DATA": str(data), "DIDLIB_ADMIN_TOKEN": ADMIN,
-                                "DIDLIB_SEED_DRIVERS": "50", **env}
-    proc = subprocess.Popen([sys.executable, "-m", "issuer_service", "--port", str(port)], env=environment,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    for _ in range(150):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-        if proc.poll() is not None:
-            break
-    proc.kill()
-    raise RuntimeError(f"the issuer service did not start: {proc.stdout.read().decode()[-2000:]}")
+    return start(data, port, capture=True, DIDLIB_ADMIN_TOKEN=ADMIN, DIDLIB_SEED_DRIVERS="50", **env)[0]
 
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("DIDLIB_TEST_POSTGRES") else [])
@@ -73,7 +53,7 @@ def fresh_postgres() -> str:
 @pytest.fixture(scope="module", params=BACKENDS)
 def service(request, tmp_path_factory):
     """The service as a real process, on SQLite (always) and PostgreSQL (when DIDLIB_TEST_POSTGRES is set)."""
-    port = _free_port()
+    port = free_port()
     data = tmp_path_factory.mktemp("issuer")
     env = {"DATABASE_URL": fresh_postgres()} if request.param == "postgresql" else {}
     proc = start_service(data, port, **env)
@@ -310,7 +290,7 @@ def test_no_lost_or_duplicated_records_when_killed(tmp_path, backend):
     from issuer_service.models import make_engine
 
     url = fresh_postgres() if backend == "postgresql" else f"sqlite:///{tmp_path / 'issuer.db'}"
-    port = _free_port()
+    port = free_port()
     proc = start_service(tmp_path, port, DIDLIB_RATE_PER_MINUTE="1000", DATABASE_URL=url)
     base = f"http://127.0.0.1:{port}"
 

@@ -1,0 +1,49 @@
+"""Run the issuer service as a separate process (for the demo, tests and benchmarks) and wait until ready."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+__all__ = ["free_port", "start", "stop"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(data: Path, port: int | None = None, *, capture: bool = False, **env: str) -> tuple[subprocess.Popen, str]:
+    """``python -m issuer_service`` on ``port`` (a free one by default) with ``env`` added; returns once
+    ``/health`` answers. With ``capture`` its output is kept on ``proc.stdout`` (else discarded)."""
+    port = port or free_port()
+    environment = os.environ | {"DIDLIB_ISSUER_DATA": str(data)} | env
+    output = subprocess.PIPE if capture else subprocess.DEVNULL
+    proc = subprocess.Popen([sys.executable, "-m", "issuer_service", "--port", str(port)], env=environment,
+                            stdout=output, stderr=subprocess.STDOUT if capture else subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.1)
+        if proc.poll() is not None:
+            break
+    proc.kill()
+    detail = proc.stdout.read().decode(errors="replace")[-2000:] if capture and proc.stdout else ""
+    raise RuntimeError(f"the issuer service did not start {detail}")
+
+
+def stop(proc: subprocess.Popen, timeout: float = 20) -> int:
+    """SIGTERM, then wait: uvicorn shuts down gracefully (and re-raises the signal, so -15 is a clean exit)."""
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=timeout)
