@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test test-postgres lint fuzz bench clean specs
+.PHONY: demo test test-postgres lint fuzz bench clean specs verifier
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ fuzz: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/run.py
+
+# The verifier app on a desktop, with trust data from a local issuer service (start one with didlib-issuer),
+# or: make verifier VERIFIER_ARGS="--trust pki/iaca.pem --trust pki/ds.pem"
+VERIFIER_ARGS ?= --issuer http://127.0.0.1:8000
+verifier: $(VENV)/.dev
+	$(BIN)/python -m verifier_app $(VERIFIER_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info

@@ -1,0 +1,1 @@
+"""The verifier app for shop staff and youth organisations: Kivy screens over ``verifier_app.model``."""

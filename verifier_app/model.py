@@ -1,0 +1,175 @@
+"""The verifier app's model: what the screens show and what a tap does. No Kivy import (tested headless).
+
+A small state machine the UI observes: ``home`` (pick a check) -> ``scanning`` (camera frames or an image
+file; for challenge checks the request QR is shown) -> ``result`` (full screen, clears itself after a few
+seconds) -> ``home``. All decisions are the verifier engine's; nothing personal is kept after the result
+clears, only counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from didlib.errors import DidlibError
+from didlib.pki import common_name_of
+from didlib.qr import decode_image, decode_rgba
+from didlib.trust import TrustStore
+from didlib.verifier import AgePolicy, PeerPolicy, Policy, TrustData, Verdict, VerifierEngine, VolunteerPolicy
+from didlib.verifier.replay import ReplayCache
+
+__all__ = ["CHECKS", "Check", "Settings", "VerifierModel"]
+
+
+@dataclass(frozen=True)
+class Check:
+    key: str
+    title: str
+    challenge: bool  # shows a request QR (challenge flow) rather than waiting for a one-way code
+
+    def policy(self, settings: Settings) -> Policy:
+        if self.key.startswith("age"):
+            return AgePolicy(int(self.key.split(":")[1]), challenge25=True)
+        if self.key == "volunteer":
+            return VolunteerPolicy(minimum_level=settings.dbs_minimum_level)
+        return PeerPolicy()
+
+
+CHECKS = [
+    Check("age:18", "Age 18", False),
+    Check("age:25", 'Age 25 "Challenge 25"', False),
+    Check("volunteer", "Volunteer DBS check", True),
+    Check("peer", "Peer check", True),
+]
+
+
+@dataclass
+class Settings:
+    freshness_seconds: int = 60
+    clear_after_seconds: int = 10
+    dbs_minimum_level: str = "enhanced_barred_lists"
+    distrusted: set[str] = field(default_factory=set)  # issuer names switched off by the operator
+
+
+@dataclass
+class VerifierModel:
+    """The app's state. ``trust`` loads the current trust data (from the cache on disk, in the real app)."""
+
+    trust: Callable[[], TrustData]
+    reader_key: Any = None
+    reader_chain: list[Any] = field(default_factory=list)
+    settings: Settings = field(default_factory=Settings)
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    replay: ReplayCache = field(default_factory=ReplayCache)
+    state: str = "home"
+    check: Check | None = None
+    verdict: Verdict | None = None
+    request_qr: str | None = None
+    message: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+    _engine: VerifierEngine | None = None
+    _shown_at: dt.datetime | None = None
+    listeners: list[Callable[[VerifierModel], None]] = field(default_factory=list)
+
+    # ------------------------------------------------------------------------------- observation
+    def _changed(self) -> None:
+        for listener in list(self.listeners):
+            listener(self)
+
+    def trust_status(self) -> tuple[str, bool]:
+        """A line for the home screen about the trust data's age, and whether it is stale."""
+        try:
+            data = self.trust()
+        except DidlibError as exc:
+            return f"No trust data: {exc.message}", True
+        age = data.age(self.clock())
+        if age is None:
+            return "Trust data configured on this device", False
+        days, hours = age.days, age.seconds // 3600
+        text = f"Trust list updated {days} day{'s' if days != 1 else ''} ago" if days else \
+            f"Trust list updated {hours} hour{'s' if hours != 1 else ''} ago"
+        stale = age > data.max_age
+        return text + (": out of date, update when online" if stale else ""), stale
+
+    def trusted_issuers(self) -> list[tuple[str, bool]]:
+        """(issuer name, on) for the settings screen."""
+        try:
+            anchors = self.trust().issuers.anchors
+        except DidlibError:
+            return []
+        return [(common_name_of(a), common_name_of(a) not in self.settings.distrusted) for a in anchors]
+
+    # ----------------------------------------------------------------------------------- actions
+    def choose(self, key: str) -> None:
+        """Home -> scanning for the chosen check (a fresh challenge QR for challenge checks)."""
+        self.check = next(c for c in CHECKS if c.key == key)
+        data = self._effective_trust()
+        self._engine = VerifierEngine(self.check.policy(self.settings), data, replay=self.replay,
+                                      window=dt.timedelta(seconds=self.settings.freshness_seconds),
+                                      reader_key=self.reader_key, reader_chain=list(self.reader_chain),
+                                      clock=self.clock)
+        self.request_qr = self._engine.start_challenge() if self.check.challenge and self.reader_key else None
+        self.state, self.verdict, self.message = "scanning", None, ""
+        self._changed()
+
+    def _effective_trust(self) -> TrustData:
+        data = self.trust()
+        if not self.settings.distrusted:
+            return data
+        kept = [a for a in data.issuers.anchors if common_name_of(a) not in self.settings.distrusted]
+        issuers = TrustStore(kept, data.issuers.document_signers)
+        return TrustData(issuers, data.status, data.fetched_at, data.max_age)
+
+    def frame(self, pixels: bytes, width: int, height: int) -> None:
+        """A camera frame (RGBA): decode whatever QR codes it shows and feed them to the engine."""
+        if self.state != "scanning":
+            return
+        try:
+            texts = decode_rgba(pixels, width, height)
+        except DidlibError:
+            return
+        for text in texts:
+            self._scanned(text)
+
+    def image(self, path: str | Path) -> None:
+        """The fallback: a picture of the code(s) from a file."""
+        try:
+            texts = decode_image(path)
+        except DidlibError as exc:
+            self.message = exc.message
+            self._changed()
+            return
+        if not texts:
+            self.message = "No QR code found in that picture"
+            self._changed()
+        for text in texts:
+            self._scanned(text)
+
+    def _scanned(self, text: str) -> None:
+        if self._engine is None or self.state != "scanning":
+            return
+        verdict = self._engine.scan(text)
+        if verdict is None:
+            parts = self._engine.progress()
+            seen = max(parts.values(), default=(0, 0))
+            self.message = f"Part {seen[0]} of {seen[1]} read: show the next code"
+            self._changed()
+            return
+        self.verdict, self.state, self._shown_at = verdict, "result", self.clock()
+        self.counts["checks"] = self.counts.get("checks", 0) + 1
+        self.counts[verdict.decision] = self.counts.get(verdict.decision, 0) + 1
+        self._changed()
+
+    def tick(self) -> None:
+        """Called every second: the result clears itself, so nothing personal stays on screen."""
+        if self.state == "result" and self._shown_at is not None and \
+                self.clock() - self._shown_at >= dt.timedelta(seconds=self.settings.clear_after_seconds):
+            self.done()
+
+    def done(self) -> None:
+        self.state, self.verdict, self.request_qr, self.message, self._shown_at = "home", None, None, "", None
+        self._engine = None
+        self._changed()
