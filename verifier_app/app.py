@@ -130,8 +130,9 @@ class VerifierApp(App):
             lines.append(display["name"])
         if "dbs_level" in display:
             lines.append(f"DBS {display['dbs_level'].replace('_', ' ')}, {display.get('workforce', '')} workforce")
-            lines.append(f"Barred lists: children {display.get('barred_list_children', 'not shown').replace('_', ' ')}, "
-                         f"adults {display.get('barred_list_adults', 'not shown').replace('_', ' ')}")
+            children, adults = (display.get(k, "not shown").replace("_", " ")
+                                for k in ("barred_list_children", "barred_list_adults"))
+            lines.append(f"Barred lists: children {children}, adults {adults}")
             if display.get("update_service_checked"):
                 lines.append(f"Update Service checked {display['update_service_checked']}")
             if not any("same person" in reason for reason in verdict.reasons):

@@ -8,7 +8,6 @@ takes a screenshot of every screen. Writes ``results.json`` in the output folder
 from __future__ import annotations
 
 import datetime as dt
-
 import json
 import os
 import sys
@@ -18,8 +17,8 @@ from pathlib import Path
 os.environ.update(KIVY_NO_ARGS="1", KIVY_NO_FILELOG="1", KIVY_NO_CONSOLELOG="1", KIVY_HOME=tempfile.mkdtemp(),
                   KIVY_USE_DEFAULTCONFIG="1", KIVY_METRICS_DENSITY="1")
 
-from kivy.clock import Clock  # noqa: E402
-from kivy.config import Config  # noqa: E402
+from kivy.clock import Clock
+from kivy.config import Config
 
 Config.set("graphics", "width", "540")
 Config.set("graphics", "height", "960")
@@ -95,7 +94,7 @@ def build_world() -> dict:
 
 
 def tampered(text: str) -> str:
-    kind, created, nonce, response = unframe(text)
+    _, created, nonce, response = unframe(text)
     doc = decode(response)
     items = doc["documents"][0]["issuerSigned"]["nameSpaces"][NS_AGE]
     for index, item in enumerate(items):
