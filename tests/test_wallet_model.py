@@ -1,0 +1,191 @@
+"""The wallet's model layer, headless: the encrypted store, and the whole life of a wallet against the
+issuer service (a real process): add credentials, prove age, answer a verifier, peer check, revocation."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from didlib.keys import generate_key
+from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL
+from didlib.mdoc.registry import NS_DBS, NS_ISO
+from didlib.pki import create_reader_certificate
+from didlib.pkidir import PkiDir
+from didlib.samples import SAMPLE_DRIVER, driver_number
+from didlib.session import entitlement_extension
+from didlib.verifier import AgePolicy, VerifierEngine, VolunteerPolicy
+from issuer_service import process
+from issuer_service.register import SAMPLE_DBS_NUMBER
+from wallet_app.model.issuance import IssuerClient
+from wallet_app.model.store import CorruptStore, LockedOut, WalletStore, WrongPin, lockout_delay
+from wallet_app.model.wallet import WalletModel
+
+IDENTITY = (driver_number(SAMPLE_DRIVER), SAMPLE_DRIVER.birth_date.isoformat(), SAMPLE_DRIVER.postcode)
+FAST = 2**10  # scrypt cost for tests; the wallet uses 2**15
+
+
+# ---------------------------------------------------------------------------------------------- store
+def test_store_round_trip_and_pin_change(tmp_path):
+    store = WalletStore.create(tmp_path / "w.json", "123456", scrypt_n=FAST)
+    store.records["x"] = {"secret": "value"}
+    store.save()
+    assert "value" not in (tmp_path / "w.json").read_text(), "encrypted at rest"
+    assert WalletStore.open(tmp_path / "w.json", "123456").records == {"x": {"secret": "value"}}
+    store.change_pin("123456", "654321")
+    with pytest.raises(WrongPin):
+        WalletStore.open(tmp_path / "w.json", "123456")
+    assert WalletStore.open(tmp_path / "w.json", "654321").records["x"]["secret"] == "value"
+    with pytest.raises(Exception) as info:
+        WalletStore.create(tmp_path / "v.json", "1234")
+    assert getattr(info.value, "code", None) == "weak_pin"
+
+
+def test_wrong_pins_lock_out_with_growing_delay(tmp_path):
+    now = [1_000_000.0]
+    WalletStore.create(tmp_path / "w.json", "123456", scrypt_n=FAST)
+    for _ in range(3):
+        with pytest.raises(WrongPin):
+            WalletStore.open(tmp_path / "w.json", "000000", clock=lambda: now[0])
+    with pytest.raises(LockedOut) as info:
+        WalletStore.open(tmp_path / "w.json", "123456", clock=lambda: now[0])
+    assert 29 < info.value.seconds <= 30
+    now[0] += 31
+    assert WalletStore.open(tmp_path / "w.json", "123456", clock=lambda: now[0]).records == {}
+    assert [lockout_delay(n) for n in (0, 2, 3, 4, 5, 20)] == [0, 0, 30, 60, 120, 3600]
+
+
+def test_corrupt_file_is_reported_and_the_backup_kept(tmp_path):
+    store = WalletStore.create(tmp_path / "w.json", "123456", scrypt_n=FAST)
+    store.records["n"] = 1
+    store.save()
+    store.records["n"] = 2
+    store.save()
+    good = (tmp_path / "w.bak").read_text()
+    (tmp_path / "w.json").write_text((tmp_path / "w.json").read_text()[:50])  # truncated
+    with pytest.raises(CorruptStore) as info:
+        WalletStore.open(tmp_path / "w.json", "123456")
+    assert "backup" in info.value.message
+    assert (tmp_path / "w.bak").read_text() == good
+    restored = WalletStore.restore(tmp_path / "w.bak", tmp_path / "w.json", "123456")
+    assert restored.records["n"] == 1
+    tampered = json.loads(good)
+    tampered["data"] = tampered["data"][:-8] + "AAAAAAA="
+    (tmp_path / "w.json").write_text(json.dumps(tampered))
+    with pytest.raises(CorruptStore):
+        WalletStore.open(tmp_path / "w.json", "123456")
+    restored.delete_everything()
+    assert not (tmp_path / "w.json").exists() and not (tmp_path / "w.bak").exists()
+
+
+# ------------------------------------------------------------------------------------ with the issuer
+@pytest.fixture(scope="module")
+def issuer_data(tmp_path_factory):
+    return tmp_path_factory.mktemp("issuer")
+
+
+@pytest.fixture(scope="module")
+def issuer(issuer_data):
+    proc, base = process.start(issuer_data, DIDLIB_ADMIN_TOKEN="admin", DIDLIB_SEED_DRIVERS="20",
+                               DIDLIB_RATE_PER_MINUTE="1000")
+    yield base
+    process.stop(proc)
+
+
+@pytest.fixture(scope="module")
+def wallet(issuer, tmp_path_factory):
+    model = WalletModel(tmp_path_factory.mktemp("wallet"))
+    model.setup("246810")
+    offer = IssuerClient(issuer).identify(*IDENTITY)
+    steps = []
+    added = model.add_from_offer(offer["credential_offer_uri"], offer["tx_code"], steps.append)
+    assert added == ["uk.dvla.mdl.mdoc", "uk.dvla.age.mdoc"] and steps
+    return model
+
+
+def test_cards(wallet):
+    cards = {c.doctype: c for c in wallet.cards()}
+    assert set(cards) == {DOCTYPE_MDL, DOCTYPE_AGE}
+    assert cards[DOCTYPE_MDL].name == "SARAH JANE MORGAN" and cards[DOCTYPE_MDL].issuer == "DVLA"
+    assert cards[DOCTYPE_AGE].unused == 5 and cards[DOCTYPE_AGE].portrait.startswith(b"\xff\xd8")
+
+
+def test_prove_age_uses_single_use_credentials(wallet):
+    _, data = wallet._trust_data()
+    for _ in range(2):
+        engine = VerifierEngine(AgePolicy(18), data)
+        verdict = [engine.scan(t) for t in wallet.prove_age(18)][-1]
+        assert verdict.decision == "accept"
+    for card in wallet.cards():
+        if card.doctype == DOCTYPE_AGE:
+            assert card.unused == 3
+    used = [e for e in wallet._entries() if e.get("doctype") == DOCTYPE_AGE and e["used"]]
+    seen_keys = {e["key_id"] for e in used}
+    assert len(seen_keys) == 2, "each code came from a different credential and key"
+
+
+def test_wrong_tx_code_is_reported(wallet, issuer):
+    offer = IssuerClient(issuer).identify(*IDENTITY)
+    with pytest.raises(Exception) as info:
+        wallet.add_from_offer(offer["credential_offer_uri"], "000000" if offer["tx_code"] != "000000" else "111111")
+    assert getattr(info.value, "code", None) == "invalid_grant"
+
+
+def test_dbs_then_a_volunteer_check(wallet, issuer, issuer_data):
+    offer = wallet.request_bound(issuer, "dbs", SAMPLE_DBS_NUMBER)
+    assert wallet.add_from_offer(offer["credential_offer_uri"], offer["tx_code"]) == ["uk.dbs.check.mdoc"]
+    assert DOCTYPE_DBS in {c.doctype for c in wallet.cards()}
+    # a youth club's reader certificate from the trust list's reader CA, entitled to what it asks
+    reader_ca = PkiDir(issuer_data / "pki" / "dvla")
+    club_key = generate_key()
+    club = create_reader_certificate(reader_ca.certificate("reader-ca"), reader_ca.key("reader-ca"),
+                                     club_key.public_key(), common_name="Scouts Hall",
+                                     extra_extensions=[entitlement_extension({DOCTYPE_MDL: {NS_ISO: "*"},
+                                                                              DOCTYPE_DBS: {NS_DBS: "*"}})])
+    _, data = wallet._trust_data()
+    engine = VerifierEngine(VolunteerPolicy(), data, reader_key=club_key, reader_chain=[club])
+    pending = wallet.read_request(engine.start_challenge())
+    assert pending.reader.name == "Scouts Hall"
+    consent = {d.doctype: d.allowed() for d in pending.documents}
+    verdict = [engine.scan(t) for t in wallet.answer(pending, consent)][-1]
+    assert verdict.decision == "accept" and verdict.display["same_holder_proven"] is True
+    # declining one element: the club sees it was not shared and refers the check to a person
+    consent[DOCTYPE_DBS] = {ns: [e for e in els if e != "outcome"] for ns, els in consent[DOCTYPE_DBS].items()}
+    pending = wallet.read_request(engine.start_challenge())
+    verdict = [engine.scan(t) for t in wallet.answer(pending, consent)][-1]
+    assert verdict.decision == "refer"
+
+
+def test_peer_check_between_two_wallets(wallet, issuer, tmp_path):
+    other = WalletModel(tmp_path / "other")
+    other.setup("135790")
+    offer = IssuerClient(issuer).identify(*IDENTITY)
+    other.add_from_offer(offer["credential_offer_uri"], offer["tx_code"])
+    verdict = wallet.peer_check(other.share_identity())
+    assert verdict.decision == "accept" and verdict.display["name"] == "SARAH JANE MORGAN"
+
+
+def test_revocation_shows_on_the_card(wallet, issuer):
+    admin = {"Authorization": "Bearer admin"}
+    licence = wallet._licence_entry()
+    index = wallet._credential(licence).mso.status["status_list"]["idx"]
+    listed = httpx.get(f"{issuer}/admin/drivers/{IDENTITY[0]}/credentials", headers=admin).json()
+    target = next(c for c in listed if c["statusIndex"] == index and c["config"] == "uk.dvla.mdl.mdoc")
+    httpx.post(f"{issuer}/admin/credentials/{target['id']}/suspend", headers=admin).raise_for_status()
+    wallet.refresh_status()
+    assert {c.doctype: c.status for c in wallet.cards()}[DOCTYPE_MDL] == "suspended"
+    httpx.post(f"{issuer}/admin/credentials/{target['id']}/reinstate", headers=admin).raise_for_status()
+    wallet.refresh_status()
+    assert {c.doctype: c.status for c in wallet.cards()}[DOCTYPE_MDL] == "valid"
+
+
+def test_locked_wallet_refuses(wallet, tmp_path):
+    model = WalletModel(wallet.folder)
+    with pytest.raises(Exception) as info:
+        model.cards()
+    assert getattr(info.value, "code", None) == "locked"
+    with pytest.raises(WrongPin):
+        model.unlock("000000")
+    model.unlock("246810")
+    assert len(model.cards()) >= 2

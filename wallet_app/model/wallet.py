@@ -1,0 +1,293 @@
+"""The wallet's model: credentials, keys and presentations, behind the PIN. No Kivy import.
+
+What the screens call. Decisions and formats are didlib's; this keeps the holder's things together:
+which credential, which device key, which single-use credential of a batch is still unused.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from didlib.errors import DidlibError, UsageError
+from didlib.keys import PrivateKey, generate_key, load_private_key, load_public_key, private_key_pem
+from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, DOCTYPE_TRAINING, Credential
+from didlib.mdoc.registry import NS_AGE, NS_DBS, NS_ISO, NS_TRAINING, PROFILES
+from didlib.oid4vci import CredentialOffer
+from didlib.pki import common_name_of
+from didlib.presentation import PendingChallenge, answer_challenge, make_oneway, read_challenge
+from didlib.qr import codes_for
+from didlib.trust import TrustStore
+from didlib.verifier import PeerPolicy, TrustCache, TrustData, Verdict, VerifierEngine
+from wallet_app.model.issuance import IssuerClient
+from wallet_app.model.store import WalletStore
+
+__all__ = ["WalletModel", "Card", "KeyProvider", "SoftwareKeys"]
+
+BATCH = 5  # single-use proofs of age per request: verifiers cannot link two visits
+_NAMESPACE = {DOCTYPE_MDL: NS_ISO, DOCTYPE_AGE: NS_AGE, DOCTYPE_DBS: NS_DBS, DOCTYPE_TRAINING: NS_TRAINING}
+
+
+class KeyProvider(Protocol):
+    """Where device keys live. Software keys in the encrypted store now; Android Keystore / iOS Keychain later."""
+
+    def new_key(self) -> str: ...
+
+    def private_key(self, key_id: str) -> PrivateKey: ...
+
+
+class SoftwareKeys:
+    def __init__(self, store: WalletStore) -> None:
+        self._store = store
+
+    def new_key(self) -> str:
+        key_id = secrets.token_hex(8)
+        self._store.records.setdefault("keys", {})[key_id] = private_key_pem(generate_key()).decode()
+        return key_id
+
+    def private_key(self, key_id: str) -> PrivateKey:
+        return load_private_key(self._store.records["keys"][key_id].encode())
+
+
+@dataclass
+class Card:
+    """One credential as the cards screen shows it (a batch of proofs of age is one card)."""
+
+    id: str
+    doctype: str
+    title: str
+    name: str
+    portrait: bytes | None
+    issuer: str
+    valid_until: dt.datetime
+    status: str
+    unused: int = 1
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class WalletModel:
+    folder: Path
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    http: Callable[[str], httpx.Client] = field(default=lambda base: httpx.Client(base_url=base, timeout=30))
+    store: WalletStore | None = None
+    keys: KeyProvider | None = None
+    listeners: list[Callable[[WalletModel], None]] = field(default_factory=list)
+
+    @property
+    def path(self) -> Path:
+        return self.folder / "wallet.json"
+
+    def _changed(self) -> None:
+        for listener in list(self.listeners):
+            listener(self)
+
+    # ------------------------------------------------------------------------------------ the PIN
+    def has_wallet(self) -> bool:
+        return self.path.exists()
+
+    def setup(self, pin: str) -> None:
+        self.store = WalletStore.create(self.path, pin)
+        self.keys = SoftwareKeys(self.store)
+        self._changed()
+
+    def unlock(self, pin: str) -> None:
+        self.store = WalletStore.open(self.path, pin)
+        self.keys = SoftwareKeys(self.store)
+        self._changed()
+
+    def lock(self) -> None:
+        self.store, self.keys = None, None
+        self._changed()
+
+    def _records(self) -> dict[str, Any]:
+        if self.store is None:
+            raise UsageError("the wallet is locked", code="locked")
+        return self.store.records
+
+    # -------------------------------------------------------------------------------- credentials
+    def _entries(self) -> list[dict[str, Any]]:
+        return self._records().setdefault("credentials", [])
+
+    def _credential(self, entry: dict[str, Any]) -> Credential:
+        data = entry["data"]
+        return Credential.from_bytes(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))
+
+    def _add(self, issuer_url: str, config_id: str, credential: str, key_id: str, batch: str | None) -> None:
+        entry = {"id": secrets.token_hex(6), "issuer_url": issuer_url, "config_id": config_id, "data": credential,
+                 "key_id": key_id, "used": False, "batch": batch}
+        if config_id.endswith(".mdoc"):
+            entry["doctype"] = self._credential(entry).doctype
+        self._entries().append(entry)
+
+    def _pin_trust(self, issuer_url: str) -> None:
+        """Trust on first use of an issuer: pin its trust list operator key and cache its trust list."""
+        trust = self._records().setdefault("trust", {})
+        with self.http(issuer_url) as client:
+            if issuer_url not in trust:
+                trust[issuer_url] = client.get("/trust/operator.pem").raise_for_status().text
+            cache = TrustCache(self.folder / "trust", load_public_key(trust[issuer_url].encode()))
+            cache.refresh(f"{issuer_url}/trust/list", lambda url: client.get(url).raise_for_status().content)
+
+    def add_from_offer(self, offer_uri: str, tx_code: str | None,
+                       progress: Callable[[str], None] = lambda _: None) -> list[str]:
+        """Redeem a credential offer: the mdoc of each offered credential type (a batch for proofs of age)."""
+        offer = CredentialOffer.from_uri(offer_uri)
+        issuer = offer.credential_issuer
+        with self.http(issuer) as http:
+            client = IssuerClient(issuer, http)
+            progress("Getting an access token")
+            token = client.token(offer_uri, tx_code)
+            if token.status_code != 200:
+                raise DidlibError(token.json().get("error_description", "the issuer refused the code"),
+                                  code=token.json().get("error", "invalid_grant"))
+            access = token.json()["access_token"]
+            added = []
+            for config_id in offer.credential_configuration_ids:
+                if not config_id.endswith(".mdoc"):
+                    continue
+                count = BATCH if ".age." in config_id else 1
+                progress(f"Requesting {config_id}")
+                bound = self._bound_key(config_id)
+                key_ids = [bound] if bound else [self.keys.new_key() for _ in range(count)]
+                response = client.request(access, config_id, [self.keys.private_key(k) for k in key_ids])
+                if response.status_code != 200:
+                    raise DidlibError(response.json().get("error_description", "issuance failed"),
+                                      code=response.json().get("error", "issuance_failed"))
+                batch = secrets.token_hex(4) if count > 1 else None
+                for key_id, item in zip(key_ids, response.json()["credentials"], strict=True):
+                    self._add(issuer, config_id, item["credential"], key_id, batch)
+                added.append(config_id)
+        progress("Checking the issuer's trust list")
+        self._pin_trust(issuer)
+        self.store.save()
+        self._changed()
+        return added
+
+    def _bound_key(self, config_id: str) -> str | None:
+        """DBS and training credentials are bound to the driving licence's device key."""
+        if not (config_id.startswith("uk.dbs.") or config_id.startswith("uk.training.")):
+            return None
+        licence = self._licence_entry()
+        return licence["key_id"] if licence else None
+
+    def _licence_entry(self) -> dict[str, Any] | None:
+        return next((e for e in self._entries() if e.get("doctype") == DOCTYPE_MDL), None)
+
+    def request_bound(self, issuer_url: str, kind: str, reference: str) -> dict[str, Any]:
+        """Ask the DBS or training issuer for an offer by presenting the driving licence to it."""
+        licence = self._licence_entry()
+        if licence is None:
+            raise UsageError("add your driving licence first: the DBS check is bound to it", code="no_licence")
+        with self.http(issuer_url) as http:
+            response = IssuerClient(issuer_url, http).bind(kind, reference, self._credential(licence),
+                                                           self.keys.private_key(licence["key_id"]))
+        if response.status_code != 200:
+            raise DidlibError(response.json().get("error_description", "refused"),
+                              code=response.json().get("error", "refused"))
+        return response.json()
+
+    def cards(self) -> list[Card]:
+        cards: dict[str, Card] = {}
+        for entry in self._entries():
+            if "doctype" not in entry:
+                continue
+            group = entry["batch"] or entry["id"]
+            if group in cards:
+                cards[group].unused += 0 if entry["used"] else 1
+                continue
+            credential = self._credential(entry)
+            elements = credential.elements().get(_NAMESPACE[credential.doctype], {})
+            name = f"{elements.get('given_name', '')} {elements.get('family_name', '')}".strip()
+            signer = credential.issuer_signed.issuer_auth.x5chain()[0]
+            cards[group] = Card(entry["id"], credential.doctype, PROFILES[credential.doctype].title, name,
+                                elements.get("portrait"), common_name_of(signer).replace(" Document Signer", ""),
+                                credential.mso.valid_until, entry.get("status", "not checked"),
+                                0 if entry["used"] else 1, elements)
+        return list(cards.values())
+
+    # ------------------------------------------------------------------------------- presenting
+    def _unused_proof(self, threshold: int) -> tuple[dict[str, Any], list[str]]:
+        element = f"age_over_{threshold:02d}"
+        proofs = [e for e in self._entries() if e.get("doctype") == DOCTYPE_AGE]
+        fresh = next((e for e in proofs if not e["used"]), None) or (proofs[-1] if proofs else None)
+        if fresh is not None:
+            return fresh, [element, "portrait"]
+        licence = self._licence_entry()
+        if licence is None:
+            raise UsageError("add a proof of age or a driving licence first", code="nothing_to_show")
+        return licence, [element, "portrait"]
+
+    def prove_age(self, threshold: int = 18) -> list[str]:
+        """The QR code text(s) of a one-way proof of age, from an unused single-use credential when there is one."""
+        entry, disclose = self._unused_proof(threshold)
+        texts = codes_for(make_oneway(self._credential(entry), self.keys.private_key(entry["key_id"]), disclose,
+                                      now=self.clock()))
+        if entry.get("doctype") == DOCTYPE_AGE:
+            entry["used"] = True
+            self.store.save()
+        return texts
+
+    def share_identity(self) -> list[str]:
+        """Name and portrait from the licence as a one-way code, for someone doing a peer check."""
+        licence = self._licence_entry()
+        if licence is None:
+            raise UsageError("add your driving licence first", code="no_licence")
+        return codes_for(make_oneway(self._credential(licence), self.keys.private_key(licence["key_id"]),
+                                     ["given_name", "family_name", "portrait"], now=self.clock()))
+
+    def _holdings(self) -> list[tuple[Credential, PrivateKey]]:
+        seen: set[str] = set()
+        out = []
+        for entry in self._entries():
+            doctype = entry.get("doctype")
+            if doctype and doctype not in seen and not entry["used"]:
+                seen.add(doctype)
+                out.append((self._credential(entry), self.keys.private_key(entry["key_id"])))
+        return out
+
+    def _trust_data(self) -> tuple[TrustStore, TrustData]:
+        trust = self._records().get("trust", {})
+        if not trust:
+            raise UsageError("no trust list yet: add a credential while online first", code="no_trust")
+        cache = TrustCache(self.folder / "trust", load_public_key(next(iter(trust.values())).encode()))
+        return cache.reader_store(self.clock()), cache.load(self.clock())
+
+    def read_request(self, text: str) -> PendingChallenge:
+        """A verifier's request QR: who asks (verified) and for what (and what it may not have)."""
+        readers, _ = self._trust_data()
+        return read_challenge(text, self._holdings(), readers, now=self.clock())
+
+    def answer(self, pending: PendingChallenge, consent: Mapping[str, Mapping[str, Iterable[str]]]) -> list[str]:
+        """The response QR text(s), with only what the holder ticked (and never beyond the entitlement)."""
+        return codes_for(answer_challenge(pending, self._holdings(), consent))
+
+    def peer_check(self, texts: Iterable[str]) -> Verdict | None:
+        """Check someone else's identity code (car sharing, room rental)."""
+        _, data = self._trust_data()
+        engine = VerifierEngine(PeerPolicy(), data, clock=self.clock)
+        verdict = None
+        for text in texts:
+            verdict = engine.scan(text) or verdict
+        return verdict
+
+    def refresh_status(self) -> None:
+        """Update the cached status lists and show each credential's status on its card."""
+        trust = self._records().get("trust", {})
+        for issuer_url in trust:
+            self._pin_trust(issuer_url)
+        _, data = self._trust_data()
+        for entry in self._entries():
+            if "doctype" in entry and data.status is not None:
+                status = self._credential(entry).mso.status
+                if status:
+                    entry["status"] = data.status.check_reference(status, self.clock()).state
+        self.store.save()
+        self._changed()
