@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test test-postgres lint fuzz bench clean specs verifier
+.PHONY: demo test test-postgres lint fuzz bench clean specs verifier wallet
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ bench: $(VENV)/.dev
 VERIFIER_ARGS ?= --issuer http://127.0.0.1:8000
 verifier: $(VENV)/.dev
 	$(BIN)/python -m verifier_app $(VERIFIER_ARGS)
+
+# The wallet on a desktop (data in ~/.didlib-wallet); add credentials from a local didlib-issuer.
+wallet: $(VENV)/.dev
+	$(BIN)/python -m wallet_app
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info

@@ -26,7 +26,8 @@ from verifier_app.model import VerifierModel
 
 __all__ = ["VerifierApp"]
 
-Builder.load_file(str(Path(__file__).with_name("verifier.kv")))
+# Not named verifier.kv: Kivy would load that a second time by itself for VerifierApp.
+Builder.load_file(str(Path(__file__).with_name("screens.kv")))
 
 COLOURS = {"accept": (0.05, 0.55, 0.22, 1), "reject": (0.78, 0.1, 0.1, 1), "refer": (0.85, 0.5, 0.0, 1)}
 

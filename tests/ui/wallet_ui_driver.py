@@ -1,0 +1,205 @@
+"""Runs the real wallet app against a real issuer service, taps through every screen and screenshots each.
+Writes ``results.json`` (and the operator key and issuer data location) in the output folder; started by
+``tests/test_wallet_app.py`` in its own process.
+
+    python tests/ui/wallet_ui_driver.py OUTPUT_DIR
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.update(KIVY_NO_ARGS="1", KIVY_NO_FILELOG="1", KIVY_NO_CONSOLELOG="1", KIVY_HOME=tempfile.mkdtemp(),
+                  KIVY_USE_DEFAULTCONFIG="1", KIVY_METRICS_DENSITY="1")
+
+from kivy.clock import Clock
+from kivy.config import Config
+
+Config.set("graphics", "width", "540")
+Config.set("graphics", "height", "960")
+
+from kivy.tests.common import UnitTestTouch  # noqa: E402
+from kivy.uix.button import Button  # noqa: E402
+from kivy.uix.textinput import TextInput  # noqa: E402
+
+from didlib.pkidir import PkiDir  # noqa: E402
+from didlib.qr import decode_image  # noqa: E402
+from didlib.samples import SAMPLE_DRIVER, driver_number  # noqa: E402
+from didlib.verifier import AgePolicy, TrustCache, VerifierEngine  # noqa: E402
+from issuer_service import process  # noqa: E402
+from issuer_service.register import SAMPLE_DBS_NUMBER  # noqa: E402
+from wallet_app.app import WalletApp  # noqa: E402
+from wallet_app.model.issuance import IssuerClient  # noqa: E402
+from wallet_app.model.wallet import WalletModel  # noqa: E402
+
+OUT = Path(sys.argv[1])
+IDENTITY = (driver_number(SAMPLE_DRIVER), SAMPLE_DRIVER.birth_date.isoformat(), SAMPLE_DRIVER.postcode)
+
+
+class Driver:
+    def __init__(self, app: WalletApp, base: str, issuer_data: Path) -> None:
+        self.app, self.base, self.issuer_data = app, base, issuer_data
+        self.results: dict = {}
+        self.steps: list = []
+
+    def widgets(self, kind: type):
+        return [w for w in self.app.root.current_screen.walk() if isinstance(w, kind)]
+
+    def tap(self, text: str) -> None:
+        button = next(w for w in self.widgets(Button) if w.text == text)
+        x, y = button.to_window(*button.center)
+        touch = UnitTestTouch(x, y)
+        touch.touch_down()
+        touch.touch_up()
+
+    def type(self, hint: str, text: str) -> None:
+        field = next(w for w in self.widgets(TextInput) if w.hint_text == hint or (not hint and not w.hint_text))
+        field.text = text
+
+    def shot(self, name: str) -> None:
+        self.app.root.current_screen.export_to_png(str(OUT / f"{name}.png"))
+
+    def note(self, key: str, value) -> None:
+        self.results[key] = value
+
+    def run(self) -> None:
+        offer = IssuerClient(self.base).identify(*IDENTITY)
+        reader = PkiDir(self.issuer_data / "pki" / "dvla")
+        shop = VerifierEngine(AgePolicy(18), None, reader_key=reader.key("reader"),
+                              reader_chain=[reader.certificate("reader")])
+        s = self.steps
+        s += [lambda: self.shot("pin_first_run"),
+              lambda: self.type("PIN (at least 6 digits)", "123"),
+              lambda: self.tap("Create wallet"),
+              lambda: self.note("weak_pin", self.app.root.get_screen("pin").message),
+              lambda: self.type("PIN (at least 6 digits)", "246810"),
+              lambda: self.tap("Create wallet"),
+              lambda: self.note("after_pin", self.app.root.current),
+              lambda: self.shot("cards_empty"),
+              lambda: self.tap("Add credential"),
+              lambda: self.type("openid-credential-offer://...", offer["credential_offer_uri"]),
+              lambda: self.type("transaction code", offer["tx_code"]),
+              lambda: self.shot("add"),
+              lambda: self.tap("Add"),
+              lambda: None,
+              lambda: self.tap("Add credential"),
+              lambda: self.type("certificate number", SAMPLE_DBS_NUMBER),
+              lambda: self.tap("Get DBS check"),
+              lambda: None,
+              lambda: self.shot("cards"),
+              lambda: self.note("cards", [c.title for c in self.app.model.cards()]),
+              lambda: self.tap("Prove my age"),
+              lambda: None,
+              lambda: self.photograph_codes("prove"),
+              lambda: self.note("prove_parts", len(self.app._codes)),
+              lambda: self.tap("Done"),
+              lambda: self.tap("Share with a verifier"),
+              lambda: self.prepare_shop(shop),
+              lambda: self.type("DL1:...", shop_request[0]),
+              lambda: self.tap("Read request"),
+              lambda: None,
+              lambda: self.shot("consent"),
+              lambda: self.note("consent_reader", self.app.root.get_screen("consent").reader),
+              lambda: self.tap("Share"),
+              lambda: None,
+              lambda: self.shot("answer_1"),
+              lambda: self.answer_check(shop),
+              lambda: self.tap("Done"),
+              lambda: self.tap("Settings"),
+              lambda: self.shot("settings"),
+              lambda: self.tap("Back"),
+              lambda: self.app.model.lock(),
+              lambda: self.app._show_pin(),
+              lambda: self.type("PIN (at least 6 digits)", "000000"),
+              lambda: self.tap("Unlock"),
+              lambda: self.note("wrong_pin", self.app.root.get_screen("pin").message),
+              lambda: self.shot("pin_wrong"),
+              lambda: self.type("PIN (at least 6 digits)", "246810"),
+              lambda: self.tap("Unlock"),
+              lambda: self.note("after_unlock", self.app.root.current),
+              lambda: self.finish()]
+        Clock.schedule_interval(self._step, 0.3)
+
+    def prepare_shop(self, shop: VerifierEngine) -> None:
+        operator = (self.app.model.store.records["trust"][self.base]).encode()
+        (OUT / "operator.pem").write_bytes(operator)
+        from didlib.keys import load_public_key
+
+        shop.trust = TrustCache(self.app.model.folder / "trust", load_public_key(operator)).load()
+        shop_request[:] = [shop.start_challenge()]
+
+    def photograph_codes(self, prefix: str, then=None) -> None:
+        """Photograph each code the screen cycles through (stopping the app's own cycling, so every part is
+        taken once), as a camera would over a few seconds."""
+        for event in (self.app._cycle, self.app._rotate):
+            if event is not None:
+                event.cancel()
+        self.app._cycle = self.app._rotate = None
+        texts: list[str] = []
+
+        def draw(index: int) -> None:
+            self.app._part = index
+            self.app._draw_part()
+
+        def photograph(index: int) -> None:
+            self.shot(f"{prefix}_{index + 1}")
+            texts.extend(decode_image(OUT / f"{prefix}_{index + 1}.png"))
+
+        follow = []
+        for index in range(len(self.app._codes)):
+            follow += [lambda i=index: draw(i), lambda: None, lambda i=index: photograph(i)]
+        self.steps[:0] = [*follow, *([lambda: then(texts)] if then else [])]
+
+    def answer_check(self, shop: VerifierEngine) -> None:
+        """Read the answer from the screen, all its parts, and let the shop's engine decide."""
+
+        def decide(texts: list[str]) -> None:
+            verdict = None
+            for text in texts:
+                verdict = shop.scan(text) or verdict
+            self.note("answer_parts", len(self.app._codes))
+            self.note("answer_verdict", verdict.decision if verdict else None)
+            self.note("answer_display", sorted(verdict.display) if verdict else [])
+
+        self.photograph_codes("answer_part", decide)
+
+    def _step(self, _dt: float) -> bool:
+        if not self.steps:
+            return False
+        try:
+            self.steps.pop(0)()
+        except Exception as exc:
+            self.results["error"] = f"{type(exc).__name__}: {exc}"
+            self.finish()
+            return False
+        return True
+
+    def finish(self) -> None:
+        self.results["wallet"] = str(self.app.model.folder)
+        (OUT / "results.json").write_text(json.dumps(self.results, indent=1))
+        self.steps = []
+        self.app.stop()
+
+
+shop_request: list[str] = []
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    issuer_data = Path(tempfile.mkdtemp()) / "issuer"
+    proc, base = process.start(issuer_data, DIDLIB_ADMIN_TOKEN="admin", DIDLIB_SEED_DRIVERS="20")
+    try:
+        app = WalletApp(WalletModel(OUT / "wallet"))
+        driver = Driver(app, base, issuer_data)
+        Clock.schedule_once(lambda _: driver.run(), 0.5)
+        app.run()
+    finally:
+        process.stop(proc)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,313 @@
+"""The wallet's screens (Kivy). They render :class:`wallet_app.model.wallet.WalletModel` and forward taps;
+credentials, keys and every protocol step live in the model and in didlib."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.image import Image as CoreImage
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, ListProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.checkbox import CheckBox
+from kivy.uix.label import Label
+from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
+
+from didlib.errors import DidlibError
+from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL
+from didlib.presentation import PendingChallenge
+from didlib.qr import qr_png
+from wallet_app.model.store import LockedOut, WalletStore, WrongPin
+from wallet_app.model.wallet import WalletModel
+
+__all__ = ["WalletApp"]
+
+# Not named wallet.kv: Kivy would load that a second time by itself for WalletApp.
+Builder.load_file(str(Path(__file__).with_name("screens.kv")))
+
+CARD_COLOURS = {DOCTYPE_MDL: (0.1, 0.3, 0.55, 1), DOCTYPE_AGE: (0.0, 0.44, 0.36, 1), DOCTYPE_DBS: (0.45, 0.2, 0.5, 1)}
+ROTATE_SECONDS = 10  # a new one-way code this often, so a photo of the screen soon expires
+PART_SECONDS = 1.5  # multi-part codes cycle this fast, for the verifier's camera
+
+
+def texture(data: bytes, ext: str) -> Any:
+    return CoreImage(io.BytesIO(data), ext=ext).texture
+
+
+class PinScreen(Screen):
+    prompt = StringProperty("")
+    action = StringProperty("")
+    message = StringProperty("")
+
+
+class CardWidget(BoxLayout):
+    title = StringProperty("")
+    line1 = StringProperty("")
+    line2 = StringProperty("")
+    colour = ListProperty([0.3, 0.3, 0.3, 1])
+
+
+class CardsScreen(Screen):
+    message = StringProperty("")
+
+
+class AddScreen(Screen):
+    progress = StringProperty("")
+
+
+class QrScreen(Screen):
+    title = StringProperty("")
+    hint = StringProperty("")
+    part = StringProperty("")
+    thresholds = BooleanProperty(False)
+
+
+class RequestScreen(Screen):
+    message = StringProperty("")
+
+
+class ConsentScreen(Screen):
+    reader = StringProperty("")
+
+
+class PeerScreen(Screen):
+    verdict = StringProperty("")
+
+
+class SettingsScreen(Screen):
+    message = StringProperty("")
+
+
+class WalletApp(App):
+    title = "didlib wallet"
+
+    def __init__(self, model: WalletModel, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model = model
+        self._codes: list[str] = []
+        self._part = 0
+        self._threshold = 18
+        self._pending: PendingChallenge | None = None
+        self._choices: dict[tuple[str, str, str], CheckBox] = {}
+        self._rotate: Any = None
+        self._cycle: Any = None
+
+    def build(self) -> ScreenManager:
+        manager = ScreenManager(transition=NoTransition())
+        for screen in (PinScreen(), CardsScreen(), AddScreen(), QrScreen(), RequestScreen(), ConsentScreen(),
+                       PeerScreen(), SettingsScreen()):
+            manager.add_widget(screen)
+        manager.bind(current=self._screen_changed)
+        Clock.schedule_once(lambda _: self._show_pin(), 0)
+        return manager
+
+    def _screen(self, name: str) -> Any:
+        return self.root.get_screen(name)
+
+    def _screen_changed(self, _manager: Any, current: str) -> None:
+        if current != "qr":
+            for event in (self._rotate, self._cycle):
+                if event is not None:
+                    event.cancel()
+            self._rotate = self._cycle = None
+        if current == "cards":
+            self._render_cards()
+
+    # ------------------------------------------------------------------------------------- PIN
+    def _show_pin(self, message: str = "") -> None:
+        pin = self._screen("pin")
+        first = not self.model.has_wallet()
+        pin.prompt = "Choose a PIN to protect your wallet" if first else "Enter your PIN"
+        pin.action = "Create wallet" if first else "Unlock"
+        pin.message = message
+        self.root.current = "pin"
+
+    def pin_entered(self, pin: str) -> None:
+        try:
+            if self.model.has_wallet():
+                self.model.unlock(pin)
+            else:
+                self.model.setup(pin)
+        except (WrongPin, LockedOut) as exc:
+            self._screen("pin").message = exc.message
+            return
+        except DidlibError as exc:
+            self._screen("pin").message = exc.message
+            return
+        self.root.current = "cards"
+
+    # ----------------------------------------------------------------------------------- cards
+    def _render_cards(self) -> None:
+        box = self._screen("cards").ids.cards
+        box.clear_widgets()
+        cards = self.model.cards() if self.model.store else []
+        for card in cards:
+            widget = CardWidget(title=card.title, colour=list(CARD_COLOURS.get(card.doctype, (0.3, 0.3, 0.35, 1))))
+            widget.line1 = card.name or card.details.get("certificate_level", "")
+            extra = f"  ·  {card.unused} unused" if card.doctype == DOCTYPE_AGE else ""
+            widget.line2 = f"{card.issuer}  ·  valid to {card.valid_until:%d %b %Y}  ·  {card.status}{extra}"
+            if card.portrait:
+                widget.ids.portrait.texture = texture(card.portrait, "jpg")
+            else:
+                widget.ids.portrait.opacity = 0
+            box.add_widget(widget)
+        self._screen("cards").message = "" if cards else "No credentials yet: add one from an issuer."
+
+    # ------------------------------------------------------------------------------------- add
+    def add_offer(self, offer: str, tx_code: str) -> None:
+        screen = self._screen("add")
+        try:
+            added = self.model.add_from_offer(offer, tx_code or None, lambda step: setattr(screen, "progress", step))
+        except DidlibError as exc:
+            screen.progress = f"Not added: {exc.message}"
+            return
+        screen.progress = f"Added: {', '.join(added)}"
+        self.root.current = "cards"
+
+    def add_bound(self, kind: str, reference: str) -> None:
+        screen = self._screen("add")
+        licence = self.model._licence_entry() if self.model.store else None
+        try:
+            if licence is None:
+                raise DidlibError("add your driving licence first: the DBS check is bound to it")
+            offer = self.model.request_bound(licence["issuer_url"], kind, reference)
+            self.model.add_from_offer(offer["credential_offer_uri"], offer.get("tx_code"))
+        except DidlibError as exc:
+            screen.progress = f"Not added: {exc.message}"
+            return
+        self.root.current = "cards"
+
+    # ------------------------------------------------------------------------------- QR codes
+    def _show_codes(self, title: str, hint: str, codes: list[str], thresholds: bool) -> None:
+        screen = self._screen("qr")
+        screen.title, screen.hint, screen.thresholds = title, hint, thresholds
+        self._codes, self._part = codes, 0
+        self._draw_part()
+        self.root.current = "qr"
+        if self._cycle is None and len(codes) > 1:
+            self._cycle = Clock.schedule_interval(lambda _: self.next_part(), PART_SECONDS)
+
+    def _draw_part(self) -> None:
+        screen = self._screen("qr")
+        code = self._codes[self._part]
+        screen.ids.code.texture = texture(qr_png(code, "M" if len(self._codes) > 1 else "L", box_size=4), "png")
+        screen.part = f"code {self._part + 1} of {len(self._codes)}" if len(self._codes) > 1 else ""
+
+    def next_part(self) -> None:
+        if self._codes:
+            self._part = (self._part + 1) % len(self._codes)
+            self._draw_part()
+
+    def show_prove(self, threshold: int | None = None) -> None:
+        """The rotating one-way proof of age (age_over_NN and portrait only)."""
+        self._threshold = threshold or self._threshold
+        try:
+            codes = self.model.prove_age(self._threshold)
+        except DidlibError as exc:
+            self._screen("cards").message = exc.message
+            return
+        self._show_codes(f"Over {self._threshold}", "Show this to the cashier. It changes every few seconds.",
+                         codes, True)
+        if self._rotate is None:
+            self._rotate = Clock.schedule_interval(lambda _: self.show_prove(), ROTATE_SECONDS)
+
+    # ---------------------------------------------------------------------------- consent flow
+    def read_request(self, text: str) -> None:
+        try:
+            self._pending = self.model.read_request(text)
+        except DidlibError as exc:
+            self._screen("request").message = f"Not a request we can answer: {exc.message}"
+            return
+        consent = self._screen("consent")
+        reader = self._pending.reader
+        consent.reader = f"{reader.name}" + (f" ({reader.organisation})" if reader.organisation else "") + \
+            "  - verified"
+        box = consent.ids.choices
+        box.clear_widgets()
+        self._choices = {}
+        for doc in self._pending.documents:
+            for ns, elements in doc.elements.items():
+                for element in elements:
+                    beyond = element in doc.beyond_entitlement.get(ns, [])
+                    row = BoxLayout(size_hint_y=None, height=46)
+                    box_ = CheckBox(active=doc.held and not beyond, disabled=beyond or not doc.held,
+                                    size_hint_x=None, width=48, color=(0.1, 0.1, 0.1, 1))
+                    label = element.replace("_", " ") + ("  (not entitled: never shared)" if beyond else "") + \
+                        ("  (you do not hold this)" if not doc.held else "")
+                    row.add_widget(box_)
+                    row.add_widget(Label(text=label, color=(0.08, 0.1, 0.1, 1), font_size=19, halign="left",
+                                         text_size=(420, None)))
+                    box.add_widget(row)
+                    self._choices[(doc.doctype, ns, element)] = box_
+        self.root.current = "consent"
+
+    def share(self) -> None:
+        if self._pending is None:
+            return
+        consent: dict[str, dict[str, list[str]]] = {}
+        for (doctype, ns, element), box in self._choices.items():
+            if box.active:
+                consent.setdefault(doctype, {}).setdefault(ns, []).append(element)
+        codes = self.model.answer(self._pending, consent)
+        self._pending = None
+        self._show_codes("Your answer", "Show this to the verifier's camera.", codes, False)
+
+    # ---------------------------------------------------------------------------------- peer
+    def peer_check(self, text: str) -> None:
+        screen = self._screen("peer")
+        codes = [line.strip() for line in text.splitlines() if line.strip()]
+        try:
+            verdict = self.model.peer_check(codes)
+        except DidlibError as exc:
+            screen.verdict = exc.message
+            return
+        if verdict is None:
+            screen.verdict = "Scan the next code"
+            return
+        name = verdict.display.get("name", "")
+        screen.verdict = f"{verdict.headline}\n{name}\n" + "; ".join(verdict.reasons)
+        if verdict.display.get("portrait"):
+            screen.ids.portrait.texture = texture(verdict.display["portrait"], "jpg")
+
+    # ------------------------------------------------------------------------------- settings
+    def change_pin(self, old: str, new: str) -> None:
+        screen = self._screen("settings")
+        try:
+            self.model.store.change_pin(old, new)
+            screen.message = "PIN changed"
+        except DidlibError as exc:
+            screen.message = exc.message
+
+    def backup(self, path: str) -> None:
+        screen = self._screen("settings")
+        if not path:
+            screen.message = "Give a file to back up to"
+            return
+        self.model.store.backup(path)
+        screen.message = f"Encrypted backup written to {path}"
+
+    def restore(self, path: str, pin: str) -> None:
+        screen = self._screen("settings")
+        try:
+            WalletStore.restore(path, self.model.path, pin)
+            self.model.unlock(pin)
+            screen.message = "Restored from the backup"
+        except (DidlibError, OSError) as exc:
+            screen.message = f"Not restored: {exc}"
+
+    def refresh_status(self) -> None:
+        screen = self._screen("settings")
+        try:
+            self.model.refresh_status()
+            screen.message = "Status updated"
+        except (DidlibError, OSError) as exc:
+            screen.message = f"Could not update: {exc}"
+
+    def delete_everything(self) -> None:
+        self.model.store.delete_everything()
+        self.model.lock()
+        self._show_pin("Everything was deleted.")
