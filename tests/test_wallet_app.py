@@ -37,6 +37,9 @@ def test_wallet_ui_end_to_end(tmp_path):
     assert results["consent_reader"].startswith("Example Shop") and results["consent_reader"].endswith("verified")
     assert results["answer_verdict"] == "accept" and results["answer_display"] == ["over_18", "portrait"]
     assert results["wrong_pin"].startswith("wrong PIN") and results["after_unlock"] == "cards"
+    assert "document number: MORGA957140SJ9AA" in results["details"]
+    assert results["session_screen"] == "consent"
+    assert results["session_result"] == [True, ["age_over_18", "portrait"]], "shared over the ISO session"
 
     # the prove-my-age screen, as a cashier's camera sees it
     texts = [t for n in range(1, results["prove_parts"] + 1) for t in decode_image(out / f"prove_{n}.png")]
@@ -45,7 +48,8 @@ def test_wallet_ui_end_to_end(tmp_path):
     engine = VerifierEngine(AgePolicy(18), trust)
     verdict = [engine.scan(t) for t in texts][-1]
     assert verdict.decision == "accept" and verdict.headline == "OVER 18"
-    for shot in ("pin_first_run", "cards", "add", "prove_1", "consent", "answer_part_1", "settings", "pin_wrong"):
+    for shot in ("pin_first_run", "cards", "add", "prove_1", "consent", "answer_part_1", "settings", "pin_wrong",
+                 "details", "engagement", "consent_session"):
         assert (out / f"{shot}.png").stat().st_size > 2000, shot
     SHOTS.mkdir(parents=True, exist_ok=True)
     for png in out.glob("*.png"):

@@ -189,3 +189,35 @@ def test_locked_wallet_refuses(wallet, tmp_path):
         model.unlock("000000")
     model.unlock("246810")
     assert len(model.cards()) >= 2
+
+
+def test_share_over_an_iso_session_on_the_local_network(wallet, issuer_data):
+    """The wallet shows an mdoc: engagement naming a TCP port; a shop's reader connects and asks."""
+    import threading
+
+    from didlib.mdoc import DOCTYPE_AGE
+    from didlib.mdoc.registry import NS_AGE
+    from didlib.session import ReaderSession, TcpTransport, run_reader
+
+    share = wallet.start_proximity()
+    assert share.uri.startswith("mdoc:")
+    shop = PkiDir(issuer_data / "pki" / "dvla")
+    _, data = wallet._trust_data()
+    reader = ReaderSession(share.uri, {DOCTYPE_AGE: {NS_AGE: {"age_over_18": False, "portrait": False}}},
+                           trust=data.issuers, reader_key=shop.key("reader"), reader_chain=[shop.certificate("reader")])
+    outcome = {}
+
+    def till():
+        (method,) = reader.engagement.retrieval_methods
+        transport = TcpTransport.connect(*method.address())
+        outcome["result"] = run_reader(reader, transport)
+        transport.close()
+
+    thread = threading.Thread(target=till)
+    thread.start()
+    pending = share.wait_for_request(timeout=10)
+    assert pending.reader.name == "Example Shop"
+    share.respond({DOCTYPE_AGE: {NS_AGE: ["age_over_18"]}})  # the holder unticked the portrait
+    thread.join(10)
+    result = outcome["result"]
+    assert result.valid and result.documents[0].elements == {NS_AGE: {"age_over_18": True}}

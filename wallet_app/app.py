@@ -4,6 +4,7 @@ credentials, keys and every protocol step live in the model and in didlib."""
 from __future__ import annotations
 
 import io
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from kivy.clock import Clock
 from kivy.core.image import Image as CoreImage
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, ListProperty, StringProperty
+from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.checkbox import CheckBox
 from kivy.uix.label import Label
@@ -22,7 +24,7 @@ from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL
 from didlib.presentation import PendingChallenge
 from didlib.qr import qr_png
 from wallet_app.model.store import LockedOut, WalletStore, WrongPin
-from wallet_app.model.wallet import WalletModel
+from wallet_app.model.wallet import Card, ProximityShare, WalletModel
 
 __all__ = ["WalletApp"]
 
@@ -32,6 +34,14 @@ Builder.load_file(str(Path(__file__).with_name("screens.kv")))
 CARD_COLOURS = {DOCTYPE_MDL: (0.1, 0.3, 0.55, 1), DOCTYPE_AGE: (0.0, 0.44, 0.36, 1), DOCTYPE_DBS: (0.45, 0.2, 0.5, 1)}
 ROTATE_SECONDS = 10  # a new one-way code this often, so a photo of the screen soon expires
 PART_SECONDS = 1.5  # multi-part codes cycle this fast, for the verifier's camera
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(_shown(v) for v in value)
+    if isinstance(value, dict):
+        return " ".join(str(v) for v in value.values())
+    return str(value)
 
 
 def texture(data: bytes, ext: str) -> Any:
@@ -44,7 +54,7 @@ class PinScreen(Screen):
     message = StringProperty("")
 
 
-class CardWidget(BoxLayout):
+class CardWidget(ButtonBehavior, BoxLayout):
     title = StringProperty("")
     line1 = StringProperty("")
     line2 = StringProperty("")
@@ -78,6 +88,11 @@ class PeerScreen(Screen):
     verdict = StringProperty("")
 
 
+class DetailsScreen(Screen):
+    title = StringProperty("")
+    lines = StringProperty("")
+
+
 class SettingsScreen(Screen):
     message = StringProperty("")
 
@@ -95,11 +110,12 @@ class WalletApp(App):
         self._choices: dict[tuple[str, str, str], CheckBox] = {}
         self._rotate: Any = None
         self._cycle: Any = None
+        self._proximity: ProximityShare | None = None
 
     def build(self) -> ScreenManager:
         manager = ScreenManager(transition=NoTransition())
         for screen in (PinScreen(), CardsScreen(), AddScreen(), QrScreen(), RequestScreen(), ConsentScreen(),
-                       PeerScreen(), SettingsScreen()):
+                       PeerScreen(), DetailsScreen(), SettingsScreen()):
             manager.add_widget(screen)
         manager.bind(current=self._screen_changed)
         Clock.schedule_once(lambda _: self._show_pin(), 0)
@@ -115,6 +131,9 @@ class WalletApp(App):
                     event.cancel()
             self._rotate = self._cycle = None
         if current == "cards":
+            if self._proximity is not None and self._pending is None:  # left the engagement screen: stop waiting
+                self._proximity.close()
+                self._proximity = None
             self._render_cards()
 
     # ------------------------------------------------------------------------------------- PIN
@@ -154,8 +173,20 @@ class WalletApp(App):
                 widget.ids.portrait.texture = texture(card.portrait, "jpg")
             else:
                 widget.ids.portrait.opacity = 0
+            widget.bind(on_release=lambda _w, c=card: self.show_card(c))
             box.add_widget(widget)
         self._screen("cards").message = "" if cards else "No credentials yet: add one from an issuer."
+
+    def show_card(self, card: Card) -> None:
+        """Everything the credential holds (the portrait stays on the card)."""
+        screen = self._screen("details")
+        screen.title = card.title
+        lines = [f"{name.replace('_', ' ')}: {_shown(value)}" for name, value in card.details.items()
+                 if name != "portrait"]
+        lines += ["", f"Issuer: {card.issuer}", f"Valid until {card.valid_until:%d %b %Y %H:%M} UTC",
+                  f"Status: {card.status}"]
+        screen.lines = "\n".join(lines)
+        self.root.current = "details"
 
     # ------------------------------------------------------------------------------------- add
     def add_offer(self, offer: str, tx_code: str) -> None:
@@ -218,10 +249,15 @@ class WalletApp(App):
     # ---------------------------------------------------------------------------- consent flow
     def read_request(self, text: str) -> None:
         try:
-            self._pending = self.model.read_request(text)
+            pending = self.model.read_request(text)
         except DidlibError as exc:
             self._screen("request").message = f"Not a request we can answer: {exc.message}"
             return
+        self._show_consent(pending)
+
+    def _show_consent(self, pending: Any) -> None:
+        """The consent screen, for a QR challenge or a proximity request alike (both say who and what)."""
+        self._pending = pending
         consent = self._screen("consent")
         reader = self._pending.reader
         consent.reader = f"{reader.name}" + (f" ({reader.organisation})" if reader.organisation else "") + \
@@ -252,9 +288,43 @@ class WalletApp(App):
         for (doctype, ns, element), box in self._choices.items():
             if box.active:
                 consent.setdefault(doctype, {}).setdefault(ns, []).append(element)
-        codes = self.model.answer(self._pending, consent)
-        self._pending = None
+        pending, self._pending = self._pending, None
+        if self._proximity is not None:
+            proximity, self._proximity = self._proximity, None
+            threading.Thread(target=proximity.respond, args=(consent,), daemon=True).start()
+            self._screen("cards").message = "Shared with the reader over the session"
+            self.root.current = "cards"
+            return
+        codes = self.model.answer(pending, consent)
         self._show_codes("Your answer", "Show this to the verifier's camera.", codes, False)
+
+    def decline(self) -> None:
+        if self._proximity is not None:
+            self._proximity.decline()
+            self._proximity = None
+        self._pending = None
+        self.root.current = "cards"
+
+    def start_proximity(self) -> None:
+        """Show the mdoc: engagement for a nearby reader, and wait (off the UI thread) for its request."""
+        try:
+            share = self.model.start_proximity()
+        except DidlibError as exc:
+            self._screen("request").message = exc.message
+            return
+        self._proximity = share
+        self._show_codes("Show this to the reader", "Waiting for the reader's request...", [share.uri], False)
+
+        def wait() -> None:
+            try:
+                pending = share.wait_for_request()
+            except DidlibError as exc:
+                message = exc.message
+                Clock.schedule_once(lambda _: setattr(self._screen("request"), "message", message))
+                return
+            Clock.schedule_once(lambda _: self._show_consent(pending))
+
+        threading.Thread(target=wait, daemon=True).start()
 
     # ---------------------------------------------------------------------------------- peer
     def peer_check(self, text: str) -> None:

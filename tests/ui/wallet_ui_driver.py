@@ -60,6 +60,44 @@ class Driver:
         field = next(w for w in self.widgets(TextInput) if w.hint_text == hint or (not hint and not w.hint_text))
         field.text = text
 
+    def tap_card(self, title: str) -> None:
+        from wallet_app.app import CardWidget
+
+        card = next(w for w in self.widgets(CardWidget) if w.title == title)
+        x, y = card.to_window(*card.center)
+        touch = UnitTestTouch(x, y)
+        touch.touch_down()
+        touch.touch_up()
+
+    def start_reader(self) -> None:
+        """A shop's reader scans the engagement QR (its text) and runs the session from another thread."""
+        import threading
+
+        from didlib.mdoc import DOCTYPE_AGE
+        from didlib.mdoc.registry import NS_AGE
+        from didlib.session import ReaderSession, TcpTransport, run_reader
+
+        uri = self.app._codes[0]
+        shop = PkiDir(self.issuer_data / "pki" / "dvla")
+        data = TrustCache(self.app.model.folder / "trust", self._operator()).load()
+        reader = ReaderSession(uri, {DOCTYPE_AGE: {NS_AGE: {"age_over_18": False, "portrait": False}}},
+                               trust=data.issuers, reader_key=shop.key("reader"),
+                               reader_chain=[shop.certificate("reader")])
+        self.reader_outcome: dict = {}
+
+        def run() -> None:
+            (method,) = reader.engagement.retrieval_methods
+            transport = TcpTransport.connect(*method.address())
+            result = run_reader(reader, transport)
+            self.reader_outcome["result"] = [result.valid, sorted(result.documents[0].elements.get(NS_AGE, {}))]
+
+        threading.Thread(target=run, daemon=True).start()
+
+    def _operator(self):
+        from didlib.keys import load_public_key
+
+        return load_public_key(self.app.model.store.records["trust"][self.base].encode())
+
     def shot(self, name: str) -> None:
         self.app.root.current_screen.export_to_png(str(OUT / f"{name}.png"))
 
@@ -109,6 +147,22 @@ class Driver:
               lambda: self.shot("answer_1"),
               lambda: self.answer_check(shop),
               lambda: self.tap("Done"),
+              lambda: self.tap_card("Driving licence"),
+              lambda: None,
+              lambda: self.shot("details"),
+              lambda: self.note("details", self.app.root.get_screen("details").lines),
+              lambda: self.tap("Back"),
+              lambda: self.tap("Share with a verifier"),
+              lambda: self.tap("Show my code for a nearby reader"),
+              lambda: None,
+              lambda: self.shot("engagement"),
+              lambda: self.start_reader(),
+              *([lambda: None] * 6),
+              lambda: self.shot("consent_session"),
+              lambda: self.note("session_screen", self.app.root.current),
+              lambda: self.tap("Share"),
+              *([lambda: None] * 6),
+              lambda: self.note("session_result", self.reader_outcome.get("result")),
               lambda: self.tap("Settings"),
               lambda: self.shot("settings"),
               lambda: self.tap("Back"),

@@ -7,6 +7,7 @@ which credential, which device key, which single-use credential of a batch is st
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import secrets
 from collections.abc import Callable, Iterable, Mapping
@@ -24,12 +25,13 @@ from didlib.oid4vci import CredentialOffer
 from didlib.pki import common_name_of
 from didlib.presentation import PendingChallenge, answer_challenge, make_oneway, read_challenge
 from didlib.qr import codes_for
+from didlib.session import HolderSession, PendingRequest, RetrievalMethod, TcpListener, TcpTransport
 from didlib.trust import TrustStore
 from didlib.verifier import PeerPolicy, TrustCache, TrustData, Verdict, VerifierEngine
 from wallet_app.model.issuance import IssuerClient
 from wallet_app.model.store import WalletStore
 
-__all__ = ["WalletModel", "Card", "KeyProvider", "SoftwareKeys"]
+__all__ = ["WalletModel", "Card", "KeyProvider", "SoftwareKeys", "ProximityShare"]
 
 BATCH = 5  # single-use proofs of age per request: verifiers cannot link two visits
 _NAMESPACE = {DOCTYPE_MDL: NS_ISO, DOCTYPE_AGE: NS_AGE, DOCTYPE_DBS: NS_DBS, DOCTYPE_TRAINING: NS_TRAINING}
@@ -70,6 +72,44 @@ class Card:
     status: str
     unused: int = 1
     details: dict[str, Any] = field(default_factory=dict)
+
+
+class ProximityShare:
+    """One proximity presentation: show :attr:`uri`, wait for the reader's request (blocking: call it off
+    the UI thread), then :meth:`respond` with the holder's consent or :meth:`decline`."""
+
+    def __init__(self, holdings: list[tuple[Credential, PrivateKey]], reader_trust: TrustStore, host: str) -> None:
+        self._listener = TcpListener(host)
+        self.session = HolderSession(holdings, reader_trust=reader_trust, retrieval_methods=[
+            RetrievalMethod.local_network(self._listener.host, self._listener.port)])
+        self.uri = self.session.qr_uri()
+        self._transport: TcpTransport | None = None
+
+    def wait_for_request(self, timeout: float = 120) -> PendingRequest:
+        self._transport = self._listener.accept(timeout)
+        try:
+            return self.session.receive(self._transport.receive(timeout))
+        except DidlibError as exc:
+            self._transport.send(self.session.error_message(exc))
+            raise
+
+    def respond(self, consent: Mapping[str, Mapping[str, Iterable[str]]]) -> None:
+        assert self._transport is not None
+        self._transport.send(self.session.respond({d: {ns: list(e) for ns, e in spaces.items()}
+                                                   for d, spaces in consent.items()}))
+        with contextlib.suppress(DidlibError):  # the reader's goodbye
+            self.session.receive_followup(self._transport.receive(10))
+        self.close()
+
+    def decline(self) -> None:
+        if self._transport is not None:
+            self._transport.send(self.session.decline())
+        self.close()
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+        self._listener.close()
 
 
 @dataclass
@@ -268,6 +308,11 @@ class WalletModel:
     def answer(self, pending: PendingChallenge, consent: Mapping[str, Mapping[str, Iterable[str]]]) -> list[str]:
         """The response QR text(s), with only what the holder ticked (and never beyond the entitlement)."""
         return codes_for(answer_challenge(pending, self._holdings(), consent))
+
+    def start_proximity(self, host: str = "127.0.0.1") -> ProximityShare:
+        """Share over an ISO 18013-5 session: an ``mdoc:`` engagement QR naming a local-network port."""
+        readers, _ = self._trust_data()
+        return ProximityShare(self._holdings(), readers, host)
 
     def peer_check(self, texts: Iterable[str]) -> Verdict | None:
         """Check someone else's identity code (car sharing, room rental)."""
