@@ -90,6 +90,32 @@ class PkiDir:
     def key(self, name: str) -> PrivateKey:
         return load_private_key(self.folder / f"{name}.key")
 
+    def website_reader(
+        self,
+        dns_name: str,
+        *,
+        organisation: str,
+        entitlement: Mapping[str, Mapping[str, list[str] | str]] | None = None,
+        now: dt.datetime | None = None,
+    ) -> tuple[PrivateKey, list[x509.Certificate]]:
+        """A new reader key and certificate chain for a website (OpenID4VP ``x509_san_dns:<dns_name>``), from
+        this folder's reader CA: the DNS name goes in subjectAltName, the entitlement in its extension."""
+        key = generate_key()
+        ca = self.certificate("reader-ca")
+        cert = create_reader_certificate(
+            ca,
+            self.key("reader-ca"),
+            key.public_key(),
+            common_name=organisation,
+            organisation=organisation,
+            not_before=(now or dt.datetime.now(dt.UTC)).replace(microsecond=0) - dt.timedelta(minutes=5),
+            extra_extensions=[
+                x509.SubjectAlternativeName([x509.DNSName(dns_name)]),
+                entitlement_extension(entitlement or AGE_CHECK_ENTITLEMENT),
+            ],
+        )
+        return key, [cert]
+
     def signer(self) -> tuple[PrivateKey, x509.Certificate]:
         """The document signer key and certificate."""
         return self.key("ds"), self.certificate("ds")

@@ -25,6 +25,7 @@ __all__ = [
     "Element",
     "Profile",
     "PROFILES",
+    "ONLINE_AGE_ENTITLEMENT",
     "MDL",
     "PROOF_OF_AGE",
     "DBS_CHECK",
@@ -387,6 +388,13 @@ _AGE_CHECK = [f"age_over_{n:02d}" for n in UK_AGE_THRESHOLDS] + ["portrait"]
 AGE_CHECK_ENTITLEMENT: dict[str, dict[str, list[str]]] = {
     DOCTYPE_MDL: {NS_ISO: _AGE_CHECK},
     DOCTYPE_AGE: {NS_AGE: _AGE_CHECK},
+}
+
+
+# What a website asking "over NN?" needs: the age statements only, no portrait (nobody compares a face online).
+ONLINE_AGE_ENTITLEMENT: dict[str, dict[str, list[str]]] = {
+    DOCTYPE_MDL: {NS_ISO: _AGE_CHECK[:-1]},
+    DOCTYPE_AGE: {NS_AGE: _AGE_CHECK[:-1]},
 }
 
 

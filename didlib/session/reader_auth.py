@@ -153,17 +153,21 @@ def verify_reader_auth(
         chain = signed.x5chain()
         checked = trust.check(chain, Purpose.READER_AUTH, now)
         signed.verify(public_key_of(chain[0]), detached_payload=reader_authentication_bytes(transcript, items_request))
-        entitlement = entitlement_of(chain[0])
+        reader = reader_identity(chain[0], checked.warnings)
     except CertificateError as exc:
         raise ReaderNotAuthorised(f"reader certificate not accepted: {exc.message}", code=exc.code) from exc
     except DidlibError as exc:
         raise ReaderNotAuthorised(f"reader authentication failed: {exc.message}", code="reader_auth_failed") from exc
-    leaf = chain[0]
+    return reader
+
+
+def reader_identity(leaf: x509.Certificate, warnings: list[str]) -> ReaderIdentity:
+    """What the holder is shown about an authenticated reader certificate (ISO session or OpenID4VP)."""
     organisations = leaf.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
     return ReaderIdentity(
         common_name_of(leaf),
         str(organisations[0].value) if organisations else None,
         leaf,
-        entitlement,
-        checked.warnings,
+        entitlement_of(leaf),
+        warnings,
     )

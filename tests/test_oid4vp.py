@@ -1,0 +1,262 @@
+"""OpenID4VP 1.0 with DCQL: signed requests, SD-JWT VC and mdoc answers, direct_post(.jwt), and every refusal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from conftest import NOW
+from didlib import TrustStore
+from didlib.errors import DecodeError, DidlibError, ReaderNotAuthorised
+from didlib.jose import sign_jws
+from didlib.keys import generate_key
+from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_MDL
+from didlib.mdoc.registry import NS_ISO, ONLINE_AGE_ENTITLEMENT
+from didlib.oid4vp import PresentationRequest, age_query, build_response, check_dcql, parse_request, request_uri_parts
+from didlib.samples import flat_claims, proof_of_age_data
+from didlib.sdjwt.profiles import VCT, issue_credential_sd_jwt
+
+HOST = "shop.example"
+RESPONSE_URI = f"https://{HOST}/response"
+LATER = NOW + dt.timedelta(seconds=20)
+
+
+@pytest.fixture(scope="module")
+def website(pki):
+    return pki.website_reader(HOST, organisation="Example Shop", entitlement=ONLINE_AGE_ENTITLEMENT, now=NOW)
+
+
+@pytest.fixture(scope="module")
+def reader_trust(pki) -> TrustStore:
+    return TrustStore.from_pem_files([pki.folder / "reader-ca.pem"])
+
+
+@pytest.fixture(scope="module")
+def age_sd_jwt(pki, device_key, portrait):
+    key, cert = pki.signer()
+    claims = flat_claims(proof_of_age_data(today=NOW.date(), portrait=portrait))
+    return issue_credential_sd_jwt(VCT[DOCTYPE_AGE], claims, signer_key=key, signer_chain=[cert],
+                                   holder_key=device_key.public_key(), now=NOW)
+
+
+def ask(website, *, encrypted=True, query=None):
+    request = PresentationRequest.create(HOST, RESPONSE_URI, query or age_query(18), encrypted=encrypted, now=NOW)
+    return request, request.request_object(*website)
+
+
+def answer(request_object, reader_trust, sd_jwts=(), mdocs=()):
+    parsed = parse_request(request_object, reader_trust, now=NOW)
+    return build_response(parsed, sd_jwts, mdocs, now=LATER)
+
+
+@pytest.mark.parametrize("encrypted", [True, False])
+def test_sd_jwt_answer_shows_only_the_asked_boolean(website, reader_trust, trust, age_sd_jwt, device_key, encrypted):
+    request, request_object = ask(website, encrypted=encrypted)
+    form = answer(request_object, reader_trust, [(age_sd_jwt, device_key)])
+    assert ("response" in form) is encrypted and ("vp_token" in form) is not encrypted
+    result = request.check(form, trust=trust, now=LATER)
+    assert result.valid, result.errors
+    assert result.claims == {"age_over_18": True}
+    assert result.credential_id == "age_sd_jwt"
+
+
+@pytest.mark.parametrize("which", ["age", "licence"])
+def test_mdoc_answer_over_the_openid4vp_handover(website, reader_trust, trust, age_credential, licence, device_key,
+                                                 which):
+    request, request_object = ask(website)
+    credential = age_credential if which == "age" else licence
+    form = answer(request_object, reader_trust, mdocs=[(credential, device_key)])
+    result = request.check(form, trust=trust, now=LATER)
+    assert result.valid, result.errors
+    assert result.claims == {"age_over_18": True}
+    assert result.credential_id == f"{which}_mdoc"
+
+
+def test_wallet_sees_the_verified_website(website, reader_trust):
+    _, request_object = ask(website)
+    parsed = parse_request(request_object, reader_trust, client_id=f"x509_san_dns:{HOST}", now=NOW)
+    assert parsed.reader.name == "Example Shop" and parsed.reader.organisation == "Example Shop"
+    assert parsed.client_id == f"x509_san_dns:{HOST}" and parsed.beyond_entitlement == []
+
+
+def test_link_round_trip(website):
+    request, _ = ask(website)
+    link = request.uri(f"https://{HOST}/request/abc")
+    assert link.startswith("openid4vp://?")
+    assert request_uri_parts(link) == (request.client_id, f"https://{HOST}/request/abc")
+    with pytest.raises(DecodeError):
+        request_uri_parts("https://elsewhere/?client_id=x")
+    with pytest.raises(DecodeError):
+        request_uri_parts("openid4vp://?client_id=x")
+
+
+def test_replayed_response_is_refused(website, reader_trust, trust, age_sd_jwt, device_key):
+    request, request_object = ask(website)
+    form = answer(request_object, reader_trust, [(age_sd_jwt, device_key)])
+    assert request.check(form, trust=trust, now=LATER).valid
+    again = request.check(form, trust=trust, now=LATER)
+    assert not again.valid and [p.code for p in again.errors] == ["replayed"]
+
+
+def test_response_for_another_state_is_refused(website, reader_trust, trust, age_sd_jwt, device_key):
+    _first, first_object = ask(website, encrypted=False)
+    second, _ = ask(website, encrypted=False)
+    form = answer(first_object, reader_trust, [(age_sd_jwt, device_key)])
+    result = second.check(form, trust=trust, now=LATER)
+    assert not result.valid and [p.code for p in result.errors] == ["wrong_state"]
+
+
+def test_wrong_nonce_is_refused(website, reader_trust, trust, age_sd_jwt, device_key, age_credential):
+    """A presentation made for one transaction, moved into another with the state rewritten."""
+    for sd_jwts, mdocs in (([(age_sd_jwt, device_key)], ()), ((), [(age_credential, device_key)])):
+        _first, first_object = ask(website, encrypted=False)
+        second, _ = ask(website, encrypted=False)
+        form = answer(first_object, reader_trust, sd_jwts, mdocs) | {"state": second.state}
+        result = second.check(form, trust=trust, now=LATER)
+        assert not result.valid
+        assert result.errors[0].code in {"kb_nonce_mismatch", "device_auth_failed"}, result.errors
+
+
+def test_response_encrypted_to_another_key_is_refused(website, reader_trust, trust, age_sd_jwt, device_key):
+    _first, first_object = ask(website)
+    second, _ = ask(website)
+    form = answer(first_object, reader_trust, [(age_sd_jwt, device_key)])
+    result = second.check(form, trust=trust, now=LATER)
+    assert not result.valid and result.errors[0].code == "decryption_failed"
+
+
+def test_expired_request_is_refused(website, reader_trust, trust, age_sd_jwt, device_key):
+    request, request_object = ask(website)
+    form = answer(request_object, reader_trust, [(age_sd_jwt, device_key)])
+    result = request.check(form, trust=trust, now=NOW + dt.timedelta(hours=1))
+    assert not result.valid and result.errors[0].code == "request_expired"
+
+
+def test_untrusted_issuer_is_refused(website, reader_trust, age_sd_jwt, device_key, tmp_path):
+    from didlib.pkidir import PkiDir
+
+    other = TrustStore.from_pem_files([PkiDir.create(tmp_path, now=NOW).folder / "iaca.pem"])
+    request, request_object = ask(website)
+    result = request.check(answer(request_object, reader_trust, [(age_sd_jwt, device_key)]), trust=other, now=LATER)
+    assert not result.valid
+
+
+def test_unsigned_request_is_refused(website, reader_trust):
+    request, _ = ask(website)
+    header = {"alg": "none", "typ": "oauth-authz-req+jwt"}
+    import base64
+
+    def part(value):
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    unsigned = f"{part(header)}.{part({'client_id': request.client_id})}."
+    with pytest.raises(ReaderNotAuthorised):
+        parse_request(unsigned, reader_trust, now=NOW)
+    with pytest.raises(ReaderNotAuthorised):
+        parse_request("not a jwt", reader_trust, now=NOW)
+
+
+def test_request_signed_by_the_wrong_key_is_refused(website, reader_trust):
+    request, _request_object = ask(website)
+    forged = request.request_object(generate_key(), website[1])  # right certificate, wrong key
+    with pytest.raises(ReaderNotAuthorised):
+        parse_request(forged, reader_trust, now=NOW)
+
+
+def test_request_from_an_unknown_reader_ca_is_refused(website, request_object_from_other_ca, reader_trust):
+    with pytest.raises(ReaderNotAuthorised) as info:
+        parse_request(request_object_from_other_ca, reader_trust, now=NOW)
+    assert info.value.code != "client_id_mismatch"
+
+
+@pytest.fixture
+def request_object_from_other_ca(tmp_path):
+    from didlib.pkidir import PkiDir
+
+    other = PkiDir.create(tmp_path, now=NOW).website_reader(HOST, organisation="Impostor", now=NOW)
+    return PresentationRequest.create(HOST, RESPONSE_URI, age_query(), now=NOW).request_object(*other)
+
+
+def test_certificate_must_name_the_client(pki, reader_trust):
+    other_site = pki.website_reader("other.example", organisation="Other", entitlement=ONLINE_AGE_ENTITLEMENT, now=NOW)
+    request_object = PresentationRequest.create(HOST, RESPONSE_URI, age_query(), now=NOW).request_object(*other_site)
+    with pytest.raises(ReaderNotAuthorised) as info:
+        parse_request(request_object, reader_trust, now=NOW)
+    assert info.value.code == "client_id_mismatch"
+
+
+def test_link_and_request_must_agree(website, reader_trust):
+    _, request_object = ask(website)
+    with pytest.raises(ReaderNotAuthorised):
+        parse_request(request_object, reader_trust, client_id="x509_san_dns:evil.example", now=NOW)
+
+
+@pytest.mark.parametrize("response_uri", ["https://evil.example/response", f"http://{HOST}/response"])
+def test_response_must_go_to_the_client_over_https(website, reader_trust, response_uri):
+    request_object = PresentationRequest.create(HOST, response_uri, age_query(), now=NOW).request_object(*website)
+    with pytest.raises(ReaderNotAuthorised):
+        parse_request(request_object, reader_trust, now=NOW)
+
+
+def test_request_beyond_entitlement_sends_nothing(website, reader_trust, licence, device_key):
+    query = {"credentials": [{"id": "mdl", "format": "mso_mdoc", "meta": {"doctype_value": DOCTYPE_MDL},
+                              "claims": [{"path": [NS_ISO, "age_over_18"]}, {"path": [NS_ISO, "family_name"]}]}]}
+    _, request_object = ask(website, query=query)
+    parsed = parse_request(request_object, reader_trust, now=NOW)
+    assert parsed.beyond_entitlement == [f"{NS_ISO}.family_name"]
+    with pytest.raises(ReaderNotAuthorised) as info:
+        build_response(parsed, [], [(licence, device_key)], now=LATER)
+    assert info.value.code == "beyond_entitlement"
+
+
+def test_no_matching_credential(website, reader_trust):
+    _, request_object = ask(website)
+    with pytest.raises(DidlibError) as info:
+        answer(request_object, reader_trust)
+    assert info.value.code == "no_matching_credential"
+
+
+@pytest.mark.parametrize("form", [
+    {}, {"response": "x.y.z.a.b"}, {"response": 7}, {"response": "a" * 70_000},
+])
+def test_malformed_encrypted_responses(website, trust, form):
+    request, _ = ask(website)
+    result = request.check(form, trust=trust, now=LATER)
+    assert not result.valid and result.errors
+
+
+@pytest.mark.parametrize("token", [
+    "[]", "{}", '{"age_sd_jwt": "x"}', '{"nope": ["x"]}', '{"age_sd_jwt": [1]}', '{"age_sd_jwt": ["a~b~"]}',
+    '{"age_mdoc": ["!!"]}', '{"age_sd_jwt": ["x"], "age_mdoc": ["y"]}', "not json",
+])
+def test_malformed_vp_tokens(website, trust, token):
+    request, _ = ask(website, encrypted=False)
+    result = request.check({"vp_token": token, "state": request.state}, trust=trust, now=LATER)
+    assert not result.valid and result.errors
+    assert not request.answered
+
+
+@pytest.mark.parametrize("dcql", [
+    None, {}, {"credentials": []}, {"credentials": [{"id": "a", "format": "ldp_vc", "claims": [{"path": ["x"]}]}]},
+    {"credentials": [{"id": "a", "format": "mso_mdoc", "meta": {}, "claims": [{"path": ["x"]}]}]},
+    {"credentials": [{"id": "a", "format": "dc+sd-jwt", "meta": {"vct_values": []}, "claims": [{"path": [1]}]}]},
+    {"credentials": [{"id": "a", "format": "dc+sd-jwt", "meta": {"vct_values": []}}],
+     "credential_sets": [{"options": [["b"]]}]},
+])
+def test_unsupported_dcql_is_refused(dcql):
+    with pytest.raises(DecodeError):
+        check_dcql(dcql)
+
+
+def test_request_with_bad_dcql_is_refused_by_the_wallet(website, reader_trust):
+    request, _ = ask(website)
+    claims = json.loads(json.dumps({"client_id": request.client_id, "response_uri": RESPONSE_URI, "nonce": "n",
+                                    "state": "s", "response_type": "vp_token", "response_mode": "direct_post",
+                                    "dcql_query": {"credentials": "all"}}))
+    from didlib.jose import x5c_header
+
+    token = sign_jws(claims, website[0], {"typ": "oauth-authz-req+jwt", "x5c": x5c_header(website[1])})
+    with pytest.raises(DecodeError):
+        parse_request(token, reader_trust, now=NOW)
