@@ -290,6 +290,11 @@ class ParsedRequest:
     claims: dict[str, Any]  # the request object
     beyond_entitlement: list[str]
 
+    def requested_claims(self) -> list[str]:
+        """The claim names asked for, for the consent screen (any one option is answered, and they agree)."""
+        names = {c["path"][-1] for q in self.claims["dcql_query"]["credentials"] for c in q.get("claims", [])}
+        return sorted(names)
+
 
 def parse_request(
     request_object: str, reader_trust: TrustStore, *, client_id: str | None = None, now: dt.datetime | None = None

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["free_port", "start", "stop"]
+__all__ = ["free_port", "launch", "start", "stop"]
 
 
 def free_port() -> int:
@@ -26,21 +26,25 @@ def start(data: Path, port: int | None = None, *, capture: bool = False, **env: 
     ``/health`` answers. With ``capture`` its output is kept on ``proc.stdout`` (else discarded)."""
     port = port or free_port()
     environment = os.environ | {"DIDLIB_ISSUER_DATA": str(data)} | env
+    argv = [sys.executable, "-m", "issuer_service", "--port", str(port)]
+    return launch(argv, f"http://127.0.0.1:{port}", environment, capture=capture), f"http://127.0.0.1:{port}"
+
+
+def launch(argv: list[str], base: str, env: dict[str, str] | None = None, *, capture: bool = False) -> subprocess.Popen:
+    """Start a web service process and return once ``{base}/health`` answers (also used for the demo shop)."""
     output = subprocess.PIPE if capture else subprocess.DEVNULL
-    proc = subprocess.Popen([sys.executable, "-m", "issuer_service", "--port", str(port)], env=environment,
-                            stdout=output, stderr=subprocess.STDOUT if capture else subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(argv, env=env, stdout=output, stderr=subprocess.STDOUT if capture else subprocess.DEVNULL)
     for _ in range(300):
         try:
             if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return proc, base
+                return proc
         except httpx.HTTPError:
             time.sleep(0.1)
         if proc.poll() is not None:
             break
     proc.kill()
     detail = proc.stdout.read().decode(errors="replace")[-2000:] if capture and proc.stdout else ""
-    raise RuntimeError(f"the issuer service did not start {detail}")
+    raise RuntimeError(f"{argv[1:3]} did not start {detail}")
 
 
 def stop(proc: subprocess.Popen, timeout: float = 20) -> int:

@@ -22,6 +22,7 @@ from didlib.keys import PrivateKey, generate_key, load_private_key, load_public_
 from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, DOCTYPE_TRAINING, Credential
 from didlib.mdoc.registry import NS_AGE, NS_DBS, NS_ISO, NS_TRAINING, PROFILES
 from didlib.oid4vci import CredentialOffer
+from didlib.oid4vp import MAX_REQUEST, ParsedRequest, build_response, parse_request, request_uri_parts
 from didlib.pki import common_name_of
 from didlib.presentation import PendingChallenge, answer_challenge, make_oneway, read_challenge
 from didlib.qr import codes_for
@@ -308,6 +309,37 @@ class WalletModel:
     def answer(self, pending: PendingChallenge, consent: Mapping[str, Mapping[str, Iterable[str]]]) -> list[str]:
         """The response QR text(s), with only what the holder ticked (and never beyond the entitlement)."""
         return codes_for(answer_challenge(pending, self._holdings(), consent))
+
+    def open_online_request(self, link: str) -> ParsedRequest:
+        """A website's ``openid4vp://`` link or QR: fetch its signed request and check who is asking."""
+        client_id, request_uri = request_uri_parts(link)
+        readers, _ = self._trust_data()
+        try:
+            with self.http(request_uri) as http:
+                response = http.get(request_uri, headers={"Accept": "application/oauth-authz-req+jwt"})
+        except httpx.HTTPError as exc:
+            raise DidlibError(f"the website could not be reached: {exc}", code="unreachable") from exc
+        if response.status_code != 200 or len(response.content) > MAX_REQUEST:
+            raise DidlibError("the website did not hand out its request", code="no_request")
+        return parse_request(response.text.strip(), readers, client_id=client_id, now=self.clock())
+
+    def answer_online(self, request: ParsedRequest) -> None:
+        """Post the answer (after the holder agreed): from an unused proof of age, else the licence."""
+        proof, _ = self._unused_proof(18)
+        holdings = [(self._credential(e), self.keys.private_key(e["key_id"])) for e in (proof, self._licence_entry())
+                    if e is not None]
+        form = build_response(request, [], holdings, now=self.clock())
+        uri = request.claims["response_uri"]
+        try:
+            with self.http(uri) as http:
+                response = http.post(uri, data=form)
+        except httpx.HTTPError as exc:
+            raise DidlibError(f"the website could not be reached: {exc}", code="unreachable") from exc
+        if response.status_code != 200:
+            raise DidlibError("the website refused the answer", code="refused")
+        if proof.get("doctype") == DOCTYPE_AGE:
+            proof["used"] = True
+            self.store.save()
 
     def start_proximity(self, host: str = "127.0.0.1") -> ProximityShare:
         """Share over an ISO 18013-5 session: an ``mdoc:`` engagement QR naming a local-network port."""

@@ -1,0 +1,130 @@
+"""The demo shop end to end: the issuer service and the shop as real processes, the page rendered by headless
+Chromium, its QR read back from Chromium's screenshot by the wallet model, and the page's verdict."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import urllib.parse
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from didlib.errors import ReaderNotAuthorised
+from didlib.oid4vp import PresentationRequest, age_query, parse_request
+from didlib.pkidir import PkiDir
+from didlib.qr import decode_image
+from didlib.samples import SAMPLE_DRIVER, driver_number
+from issuer_service import process
+from wallet_app.model.issuance import IssuerClient
+from wallet_app.model.wallet import WalletModel
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = ROOT / "ui-screenshots"  # gitignored: for a human to look at
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+IDENTITY = (driver_number(SAMPLE_DRIVER), SAMPLE_DRIVER.birth_date.isoformat(), SAMPLE_DRIVER.postcode)
+
+
+@pytest.fixture(scope="module")
+def issuer(tmp_path_factory):
+    data = tmp_path_factory.mktemp("issuer")
+    proc, base = process.start(data, DIDLIB_ADMIN_TOKEN="admin", DIDLIB_SEED_DRIVERS="10",
+                               DIDLIB_RATE_PER_MINUTE="1000")
+    yield base, data
+    process.stop(proc)
+
+
+@pytest.fixture(scope="module")
+def shop(issuer):
+    base, data = issuer
+    port = process.free_port()
+    url = f"http://localhost:{port}"
+    proc = process.launch([sys.executable, str(ROOT / "examples/age_gated_shop/shop.py"), "--issuer", base,
+                           "--reader-pki", str(data / "pki" / "dvla"), "--port", str(port)], url)
+    yield url
+    process.stop(proc)
+
+
+@pytest.fixture(scope="module")
+def wallet(issuer, tmp_path_factory):
+    model = WalletModel(tmp_path_factory.mktemp("wallet"))
+    model.setup("246810")
+    offer = IssuerClient(issuer[0]).identify(*IDENTITY)
+    model.add_from_offer(offer["credential_offer_uri"], offer["tx_code"])
+    return model
+
+
+def chromium(url: str, tmp: Path, *, screenshot: Path | None = None) -> str:
+    """Render ``url`` in headless Chromium (scripts run for up to 10 s of page time); the DOM it ends with."""
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (.ci/run installs Debian's chromium)")
+    argv = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--disable-background-networking", "--no-first-run", f"--user-data-dir={tmp / 'chromium'}",
+            "--window-size=600,900", "--virtual-time-budget=10000"]
+    argv += [f"--screenshot={screenshot}"] if screenshot else ["--dump-dom"]
+    done = subprocess.run([*argv, url], capture_output=True, timeout=120, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def new_checkout(shop: str) -> str:
+    response = httpx.post(f"{shop}/checkout", follow_redirects=False)
+    assert response.status_code == 303
+    return shop + response.headers["location"]
+
+
+def test_checkout_page_qr_wallet_and_age_verified(shop, wallet, tmp_path):
+    home = chromium(shop + "/", tmp_path)
+    assert "Verify my age with my wallet" in home
+    page = new_checkout(shop)
+    assert "Waiting for your wallet" in chromium(page, tmp_path)
+    chromium(page, tmp_path, screenshot=tmp_path / "checkout.png")
+    (link,) = decode_image(Image.open(tmp_path / "checkout.png"))
+    assert link.startswith("openid4vp://?client_id=x509_san_dns%3Alocalhost")
+
+    request = wallet.open_online_request(link)
+    assert request.reader.name == "Example Cider Shop"
+    assert request.requested_claims() == ["age_over_18"] and request.beyond_entitlement == []
+    unused = sum(c.unused for c in wallet.cards() if c.doctype.endswith("age.1"))
+    wallet.answer_online(request)
+    assert sum(c.unused for c in wallet.cards() if c.doctype.endswith("age.1")) == unused - 1
+
+    dom = chromium(page, tmp_path)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    shutil.copy(tmp_path / "checkout.png", SCREENSHOTS / "shop-checkout.png")
+    chromium(page, tmp_path, screenshot=SCREENSHOTS / "shop-verified.png")
+    assert 'class="verified"' in dom and "Age verified: over 18" in dom
+    outcome = httpx.get(page + "/outcome").json()
+    assert outcome == {"outcome": "verified", "age_over_18": True, "detail": ""}, "only the boolean it asked for"
+    assert SAMPLE_DRIVER.family_name.upper() not in dom.upper()
+
+    with pytest.raises(Exception) as info:  # the same request cannot be answered twice
+        wallet.answer_online(request)
+    assert getattr(info.value, "code", None) == "refused"
+
+
+def test_request_object_is_signed_for_the_shop_host(shop, wallet):
+    request_uri = new_checkout(shop).replace("/checkout/", "/request/")
+    link = "openid4vp://?" + urllib.parse.urlencode({"client_id": "x509_san_dns:localhost", "request_uri": request_uri})
+    request = wallet.open_online_request(link)
+    assert request.claims["response_uri"].startswith(shop + "/response/")
+    with pytest.raises(ReaderNotAuthorised):  # the link names another client than the signed request
+        wallet.open_online_request(link.replace("localhost", "evil.example", 1))
+
+
+def test_forged_and_unknown_responses(shop, issuer, wallet, tmp_path):
+    page = new_checkout(shop)
+    checkout_id = page.rsplit("/", 1)[1]
+    assert httpx.post(f"{shop}/response/{checkout_id}", data={"response": "a.b.c.d.e"}).status_code == 400
+    assert httpx.post(f"{shop}/response/nope", data={"response": "x"}).status_code == 404
+    assert httpx.post(f"{shop}/response/{checkout_id}", content=b"x" * 100_000).status_code == 413
+    assert httpx.get(page + "/outcome").json()["outcome"] == "refused"
+    # a shop whose certificate comes from a reader CA the wallet does not trust
+    other = PkiDir.create(tmp_path / "other").website_reader("localhost", organisation="Impostor")
+    token = PresentationRequest.create("localhost", f"{shop}/response/x", age_query()).request_object(*other)
+    readers, _ = wallet._trust_data()
+    with pytest.raises(ReaderNotAuthorised):
+        parse_request(token, readers)
