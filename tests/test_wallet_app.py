@@ -40,6 +40,11 @@ def test_wallet_ui_end_to_end(tmp_path):
     assert "document number: MORGA957140SJ9AA" in results["details"]
     assert results["session_screen"] == "consent"
     assert results["session_result"] == [True, ["age_over_18", "portrait"]], "shared over the ISO session"
+    assert results["online_screen"] == "consent"
+    assert results["online_reader"] == "Example Cider Shop, website localhost  - verified"
+    assert results["online_message"] == "Sent to Example Cider Shop: age_over_18"
+    assert results["unused_after_online"] == results["unused_before_online"] - 1
+    assert results["online_outcome"] == {"outcome": "verified", "age_over_18": True, "detail": ""}
 
     # the prove-my-age screen, as a cashier's camera sees it
     texts = [t for n in range(1, results["prove_parts"] + 1) for t in decode_image(out / f"prove_{n}.png")]
@@ -49,7 +54,7 @@ def test_wallet_ui_end_to_end(tmp_path):
     verdict = [engine.scan(t) for t in texts][-1]
     assert verdict.decision == "accept" and verdict.headline == "OVER 18"
     for shot in ("pin_first_run", "cards", "add", "prove_1", "consent", "answer_part_1", "settings", "pin_wrong",
-                 "details", "engagement", "consent_session"):
+                 "details", "engagement", "consent_session", "consent_online", "cards_sent"):
         assert (out / f"{shot}.png").stat().st_size > 2000, shot
     SHOTS.mkdir(parents=True, exist_ok=True)
     for png in out.glob("*.png"):

@@ -21,6 +21,8 @@ from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 
 from didlib.errors import DidlibError
 from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL
+from didlib.oid4vp import SCHEME as OPENID4VP
+from didlib.oid4vp import ParsedRequest
 from didlib.presentation import PendingChallenge
 from didlib.qr import qr_png
 from wallet_app.model.store import LockedOut, WalletStore, WrongPin
@@ -82,6 +84,7 @@ class RequestScreen(Screen):
 
 class ConsentScreen(Screen):
     reader = StringProperty("")
+    hint = StringProperty("")
 
 
 class PeerScreen(Screen):
@@ -111,6 +114,7 @@ class WalletApp(App):
         self._rotate: Any = None
         self._cycle: Any = None
         self._proximity: ProximityShare | None = None
+        self._online: ParsedRequest | None = None
 
     def build(self) -> ScreenManager:
         manager = ScreenManager(transition=NoTransition())
@@ -248,6 +252,9 @@ class WalletApp(App):
 
     # ---------------------------------------------------------------------------- consent flow
     def read_request(self, text: str) -> None:
+        if text.startswith(OPENID4VP):
+            self._read_online(text)
+            return
         try:
             pending = self.model.read_request(text)
         except DidlibError as exc:
@@ -255,33 +262,71 @@ class WalletApp(App):
             return
         self._show_consent(pending)
 
+    def _read_online(self, link: str) -> None:
+        """A website's request: fetched off the UI thread, then the same consent screen."""
+        self._screen("request").message = "Asking the website..."
+
+        def fetch() -> None:
+            try:
+                request = self.model.open_online_request(link)
+            except DidlibError as exc:
+                message = f"Not a request we can answer: {exc.message}"
+                Clock.schedule_once(lambda _: setattr(self._screen("request"), "message", message))
+                return
+            Clock.schedule_once(lambda _: self._show_online_consent(request))
+
+        threading.Thread(target=fetch, daemon=True).start()
+
+    def _show_online_consent(self, request: ParsedRequest) -> None:
+        """A website gets all it asked for or nothing: its claims are shown ticked; Decline sends nothing."""
+        self._screen("request").message = ""
+        self._online = request
+        beyond = {path.rsplit(".", 1)[-1] for path in request.beyond_entitlement}
+        rows = [(name, name not in beyond, True) for name in request.requested_claims()]
+        self._consent_screen(request.reader, f"website {request.client_id.split(':', 1)[1]}", rows)
+
     def _show_consent(self, pending: Any) -> None:
         """The consent screen, for a QR challenge or a proximity request alike (both say who and what)."""
         self._pending = pending
-        consent = self._screen("consent")
-        reader = self._pending.reader
-        consent.reader = f"{reader.name}" + (f" ({reader.organisation})" if reader.organisation else "") + \
-            "  - verified"
-        box = consent.ids.choices
-        box.clear_widgets()
+        rows = []
         self._choices = {}
         for doc in self._pending.documents:
             for ns, elements in doc.elements.items():
                 for element in elements:
-                    beyond = element in doc.beyond_entitlement.get(ns, [])
-                    row = BoxLayout(size_hint_y=None, height=46)
-                    box_ = CheckBox(active=doc.held and not beyond, disabled=beyond or not doc.held,
-                                    size_hint_x=None, width=48, color=(0.1, 0.1, 0.1, 1))
-                    label = element.replace("_", " ") + ("  (not entitled: never shared)" if beyond else "") + \
-                        ("  (you do not hold this)" if not doc.held else "")
-                    row.add_widget(box_)
-                    row.add_widget(Label(text=label, color=(0.08, 0.1, 0.1, 1), font_size=19, halign="left",
-                                         text_size=(420, None)))
-                    box.add_widget(row)
-                    self._choices[(doc.doctype, ns, element)] = box_
+                    entitled = element not in doc.beyond_entitlement.get(ns, [])
+                    rows.append((element + ("" if doc.held else "  (you do not hold this)"), entitled and doc.held,
+                                 not entitled or not doc.held))
+                    self._choices[(doc.doctype, ns, element)] = len(rows) - 1
+        boxes = self._consent_screen(pending.reader, "", rows)
+        self._choices = {key: boxes[index] for key, index in self._choices.items()}
+
+    def _consent_screen(self, reader: Any, where: str, rows: list[tuple[str, bool, bool]]) -> list[CheckBox]:
+        """Who asks (from its verified certificate) and one row per element: (label, ticked, locked)."""
+        consent = self._screen("consent")
+        organisation = reader.organisation if reader.organisation not in (None, reader.name) else None
+        consent.reader = reader.name + (f" ({organisation})" if organisation else "") + \
+            (f", {where}" if where else "") + "  - verified"
+        consent.hint = "The website needs all of this; Decline sends nothing." if where else \
+            "Untick what you do not want to share."
+        box = consent.ids.choices
+        box.clear_widgets()
+        boxes = []
+        for label, ticked, locked in rows:
+            row = BoxLayout(size_hint_y=None, height=46)
+            check = CheckBox(active=ticked, disabled=locked, size_hint_x=None, width=48, color=(0.1, 0.1, 0.1, 1))
+            text = label.replace("_", " ") + ("" if ticked or not locked else "  (not entitled: never shared)")
+            row.add_widget(check)
+            row.add_widget(Label(text=text, color=(0.08, 0.1, 0.1, 1), font_size=19, halign="left",
+                                 text_size=(420, None)))
+            box.add_widget(row)
+            boxes.append(check)
         self.root.current = "consent"
+        return boxes
 
     def share(self) -> None:
+        if self._online is not None:
+            self._share_online()
+            return
         if self._pending is None:
             return
         consent: dict[str, dict[str, list[str]]] = {}
@@ -298,7 +343,29 @@ class WalletApp(App):
         codes = self.model.answer(pending, consent)
         self._show_codes("Your answer", "Show this to the verifier's camera.", codes, False)
 
+    def _share_online(self) -> None:
+        request, self._online = self._online, None
+        cards = self._screen("cards")
+        cards.message = "Sending to the website..."
+        self.root.current = "cards"
+
+        def send() -> None:
+            try:
+                self.model.answer_online(request)
+                message = f"Sent to {request.reader.name}: {', '.join(request.requested_claims())}"
+            except DidlibError as exc:
+                message = f"Not sent: {exc.message}"
+
+            def show(_dt: float) -> None:
+                self._render_cards()  # a single-use proof of age is now spent
+                cards.message = message
+
+            Clock.schedule_once(show)
+
+        threading.Thread(target=send, daemon=True).start()
+
     def decline(self) -> None:
+        self._online = None
         if self._proximity is not None:
             self._proximity.decline()
             self._proximity = None

@@ -7,8 +7,10 @@ Writes ``results.json`` (and the operator key and issuer data location) in the o
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -16,6 +18,7 @@ from pathlib import Path
 os.environ.update(KIVY_NO_ARGS="1", KIVY_NO_FILELOG="1", KIVY_NO_CONSOLELOG="1", KIVY_HOME=tempfile.mkdtemp(),
                   KIVY_USE_DEFAULTCONFIG="1", KIVY_METRICS_DENSITY="1")
 
+import httpx
 from kivy.clock import Clock
 from kivy.config import Config
 
@@ -24,6 +27,7 @@ Config.set("graphics", "height", "960")
 
 from kivy.tests.common import UnitTestTouch  # noqa: E402
 from kivy.uix.button import Button  # noqa: E402
+from kivy.uix.label import Label  # noqa: E402
 from kivy.uix.textinput import TextInput  # noqa: E402
 
 from didlib.pkidir import PkiDir  # noqa: E402
@@ -37,12 +41,15 @@ from wallet_app.model.issuance import IssuerClient  # noqa: E402
 from wallet_app.model.wallet import WalletModel  # noqa: E402
 
 OUT = Path(sys.argv[1])
+ROOT = Path(__file__).resolve().parents[2]
+REQUEST_HINT = "DL1:... or openid4vp://..."
 IDENTITY = (driver_number(SAMPLE_DRIVER), SAMPLE_DRIVER.birth_date.isoformat(), SAMPLE_DRIVER.postcode)
 
 
 class Driver:
-    def __init__(self, app: WalletApp, base: str, issuer_data: Path) -> None:
-        self.app, self.base, self.issuer_data = app, base, issuer_data
+    def __init__(self, app: WalletApp, base: str, issuer_data: Path, shop_url: str) -> None:
+        self.app, self.base, self.issuer_data, self.shop_url = app, base, issuer_data, shop_url
+        self.checkout: dict[str, str] = {}
         self.results: dict = {}
         self.steps: list = []
 
@@ -137,7 +144,7 @@ class Driver:
               lambda: self.tap("Done"),
               lambda: self.tap("Share with a verifier"),
               lambda: self.prepare_shop(shop),
-              lambda: self.type("DL1:...", shop_request[0]),
+              lambda: self.type(REQUEST_HINT, shop_request[0]),
               lambda: self.tap("Read request"),
               lambda: None,
               lambda: self.shot("consent"),
@@ -163,6 +170,21 @@ class Driver:
               lambda: self.tap("Share"),
               *([lambda: None] * 6),
               lambda: self.note("session_result", self.reader_outcome.get("result")),
+              lambda: self.start_checkout(),
+              lambda: self.note("unused_before_online", self.unused_proofs()),
+              lambda: self.tap("Share with a verifier"),
+              lambda: self.type(REQUEST_HINT, self.checkout["link"]),
+              lambda: self.tap("Read request"),
+              *([lambda: None] * 6),
+              lambda: self.shot("consent_online"),
+              lambda: self.note("online_screen", self.app.root.current),
+              lambda: self.note("online_reader", self.app.root.get_screen("consent").reader),
+              lambda: self.tap("Share"),
+              *([lambda: None] * 6),
+              lambda: self.shot("cards_sent"),
+              lambda: self.note("unused_after_online", self.unused_proofs()),
+              lambda: self.note("online_message", self.app.root.get_screen("cards").message),
+              lambda: self.note("online_outcome", httpx.get(self.checkout["page"] + "/outcome").json()),
               lambda: self.tap("Settings"),
               lambda: self.shot("settings"),
               lambda: self.tap("Back"),
@@ -177,6 +199,17 @@ class Driver:
               lambda: self.note("after_unlock", self.app.root.current),
               lambda: self.finish()]
         Clock.schedule_interval(self._step, 0.3)
+
+    def unused_proofs(self) -> int:
+        """What the proof-of-age card on screen says is left."""
+        labels = [w.text for w in self.app.root.get_screen("cards").walk() if isinstance(w, Label)]
+        return next(int(m.group(1)) for t in labels if (m := re.search(r"(\d+) unused", t)))
+
+    def start_checkout(self) -> None:
+        """A customer at the website's checkout: the page's same-device link is what the wallet opens."""
+        page = self.shop_url + httpx.post(f"{self.shop_url}/checkout").headers["location"]
+        link = re.search(r'id="link" href="([^"]+)"', httpx.get(page).text)
+        self.checkout = {"page": page, "link": html.unescape(link.group(1)) if link else ""}
 
     def prepare_shop(self, shop: VerifierEngine) -> None:
         operator = (self.app.model.store.records["trust"][self.base]).encode()
@@ -246,12 +279,17 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     issuer_data = Path(tempfile.mkdtemp()) / "issuer"
     proc, base = process.start(issuer_data, DIDLIB_ADMIN_TOKEN="admin", DIDLIB_SEED_DRIVERS="20")
+    port = process.free_port()
+    shop_url = f"http://localhost:{port}"
+    shop = process.launch([sys.executable, str(ROOT / "examples/age_gated_shop/shop.py"), "--issuer", base,
+                           "--reader-pki", str(issuer_data / "pki" / "dvla"), "--port", str(port)], shop_url)
     try:
         app = WalletApp(WalletModel(OUT / "wallet"))
-        driver = Driver(app, base, issuer_data)
+        driver = Driver(app, base, issuer_data, shop_url)
         Clock.schedule_once(lambda _: driver.run(), 0.5)
         app.run()
     finally:
+        process.stop(shop)
         process.stop(proc)
 
 
