@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test test-postgres lint fuzz bench clean specs verifier wallet
+.PHONY: demo demo-online test test-postgres lint fuzz bench clean specs verifier wallet
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.dev
 	$(BIN)/python examples/demo.py
+
+# The mock issuer and the age-gated shop (OpenID4VP), running until Ctrl-C; prints what to open.
+demo-online: $(VENV)/.dev
+	$(BIN)/python examples/age_gated_shop/demo_online.py
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -14,3 +14,15 @@ def test_demo_runs(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.stdout.strip().endswith("Demo passed")
     assert "VOLUNTEER CLEARED" in proc.stdout and "licence revoked" in proc.stdout
+
+
+def test_online_demo_checkout(tmp_path):
+    """make demo-online's services, with one headless checkout (free ports: tests may run beside a demo)."""
+    from issuer_service.process import free_port
+
+    script = ROOT / "examples" / "age_gated_shop" / "demo_online.py"
+    proc = subprocess.run([sys.executable, str(script), "--once", "--issuer-port", str(free_port()),
+                           "--shop-port", str(free_port())], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.strip().endswith("Online demo passed")
+    assert "asks for ['age_over_18']" in proc.stdout
