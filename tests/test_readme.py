@@ -15,4 +15,6 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch, capsys):
     for block in blocks:
         exec(compile(block, "README.md", "exec"), namespace)
     assert namespace["result"].valid
-    assert "True" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "True" in out
+    assert "{'age_over_18': True}" in out and namespace["checkout"].answered, "the OpenID4VP example"
