@@ -61,6 +61,7 @@ CLIENT_PREFIX = "x509_san_dns:"
 MAX_REQUEST = 64 * 1024
 ENC = "A128GCM"
 RESPONSE_MODES = ("direct_post", "direct_post.jwt")
+CONTENT_ENCRYPTION = ("A128GCM", "A256GCM")
 
 
 def age_query(threshold: int = 18) -> dict[str, Any]:
@@ -205,6 +206,7 @@ class PresentationRequest:
             raise DecodeError("an encrypted response (direct_post.jwt) was expected")
         try:
             token = jwe.JWE()
+            token.allowed_algs = ["ECDH-ES", *CONTENT_ENCRYPTION]
             token.deserialize(response, key=self.encryption_key)
         except Exception as exc:  # jwcrypto raises several unrelated types for bad input
             raise VerificationError(
@@ -289,6 +291,8 @@ class ParsedRequest:
     reader: ReaderIdentity
     claims: dict[str, Any]  # the request object
     beyond_entitlement: list[str]
+    encryption_key: jwk.JWK | None = field(default=None, repr=False)  # for direct_post.jwt
+    enc: str = ENC
 
     def requested_claims(self) -> list[str]:
         """The claim names asked for, for the consent screen (any one option is answered, and they agree)."""
@@ -339,7 +343,34 @@ def parse_request(
     if response.scheme != "https" and not (response.scheme == "http" and host == "localhost"):
         raise ReaderNotAuthorised("the response must go over https", code="insecure_response_uri")
     reader = reader_identity(chain[0], checked.warnings)
-    return ParsedRequest(signed_client, reader, claims, _beyond(claims["dcql_query"], reader))
+    parsed = ParsedRequest(signed_client, reader, claims, _beyond(claims["dcql_query"], reader))
+    if claims["response_mode"] == "direct_post.jwt":
+        parsed.encryption_key, parsed.enc = _response_key(claims.get("client_metadata"))
+    return parsed
+
+
+def _response_key(metadata: Any) -> tuple[jwk.JWK, str]:
+    """The verifier's P-256 ECDH-ES key from ``client_metadata.jwks``, and a content encryption we support."""
+    try:
+        keys = metadata["jwks"]["keys"]
+        usable = [
+            k
+            for k in keys
+            if k.get("kty") == "EC"
+            and k.get("crv") == "P-256"
+            and k.get("use", "enc") == "enc"
+            and k.get("alg", "ECDH-ES") == "ECDH-ES"
+        ]
+        key = jwk.JWK(**{name: usable[0][name] for name in ("kty", "crv", "x", "y", "kid") if name in usable[0]})
+        key.thumbprint()  # fails for a point that is not a valid public key
+        key.get_op_key("wrapKey")
+        offered = metadata.get("encrypted_response_enc_values_supported") or [ENC]
+        enc = next(e for e in offered if e in CONTENT_ENCRYPTION)
+    except Exception as exc:  # jwcrypto and bad shapes raise several unrelated types
+        raise DecodeError(
+            "direct_post.jwt without a usable P-256 encryption key and A128GCM/A256GCM", code="bad_encryption_key"
+        ) from exc
+    return key, enc
 
 
 def _dns_names(cert: x509.Certificate) -> list[str]:
@@ -428,7 +459,7 @@ def build_response(
                 break
             token[query_id] = [answer]
         else:
-            return _response_form(claims, {"vp_token": token, "state": claims["state"]})
+            return _response_form(request, {"vp_token": token, "state": claims["state"]})
     raise DidlibError("no credential in the wallet answers this request", code="no_matching_credential")
 
 
@@ -456,8 +487,7 @@ def _answer(
     doctype = query["meta"]["doctype_value"]
     for credential, key in mdocs:
         if credential.doctype == doctype:
-            jwks = claims.get("client_metadata", {}).get("jwks", {}).get("keys", [])
-            thumbprint = _thumbprint(jwk.JWK(**jwks[0])) if jwks else None
+            thumbprint = _thumbprint(request.encryption_key) if request.encryption_key else None
             transcript = openid4vp_transcript(request.client_id, claims["nonce"], claims["response_uri"], thumbprint)
             try:
                 response = present_elements(credential, key, [f"{p[0]}:{p[1]}" for p in paths], transcript)
@@ -467,16 +497,15 @@ def _answer(
     return None
 
 
-def _response_form(claims: Mapping[str, Any], params: dict[str, Any]) -> dict[str, str]:
-    if claims.get("response_mode") != "direct_post.jwt":
+def _response_form(request: ParsedRequest, params: dict[str, Any]) -> dict[str, str]:
+    if request.encryption_key is None:
         return {"vp_token": json.dumps(params["vp_token"]), "state": params["state"]}
-    keys = claims.get("client_metadata", {}).get("jwks", {}).get("keys", [])
-    if not keys:
-        raise DecodeError("direct_post.jwt without a key to encrypt to")
-    recipient = jwk.JWK(**keys[0])
-    enc = (claims.get("client_metadata", {}).get("encrypted_response_enc_values_supported") or [ENC])[0]
-    token = jwe.JWE(json.dumps(params).encode(), protected={"alg": "ECDH-ES", "enc": enc, "kid": keys[0].get("kid")})
-    token.add_recipient(recipient)
+    token = jwe.JWE(
+        json.dumps(params).encode(),
+        protected={"alg": "ECDH-ES", "enc": request.enc}
+        | ({"kid": request.encryption_key.get("kid")} if request.encryption_key.get("kid") else {}),
+    )
+    token.add_recipient(request.encryption_key)
     return {"response": token.serialize(compact=True)}
 
 

@@ -13,8 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import NOW
+from didlib import TrustStore
 from didlib.cbor import Limits, decode
 from didlib.errors import DidlibError
+from didlib.jose import sign_jws, x5c_header
 from didlib.keys import generate_key
 from didlib.mdoc import Credential, DeviceRequest, present_elements, verify_response
 from didlib.session.transcript import fresh_qr_transcript
@@ -189,3 +191,40 @@ def licence_sd_presentation(pki):
                                  flat_claims(proof_of_age_data(today=NOW.date(), portrait=b"\xff\xd8\xff\xe0x")),
                                  signer_key=key, signer_chain=[cert], holder_key=holder.public_key(), now=NOW)
     return present_sd_jwt(sd, holder, ["age_over_18"], nonce="n", aud="a", now=NOW)
+
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                    max_leaves=20)
+
+
+@pytest.fixture(scope="module")
+def website(pki):
+    return pki.website_reader("shop.example", organisation="Shop", now=NOW)
+
+
+@given(form=st.dictionaries(st.sampled_from(["response", "vp_token", "x"]), st.text(max_size=200), max_size=3),
+       token=JSON, claims=st.dictionaries(st.sampled_from(["dcql_query", "client_metadata", "response_mode", "nonce",
+                                                           "state", "response_uri", "client_id"]), JSON, max_size=3))
+def test_openid4vp_both_sides_take_anything(trust, pki, website, form, token, claims):
+    """A website's response handler and a wallet's request parser: a result or a didlib error, whatever arrives."""
+    import json
+
+    from didlib.oid4vp import PresentationRequest, age_query, parse_request
+
+    for encrypted in (True, False):
+        request = PresentationRequest.create("shop.example", "https://shop.example/r", age_query(), encrypted=encrypted,
+                                             now=NOW)
+        answer = form | {"state": request.state, "vp_token": json.dumps(token)} if not encrypted else form
+        assert not request.check(answer, trust=trust, now=NOW).valid
+        request_object = sign_jws(_request_claims(request) | claims, website[0],
+                                  {"typ": "oauth-authz-req+jwt", "x5c": x5c_header(website[1])})
+        with contextlib.suppress(DidlibError):
+            parse_request(request_object, TrustStore.from_pem_files([pki.folder / "reader-ca.pem"]), now=NOW)
+
+
+def _request_claims(request) -> dict:
+    return {"client_id": request.client_id, "response_uri": request.response_uri, "nonce": request.nonce,
+            "state": request.state, "response_type": "vp_token", "response_mode": request.response_mode,
+            "dcql_query": request.dcql_query}

@@ -10,7 +10,7 @@ import pytest
 from conftest import NOW
 from didlib import TrustStore
 from didlib.errors import DecodeError, DidlibError, ReaderNotAuthorised
-from didlib.jose import sign_jws
+from didlib.jose import sign_jws, x5c_header
 from didlib.keys import generate_key
 from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_MDL
 from didlib.mdoc.registry import NS_ISO, ONLINE_AGE_ENTITLEMENT
@@ -255,8 +255,34 @@ def test_request_with_bad_dcql_is_refused_by_the_wallet(website, reader_trust):
     claims = json.loads(json.dumps({"client_id": request.client_id, "response_uri": RESPONSE_URI, "nonce": "n",
                                     "state": "s", "response_type": "vp_token", "response_mode": "direct_post",
                                     "dcql_query": {"credentials": "all"}}))
-    from didlib.jose import x5c_header
-
     token = sign_jws(claims, website[0], {"typ": "oauth-authz-req+jwt", "x5c": x5c_header(website[1])})
     with pytest.raises(DecodeError):
         parse_request(token, reader_trust, now=NOW)
+
+
+@pytest.mark.parametrize("metadata", [
+    None, {"jwks": {"keys": []}}, {"jwks": {"keys": [{"kty": "RSA", "n": "AQAB", "e": "AQAB"}]}},
+    {"jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": "AAAA", "y": "AAAA"}]}},
+])
+def test_wallet_refuses_an_unusable_response_key(website, reader_trust, metadata):
+    request, _ = ask(website)
+    claims = {"client_id": request.client_id, "response_uri": RESPONSE_URI, "nonce": "n", "state": "s",
+              "response_type": "vp_token", "response_mode": "direct_post.jwt", "dcql_query": age_query()}
+    if metadata is not None:
+        claims["client_metadata"] = metadata
+    token = sign_jws(claims, website[0], {"typ": "oauth-authz-req+jwt", "x5c": x5c_header(website[1])})
+    with pytest.raises(DecodeError) as info:
+        parse_request(token, reader_trust, now=NOW)
+    assert info.value.code == "bad_encryption_key"
+
+
+def test_verifier_refuses_other_jwe_algorithms(website, trust):
+    """A response encrypted with a shared secret ("dir") instead of to the request's key is not opened."""
+    from jwcrypto import jwe, jwk
+
+    request, _ = ask(website)
+    secret = jwk.JWK.generate(kty="oct", size=128)
+    token = jwe.JWE(b'{"vp_token": {}, "state": "x"}', protected={"alg": "dir", "enc": "A128GCM"})
+    token.add_recipient(secret)
+    result = request.check({"response": token.serialize(compact=True)}, trust=trust, now=LATER)
+    assert not result.valid and result.errors[0].code == "decryption_failed"
