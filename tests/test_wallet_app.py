@@ -45,6 +45,8 @@ def test_wallet_ui_end_to_end(tmp_path):
     assert results["online_message"] == "Sent to Example Cider Shop: age_over_18"
     assert results["unused_after_online"] == results["unused_before_online"] - 1
     assert results["online_outcome"] == {"outcome": "verified", "age_over_18": True, "detail": ""}
+    assert results["opened_screen"] == "consent", "started with a link, the wallet asks after the PIN"
+    assert results["declined_outcome"]["outcome"] == "waiting", "declining sends nothing"
 
     # the prove-my-age screen, as a cashier's camera sees it
     texts = [t for n in range(1, results["prove_parts"] + 1) for t in decode_image(out / f"prove_{n}.png")]

@@ -103,9 +103,11 @@ class SettingsScreen(Screen):
 class WalletApp(App):
     title = "didlib wallet"
 
-    def __init__(self, model: WalletModel, **kwargs: Any) -> None:
+    def __init__(self, model: WalletModel, opening: str | None = None, **kwargs: Any) -> None:
+        """``opening``: a request link the wallet was started with (same-device flow), answered after the PIN."""
         super().__init__(**kwargs)
         self.model = model
+        self._opening = opening
         self._codes: list[str] = []
         self._part = 0
         self._threshold = 18
@@ -162,6 +164,10 @@ class WalletApp(App):
             self._screen("pin").message = exc.message
             return
         self.root.current = "cards"
+        if self._opening:
+            link, self._opening = self._opening, None
+            self.root.current = "request"
+            self.read_request(link)
 
     # ----------------------------------------------------------------------------------- cards
     def _render_cards(self) -> None:

@@ -195,8 +195,14 @@ class Driver:
               lambda: self.note("wrong_pin", self.app.root.get_screen("pin").message),
               lambda: self.shot("pin_wrong"),
               lambda: self.type("PIN (at least 6 digits)", "246810"),
+              lambda: self.start_checkout(),  # the wallet opened by a website's same-device link
+              lambda: setattr(self.app, "_opening", self.checkout["link"]),
               lambda: self.tap("Unlock"),
+              *([lambda: None] * 6),
+              lambda: self.note("opened_screen", self.app.root.current),
+              lambda: self.tap("Decline"),
               lambda: self.note("after_unlock", self.app.root.current),
+              lambda: self.note("declined_outcome", httpx.get(self.checkout["page"] + "/outcome").json()),
               lambda: self.finish()]
         Clock.schedule_interval(self._step, 0.3)
 
