@@ -357,7 +357,7 @@ def bench_openid4vp_round_trip(rounds: int) -> dict[str, object]:
     def round_trip() -> None:
         request = PresentationRequest.create("shop.example", "https://shop.example/r", query)
         asked = parse_request(request.request_object(site_key, site_chain), reader_cas)
-        assert request.check(build_response(asked, [], [(credential, device)]), trust=trust).valid
+        assert request.check(build_response(asked, [], [(credential, device)]).form, trust=trust).valid
 
     # The raw cryptography: 2 key generations (the request's encryption key, the JWE's ephemeral key) and
     # 2 ECDH; the website and the device sign; 5 verifications (reader chain and request, signer chain,

@@ -52,6 +52,7 @@ __all__ = [
     "check_dcql",
     "build_response",
     "VpResult",
+    "VpAnswer",
     "request_uri_parts",
 ]
 
@@ -284,6 +285,14 @@ class PresentationRequest:
 
 # ----------------------------------------------------------------------------------------------- wallet
 @dataclass
+class VpAnswer:
+    """What the wallet sends (``form``, to POST to ``response_uri``) and the credentials it came from."""
+
+    form: dict[str, str]
+    used: list[str | Credential]
+
+
+@dataclass
 class ParsedRequest:
     """A verified request: who asks (their reader certificate), for what, and where to answer."""
 
@@ -436,8 +445,9 @@ def build_response(
     sd_jwts: Iterable[tuple[str, PrivateKey]],
     mdocs: Iterable[tuple[Credential, PrivateKey]],
     now: dt.datetime | None = None,
-) -> dict[str, str]:
-    """The form to POST to ``response_uri``: the first credential-set option the wallet can satisfy.
+) -> VpAnswer:
+    """The form to POST to ``response_uri``, from the first credential-set option the wallet can satisfy
+    (in the order the verifier listed them), and which credentials it used (a wallet spends single-use ones).
 
     Refuses when the request asks beyond the verifier's entitlement: nothing is sent then.
     """
@@ -452,14 +462,15 @@ def build_response(
     ]
     sd_jwts, mdocs = list(sd_jwts), list(mdocs)
     for option in options:
-        token = {}
+        token, used = {}, []
         for query_id in option:
             answer = _answer(queries[query_id], request, claims, sd_jwts, mdocs, now)
             if answer is None:
                 break
-            token[query_id] = [answer]
+            token[query_id] = [answer[0]]
+            used.append(answer[1])
         else:
-            return _response_form(request, {"vp_token": token, "state": claims["state"]})
+            return VpAnswer(_response_form(request, {"vp_token": token, "state": claims["state"]}), used)
     raise DidlibError("no credential in the wallet answers this request", code="no_matching_credential")
 
 
@@ -470,7 +481,8 @@ def _answer(
     sd_jwts: list[tuple[str, PrivateKey]],
     mdocs: list[tuple[Credential, PrivateKey]],
     now: dt.datetime | None,
-) -> str | None:
+) -> tuple[str, str | Credential] | None:
+    """(presentation, the credential it came from) for one credential query, or None."""
     paths = [c["path"] for c in query.get("claims", [])]
     if query["format"] == "dc+sd-jwt":
         wanted = set(query.get("meta", {}).get("vct_values", []))
@@ -478,9 +490,10 @@ def _answer(
             payload = CompactJws.parse(credential.split("~", 1)[0]).payload
             if payload.get("vct") in wanted:
                 try:
+                    disclose = [p[-1] for p in paths]
                     return present_sd_jwt(
-                        credential, key, [p[-1] for p in paths], nonce=claims["nonce"], aud=request.client_id, now=now
-                    )
+                        credential, key, disclose, nonce=claims["nonce"], aud=request.client_id, now=now
+                    ), credential
                 except DidlibError:
                     continue
         return None
@@ -493,7 +506,7 @@ def _answer(
                 response = present_elements(credential, key, [f"{p[0]}:{p[1]}" for p in paths], transcript)
             except DidlibError:
                 continue
-            return b64url_encode(response)
+            return b64url_encode(response), credential
     return None
 
 

@@ -70,6 +70,18 @@ def chromium(url: str, tmp: Path, *, screenshot: Path | None = None) -> str:
     return done.stdout
 
 
+def link_for(page: str) -> str:
+    """The link the checkout page offers (built here, not read from the page)."""
+    return "openid4vp://?" + urllib.parse.urlencode({"client_id": "x509_san_dns:localhost",
+                                                     "request_uri": page.replace("/checkout/", "/request/")})
+
+
+def unused(wallet: WalletModel) -> dict[str, int]:
+    """Unused single-use proofs of age in the wallet, per format."""
+    return {config: sum(not e["used"] for e in wallet._entries() if e["config_id"] == config)
+            for config in ("uk.dvla.age.sd-jwt", "uk.dvla.age.mdoc")}
+
+
 def new_checkout(shop: str) -> str:
     response = httpx.post(f"{shop}/checkout", follow_redirects=False)
     assert response.status_code == 303
@@ -88,9 +100,10 @@ def test_checkout_page_qr_wallet_and_age_verified(shop, wallet, tmp_path):
     request = wallet.open_online_request(link)
     assert request.reader.name == "Example Cider Shop"
     assert request.requested_claims() == ["age_over_18"] and request.beyond_entitlement == []
-    unused = sum(c.unused for c in wallet.cards() if c.doctype.endswith("age.1"))
+    before = unused(wallet)
     wallet.answer_online(request)
-    assert sum(c.unused for c in wallet.cards() if c.doctype.endswith("age.1")) == unused - 1
+    assert unused(wallet) == {"uk.dvla.age.sd-jwt": before["uk.dvla.age.sd-jwt"] - 1,
+                              "uk.dvla.age.mdoc": before["uk.dvla.age.mdoc"]}, "one single-use SD-JWT VC spent"
 
     dom = chromium(page, tmp_path)
     SCREENSHOTS.mkdir(exist_ok=True)
@@ -107,8 +120,7 @@ def test_checkout_page_qr_wallet_and_age_verified(shop, wallet, tmp_path):
 
 
 def test_request_object_is_signed_for_the_shop_host(shop, wallet):
-    request_uri = new_checkout(shop).replace("/checkout/", "/request/")
-    link = "openid4vp://?" + urllib.parse.urlencode({"client_id": "x509_san_dns:localhost", "request_uri": request_uri})
+    link = link_for(new_checkout(shop))
     request = wallet.open_online_request(link)
     assert request.claims["response_uri"].startswith(shop + "/response/")
     with pytest.raises(ReaderNotAuthorised):  # the link names another client than the signed request
@@ -128,3 +140,15 @@ def test_forged_and_unknown_responses(shop, issuer, wallet, tmp_path):
     readers, _ = wallet._trust_data()
     with pytest.raises(ReaderNotAuthorised):
         parse_request(token, readers)
+
+
+def test_wallet_without_sd_jwt_answers_with_an_mdoc(shop, wallet):
+    """A wallet holding only mdocs: the shop's query accepts the proof of age mdoc (OpenID4VP handover)."""
+    entries = wallet._entries()
+    entries[:] = [e for e in entries if not e["config_id"].endswith(".sd-jwt")]
+    page = new_checkout(shop)
+    request = wallet.open_online_request(link_for(page))
+    before = unused(wallet)["uk.dvla.age.mdoc"]
+    wallet.answer_online(request)
+    assert unused(wallet)["uk.dvla.age.mdoc"] == before - 1
+    assert httpx.get(page + "/outcome").json() == {"outcome": "verified", "age_over_18": True, "detail": ""}

@@ -48,7 +48,7 @@ def ask(website, *, encrypted=True, query=None):
 
 def answer(request_object, reader_trust, sd_jwts=(), mdocs=()):
     parsed = parse_request(request_object, reader_trust, now=NOW)
-    return build_response(parsed, sd_jwts, mdocs, now=LATER)
+    return build_response(parsed, sd_jwts, mdocs, now=LATER).form
 
 
 @pytest.mark.parametrize("encrypted", [True, False])
@@ -286,3 +286,13 @@ def test_verifier_refuses_other_jwe_algorithms(website, trust):
     token.add_recipient(secret)
     result = request.check({"response": token.serialize(compact=True)}, trust=trust, now=LATER)
     assert not result.valid and result.errors[0].code == "decryption_failed"
+
+
+def test_answer_says_which_credential_answered(website, reader_trust, age_sd_jwt, age_credential, licence, device_key):
+    """The wallet learns what it spent: the first option the verifier listed that it can satisfy."""
+    _, request_object = ask(website)
+    parsed = parse_request(request_object, reader_trust, now=NOW)
+    both = build_response(parsed, [(age_sd_jwt, device_key)], [(licence, device_key)], now=LATER)
+    assert both.used == [age_sd_jwt]
+    mdoc_only = build_response(parsed, [], [(licence, device_key), (age_credential, device_key)], now=LATER)
+    assert mdoc_only.used == [age_credential], "age_mdoc is listed before licence_mdoc"

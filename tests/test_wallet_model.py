@@ -100,7 +100,7 @@ def wallet(issuer, tmp_path_factory):
     offer = IssuerClient(issuer).identify(*IDENTITY)
     steps = []
     added = model.add_from_offer(offer["credential_offer_uri"], offer["tx_code"], steps.append)
-    assert added == ["uk.dvla.mdl.mdoc", "uk.dvla.age.mdoc"] and steps
+    assert added == ["uk.dvla.mdl.mdoc", "uk.dvla.mdl.sd-jwt", "uk.dvla.age.mdoc", "uk.dvla.age.sd-jwt"] and steps
     return model
 
 
@@ -134,7 +134,8 @@ def test_wrong_tx_code_is_reported(wallet, issuer):
 
 def test_dbs_then_a_volunteer_check(wallet, issuer, issuer_data):
     offer = wallet.request_bound(issuer, "dbs", SAMPLE_DBS_NUMBER)
-    assert wallet.add_from_offer(offer["credential_offer_uri"], offer["tx_code"]) == ["uk.dbs.check.mdoc"]
+    added = wallet.add_from_offer(offer["credential_offer_uri"], offer["tx_code"])
+    assert added == ["uk.dbs.check.mdoc", "uk.dbs.check.sd-jwt"]
     assert DOCTYPE_DBS in {c.doctype for c in wallet.cards()}
     # a youth club's reader certificate from the trust list's reader CA, entitled to what it asks
     reader_ca = PkiDir(issuer_data / "pki" / "dvla")

@@ -27,7 +27,6 @@ Config.set("graphics", "height", "960")
 
 from kivy.tests.common import UnitTestTouch  # noqa: E402
 from kivy.uix.button import Button  # noqa: E402
-from kivy.uix.label import Label  # noqa: E402
 from kivy.uix.textinput import TextInput  # noqa: E402
 
 from didlib.pkidir import PkiDir  # noqa: E402
@@ -207,9 +206,8 @@ class Driver:
         Clock.schedule_interval(self._step, 0.3)
 
     def unused_proofs(self) -> int:
-        """What the proof-of-age card on screen says is left."""
-        labels = [w.text for w in self.app.root.get_screen("cards").walk() if isinstance(w, Label)]
-        return next(int(m.group(1)) for t in labels if (m := re.search(r"(\d+) unused", t)))
+        """Single-use proofs of age (SD-JWT VC, what websites get) left in the wallet."""
+        return sum(not e["used"] for e in self.app.model._entries() if e["config_id"] == "uk.dvla.age.sd-jwt")
 
     def start_checkout(self) -> None:
         """A customer at the website's checkout: the page's same-device link is what the wallet opens."""

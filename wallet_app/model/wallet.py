@@ -179,7 +179,8 @@ class WalletModel:
 
     def add_from_offer(self, offer_uri: str, tx_code: str | None,
                        progress: Callable[[str], None] = lambda _: None) -> list[str]:
-        """Redeem a credential offer: the mdoc of each offered credential type (a batch for proofs of age)."""
+        """Redeem a credential offer: each offered credential, as mdoc and as SD-JWT VC when both are offered
+        (a batch of single-use ones for proofs of age)."""
         offer = CredentialOffer.from_uri(offer_uri)
         issuer = offer.credential_issuer
         with self.http(issuer) as http:
@@ -192,7 +193,7 @@ class WalletModel:
             access = token.json()["access_token"]
             added = []
             for config_id in offer.credential_configuration_ids:
-                if not config_id.endswith(".mdoc"):
+                if not config_id.endswith((".mdoc", ".sd-jwt")):
                     continue
                 count = BATCH if ".age." in config_id else 1
                 progress(f"Requesting {config_id}")
@@ -257,8 +258,7 @@ class WalletModel:
     # ------------------------------------------------------------------------------- presenting
     def _unused_proof(self, threshold: int) -> tuple[dict[str, Any], list[str]]:
         element = f"age_over_{threshold:02d}"
-        proofs = [e for e in self._entries() if e.get("doctype") == DOCTYPE_AGE]
-        fresh = next((e for e in proofs if not e["used"]), None) or (proofs[-1] if proofs else None)
+        fresh = self._fresh([e for e in self._entries() if e.get("doctype") == DOCTYPE_AGE])
         if fresh is not None:
             return fresh, [element, "portrait"]
         licence = self._licence_entry()
@@ -324,22 +324,34 @@ class WalletModel:
         return parse_request(response.text.strip(), readers, client_id=client_id, now=self.clock())
 
     def answer_online(self, request: ParsedRequest) -> None:
-        """Post the answer (after the holder agreed): from an unused proof of age, else the licence."""
-        proof, _ = self._unused_proof(18)
-        holdings = [(self._credential(e), self.keys.private_key(e["key_id"])) for e in (proof, self._licence_entry())
-                    if e is not None]
-        form = build_response(request, [], holdings, now=self.clock())
+        """Post the answer (after the holder agreed), spending a single-use proof of age when one answers."""
+        sd_jwts, mdocs, origin = [], [], []
+        for suffix, holdings in ((".sd-jwt", sd_jwts), (".mdoc", mdocs)):
+            for kind in (".age.", ".mdl."):
+                entry = self._fresh([e for e in self._entries() if kind in e["config_id"]
+                                     and e["config_id"].endswith(suffix)])
+                if entry is not None:
+                    credential = entry["data"] if suffix == ".sd-jwt" else self._credential(entry)
+                    holdings.append((credential, self.keys.private_key(entry["key_id"])))
+                    origin.append((credential, entry))
+        answer = build_response(request, sd_jwts, mdocs, now=self.clock())
         uri = request.claims["response_uri"]
         try:
             with self.http(uri) as http:
-                response = http.post(uri, data=form)
+                response = http.post(uri, data=answer.form)
         except httpx.HTTPError as exc:
             raise DidlibError(f"the website could not be reached: {exc}", code="unreachable") from exc
         if response.status_code != 200:
             raise DidlibError("the website refused the answer", code="refused")
-        if proof.get("doctype") == DOCTYPE_AGE:
-            proof["used"] = True
-            self.store.save()
+        for credential, entry in origin:
+            if entry["batch"] and any(credential is used for used in answer.used):
+                entry["used"] = True
+        self.store.save()
+
+    @staticmethod
+    def _fresh(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The first unused credential of a kind; the last one again once a batch is spent."""
+        return next((e for e in entries if not e["used"]), None) or (entries[-1] if entries else None)
 
     def start_proximity(self, host: str = "127.0.0.1") -> ProximityShare:
         """Share over an ISO 18013-5 session: an ``mdoc:`` engagement QR naming a local-network port."""
