@@ -296,3 +296,22 @@ def test_answer_says_which_credential_answered(website, reader_trust, age_sd_jwt
     assert both.used == [age_sd_jwt]
     mdoc_only = build_response(parsed, [], [(licence, device_key), (age_credential, device_key)], now=LATER)
     assert mdoc_only.used == [age_credential], "age_mdoc is listed before licence_mdoc"
+
+
+def test_revoked_credential_is_refused(website, reader_trust, trust, pki, device_key, portrait):
+    """The verifier's cached status list says the proof of age was revoked: the website gets no answer."""
+    from didlib.status import StatusChecker, StatusList, StatusListToken
+
+    uri = "https://dvla.example/status/1"
+    key, cert = pki.signer()
+    claims = flat_claims(proof_of_age_data(today=NOW.date(), portrait=portrait))
+    revoked = issue_credential_sd_jwt(VCT[DOCTYPE_AGE], claims, signer_key=key, signer_chain=[cert],
+                                      holder_key=device_key.public_key(), now=NOW, status={"idx": 3, "uri": uri})
+    statuses = StatusList(16)
+    statuses.set(3, 1)
+    checker = StatusChecker({uri: StatusListToken.create_jwt(uri, statuses, key, chain=[cert], now=NOW)}, trust=trust)
+    request, request_object = ask(website)
+    result = request.check(answer(request_object, reader_trust, [(revoked, device_key)]), trust=trust, now=LATER,
+                           status_checker=checker)
+    assert not result.valid and result.errors[0].code == "status_invalid"
+    assert not request.answered
