@@ -100,6 +100,8 @@ def _thumbprint(key: jwk.JWK) -> bytes:
 # -------------------------------------------------------------------------------------------- verifier
 @dataclass
 class VpResult:
+    """The verdict on a wallet's answer: ``claims`` holds only what the query asked for, never more."""
+
     valid: bool
     claims: dict[str, Any] = field(default_factory=dict)  # only the claims the query asked for
     credential_id: str | None = None
@@ -179,7 +181,10 @@ class PresentationRequest:
         status_checker: Any = None,
         max_age: dt.timedelta = dt.timedelta(minutes=10),
     ) -> VpResult:
-        """Verify the wallet's POST to ``response_uri``; a request is answered once, within ``max_age``."""
+        """Verify the wallet's POST to ``response_uri``; a request is answered once, within ``max_age``.
+
+        Never raises for bad input. Not thread-safe: a server serialises the checks of one request.
+        """
         now = now or dt.datetime.now(dt.UTC)
         try:
             params = self._open(form)
