@@ -63,6 +63,12 @@ MAX_REQUEST = 64 * 1024
 ENC = "A128GCM"
 RESPONSE_MODES = ("direct_post", "direct_post.jwt")
 CONTENT_ENCRYPTION = ("A128GCM", "A256GCM")
+# What this verifier checks (OpenID4VP 1.0 client metadata): JOSE names for SD-JWT, COSE numbers for mdoc.
+_JWS_ALGS = ["ES256", "ES384", "ES512", "EdDSA"]
+VP_FORMATS = {
+    "dc+sd-jwt": {"sd-jwt_alg_values": _JWS_ALGS, "kb-jwt_alg_values": _JWS_ALGS},
+    "mso_mdoc": {"issuerauth_alg_values": [-7, -35, -36, -8], "deviceauth_alg_values": [-7, -35, -36, -8]},
+}
 
 
 def age_query(threshold: int = 18) -> dict[str, Any]:
@@ -160,9 +166,10 @@ class PresentationRequest:
             "dcql_query": self.dcql_query,
             "iat": int(self.created.timestamp()),
         }
+        claims["client_metadata"] = {"vp_formats_supported": VP_FORMATS}
         if self.encryption_key is not None:
             public = json.loads(self.encryption_key.export_public())
-            claims["client_metadata"] = {
+            claims["client_metadata"] |= {
                 "jwks": {"keys": [public | {"alg": "ECDH-ES", "use": "enc", "kid": self.encryption_key.thumbprint()}]},
                 "encrypted_response_enc_values_supported": [ENC],
             }

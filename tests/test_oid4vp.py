@@ -79,6 +79,9 @@ def test_wallet_sees_the_verified_website(website, reader_trust):
     parsed = parse_request(request_object, reader_trust, client_id=f"x509_san_dns:{HOST}", now=NOW)
     assert parsed.reader.name == "Example Shop" and parsed.reader.organisation == "Example Shop"
     assert parsed.client_id == f"x509_san_dns:{HOST}" and parsed.beyond_entitlement == []
+    formats = parsed.claims["client_metadata"]["vp_formats_supported"]
+    assert -7 in formats["mso_mdoc"]["deviceauth_alg_values"] and "ES256" in formats["dc+sd-jwt"]["kb-jwt_alg_values"]
+    assert parsed.claims["response_mode"] == "direct_post.jwt" and parsed.enc == "A128GCM"
 
 
 def test_link_round_trip(website):
