@@ -361,7 +361,7 @@ def parse_request(
     response = urllib.parse.urlsplit(claims["response_uri"])
     if response.hostname != host:
         raise ReaderNotAuthorised("the response would go to another host than the client's", code="client_id_mismatch")
-    if response.scheme != "https" and not (response.scheme == "http" and host == "localhost"):
+    if not _secure(response):
         raise ReaderNotAuthorised("the response must go over https", code="insecure_response_uri")
     reader = reader_identity(chain[0], checked.warnings)
     parsed = ParsedRequest(signed_client, reader, claims, _beyond(claims["dcql_query"], reader))
@@ -535,11 +535,19 @@ def _response_form(request: ParsedRequest, params: dict[str, Any]) -> dict[str, 
 
 
 def request_uri_parts(uri: str) -> tuple[str, str]:
-    """(client_id, request_uri) of an ``openid4vp://`` link."""
+    """(client_id, request_uri) of an ``openid4vp://`` link; the request is only fetched over https."""
     if not isinstance(uri, str) or not uri.startswith(SCHEME) or len(uri) > MAX_REQUEST:
         raise DecodeError("not an openid4vp:// request")
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(uri).query)
     try:
-        return query["client_id"][0], query["request_uri"][0]
+        client_id, request_uri = query["client_id"][0], query["request_uri"][0]
     except (KeyError, IndexError) as exc:
         raise DecodeError("the request link needs client_id and request_uri") from exc
+    if not _secure(urllib.parse.urlsplit(request_uri)):
+        raise ReaderNotAuthorised("the request must be fetched over https", code="insecure_request_uri")
+    return client_id, request_uri
+
+
+def _secure(url: urllib.parse.SplitResult) -> bool:
+    """https, or plain http to ``localhost`` only (demos and tests on one machine)."""
+    return url.scheme == "https" or (url.scheme == "http" and url.hostname == "localhost")

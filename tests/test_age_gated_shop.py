@@ -13,7 +13,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from didlib.errors import ReaderNotAuthorised
+from didlib.errors import DidlibError, ReaderNotAuthorised
 from didlib.oid4vp import PresentationRequest, age_query, parse_request
 from didlib.pkidir import PkiDir
 from didlib.qr import decode_image
@@ -152,3 +152,17 @@ def test_wallet_without_sd_jwt_answers_with_an_mdoc(shop, wallet):
     wallet.answer_online(request)
     assert unused(wallet)["uk.dvla.age.mdoc"] == before - 1
     assert httpx.get(page + "/outcome").json() == {"outcome": "verified", "age_over_18": True, "detail": ""}
+
+
+def test_oversized_or_missing_request_objects(wallet, monkeypatch):
+    """A website that streams megabytes, or has no request: the wallet stops reading and says so."""
+    def website(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/big"):
+            return httpx.Response(200, content=iter([b"e" * 65536] * 100))
+        return httpx.Response(404)
+
+    monkeypatch.setattr(wallet, "http", lambda base: httpx.Client(transport=httpx.MockTransport(website)))
+    for path in ("big", "gone"):
+        with pytest.raises(DidlibError) as info:
+            wallet.open_online_request(link_for(f"http://localhost/checkout/{path}"))
+        assert info.value.code == "no_request"

@@ -93,6 +93,8 @@ def test_link_round_trip(website):
         request_uri_parts("https://elsewhere/?client_id=x")
     with pytest.raises(DecodeError):
         request_uri_parts("openid4vp://?client_id=x")
+    with pytest.raises(ReaderNotAuthorised):
+        request_uri_parts(request.uri(f"http://{HOST}/request/abc"))
 
 
 def test_replayed_response_is_refused(website, reader_trust, trust, age_sd_jwt, device_key):

@@ -315,13 +315,18 @@ class WalletModel:
         client_id, request_uri = request_uri_parts(link)
         readers, _ = self._trust_data()
         try:
-            with self.http(request_uri) as http:
-                response = http.get(request_uri, headers={"Accept": "application/oauth-authz-req+jwt"})
+            with self.http(request_uri) as http, http.stream(
+                    "GET", request_uri, headers={"Accept": "application/oauth-authz-req+jwt"}) as response:
+                body = b""
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_REQUEST:  # stop reading: a request object is small
+                        break
         except httpx.HTTPError as exc:
             raise DidlibError(f"the website could not be reached: {exc}", code="unreachable") from exc
-        if response.status_code != 200 or len(response.content) > MAX_REQUEST:
+        if response.status_code != 200 or len(body) > MAX_REQUEST:
             raise DidlibError("the website did not hand out its request", code="no_request")
-        return parse_request(response.text.strip(), readers, client_id=client_id, now=self.clock())
+        return parse_request(body.decode("ascii", "replace").strip(), readers, client_id=client_id, now=self.clock())
 
     def answer_online(self, request: ParsedRequest) -> None:
         """Post the answer (after the holder agreed), spending a single-use proof of age when one answers."""
