@@ -1,7 +1,9 @@
-"""didlib: digital driving licence, proof of age and DBS check credentials (ISO 18013-5 mdoc).
+"""didlib: digital driving licence, proof of age and DBS check credentials (ISO 18013-5 mdoc, SD-JWT VC).
 
-The public face is small: :class:`TrustStore` here, the mdoc functions in :mod:`didlib.mdoc`, the
-errors in :mod:`didlib.errors`. Everything else is reachable but internal.
+The public face is small: :class:`TrustStore` here, the errors in :mod:`didlib.errors`, and one module
+per way of presenting: :mod:`didlib.mdoc` (documents), :mod:`didlib.session` (ISO 18013-5 sessions),
+:mod:`didlib.presentation` (offline QR), :mod:`didlib.sdjwt` and :mod:`didlib.status` (SD-JWT VC and
+revocation), :mod:`didlib.oid4vp` (websites), :mod:`didlib.verifier` (verdicts for apps).
 """
 
 from didlib.errors import DidlibError
