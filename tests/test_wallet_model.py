@@ -109,6 +109,7 @@ def test_cards(wallet):
     assert set(cards) == {DOCTYPE_MDL, DOCTYPE_AGE}
     assert cards[DOCTYPE_MDL].name == "SARAH JANE MORGAN" and cards[DOCTYPE_MDL].issuer == "DVLA"
     assert cards[DOCTYPE_AGE].unused == 5 and cards[DOCTYPE_AGE].portrait.startswith(b"\xff\xd8")
+    assert cards[DOCTYPE_AGE].online == 5 and cards[DOCTYPE_MDL].online == 1, "the SD-JWT VC copies"
 
 
 def test_prove_age_uses_single_use_credentials(wallet):

@@ -177,7 +177,8 @@ class WalletApp(App):
         for card in cards:
             widget = CardWidget(title=card.title, colour=list(CARD_COLOURS.get(card.doctype, (0.3, 0.3, 0.35, 1))))
             widget.line1 = card.name or card.details.get("certificate_level", "")
-            extra = f"  ·  {card.unused} unused" if card.doctype == DOCTYPE_AGE else ""
+            extra = f"  ·  {card.unused} unused" + (f", {card.online} online" if card.online else "") \
+                if card.doctype == DOCTYPE_AGE else ""
             widget.line2 = f"{card.issuer}  ·  valid to {card.valid_until:%d %b %Y}  ·  {card.status}{extra}"
             if card.portrait:
                 widget.ids.portrait.texture = texture(card.portrait, "jpg")

@@ -73,6 +73,7 @@ class Card:
     status: str
     unused: int = 1
     details: dict[str, Any] = field(default_factory=dict)
+    online: int = 0  # unused SD-JWT VC copies, what websites are answered with
 
 
 class ProximityShare:
@@ -237,7 +238,9 @@ class WalletModel:
         return response.json()
 
     def cards(self) -> list[Card]:
+        """One card per credential (per batch of proofs of age); its SD-JWT VC copies are counted on it."""
         cards: dict[str, Card] = {}
+        by_kind: dict[str, Card] = {}  # "uk.dvla.age" -> the card its ".mdoc" and ".sd-jwt" copies share
         for entry in self._entries():
             if "doctype" not in entry:
                 continue
@@ -253,6 +256,11 @@ class WalletModel:
                                 elements.get("portrait"), common_name_of(signer).replace(" Document Signer", ""),
                                 credential.mso.valid_until, entry.get("status", "not checked"),
                                 0 if entry["used"] else 1, elements)
+            by_kind[entry["config_id"].rsplit(".", 1)[0]] = cards[group]
+        for entry in self._entries():
+            card = by_kind.get(entry["config_id"].rsplit(".", 1)[0])
+            if card is not None and "doctype" not in entry and not entry["used"]:
+                card.online += 1
         return list(cards.values())
 
     # ------------------------------------------------------------------------------- presenting
