@@ -26,6 +26,7 @@ import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from didlib.errors import DidlibError
 from didlib.keys import load_public_key
 from didlib.mdoc.registry import ONLINE_AGE_ENTITLEMENT
 from didlib.oid4vp import PresentationRequest, age_query
@@ -146,7 +147,10 @@ def create_app(shop: Shop) -> FastAPI:
         checkout = shop.checkout(checkout_id)
         form = await request.form(max_files=0, max_fields=4)
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        data = shop.trust.load()
+        try:
+            data = shop.trust.load()
+        except DidlibError as exc:  # e.g. the trust list expired and the issuer cannot be reached
+            return JSONResponse({"error": "temporarily_unavailable", "error_description": exc.message}, 503)
         with shop.lock:
             result = checkout.request.check(fields, trust=data.issuers, status_checker=data.status)
             if result.valid:
