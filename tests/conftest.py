@@ -83,3 +83,17 @@ def age_credential(pki: PkiDir, device_key, portrait: bytes) -> Credential:
 def session():
     """A fresh QR-engagement session: (transcript bytes, reader ephemeral private key)."""
     return fresh_qr_transcript()
+
+
+def new_wallet(folder: Path, issuer: str, progress=lambda _: None):
+    """A wallet model with a PIN and the sample driver's licence and proofs of age from a running issuer;
+    returns it and the credential configurations it added."""
+    from didlib.samples import SAMPLE_DRIVER, driver_number
+    from wallet_app.model.issuance import IssuerClient
+    from wallet_app.model.wallet import WalletModel
+
+    model = WalletModel(folder)
+    model.setup("246810")
+    offer = IssuerClient(issuer).identify(driver_number(SAMPLE_DRIVER), SAMPLE_DRIVER.birth_date.isoformat(),
+                                          SAMPLE_DRIVER.postcode)
+    return model, model.add_from_offer(offer["credential_offer_uri"], offer["tx_code"], progress)

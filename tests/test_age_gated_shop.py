@@ -13,13 +13,13 @@ import httpx
 import pytest
 from PIL import Image
 
+from conftest import new_wallet
 from didlib.errors import DidlibError, ReaderNotAuthorised
 from didlib.oid4vp import PresentationRequest, age_query, parse_request
 from didlib.pkidir import PkiDir
 from didlib.qr import decode_image
 from didlib.samples import SAMPLE_DRIVER, driver_number
 from issuer_service import process
-from wallet_app.model.issuance import IssuerClient
 from wallet_app.model.wallet import WalletModel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,11 +50,7 @@ def shop(issuer):
 
 @pytest.fixture(scope="module")
 def wallet(issuer, tmp_path_factory):
-    model = WalletModel(tmp_path_factory.mktemp("wallet"))
-    model.setup("246810")
-    offer = IssuerClient(issuer[0]).identify(*IDENTITY)
-    model.add_from_offer(offer["credential_offer_uri"], offer["tx_code"])
-    return model
+    return new_wallet(tmp_path_factory.mktemp("wallet"), issuer[0])[0]
 
 
 def chromium(url: str, tmp: Path, *, screenshot: Path | None = None) -> str:

@@ -8,6 +8,7 @@ import json
 import httpx
 import pytest
 
+from conftest import new_wallet
 from didlib.keys import generate_key
 from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL
 from didlib.mdoc.registry import NS_DBS, NS_ISO
@@ -95,11 +96,8 @@ def issuer(issuer_data):
 
 @pytest.fixture(scope="module")
 def wallet(issuer, tmp_path_factory):
-    model = WalletModel(tmp_path_factory.mktemp("wallet"))
-    model.setup("246810")
-    offer = IssuerClient(issuer).identify(*IDENTITY)
     steps = []
-    added = model.add_from_offer(offer["credential_offer_uri"], offer["tx_code"], steps.append)
+    model, added = new_wallet(tmp_path_factory.mktemp("wallet"), issuer, steps.append)
     assert added == ["uk.dvla.mdl.mdoc", "uk.dvla.mdl.sd-jwt", "uk.dvla.age.mdoc", "uk.dvla.age.sd-jwt"] and steps
     return model
 
