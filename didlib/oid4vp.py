@@ -54,6 +54,7 @@ __all__ = [
     "VpResult",
     "VpAnswer",
     "request_uri_parts",
+    "jwk_thumbprint",
 ]
 
 SCHEME = "openid4vp://"
@@ -99,7 +100,8 @@ def age_query(threshold: int = 18) -> dict[str, Any]:
     }
 
 
-def _thumbprint(key: jwk.JWK) -> bytes:
+def jwk_thumbprint(key: jwk.JWK) -> bytes:
+    """The RFC 7638 SHA-256 thumbprint as bytes: what the OpenID4VP handover binds the mdoc answer to."""
     return b64url_decode(key.thumbprint())
 
 
@@ -274,7 +276,7 @@ class PresentationRequest:
                 return sd_jwt.errors
             found = {name: sd_jwt.claims.get(name) for name in names}
         else:
-            thumbprint = _thumbprint(self.encryption_key) if self.encryption_key else None
+            thumbprint = jwk_thumbprint(self.encryption_key) if self.encryption_key else None
             transcript = openid4vp_transcript(self.client_id, self.nonce, self.response_uri, thumbprint)
             mdoc = verify_response(
                 b64url_decode(presentation),
@@ -512,7 +514,7 @@ def _answer(
     doctype = query["meta"]["doctype_value"]
     for credential, key in mdocs:
         if credential.doctype == doctype:
-            thumbprint = _thumbprint(request.encryption_key) if request.encryption_key else None
+            thumbprint = jwk_thumbprint(request.encryption_key) if request.encryption_key else None
             transcript = openid4vp_transcript(request.client_id, claims["nonce"], claims["response_uri"], thumbprint)
             try:
                 response = present_elements(credential, key, [f"{p[0]}:{p[1]}" for p in paths], transcript)

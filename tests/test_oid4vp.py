@@ -320,3 +320,20 @@ def test_revoked_credential_is_refused(website, reader_trust, trust, pki, device
                            status_checker=checker)
     assert not result.valid and result.errors[0].code == "status_invalid"
     assert not request.answered
+
+
+def test_openid4vp_handover_known_answer():
+    """OpenID4VP 1.0 Appendix B.2.6.1's example: its encryption key's thumbprint and SessionTranscript."""
+    from jwcrypto import jwk
+
+    from didlib.oid4vp import jwk_thumbprint
+    from didlib.session.transcript import openid4vp_transcript
+
+    key = jwk.JWK(kty="EC", crv="P-256", x="DxiH5Q4Yx3UrukE2lWCErq8N8bqC9CHLLrAwLz5BmE0",
+                  y="XtLM4-3h5o3HUH0MHVJV0kyq0iBlrBwlh8qEDMZ4-Pc", use="enc", alg="ECDH-ES", kid="1")
+    thumbprint = jwk_thumbprint(key)
+    assert thumbprint.hex() == "4283ec927ae0f208daaa2d026a814f2b22dca52cf85ffa8f3f8626c6bd669047"
+    transcript = openid4vp_transcript("x509_san_dns:example.com", "exc7gBkxjx1rdc9udRrveKvSsJIq80avlXeLHhGwqtA",
+                                      "https://example.com/response", thumbprint)
+    assert transcript.hex() == ("83f6f682714f70656e494434565048616e646f7665725820"
+                                "048bc053c00442af9b8eed494cefdd9d95240d254b046b11b68013722aad38ac")
