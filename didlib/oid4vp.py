@@ -385,8 +385,7 @@ def _response_key(metadata: Any) -> tuple[jwk.JWK, str]:
             and k.get("alg", "ECDH-ES") == "ECDH-ES"
         ]
         key = jwk.JWK(**{name: usable[0][name] for name in ("kty", "crv", "x", "y", "kid") if name in usable[0]})
-        key.thumbprint()  # fails for a point that is not a valid public key
-        key.get_op_key("wrapKey")
+        key.get_op_key("wrapKey")  # loads the point: fails for one that is not on the curve
         offered = metadata.get("encrypted_response_enc_values_supported") or [ENC]
         enc = next(e for e in offered if e in CONTENT_ENCRYPTION)
     except Exception as exc:  # jwcrypto and bad shapes raise several unrelated types
