@@ -354,9 +354,11 @@ def parse_request(
     host = signed_client[len(CLIENT_PREFIX) :]
     if host not in _dns_names(chain[0]):
         raise ReaderNotAuthorised("the certificate does not name this client", code="client_id_mismatch")
-    for key in ("response_uri", "nonce", "state"):
+    for key in ("response_uri", "nonce"):
         if not isinstance(claims.get(key), str) or not claims[key]:
             raise DecodeError(f"the request has no {key}")
+    if not isinstance(claims.get("state", ""), str):  # optional in OpenID4VP 1.0; returned when given
+        raise DecodeError("the request's state must be a string")
     if claims.get("response_type") != "vp_token" or claims.get("response_mode") not in RESPONSE_MODES:
         raise DecodeError("only response_type vp_token with direct_post or direct_post.jwt is supported")
     check_dcql(claims.get("dcql_query"))
@@ -483,7 +485,8 @@ def build_response(
             token[query_id] = [answer[0]]
             used.append(answer[1])
         else:
-            return VpAnswer(_response_form(request, {"vp_token": token, "state": claims["state"]}), used)
+            state = {"state": claims["state"]} if "state" in claims else {}
+            return VpAnswer(_response_form(request, {"vp_token": token, **state}), used)
     raise DidlibError("no credential in the wallet answers this request", code="no_matching_credential")
 
 
@@ -525,7 +528,7 @@ def _answer(
 
 def _response_form(request: ParsedRequest, params: dict[str, Any]) -> dict[str, str]:
     if request.encryption_key is None:
-        return {"vp_token": json.dumps(params["vp_token"]), "state": params["state"]}
+        return {**params, "vp_token": json.dumps(params["vp_token"])}
     token = jwe.JWE(
         json.dumps(params).encode(),
         protected={"alg": "ECDH-ES", "enc": request.enc}

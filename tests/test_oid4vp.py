@@ -337,3 +337,13 @@ def test_openid4vp_handover_known_answer():
                                       "https://example.com/response", thumbprint)
     assert transcript.hex() == ("83f6f682714f70656e494434565048616e646f7665725820"
                                 "048bc053c00442af9b8eed494cefdd9d95240d254b046b11b68013722aad38ac")
+
+
+def test_wallet_answers_a_request_without_state(website, reader_trust, age_sd_jwt, device_key):
+    """state is optional in OpenID4VP 1.0: a verifier that keys its transactions by response_uri omits it."""
+    request, _ = ask(website, encrypted=False)
+    claims = {"client_id": request.client_id, "response_uri": RESPONSE_URI, "nonce": request.nonce,
+              "response_type": "vp_token", "response_mode": "direct_post", "dcql_query": age_query()}
+    token = sign_jws(claims, website[0], {"typ": "oauth-authz-req+jwt", "x5c": x5c_header(website[1])})
+    form = build_response(parse_request(token, reader_trust, now=NOW), [(age_sd_jwt, device_key)], [], now=LATER).form
+    assert set(form) == {"vp_token"}
