@@ -16,12 +16,14 @@ from typing import Any
 
 from didlib.cbor import Embedded, decode
 from didlib.errors import BadKey, DecodeError, DidlibError, UsageError
-from didlib.files import read_limited
-from didlib.jose import b64url_decode, b64url_encode, public_from_jwk
+from didlib.files import read_limited, write_private
+from didlib.jose import b64url_decode, b64url_encode, parse_json, public_from_jwk
 from didlib.jsonview import to_json
 from didlib.keys import PublicKey, generate_key, load_private_key, load_public_key, private_key_pem
 from didlib.mdoc import Credential, issue_mdoc, present_elements, verify_response
+from didlib.mdoc.registry import ONLINE_AGE_ENTITLEMENT
 from didlib.mdoc.verifier import VerificationResult
+from didlib.oid4vp import PresentationRequest, age_query, build_response, parse_request
 from didlib.pki import common_name_of
 from didlib.pkidir import PkiDir
 from didlib.presentation import make_oneway
@@ -94,8 +96,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     if Path(args.out).exists() and not args.force:
         raise _Usage(f"{args.out} exists; refusing to overwrite a key (use --force)")
     key = generate_key(args.type)
-    _write(args.out, private_key_pem(key))
-    Path(args.out).chmod(0o600)
+    write_private(args.out, private_key_pem(key))
     return EXIT_OK
 
 
@@ -130,11 +131,15 @@ def cmd_issue_mdoc(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_present_mdoc(args: argparse.Namespace) -> int:
+def _credential(path: str) -> Credential:
     try:
-        credential = Credential.from_bytes(_read(args.credential, "credential"))
+        return Credential.from_bytes(_read(path, "credential"))
     except DidlibError as exc:
-        raise _Usage(f"{args.credential} is not a readable mdoc credential: {exc.message}") from exc
+        raise _Usage(f"{path} is not a readable mdoc credential: {exc.message}") from exc
+
+
+def cmd_present_mdoc(args: argparse.Namespace) -> int:
+    credential = _credential(args.credential)
     device_key = load_private_key(args.device_key)
     response = present_elements(
         credential, device_key, _split(args.disclose), _transcript(args.transcript), mac=args.mac
@@ -419,6 +424,50 @@ def cmd_verify_sd_jwt(args: argparse.Namespace) -> int:
     return EXIT_OK if result.valid else EXIT_INVALID
 
 
+def cmd_vp_request(args: argparse.Namespace) -> int:
+    """A website's side, part 1: an age check request signed with a new reader certificate naming ``--host``."""
+    key, chain = PkiDir(Path(args.pki)).website_reader(args.host, organisation=args.organisation,
+                                                 entitlement=ONLINE_AGE_ENTITLEMENT)
+    request = PresentationRequest.create(args.host, args.response_uri or f"https://{args.host}/response",
+                                         age_query(args.age), encrypted=not args.plain)
+    _write(args.out, request.request_object(key, chain).encode())
+    write_private(args.state, request.to_json().encode())
+    link = request.uri(args.request_uri or f"https://{args.host}/request")
+    print(json.dumps({"client_id": request.client_id, "link": link, "response_mode": request.response_mode}))
+    return EXIT_OK
+
+
+def cmd_vp_answer(args: argparse.Namespace) -> int:
+    """The wallet's side: check who asks, then write the form it would POST (only what was asked)."""
+    if (args.sd_jwt and not args.holder_key) or (args.mdoc and not args.device_key):
+        raise _Usage("--sd-jwt needs --holder-key and --mdoc needs --device-key")
+    asked = parse_request(_text(args.request, "request object"), _trust(args.reader_trust), now=_now(args.now))
+    sd_jwts = [(_text(path, "SD-JWT VC"), load_private_key(args.holder_key)) for path in args.sd_jwt or []]
+    mdocs = [(_credential(path), load_private_key(args.device_key)) for path in args.mdoc or []]
+    answer = build_response(asked, sd_jwts, mdocs, now=_now(args.now))
+    _write(args.out, json.dumps(answer.form).encode())
+    print(json.dumps({"client_id": asked.client_id, "reader": asked.reader.name, "claims": asked.requested_claims()}))
+    return EXIT_OK
+
+
+def cmd_vp_check(args: argparse.Namespace) -> int:
+    """A website's side, part 2: verify the posted form against the saved request; a request is answered once."""
+    try:
+        request = PresentationRequest.from_json(_read(args.state, "saved request"))
+        form = parse_json(_read(args.form, "response form"))
+    except DecodeError as exc:
+        raise _Usage(exc.message) from exc
+    if not isinstance(form, dict):
+        raise _Usage(f"{args.form} must hold a JSON object (the form fields)")
+    trust = _trust(args.trust)
+    result = request.check(form, trust=trust, now=_now(args.now), status_checker=_status_checker(args.status_token,
+                                                                                                 trust))
+    write_private(args.state, request.to_json().encode())
+    print(json.dumps({"valid": result.valid, "claims": result.claims, "credential": result.credential_id,
+                      "errors": [p.as_dict() for p in result.errors]}, indent=2))
+    return EXIT_OK if result.valid else EXIT_INVALID
+
+
 def cmd_status_encode(args: argparse.Namespace) -> int:
     try:
         values = [int(v) for v in _split(args.values)]
@@ -571,6 +620,36 @@ def build_parser() -> argparse.ArgumentParser:
     tlc.add_argument("--out", required=True)
     tlc.add_argument("--now")
     tlc.set_defaults(func=cmd_trustlist_create)
+
+    vp = sub.add_parser("vp", help="OpenID4VP: a website's age check").add_subparsers(dest="vpcmd", required=True)
+    vr = vp.add_parser("request", help="write a signed request object and the saved request; prints the link")
+    vr.add_argument("--pki", required=True, help="folder with the reader CA (reader-ca.pem/.key)")
+    vr.add_argument("--host", required=True, help="the website's DNS name (client_id x509_san_dns:HOST)")
+    vr.add_argument("--organisation", default="Example Shop")
+    vr.add_argument("--age", type=int, default=18)
+    vr.add_argument("--response-uri", help="default https://HOST/response")
+    vr.add_argument("--request-uri", help="where the request object is served; default https://HOST/request")
+    vr.add_argument("--plain", action="store_true", help="direct_post instead of an encrypted direct_post.jwt")
+    vr.add_argument("--out", required=True, help="the request object (JWT)")
+    vr.add_argument("--state", required=True, help="the saved request, with its private key (mode 600)")
+    vr.set_defaults(func=cmd_vp_request)
+    va = vp.add_parser("answer", help="check a request object and write the wallet's response form (JSON)")
+    va.add_argument("request")
+    va.add_argument("--reader-trust", action="append", required=True, help="reader CA certificate(s)")
+    va.add_argument("--sd-jwt", action="append", help="an SD-JWT VC (text)")
+    va.add_argument("--holder-key", help="the SD-JWT VC's holder key")
+    va.add_argument("--mdoc", action="append", help="an mdoc (Credential CBOR)")
+    va.add_argument("--device-key", help="the mdoc's device key")
+    va.add_argument("--out", required=True)
+    va.add_argument("--now")
+    va.set_defaults(func=cmd_vp_answer)
+    vc = vp.add_parser("check", help="verify a response form against the saved request; prints JSON")
+    vc.add_argument("form")
+    vc.add_argument("--state", required=True)
+    vc.add_argument("--trust", action="append", required=True, help="issuer IACA certificate(s)")
+    vc.add_argument("--status-token", action="append", default=[], help="cached Status List Token(s)")
+    vc.add_argument("--now")
+    vc.set_defaults(func=cmd_vp_check)
 
     transcript = sub.add_parser("transcript", help="session transcripts").add_subparsers(dest="tcmd", required=True)
     tn = transcript.add_parser("new", help="write a QR-engagement SessionTranscript with fresh keys")

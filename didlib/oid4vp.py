@@ -177,6 +177,43 @@ class PresentationRequest:
             }
         return sign_jws(claims, key, {"typ": REQUEST_TYP, "x5c": x5c_header(list(chain))})
 
+    def to_json(self) -> str:
+        """The transaction as a verifier keeps it between the request and the answer (private key included)."""
+        return json.dumps(
+            {
+                "client_id": self.client_id,
+                "response_uri": self.response_uri,
+                "dcql_query": self.dcql_query,
+                "nonce": self.nonce,
+                "state": self.state,
+                "response_mode": self.response_mode,
+                "encryption_key": json.loads(self.encryption_key.export_private()) if self.encryption_key else None,
+                "created": self.created.isoformat(),
+                "answered": self.answered,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> PresentationRequest:
+        data = parse_json(text)
+        try:
+            key = jwk.JWK(**data["encryption_key"]) if data["encryption_key"] else None
+            request = cls(
+                data["client_id"],
+                data["response_uri"],
+                data["dcql_query"],
+                data["nonce"],
+                data["state"],
+                data["response_mode"],
+                key,
+                dt.datetime.fromisoformat(data["created"]),
+                data["answered"],
+            )
+        except Exception as exc:  # missing fields, wrong types, a key jwcrypto refuses
+            raise DecodeError(f"not a saved presentation request: {exc}") from exc
+        check_dcql(request.dcql_query)
+        return request
+
     def uri(self, request_uri: str) -> str:
         """``openid4vp://?client_id=...&request_uri=...``: the same-device link and the cross-device QR."""
         return SCHEME + "?" + urllib.parse.urlencode({"client_id": self.client_id, "request_uri": request_uri})

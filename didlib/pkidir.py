@@ -7,7 +7,6 @@ for development, demos and tests, and for verifiers that only need the public ``
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from didlib.errors import UsageError
+from didlib.files import write_private
 from didlib.keys import PrivateKey, generate_key, load_private_key, private_key_pem
 from didlib.mdoc.registry import AGE_CHECK_ENTITLEMENT
 from didlib.pki import create_document_signer, create_iaca, create_reader_ca, create_reader_certificate
@@ -75,7 +75,7 @@ class PkiDir:
             ("reader", rdr, reader_key),
         ):
             (path / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-            _write_private(path / f"{name}.key", private_key_pem(key))
+            write_private(path / f"{name}.key", private_key_pem(key))
         return pki
 
     def certificate(self, name: str) -> x509.Certificate:
@@ -120,8 +120,3 @@ class PkiDir:
         """The document signer key and certificate."""
         return self.key("ds"), self.certificate("ds")
 
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)

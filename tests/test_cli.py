@@ -216,3 +216,36 @@ def test_check_usage_errors(till_world, capsys):
         assert run(capsys, CHECK + " " + files[0], world)[0] == 2  # incomplete set
     code, out, _ = run(capsys, CHECK + " --payload hello", world)
     assert code == 1 and out["verdict"] == "reject"
+
+
+VP_REQUEST = "vp request --pki {w}/pki --host shop.example --out {w}/req.jwt --state {w}/state.json"
+VP_ANSWER = ("vp answer {w}/req.jwt --reader-trust {w}/pki/reader-ca.pem --mdoc {w}/cred.cbor "
+             "--device-key {w}/phone.pem --out {w}/form.json")
+VP_CHECK = "vp check {w}/form.json --state {w}/state.json --trust {w}/pki/iaca.pem"
+
+
+@pytest.mark.parametrize("plain", ["", " --plain"])
+def test_vp_request_answer_check(world, capsys, plain):
+    code, out, _ = run(capsys, VP_REQUEST + plain, world)
+    assert code == 0 and out["link"].startswith("openid4vp://?client_id=x509_san_dns%3Ashop.example")
+    assert out["response_mode"] == ("direct_post" if plain else "direct_post.jwt")
+    assert (world / "state.json").stat().st_mode & 0o077 == 0, "the saved request holds a private key"
+    code, out, _ = run(capsys, VP_ANSWER, world)
+    assert code == 0 and out == {"client_id": "x509_san_dns:shop.example", "reader": "Example Shop",
+                                 "claims": ["age_over_18"]}
+    code, out, _ = run(capsys, VP_CHECK, world)
+    assert code == 0 and out["valid"] and out["claims"] == {"age_over_18": True}
+    code, out, _ = run(capsys, VP_CHECK, world)
+    assert code == 1 and [e["code"] for e in out["errors"]] == ["replayed"]
+
+
+def test_vp_usage_and_refusals(world, capsys):
+    assert run(capsys, VP_REQUEST, world)[0] == 0
+    code, _, err = run(capsys, VP_ANSWER.replace(" --device-key {w}/phone.pem", ""), world)
+    assert code == 2 and "--device-key" in err
+    code, _, err = run(capsys, VP_ANSWER.replace("pki/reader-ca.pem", "pki/iaca.pem"), world)
+    assert code == 1 and "not signed by a trusted verifier" in err
+    (world / "form.json").write_text("[]")
+    assert run(capsys, VP_CHECK, world)[0] == 2
+    (world / "state.json").write_text("{}")
+    assert run(capsys, VP_CHECK, world)[0] == 2
