@@ -7,7 +7,8 @@
 4. At the counter: age_over_18 and the portrait only, as a DeviceResponse, over an ISO 18013-5 session,
    and as QR codes; a tampered copy and a replay are refused.
 5. A youth club checks a volunteer: licence + DBS check, same holder proven.
-6. The DVLA revokes the proof of age; once the till updates, it is refused.
+6. A website asks "over 18?" over OpenID4VP and learns that boolean only.
+7. The DVLA revokes the proof of age; once the till updates, it is refused.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import httpx
 
 from didlib.keys import generate_key, load_public_key
 from didlib.mdoc import DOCTYPE_DBS, DOCTYPE_MDL, present_elements, verify_response
-from didlib.mdoc.registry import NS_DBS, NS_ISO
+from didlib.mdoc.registry import NS_DBS, NS_ISO, ONLINE_AGE_ENTITLEMENT
+from didlib.oid4vp import PresentationRequest, age_query, build_response, parse_request
 from didlib.pki import create_reader_certificate
 from didlib.pkidir import PkiDir
 from didlib.presentation import answer_challenge, make_oneway, read_challenge
@@ -66,7 +68,7 @@ def story(base: str, folder: Path) -> bool:
     proofs = wallet.obtain(
         wallet.identify(number, SAMPLE_DRIVER.birth_date.isoformat(), SAMPLE_DRIVER.postcode),
         "uk.dvla.age.mdoc",
-        count=3,
+        count=4,
     )
     print(f"   driving licence issued; proof of age issued as a batch of {len(proofs)} single-use credentials")
     bound = wallet.bind("dbs", SAMPLE_DBS_NUMBER, licence.mdoc(), licence.key)
@@ -150,7 +152,17 @@ def story(base: str, folder: Path) -> bool:
     verdict = club.scan(answer_challenge(request, holdings))
     print(f"   {verdict.headline}: {'; '.join(verdict.reasons)}; DBS level {verdict.display.get('dbs_level')}")
 
-    step("6. The DVLA revokes a proof of age; the till updates and refuses it")
+    step("6. A website asks \"over 18?\" (OpenID4VP, encrypted answer)")
+    site_key, site_chain = shop.website_reader("shop.example", organisation="Example Cider Shop",
+                                               entitlement=ONLINE_AGE_ENTITLEMENT)
+    checkout = PresentationRequest.create("shop.example", "https://shop.example/response/1", age_query(18))
+    asked = parse_request(checkout.request_object(site_key, site_chain), reader_cas)
+    print(f"   the phone shows: {asked.reader.name} ({asked.client_id}) asks for {asked.requested_claims()}")
+    online = checkout.check(build_response(asked, [], [(proofs[3].mdoc(), proofs[3].key)]).form, trust=trust.issuers,
+                            status_checker=trust.status)
+    print(f"   the website learns: {online.claims} and nothing else")
+
+    step("7. The DVLA revokes a proof of age; the till updates and refuses it")
     admin = {"Authorization": f"Bearer {ADMIN}"}
     listed = httpx.get(f"{base}/admin/drivers/{number}/credentials", headers=admin).json()
     index = proofs[1].mdoc().mso.status["status_list"]["idx"]
@@ -169,6 +181,7 @@ def story(base: str, folder: Path) -> bool:
         and first.decision == "accept"
         and again.decision == "reject"
         and verdict.decision == "accept"
+        and online.claims == {"age_over_18": True}
         and revoked.decision == "reject"
         and still_good.decision == "accept"
     )

@@ -14,6 +14,7 @@ def test_demo_runs(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.stdout.strip().endswith("Demo passed")
     assert "VOLUNTEER CLEARED" in proc.stdout and "licence revoked" in proc.stdout
+    assert "the website learns: {'age_over_18': True} and nothing else" in proc.stdout
 
 
 def test_online_demo_checkout(tmp_path):
