@@ -102,6 +102,11 @@ def portrait_jpeg(
         quality -= 5
 
 
+def _names(person: Person) -> dict[str, str]:
+    return {"family_name": person.family_name, "given_name": person.given_name,
+            "birth_date": person.birth_date.isoformat()}
+
+
 def _authority(today: dt.date) -> dict[str, Any]:
     return {"issue_date": today.isoformat(), "issuing_country": "GB", "issuing_authority": "DVLA"}
 
@@ -113,9 +118,7 @@ def mdl_data(
     today = today or dt.date.today()
     return {
         NS_ISO: {
-            "family_name": person.family_name,
-            "given_name": person.given_name,
-            "birth_date": person.birth_date.isoformat(),
+            **_names(person),
             **_authority(today),
             "expiry_date": today.replace(year=today.year + 10).isoformat(),
             "document_number": driver_number(person),
@@ -153,9 +156,7 @@ def dbs_data(person: Person = SAMPLE_DRIVER, today: dt.date | None = None) -> di
     today = today or dt.date.today()
     return {
         NS_DBS: {
-            "family_name": person.family_name,
-            "given_name": person.given_name,
-            "birth_date": person.birth_date.isoformat(),
+            **_names(person),
             "certificate_number": "001234567890",
             "certificate_level": "enhanced_barred_lists",
             "workforce": "child",
@@ -182,9 +183,7 @@ def training_data(person: Person = SAMPLE_DRIVER, today: dt.date | None = None) 
     today = today or dt.date.today()
     return {
         NS_TRAINING: {
-            "family_name": person.family_name,
-            "given_name": person.given_name,
-            "birth_date": person.birth_date.isoformat(),
+            **_names(person),
             "course": "Safeguarding children and young people",
             "level": "intermediate",
             "completion_date": (today - dt.timedelta(days=30)).isoformat(),

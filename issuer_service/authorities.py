@@ -133,14 +133,12 @@ def _portrait(seed: int, small: bool) -> bytes:
 def credential_data(config: CredentialConfig, record: Any, today: dt.date) -> dict[str, dict[str, Any]]:
     """Issuer input (namespace -> element -> value) for a register record; didlib checks and converts it."""
     authority = {"issuing_country": "GB"}
+    person = authority | {name: getattr(record, name, None) for name in ("family_name", "given_name", "birth_date")}
     if config.doctype == DOCTYPE_MDL and isinstance(record, Driver):
         expiry = record.issue_date.replace(year=record.issue_date.year + 10)
         return {
-            NS_ISO: authority
+            NS_ISO: person
             | {
-                "family_name": record.family_name,
-                "given_name": record.given_name,
-                "birth_date": record.birth_date,
                 "issue_date": record.issue_date,
                 "expiry_date": max(expiry, today + dt.timedelta(days=1)),
                 "issuing_authority": "DVLA",
@@ -170,11 +168,8 @@ def credential_data(config: CredentialConfig, record: Any, today: dt.date) -> di
         }
     if config.doctype == DOCTYPE_DBS and isinstance(record, DbsCertificate):
         return {
-            NS_DBS: authority
+            NS_DBS: person
             | {
-                "family_name": record.family_name,
-                "given_name": record.given_name,
-                "birth_date": record.birth_date,
                 "certificate_number": record.certificate_number,
                 "certificate_level": record.level,
                 "workforce": record.workforce,
@@ -189,11 +184,8 @@ def credential_data(config: CredentialConfig, record: Any, today: dt.date) -> di
         }
     if config.doctype == DOCTYPE_TRAINING and isinstance(record, TrainingRecord):
         return {
-            NS_TRAINING: authority
+            NS_TRAINING: person
             | {
-                "family_name": record.family_name,
-                "given_name": record.given_name,
-                "birth_date": record.birth_date,
                 "course": record.course,
                 "level": record.level,
                 "completion_date": record.completion_date,

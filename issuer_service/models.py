@@ -45,13 +45,18 @@ class Base(DeclarativeBase):
     pass
 
 
-class Driver(Base):
-    __tablename__ = "drivers"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    driver_number: Mapped[str] = mapped_column(String(16), unique=True, index=True)
+class _Person:
+    """The columns every register of people has (the names and birth date their credentials start with)."""
+
     family_name: Mapped[str] = mapped_column(String(64))
     given_name: Mapped[str] = mapped_column(String(64))
     birth_date: Mapped[dt.date] = mapped_column(Date)
+
+
+class Driver(_Person, Base):
+    __tablename__ = "drivers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    driver_number: Mapped[str] = mapped_column(String(16), unique=True, index=True)
     sex: Mapped[int] = mapped_column(Integer)
     address: Mapped[str] = mapped_column(String(128))
     city: Mapped[str] = mapped_column(String(64))
@@ -63,13 +68,10 @@ class Driver(Base):
     portrait_seed: Mapped[int] = mapped_column(Integer)
 
 
-class DbsCertificate(Base):
+class DbsCertificate(_Person, Base):
     __tablename__ = "dbs_certificates"
     id: Mapped[int] = mapped_column(primary_key=True)
     certificate_number: Mapped[str] = mapped_column(String(12), unique=True, index=True)
-    family_name: Mapped[str] = mapped_column(String(64))
-    given_name: Mapped[str] = mapped_column(String(64))
-    birth_date: Mapped[dt.date] = mapped_column(Date)
     level: Mapped[str] = mapped_column(String(32))
     workforce: Mapped[str] = mapped_column(String(32))
     outcome: Mapped[str] = mapped_column(String(32))
@@ -79,13 +81,10 @@ class DbsCertificate(Base):
     issue_date: Mapped[dt.date] = mapped_column(Date)
 
 
-class TrainingRecord(Base):
+class TrainingRecord(_Person, Base):
     __tablename__ = "training_records"
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(16), unique=True, index=True)
-    family_name: Mapped[str] = mapped_column(String(64))
-    given_name: Mapped[str] = mapped_column(String(64))
-    birth_date: Mapped[dt.date] = mapped_column(Date)
     course: Mapped[str] = mapped_column(String(128))
     level: Mapped[str] = mapped_column(String(32))
     completion_date: Mapped[dt.date] = mapped_column(Date)

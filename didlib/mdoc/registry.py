@@ -253,6 +253,15 @@ def _elements(*items: Element) -> dict[str, Element]:
     return {e.identifier: e for e in items}
 
 
+def _person(source: str = "") -> list[Element]:
+    """The name and birth date every credential of a person starts with (``source``: where the name comes from)."""
+    return [
+        Element("family_name", text(), True, f"last name{source}"),
+        Element("given_name", text(), True, f"first names{source}"),
+        Element("birth_date", date_, True, "date of birth"),
+    ]
+
+
 def _age_elements(thresholds: tuple[int, ...], required: bool) -> list[Element]:
     return [
         Element(f"age_over_{n:02d}", boolean, required, f"holder is at least {n} years old", derived=True)
@@ -269,9 +278,7 @@ MDL = Profile(
     title="Driving licence",
     namespaces={
         NS_ISO: _elements(
-            Element("family_name", text(), True, "last name"),
-            Element("given_name", text(), True, "first names"),
-            Element("birth_date", date_, True, "date of birth"),
+            *_person(),
             Element("issue_date", date_, True, "date the licence was issued"),
             Element("expiry_date", date_, True, "date the licence expires"),
             Element("issuing_country", COUNTRY, True, "ISO 3166-1 alpha-2 code of the issuing country"),
@@ -337,9 +344,7 @@ DBS_CHECK = Profile(
     title="DBS check",
     namespaces={
         NS_DBS: _elements(
-            Element("family_name", text(), True, "last name, as on the certificate"),
-            Element("given_name", text(), True, "first names, as on the certificate"),
-            Element("birth_date", date_, True, "date of birth"),
+            *_person(", as on the certificate"),
             Element("certificate_number", text(12, pattern=r"\d{12}"), True, "DBS certificate number"),
             Element(
                 "certificate_level",
@@ -366,9 +371,7 @@ SAFEGUARDING_TRAINING = Profile(
     title="Safeguarding training",
     namespaces={
         NS_TRAINING: _elements(
-            Element("family_name", text(), True, "last name"),
-            Element("given_name", text(), True, "first names"),
-            Element("birth_date", date_, True, "date of birth"),
+            *_person(),
             Element("course", text(), True, "course title"),
             Element("level", text(choices=("basic", "intermediate", "advanced", "designated_lead")), True,
                     "safeguarding level"),

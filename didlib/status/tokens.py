@@ -66,14 +66,9 @@ class StatusListToken:
         issuer: str | None = None,
         chain: list[x509.Certificate] | None = None,
     ) -> str:
-        now = now or dt.datetime.now(dt.UTC)
-        payload: dict[str, Any] = {"sub": uri, "iat": int(now.timestamp())}
+        payload: dict[str, Any] = {"sub": uri, **_times(now, valid_for, ttl)}
         if issuer:
             payload["iss"] = issuer
-        if valid_for is not None:
-            payload["exp"] = int((now + valid_for).timestamp())
-        if ttl is not None:
-            payload["ttl"] = ttl
         payload["status_list"] = {"bits": status_list.bits, "lst": b64url_encode(status_list.compressed())}
         headers: dict[str, Any] = {"typ": JWT_TYP}
         if chain:
@@ -91,12 +86,8 @@ class StatusListToken:
         ttl: int | None = 3600,
         chain: list[x509.Certificate] | None = None,
     ) -> bytes:
-        now = now or dt.datetime.now(dt.UTC)
-        claims: dict[int, Any] = {CWT_SUB: uri, CWT_IAT: int(now.timestamp())}
-        if valid_for is not None:
-            claims[CWT_EXP] = int((now + valid_for).timestamp())
-        if ttl is not None:
-            claims[CWT_TTL] = ttl
+        cwt_keys = {"iat": CWT_IAT, "exp": CWT_EXP, "ttl": CWT_TTL}
+        claims: dict[int, Any] = {CWT_SUB: uri} | {cwt_keys[k]: v for k, v in _times(now, valid_for, ttl).items()}
         claims[CWT_STATUS_LIST] = {"bits": status_list.bits, "lst": status_list.compressed()}
         unprotected = {HDR_X5CHAIN: x5chain_header([c.public_bytes(Encoding.DER) for c in chain])} if chain else {}
         signed = Sign1.create(key, encode(claims), unprotected=unprotected, protected_extra={HDR_TYP: CWT_TYP})
@@ -319,3 +310,14 @@ class StatusChecker:
         if isinstance(idx, bool) or not isinstance(idx, int) or idx < 0 or not isinstance(uri, str):
             return StatusResult("unknown", None, None, None, None, False, "malformed status reference")
         return self.check(uri, idx, now)
+
+
+def _times(now: dt.datetime | None, valid_for: dt.timedelta | None, ttl: int | None) -> dict[str, int]:
+    """``iat``, and ``exp`` and ``ttl`` when given: the timing claims a Status List Token carries in either form."""
+    now = now or dt.datetime.now(dt.UTC)
+    times = {"iat": int(now.timestamp())}
+    if valid_for is not None:
+        times["exp"] = int((now + valid_for).timestamp())
+    if ttl is not None:
+        times["ttl"] = ttl
+    return times
