@@ -8,43 +8,31 @@ takes a screenshot of every screen. Writes ``results.json`` in the output folder
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import sys
 import tempfile
 from pathlib import Path
 
-os.environ.update(KIVY_NO_ARGS="1", KIVY_NO_FILELOG="1", KIVY_NO_CONSOLELOG="1", KIVY_HOME=tempfile.mkdtemp(),
-                  KIVY_USE_DEFAULTCONFIG="1", KIVY_METRICS_DENSITY="1")
-
+from harness import StepDriver
 from kivy.clock import Clock
-from kivy.config import Config
+from PIL import Image
 
-Config.set("graphics", "width", "540")
-Config.set("graphics", "height", "960")
-
-from kivy.core.window import Window  # noqa: E402
-from kivy.tests.common import UnitTestTouch  # noqa: E402
-from kivy.uix.button import Button  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from didlib import TrustStore  # noqa: E402
-from didlib.cbor import decode, encode  # noqa: E402
-from didlib.keys import generate_key  # noqa: E402
-from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, Credential, issue_mdoc  # noqa: E402
-from didlib.mdoc.registry import NS_AGE, NS_DBS, NS_ISO  # noqa: E402
-from didlib.pki import create_reader_certificate  # noqa: E402
-from didlib.pkidir import PkiDir  # noqa: E402
-from didlib.presentation import answer_challenge, make_oneway, read_challenge  # noqa: E402
-from didlib.presentation.qrflows import ONE_WAY  # noqa: E402
-from didlib.qr import codes_for, frame, qr_image, unframe  # noqa: E402
-from didlib.samples import dbs_data, mdl_data, proof_of_age_data  # noqa: E402
-from didlib.session import entitlement_extension  # noqa: E402
-from didlib.status import StatusChecker, StatusList, StatusListToken  # noqa: E402
-from didlib.verifier import TrustData  # noqa: E402
-from verifier_app.app import VerifierApp  # noqa: E402
-from verifier_app.camera import FakeCamera  # noqa: E402
-from verifier_app.model import VerifierModel  # noqa: E402
+from didlib import TrustStore
+from didlib.cbor import decode, encode
+from didlib.keys import generate_key
+from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, Credential, issue_mdoc
+from didlib.mdoc.registry import NS_AGE, NS_DBS, NS_ISO
+from didlib.pki import create_reader_certificate
+from didlib.pkidir import PkiDir
+from didlib.presentation import answer_challenge, make_oneway, read_challenge
+from didlib.presentation.qrflows import ONE_WAY
+from didlib.qr import codes_for, frame, qr_image, unframe
+from didlib.samples import dbs_data, mdl_data, proof_of_age_data
+from didlib.session import entitlement_extension
+from didlib.status import StatusChecker, StatusList, StatusListToken
+from didlib.verifier import TrustData
+from verifier_app.app import VerifierApp
+from verifier_app.camera import FakeCamera
+from verifier_app.model import VerifierModel
 
 OUT = Path(sys.argv[1])
 NOW = dt.datetime.now(dt.UTC)
@@ -104,31 +92,12 @@ def tampered(text: str) -> str:
     return frame([ONE_WAY, created, nonce, encode(doc)])
 
 
-class Driver:
-    """Steps through scenarios on the Kivy clock: tap, feed the camera, wait, screenshot, record."""
+class Driver(StepDriver):
+    """Steps through scenarios: tap, feed the camera, wait, screenshot, record."""
 
     def __init__(self, app: VerifierApp, camera: FakeCamera, world: dict) -> None:
-        self.app, self.camera, self.world = app, camera, world
-        self.results: dict[str, dict] = {}
-        self.steps = []
-
-    def find(self, text: str) -> Button:
-        screen = self.app.root.current_screen
-        for widget in screen.walk():
-            if isinstance(widget, Button) and widget.text == text:
-                return widget
-        raise LookupError(f"no button {text!r} on {screen.name}")
-
-    def tap(self, text: str) -> None:
-        button = self.find(text)
-        x, y = button.to_window(*button.center)
-        touch = UnitTestTouch(x, y)
-        touch.touch_down()
-        touch.touch_up()
-
-    def shot(self, name: str) -> None:
-        Window.canvas.ask_update()
-        self.app.root.current_screen.export_to_png(str(OUT / f"{name}.png"))
+        super().__init__(app, OUT)
+        self.camera, self.world = camera, world
 
     def record(self, name: str) -> None:
         model = self.app.model
@@ -180,24 +149,10 @@ class Driver:
             lambda: self.tap("Back"),
             lambda: self.finish(),
         ]
-        Clock.schedule_interval(self._step, 0.25)
+        self.start(0.25)
 
-    def _step(self, _dt: float) -> bool:
-        if not self.steps:
-            return False
-        try:
-            self.steps.pop(0)()
-        except Exception as exc:  # report and stop: the test shows what went wrong
-            self.results["error"] = {"error": f"{type(exc).__name__}: {exc}"}
-            self.finish()
-            return False
-        return True
-
-    def finish(self) -> None:
+    def report(self) -> None:
         self.results["counts"] = {"counts": self.app.model.counts}
-        (OUT / "results.json").write_text(json.dumps(self.results, indent=1))
-        self.steps = []
-        self.app.stop()
 
 
 def main() -> None:

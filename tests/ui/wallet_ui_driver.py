@@ -8,36 +8,25 @@ Writes ``results.json`` (and the operator key and issuer data location) in the o
 from __future__ import annotations
 
 import html
-import json
-import os
 import re
 import sys
 import tempfile
 from pathlib import Path
 
-os.environ.update(KIVY_NO_ARGS="1", KIVY_NO_FILELOG="1", KIVY_NO_CONSOLELOG="1", KIVY_HOME=tempfile.mkdtemp(),
-                  KIVY_USE_DEFAULTCONFIG="1", KIVY_METRICS_DENSITY="1")
-
 import httpx
+from harness import StepDriver
 from kivy.clock import Clock
-from kivy.config import Config
+from kivy.uix.textinput import TextInput
 
-Config.set("graphics", "width", "540")
-Config.set("graphics", "height", "960")
-
-from kivy.tests.common import UnitTestTouch  # noqa: E402
-from kivy.uix.button import Button  # noqa: E402
-from kivy.uix.textinput import TextInput  # noqa: E402
-
-from didlib.pkidir import PkiDir  # noqa: E402
-from didlib.qr import decode_image  # noqa: E402
-from didlib.samples import SAMPLE_DRIVER, driver_number  # noqa: E402
-from didlib.verifier import AgePolicy, TrustCache, VerifierEngine  # noqa: E402
-from issuer_service import process  # noqa: E402
-from issuer_service.register import SAMPLE_DBS_NUMBER  # noqa: E402
-from wallet_app.app import WalletApp  # noqa: E402
-from wallet_app.model.issuance import IssuerClient  # noqa: E402
-from wallet_app.model.wallet import WalletModel  # noqa: E402
+from didlib.pkidir import PkiDir
+from didlib.qr import decode_image
+from didlib.samples import SAMPLE_DRIVER, driver_number
+from didlib.verifier import AgePolicy, TrustCache, VerifierEngine
+from issuer_service import process
+from issuer_service.register import SAMPLE_DBS_NUMBER
+from wallet_app.app import WalletApp
+from wallet_app.model.issuance import IssuerClient
+from wallet_app.model.wallet import WalletModel
 
 OUT = Path(sys.argv[1])
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,22 +34,11 @@ REQUEST_HINT = "DL1:... or openid4vp://..."
 IDENTITY = (driver_number(SAMPLE_DRIVER), SAMPLE_DRIVER.birth_date.isoformat(), SAMPLE_DRIVER.postcode)
 
 
-class Driver:
+class Driver(StepDriver):
     def __init__(self, app: WalletApp, base: str, issuer_data: Path, shop_url: str) -> None:
-        self.app, self.base, self.issuer_data, self.shop_url = app, base, issuer_data, shop_url
+        super().__init__(app, OUT)
+        self.base, self.issuer_data, self.shop_url = base, issuer_data, shop_url
         self.checkout: dict[str, str] = {}
-        self.results: dict = {}
-        self.steps: list = []
-
-    def widgets(self, kind: type):
-        return [w for w in self.app.root.current_screen.walk() if isinstance(w, kind)]
-
-    def tap(self, text: str) -> None:
-        button = next(w for w in self.widgets(Button) if w.text == text)
-        x, y = button.to_window(*button.center)
-        touch = UnitTestTouch(x, y)
-        touch.touch_down()
-        touch.touch_up()
 
     def type(self, hint: str, text: str) -> None:
         field = next(w for w in self.widgets(TextInput) if w.hint_text == hint or (not hint and not w.hint_text))
@@ -69,11 +47,7 @@ class Driver:
     def tap_card(self, title: str) -> None:
         from wallet_app.app import CardWidget
 
-        card = next(w for w in self.widgets(CardWidget) if w.title == title)
-        x, y = card.to_window(*card.center)
-        touch = UnitTestTouch(x, y)
-        touch.touch_down()
-        touch.touch_up()
+        self.touch(next(w for w in self.widgets(CardWidget) if w.title == title))
 
     def start_reader(self) -> None:
         """A shop's reader scans the engagement QR (its text) and runs the session from another thread."""
@@ -103,9 +77,6 @@ class Driver:
         from didlib.keys import load_public_key
 
         return load_public_key(self.app.model.store.records["trust"][self.base].encode())
-
-    def shot(self, name: str) -> None:
-        self.app.root.current_screen.export_to_png(str(OUT / f"{name}.png"))
 
     def note(self, key: str, value) -> None:
         self.results[key] = value
@@ -203,7 +174,7 @@ class Driver:
               lambda: self.note("after_unlock", self.app.root.current),
               lambda: self.note("declined_outcome", httpx.get(self.checkout["page"] + "/outcome").json()),
               lambda: self.finish()]
-        Clock.schedule_interval(self._step, 0.3)
+        self.start(0.3)
 
     def unused_proofs(self) -> int:
         """Single-use proofs of age (SD-JWT VC, what websites get) left in the wallet."""
@@ -258,22 +229,8 @@ class Driver:
 
         self.photograph_codes("answer_part", decide)
 
-    def _step(self, _dt: float) -> bool:
-        if not self.steps:
-            return False
-        try:
-            self.steps.pop(0)()
-        except Exception as exc:
-            self.results["error"] = f"{type(exc).__name__}: {exc}"
-            self.finish()
-            return False
-        return True
-
-    def finish(self) -> None:
+    def report(self) -> None:
         self.results["wallet"] = str(self.app.model.folder)
-        (OUT / "results.json").write_text(json.dumps(self.results, indent=1))
-        self.steps = []
-        self.app.stop()
 
 
 shop_request: list[str] = []
