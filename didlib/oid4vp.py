@@ -211,6 +211,10 @@ class PresentationRequest:
             )
         except Exception as exc:  # missing fields, wrong types, a key jwcrypto refuses
             raise DecodeError(f"not a saved presentation request: {exc}") from exc
+        fields = (request.client_id, request.response_uri, request.nonce, request.state, request.response_mode)
+        if not all(isinstance(v, str) for v in fields) or request.response_mode not in RESPONSE_MODES \
+                or request.created.tzinfo is None or not isinstance(request.answered, bool):
+            raise DecodeError("not a saved presentation request: a field has the wrong type")
         check_dcql(request.dcql_query)
         return request
 

@@ -152,9 +152,16 @@ def test_wallet_without_sd_jwt_answers_with_an_mdoc(shop, wallet):
 
 def test_oversized_or_missing_request_objects(wallet, monkeypatch):
     """A website that streams megabytes, or has no request: the wallet stops reading and says so."""
+    sent = []
+
+    def megabytes():
+        for _ in range(100):
+            sent.append(65536)
+            yield b"e" * 65536
+
     def website(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/big"):
-            return httpx.Response(200, content=iter([b"e" * 65536] * 100))
+            return httpx.Response(200, content=megabytes())
         return httpx.Response(404)
 
     monkeypatch.setattr(wallet, "http", lambda base: httpx.Client(transport=httpx.MockTransport(website)))
@@ -162,3 +169,4 @@ def test_oversized_or_missing_request_objects(wallet, monkeypatch):
         with pytest.raises(DidlibError) as info:
             wallet.open_online_request(link_for(f"http://localhost/checkout/{path}"))
         assert info.value.code == "no_request"
+    assert sum(sent) <= 2 * 65536, "the wallet stopped reading once the request was too large"

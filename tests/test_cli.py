@@ -249,3 +249,9 @@ def test_vp_usage_and_refusals(world, capsys):
     assert run(capsys, VP_CHECK, world)[0] == 2
     (world / "state.json").write_text("{}")
     assert run(capsys, VP_CHECK, world)[0] == 2
+    assert run(capsys, VP_REQUEST, world)[0] == 0
+    saved = json.loads((world / "state.json").read_text())
+    for broken in ({"created": "2026-06-01T12:00:00"}, {"answered": "no"}, {"nonce": 7}, {"response_mode": "query"}):
+        (world / "state.json").write_text(json.dumps(saved | broken))
+        code, _, err = run(capsys, VP_CHECK, world)
+        assert code == 2 and "saved presentation request" in err, broken
