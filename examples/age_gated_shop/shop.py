@@ -32,7 +32,7 @@ from didlib.mdoc.registry import ONLINE_AGE_ENTITLEMENT
 from didlib.oid4vp import PresentationRequest, age_query
 from didlib.pkidir import PkiDir
 from didlib.qr import qr_png
-from didlib.verifier import TrustCache
+from didlib.verifier import TrustCache, TrustData
 from issuer_service.app import BodyLimit
 
 MAX_PENDING = 1000
@@ -60,12 +60,18 @@ class Shop:
     checkouts: dict[str, Checkout] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     refreshed: dt.datetime | None = None
+    data: TrustData | None = None  # verified once per refresh, not once per answer
 
     def refresh_trust(self) -> None:
+        """Every few minutes: download the trust list and status lists, and verify them for the answers to use."""
         now = dt.datetime.now(dt.UTC)
         if self.refreshed is None or now - self.refreshed > REFRESH:
             self.trust.refresh(self.trust_list_url, lambda url: httpx.get(url, timeout=10).raise_for_status().content)
             self.refreshed = now
+            try:
+                self.data = self.trust.load(now)
+            except DidlibError:  # e.g. the trust list expired and the issuer cannot be reached
+                self.data = None
 
     def new_checkout(self) -> tuple[str, Checkout]:
         now = dt.datetime.now(dt.UTC)
@@ -147,10 +153,9 @@ def create_app(shop: Shop) -> FastAPI:
         checkout = shop.checkout(checkout_id)
         form = await request.form(max_files=0, max_fields=4)
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        try:
-            data = shop.trust.load()
-        except DidlibError as exc:  # e.g. the trust list expired and the issuer cannot be reached
-            return JSONResponse({"error": "temporarily_unavailable", "error_description": exc.message}, 503)
+        data = shop.data
+        if data is None:
+            return JSONResponse({"error": "temporarily_unavailable", "error_description": "no trust data"}, 503)
         with shop.lock:
             result = checkout.request.check(fields, trust=data.issuers, status_checker=data.status)
             if result.valid:
