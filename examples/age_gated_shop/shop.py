@@ -73,7 +73,7 @@ class Shop:
             except DidlibError:  # e.g. the trust list expired and the issuer cannot be reached
                 self.data = None
 
-    def new_checkout(self) -> tuple[str, Checkout]:
+    def new_checkout(self) -> str:
         now = dt.datetime.now(dt.UTC)
         with self.lock:
             for key in [k for k, c in self.checkouts.items() if now - c.request.created > LIFETIME]:
@@ -83,8 +83,8 @@ class Shop:
             checkout_id = secrets.token_urlsafe(16)
             request = PresentationRequest.create(self.host, f"{self.base_url}/response/{checkout_id}", age_query(18),
                                                  now=now)
-            self.checkouts[checkout_id] = checkout = Checkout(request)
-        return checkout_id, checkout
+            self.checkouts[checkout_id] = Checkout(request)
+        return checkout_id
 
     def checkout(self, checkout_id: str) -> Checkout:
         with self.lock:
@@ -112,7 +112,7 @@ def create_app(shop: Shop) -> FastAPI:
     @app.post("/checkout")
     def start() -> RedirectResponse:
         shop.refresh_trust()
-        checkout_id, _ = shop.new_checkout()
+        checkout_id = shop.new_checkout()
         return RedirectResponse(f"/checkout/{checkout_id}", status_code=303)
 
     @app.get("/checkout/{checkout_id}", response_class=HTMLResponse)
