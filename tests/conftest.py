@@ -1,4 +1,4 @@
-"""Shared fixtures: the public vectors (read from ../shared/vectors at test time), a development PKI,
+"""Shared fixtures: the public vectors (tests/vectors, or DIDLIB_VECTORS), a development PKI,
 holder keys and issued credentials."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ settings.register_profile("fuzz", max_examples=20_000, deadline=None, suppress_h
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parent.parent
-VECTORS = Path(os.environ.get("DIDLIB_VECTORS", ROOT.parent / "shared" / "vectors"))
+VECTORS = Path(os.environ.get("DIDLIB_VECTORS", ROOT / "tests" / "vectors"))
 UTC = dt.UTC
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 

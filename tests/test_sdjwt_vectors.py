@@ -1,4 +1,4 @@
-"""Known-answer tests on the RFC 9901 examples (../shared/vectors/sd-jwt-examples.json)."""
+"""Known-answer tests on the RFC 9901 examples (tests/vectors/sd-jwt-examples.json)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Known-answer tests on the Token Status List examples (../shared/vectors/token-status-list-examples.json)."""
+"""Known-answer tests on the Token Status List examples (tests/vectors/token-status-list-examples.json)."""
 
 from __future__ import annotations
 
