@@ -191,11 +191,15 @@ def public_from_jwk(jwk_data: Any) -> PublicKey:
     """A public key from a JWK; private members are refused (a holder key in a credential is public)."""
     if not isinstance(jwk_data, dict) or "d" in jwk_data:
         raise BadKey("expected a public JWK object")
-    loader = {"EC": jwt.algorithms.ECAlgorithm, "OKP": jwt.algorithms.OKPAlgorithm}.get(jwk_data.get("kty"))
-    if loader is None:
-        raise BadKey(f"JWK key type {jwk_data.get('kty')!r} is not accepted (EC or OKP)")
+    kty = jwk_data.get("kty")
+    if kty not in ("EC", "OKP"):
+        raise BadKey(f"JWK key type {kty!r} is not accepted (EC or OKP)")
     try:
-        key = loader.from_jwk(jwk_data)
+        key = (
+            jwt.algorithms.ECAlgorithm.from_jwk(jwk_data)
+            if kty == "EC"
+            else jwt.algorithms.OKPAlgorithm.from_jwk(jwk_data)
+        )
     except (PyJWKError, InvalidKeyError, ValueError, TypeError, KeyError) as exc:
         raise BadKey(f"not a usable JWK: {exc}") from exc
     if not isinstance(key, (ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):

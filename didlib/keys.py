@@ -6,6 +6,7 @@ the rest of the system handles them as ``cryptography`` key objects.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -46,7 +47,7 @@ EC2_CURVES: dict[int, ec.EllipticCurve] = {
 _EC2_IDS = {curve.name: ident for ident, curve in EC2_CURVES.items()}
 CRV_ED25519, CRV_ED448 = 6, 7
 
-_GENERATORS = {
+_GENERATORS: dict[str, Callable[[], PrivateKey]] = {
     "P-256": lambda: ec.generate_private_key(ec.SECP256R1()),
     "P-384": lambda: ec.generate_private_key(ec.SECP384R1()),
     "P-521": lambda: ec.generate_private_key(ec.SECP521R1()),
@@ -88,6 +89,7 @@ def load_public_key(source: str | Path | bytes) -> PublicKey:
     data = _read(source)
     if b"PRIVATE KEY" in data:
         return load_private_key(data).public_key()
+    key: object
     try:
         if b"CERTIFICATE" in data:
             from cryptography import x509

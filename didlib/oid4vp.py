@@ -555,15 +555,15 @@ def _answer(
                     continue
         return None
     doctype = query["meta"]["doctype_value"]
-    for credential, key in mdocs:
-        if credential.doctype == doctype:
+    for mdoc, key in mdocs:
+        if mdoc.doctype == doctype:
             thumbprint = jwk_thumbprint(request.encryption_key) if request.encryption_key else None
             transcript = openid4vp_transcript(request.client_id, claims["nonce"], claims["response_uri"], thumbprint)
             try:
-                response = present_elements(credential, key, [f"{p[0]}:{p[1]}" for p in paths], transcript)
+                response = present_elements(mdoc, key, [f"{p[0]}:{p[1]}" for p in paths], transcript)
             except DidlibError:
                 continue
-            return b64url_encode(response), credential
+            return b64url_encode(response), mdoc
     return None
 
 
@@ -572,8 +572,10 @@ def _response_form(request: ParsedRequest, params: dict[str, Any]) -> dict[str, 
         return {**params, "vp_token": json.dumps(params["vp_token"])}
     token = jwe.JWE(
         json.dumps(params).encode(),
-        protected={"alg": "ECDH-ES", "enc": request.enc}
-        | ({"kid": request.encryption_key.get("kid")} if request.encryption_key.get("kid") else {}),
+        protected=json.dumps(
+            {"alg": "ECDH-ES", "enc": request.enc}
+            | ({"kid": request.encryption_key["kid"]} if request.encryption_key.get("kid") else {})
+        ),
     )
     token.add_recipient(request.encryption_key)
     return {"response": token.serialize(compact=True)}

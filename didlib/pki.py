@@ -14,6 +14,7 @@ import functools
 import secrets
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
@@ -44,6 +45,8 @@ OID_MDL_DS = ObjectIdentifier("1.0.18013.5.1.2")
 OID_MDL_READER_AUTH = ObjectIdentifier("1.0.18013.5.1.6")
 
 # What cryptography raises for certificates that do not parse (lazily, on first access to a field).
+_E = TypeVar("_E", bound=x509.ExtensionType)
+
 _PARSE_ERRORS = (
     ValueError,
     TypeError,
@@ -87,7 +90,7 @@ def load_der_certificate(der: bytes) -> x509.Certificate:
     return cert
 
 
-def _hash_for(key: PrivateKey) -> hashes.HashAlgorithm | None:
+def _hash_for(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None:
     if isinstance(key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
         return None
     size = key.curve.key_size
@@ -302,7 +305,7 @@ class ChainResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def _ext(cert: x509.Certificate, ext_type: type[x509.ExtensionType]) -> x509.Extension[x509.ExtensionType] | None:
+def _ext(cert: x509.Certificate, ext_type: type[_E]) -> x509.Extension[_E] | None:
     try:
         return cert.extensions.get_extension_for_class(ext_type)
     except x509.ExtensionNotFound:

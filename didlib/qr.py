@@ -54,7 +54,8 @@ def frame(value: Any) -> str:
     data = encode(value)
     if len(data) > MAX_PAYLOAD:
         raise LimitExceeded(f"a QR payload of {len(data)} bytes is too large")
-    return SINGLE + base45.b45encode(zlib.compress(data, 9)).decode("ascii")
+    text: bytes = base45.b45encode(zlib.compress(data, 9))
+    return SINGLE + text.decode("ascii")
 
 
 def unframe(text: str) -> Any:
@@ -140,7 +141,7 @@ class Assembler:
 # ------------------------------------------------------------------------------------------- drawing
 def _qr(text: str, ecc: str) -> Any:
     import qrcode
-    from qrcode.util import MODE_ALPHA_NUM, QRData
+    from qrcode.util import QRData
 
     levels = {
         "L": qrcode.constants.ERROR_CORRECT_L,
@@ -150,7 +151,7 @@ def _qr(text: str, ecc: str) -> Any:
     }
     code = qrcode.QRCode(error_correction=levels[ecc], border=4, box_size=6)
     alnum = all(c in _ALNUM for c in text)
-    code.add_data(QRData(text.encode("ascii"), MODE_ALPHA_NUM) if alnum else text)
+    code.add_data(QRData(text.encode("ascii")) if alnum else text)  # one segment, in alphanumeric mode
     code.make(fit=True)
     return code
 
@@ -211,7 +212,7 @@ def decode_image(image: Any) -> list[str]:
                 image = opened.convert("L")
         except (OSError, UnidentifiedImageError) as exc:
             raise DecodeError(f"cannot read image {image}: {exc}") from exc
-    return _texts(zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode))
+    return _texts(zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)))
 
 
 def decode_rgba(pixels: bytes, width: int, height: int) -> list[str]:
@@ -221,4 +222,4 @@ def decode_rgba(pixels: bytes, width: int, height: int) -> list[str]:
     if len(pixels) != width * height * 4:
         raise DecodeError("RGBA frame has the wrong size")
     view = zxingcpp.ImageView(memoryview(pixels), width, height, zxingcpp.ImageFormat.RGBA)
-    return _texts(zxingcpp.read_barcodes(view, formats=zxingcpp.BarcodeFormat.QRCode))
+    return _texts(zxingcpp.read_barcodes(view, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)))

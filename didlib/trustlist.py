@@ -114,7 +114,7 @@ class TrustList:
         if len(payload["entries"]) > MAX_ENTRIES:
             raise DecodeError("trust list has too many entries")
         iat, exp = payload.get("iat"), payload.get("exp")
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (iat, exp)):
+        if not (isinstance(iat, int) and isinstance(exp, int)) or isinstance(iat, bool) or isinstance(exp, bool):
             raise DecodeError("trust list needs iat and exp")
         expires = dt.datetime.fromtimestamp(exp, dt.UTC)
         if now > expires:

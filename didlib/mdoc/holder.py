@@ -7,7 +7,7 @@ MSO. Elements asked for but not held are reported back per 18013-5 8.3.2.1.2.2 a
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,7 +68,7 @@ class Credential:
         return {ns: {i.identifier: i.value for i in items} for ns, items in self.issuer_signed.namespaces.items()}
 
     def select(
-        self, wanted: dict[str, Iterable[str]]
+        self, wanted: Mapping[str, Iterable[str]]
     ) -> tuple[dict[str, list[IssuerSignedItem]], dict[str, dict[str, int]]]:
         """Split a request into the items held and the errors for those not held."""
         chosen: dict[str, list[IssuerSignedItem]] = {}

@@ -54,7 +54,8 @@ def claims_to_namespaces(profile: Profile, claims: Mapping[str, Any]) -> dict[st
     if not isinstance(claims, Mapping):
         raise IssuanceError("credential claims must be a JSON object")
     homes = {name: ns for ns, elements in profile.namespaces.items() for name in elements}
-    homes.update(dict.fromkeys(profile.input_only, profile.age_namespace))
+    if profile.age_namespace is not None:  # derivation inputs (birth_date) travel with the age statements
+        homes.update(dict.fromkeys(profile.input_only, profile.age_namespace))
     data: dict[str, dict[str, Any]] = {}
     for name, value in claims.items():
         if name not in homes:

@@ -106,7 +106,7 @@ class HolderSession:
     def _authenticate(self, request: DeviceRequest) -> ReaderIdentity | None:
         """Verify every readerAuth; all documents must come from the same verified reader."""
         assert self.transcript is not None
-        identities = []
+        identities: list[ReaderIdentity | None] = []
         for doc in request.doc_requests:
             if doc.reader_auth is None:
                 identities.append(None)

@@ -235,7 +235,7 @@ class StatusResult:
         }
 
 
-_STATES = {Status.VALID: "valid", Status.INVALID: "invalid", Status.SUSPENDED: "suspended"}
+_STATES: dict[int, str] = {Status.VALID: "valid", Status.INVALID: "invalid", Status.SUSPENDED: "suspended"}
 
 
 class StatusChecker:

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from didlib.errors import DidlibError, UsageError
 from didlib.keys import PublicKey
@@ -53,14 +54,14 @@ class TrustCache:
         self._operator_key = operator_key
 
     # ------------------------------------------------------------------------------------- metadata
-    def _meta(self) -> dict:
+    def _meta(self) -> dict[str, Any]:
         try:
             meta = json.loads((self.folder / META_FILE).read_text())
         except (OSError, ValueError):
             return {"status": {}}
         return meta if isinstance(meta, dict) and isinstance(meta.get("status"), dict) else {"status": {}}
 
-    def _save_meta(self, meta: dict) -> None:
+    def _save_meta(self, meta: dict[str, Any]) -> None:
         _write_atomic(self.folder / META_FILE, json.dumps(meta, indent=1).encode())
 
     @staticmethod

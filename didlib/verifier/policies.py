@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from didlib.keys import PublicKey
 from didlib.mdoc.registry import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, NS_AGE, NS_DBS, NS_ISO
 from didlib.mdoc.verifier import DocumentResult, VerificationResult
 from didlib.verification import Problem
@@ -269,7 +270,7 @@ class VolunteerPolicy(Policy):
         return Verdict(ACCEPT, "VOLUNTEER CLEARED", ["same person as the licence: proven"], [])
 
 
-def _key_bytes(key: Any) -> bytes:
+def _key_bytes(key: PublicKey) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
