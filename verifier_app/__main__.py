@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     from verifier_app.model import VerifierModel
 
     refresh = None
+    trust: Callable[[], TrustData]
     if args.issuer:
         state = Path(args.state)
         state.mkdir(parents=True, exist_ok=True)
@@ -51,8 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.trust:
         store = TrustStore.from_pem_files(args.trust)
 
-        def trust() -> TrustData:
+        def trust_from_files() -> TrustData:
             return TrustData(store)
+
+        trust = trust_from_files
     else:
         parser.error("give --issuer or --trust")
     key = load_private_key(args.reader_key) if args.reader_key else None

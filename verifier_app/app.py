@@ -118,12 +118,14 @@ class VerifierApp(App):
 
     def _render_result(self) -> None:
         verdict = self.model.verdict
+        if verdict is None:
+            return
         result = self.root.get_screen("result")
         result.headline = verdict.headline
         result.background = list(COLOURS.get(verdict.decision, (0.3, 0.3, 0.3, 1)))
         portrait = verdict.display.get("portrait")
         result.has_portrait = isinstance(portrait, bytes)
-        if result.has_portrait:
+        if isinstance(portrait, bytes):
             result.ids.portrait.texture = texture(portrait, "jpg")
         lines = []
         display = verdict.display
@@ -175,7 +177,12 @@ class VerifierApp(App):
     def pick_image(self) -> None:
         chooser = FileChooserListView(filters=["*.png", "*.jpg", "*.jpeg"], path=str(Path.home()))
         popup = Popup(title="Choose a picture of the code", content=chooser, size_hint=(0.95, 0.9))
-        chooser.bind(on_submit=lambda _w, selection, _t: (popup.dismiss(), self.model.image(selection[0])))
+
+        def chosen(_chooser: FileChooserListView, selection: list[str], _touch: object) -> None:
+            popup.dismiss()
+            self.model.image(selection[0])
+
+        chooser.bind(on_submit=chosen)
         popup.open()
 
     def update_trust(self) -> None:
