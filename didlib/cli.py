@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -37,6 +38,7 @@ from didlib.trustlist import ISSUER, READER_CA, TrustList, TrustListEntry
 from didlib.verifier import ReplayCache, TrustData, VerifierEngine, policy_from_text
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+EXIT_PIPE = 128 + 13  # as a process ended by SIGPIPE reports it
 MAX_INPUT_FILE = 4 << 20
 
 
@@ -664,6 +666,19 @@ def _error(code: str, message: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # inside the try, so a reader that has gone is noticed here (--help included)
+    except BrokenPipeError:
+        # The reader went away (``didlib ... | head``): stop quietly, as other command-line tools do. Python
+        # would otherwise print a traceback, and again when it flushes stdout at exit: point stdout at devnull.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:

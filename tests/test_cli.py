@@ -255,3 +255,17 @@ def test_vp_usage_and_refusals(world, capsys):
         (world / "state.json").write_text(json.dumps(saved | broken))
         code, _, err = run(capsys, VP_CHECK, world)
         assert code == 2 and "saved presentation request" in err, broken
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    """``didlib ... | head``: when the reader has gone, no traceback, only the SIGPIPE exit status."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "didlib.cli", "pki", "init", str(tmp_path / "pki")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # the reader is gone before the first write
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 141
+    assert err == b""
+    assert (tmp_path / "pki" / "iaca.pem").exists(), "the work itself was done"
