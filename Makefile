@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo demo-online test test-postgres lint fuzz bench clean specs verifier wallet
+.PHONY: demo demo-online test test-postgres lint dist fuzz bench clean specs verifier wallet
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,7 @@ demo: $(VENV)/.dev
 demo-online: $(VENV)/.dev
 	$(BIN)/python examples/age_gated_shop/demo_online.py
 
-test: $(VENV)/.dev
-	$(BIN)/ruff check .
+test: lint
 	$(BIN)/python -m pytest -q
 
 # The same, with the storage tests also on a local PostgreSQL (installed and started from Debian's packages; root).
@@ -30,6 +29,14 @@ test-postgres: $(VENV)/.dev
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# The wheel and sdist in dist/, then the wheel alone installed into a new virtual environment and every
+# entry point run from outside the checkout (scripts/check-dist).
+dist: $(VENV)/.dev
+	rm -rf dist
+	$(BIN)/python -m build -o dist . >/dev/null
+	scripts/check-dist dist/didlib-*.whl
 
 # Long hypothesis runs against every parser (minutes); make test runs a short smoke of the same tests.
 fuzz: $(VENV)/.dev
@@ -49,7 +56,7 @@ wallet: $(VENV)/.dev
 	$(BIN)/python -m wallet_app
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis build dist *.egg-info
 
 # Regenerate the generated parts of specs/ (the element tables of specs/mdoc.md) from the registry.
 specs: $(VENV)/.dev
