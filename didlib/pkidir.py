@@ -20,6 +20,7 @@ from didlib.keys import PrivateKey, generate_key, load_private_key, private_key_
 from didlib.mdoc.registry import AGE_CHECK_ENTITLEMENT
 from didlib.pki import create_document_signer, create_iaca, create_reader_ca, create_reader_certificate
 from didlib.session.reader_auth import entitlement_extension
+from didlib.times import day_start
 
 __all__ = ["PkiDir", "FILES"]
 
@@ -51,7 +52,9 @@ class PkiDir:
         if existing and not overwrite:
             raise UsageError(f"{path} already holds {', '.join(existing)}; refusing to overwrite keys")
         path.mkdir(parents=True, exist_ok=True)
-        now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0) - dt.timedelta(minutes=5)
+        # From the start of the day (five minutes' skew allowed), so day-rounded credential times (didlib.times)
+        # issued today still fall inside the document signer's validity.
+        now = day_start((now or dt.datetime.now(dt.UTC)) - dt.timedelta(minutes=5))
         iaca_key, ds_key, rca_key, reader_key = (generate_key() for _ in range(4))
         iaca = create_iaca(iaca_key, country=country, common_name=f"{issuer} IACA", not_before=now)
         ds = create_document_signer(

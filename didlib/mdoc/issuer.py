@@ -21,6 +21,7 @@ from didlib.errors import IssuanceError
 from didlib.keys import PrivateKey, PublicKey, cose_key_from_public, same_public_key
 from didlib.mdoc.registry import Profile, date_, profile_for
 from didlib.mdoc.structures import IssuerSigned, IssuerSignedItem
+from didlib.times import day_start
 
 __all__ = ["issue_mdoc", "prepare_elements", "prepare_issuance", "birthday"]
 
@@ -118,25 +119,33 @@ def prepare_issuance(
     signer_key: PrivateKey,
     signer_chain: list[x509.Certificate],
 ) -> tuple[dt.datetime, dict[str, dict[str, Any]], dt.datetime]:
-    """What every format issues alike: the checked elements and the end of validity.
+    """What every format issues alike: the checked elements, the time of signing and the end of validity.
 
-    Validity ends at the earliest of ``now + valid_for`` (default: the profile's), the day an issued age
-    statement stops being true, and the signer certificate's end. The signer must be current and match.
+    Times are coarse (see :mod:`didlib.times`): signing is dated at the start of the UTC day, or at the signer
+    certificate's start if that is later the same day (18013-5 9.3.1 has the reader check that ``signed`` lies
+    within the certificate's validity), and validity is rounded down to a day's start, so no credential is valid
+    longer than the rules allow. It ends at the earliest of signing + ``valid_for`` (default: the profile's), the
+    day an issued age statement stops being true, and the signer certificate's end. The signer must be current
+    and match.
     """
     now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
     elements, last_true_day = prepare_elements(profile, data, now.date())
-    valid_until = now + (valid_for or dt.timedelta(days=profile.default_validity_days))
-    if last_true_day is not None:
-        stale_at = dt.datetime.combine(last_true_day + dt.timedelta(days=1), dt.time(), dt.UTC)
-        valid_until = min(valid_until, stale_at)
-    if valid_until <= now:
-        raise IssuanceError("the credential would already be invalid", code="invalid_validity")
     signer_cert = signer_chain[0]
     if not (signer_cert.not_valid_before_utc <= now <= signer_cert.not_valid_after_utc):
         raise IssuanceError("the document signer certificate is not valid now", code="signer_expired")
     if not same_public_key(signer_cert.public_key(), signer_key.public_key()):  # type: ignore[arg-type]
         raise IssuanceError("signer key does not match the document signer certificate", code="signer_mismatch")
-    return now, elements, min(valid_until, signer_cert.not_valid_after_utc)
+    signed = max(day_start(now), signer_cert.not_valid_before_utc)
+    ends = [
+        signed + (valid_for or dt.timedelta(days=profile.default_validity_days)),
+        signer_cert.not_valid_after_utc,
+    ]
+    if last_true_day is not None:
+        ends.append(dt.datetime.combine(last_true_day + dt.timedelta(days=1), dt.time(), dt.UTC))
+    valid_until = day_start(min(ends))
+    if valid_until <= now:
+        raise IssuanceError("the credential would already be invalid", code="invalid_validity")
+    return signed, elements, valid_until
 
 
 def issue_mdoc(
