@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from conftest import new_wallet
+from didlib.errors import UsageError
 from didlib.keys import generate_key
 from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL
 from didlib.mdoc.registry import NS_DBS, NS_ISO
@@ -221,3 +222,16 @@ def test_share_over_an_iso_session_on_the_local_network(wallet, issuer_data):
     thread.join(10)
     result = outcome["result"]
     assert result.valid and result.documents[0].elements == {NS_AGE: {"age_over_18": True}}
+
+
+def test_each_showing_gets_a_fresh_proof_and_a_spent_batch_is_said(issuer, tmp_path):
+    """specs/presentation.md: one proof of age per showing, never shown twice, no silent licence instead."""
+    model, _ = new_wallet(tmp_path, issuer, lambda _: None)
+    shown = set()
+    for _ in range(5):
+        model.prove_age(18)
+        shown |= {e["key_id"] for e in model._entries() if e.get("doctype") == DOCTYPE_AGE and e["used"]}
+    assert len(shown) == 5, "five showings, five different credentials"
+    with pytest.raises(UsageError) as refused:
+        model.prove_age(18)
+    assert refused.value.code == "no_unused_proof"

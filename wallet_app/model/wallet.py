@@ -266,9 +266,13 @@ class WalletModel:
     # ------------------------------------------------------------------------------- presenting
     def _unused_proof(self, threshold: int) -> tuple[dict[str, Any], list[str]]:
         element = f"age_over_{threshold:02d}"
-        fresh = self._fresh([e for e in self._entries() if e.get("doctype") == DOCTYPE_AGE])
+        proofs = [e for e in self._entries() if e.get("doctype") == DOCTYPE_AGE]
+        fresh = self._fresh(proofs)
         if fresh is not None:
             return fresh, [element, "portrait"]
+        if proofs:  # never shown twice, and not silently replaced by the (linkable) licence either
+            raise UsageError("all your proofs of age have been used: get new ones when you are online",
+                             code="no_unused_proof")
         licence = self._licence_entry()
         if licence is None:
             raise UsageError("add a proof of age or a driving licence first", code="nothing_to_show")
@@ -363,8 +367,9 @@ class WalletModel:
 
     @staticmethod
     def _fresh(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
-        """The first unused credential of a kind; the last one again once a batch is spent."""
-        return next((e for e in entries if not e["used"]), None) or (entries[-1] if entries else None)
+        """The first unused credential of a kind, or None: a single-use credential once shown is never shown
+        again (a verifier could link the two showings). Credentials outside a batch are never marked used."""
+        return next((e for e in entries if not e["used"]), None)
 
     def start_proximity(self, host: str = "127.0.0.1") -> ProximityShare:
         """Share over an ISO 18013-5 session: an ``mdoc:`` engagement QR naming a local-network port."""
