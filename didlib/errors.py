@@ -102,3 +102,9 @@ class ReaderNotAuthorised(DidlibError):
     """A reader's request could not be authenticated, or asks beyond its certificate's entitlement."""
 
     code = "reader_not_authorised"
+
+
+class NetworkError(DidlibError):
+    """A download failed: no connection, a timeout, or an error status. Whatever was cached is kept."""
+
+    code = "unreachable"

@@ -4,6 +4,7 @@ writing secrets so that they are never readable by others, not even for a moment
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from didlib.errors import DidlibError, UsageError
@@ -25,10 +26,20 @@ def read_limited(path: str | Path, limit: int, what: str, error: type[DidlibErro
 
 
 def write_private(path: str | Path, data: bytes) -> None:
-    """Write a private key or other secret: created with mode 600 (an existing file keeps its own mode)."""
+    """Write a private key, a secret or shared state: mode 600, and atomic (a temporary file in the same folder,
+    flushed to disk, then renamed over ``path``), so a reader or a crash sees the old file or the new one,
+    never half of one. Creates the folder if needed."""
+    file = Path(path)
+    tmp = None
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.")  # mkstemp creates it with mode 600
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, file)
     except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise UsageError(f"cannot write {path}: {exc.strerror}") from exc

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import sys
 from collections.abc import Callable
@@ -45,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         def fetch(url: str) -> bytes:
             return httpx.get(url, timeout=10).raise_for_status().content
 
-        def refresh() -> None:
-            cache.refresh(f"{args.issuer}/trust/list", fetch)
+        def refresh() -> str:  # never raises: offline or failing, the cached data stays and its age is said
+            return cache.refresh(f"{args.issuer}/trust/list", fetch).summary(dt.datetime.now(dt.UTC))
 
         refresh()
         trust = cache.load

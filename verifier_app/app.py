@@ -189,5 +189,5 @@ class VerifierApp(App):
         if self._refresh is None:
             self.model.message = "No issuer configured to update from"
         else:
-            self._refresh()
+            self.model.message = self._refresh()
         self.render()

@@ -446,8 +446,7 @@ class WalletApp(App):
     def refresh_status(self) -> None:
         screen = self._screen("settings")
         try:
-            self.model.refresh_status()
-            screen.message = "Status updated"
+            screen.message = self.model.refresh_status()
         except (DidlibError, OSError) as exc:
             screen.message = f"Could not update: {exc}"
 

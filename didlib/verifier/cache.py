@@ -2,7 +2,8 @@
 
 Refreshed when the device is online (through a ``fetch`` function the app supplies, so the library does no
 networking of its own) and used offline for as long as the data is not expired; every verdict says how
-old it is. A download that fails or does not verify never replaces good data already cached.
+old it is. A download that fails or does not verify never replaces good data already cached, and a refresh
+never raises for it: the report names each failure with a stable code and says how old the kept data is.
 """
 
 from __future__ import annotations
@@ -10,18 +11,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from didlib.errors import DidlibError, UsageError
+from didlib.errors import DecodeError, DidlibError, NetworkError, UsageError
+from didlib.files import write_private
 from didlib.keys import PublicKey
 from didlib.status import StatusChecker, StatusListToken
 from didlib.trust import TrustStore
 from didlib.trustlist import TrustList
+from didlib.verification import Problem
 from didlib.verifier.engine import TrustData
 
 __all__ = ["TrustCache", "RefreshReport"]
@@ -30,22 +31,45 @@ TRUST_LIST_FILE = "trust-list.jwt"
 META_FILE = "meta.json"
 MAX_TOKEN_FILE = 16 << 20
 
-Fetch = Callable[[str], bytes]  # url -> body; raise on failure
+Fetch = Callable[[str], bytes]  # url -> body; raise anything on failure (the app's HTTP library's errors)
 
 
 @dataclass
 class RefreshReport:
     trust_list: str  # "updated" | "kept" (with the reason in errors)
     status_lists: dict[str, str] = field(default_factory=dict)  # uri -> "updated" | "kept"
-    errors: list[str] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)  # code "unreachable" for a failed download
+    fetched_at: dt.datetime | None = None  # when the trust list now in the cache was downloaded (None: no cache)
+
+    def age(self, now: dt.datetime) -> dt.timedelta | None:
+        """How old the trust list in use is after this refresh (None when nothing is cached)."""
+        return None if self.fetched_at is None else now - self.fetched_at
+
+    def summary(self, now: dt.datetime) -> str:
+        """One line for a screen: "updated", or what failed and how old the data kept is."""
+        if not self.errors:
+            return "Trust data updated"
+        age = self.age(now)
+        kept = "no trust data cached" if age is None else f"keeping trust data from {_duration(age)} ago"
+        return f"Could not update ({self.errors[0].message}): {kept}"
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
+def _duration(age: dt.timedelta) -> str:
+    minutes = max(int(age.total_seconds()) // 60, 0)
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h" if minutes < 48 * 60 else f"{minutes // 1440} days"
+
+
+def _download(fetch: Fetch, url: str) -> bytes:
+    """``fetch(url)``, with any failure of it as a :class:`NetworkError`: the app's fetch raises its own HTTP
+    library's errors (a refused connection, a 500), which the library cannot name and must not let escape."""
+    try:
+        return fetch(url)
+    except DidlibError:
+        raise
+    except Exception as exc:  # the fetch is the app's code; every way it fails means "not downloaded"
+        raise NetworkError(f"{url} could not be downloaded ({type(exc).__name__}: {exc})") from exc
 
 
 class TrustCache:
@@ -62,7 +86,7 @@ class TrustCache:
         return meta if isinstance(meta, dict) and isinstance(meta.get("status"), dict) else {"status": {}}
 
     def _save_meta(self, meta: dict[str, Any]) -> None:
-        _write_atomic(self.folder / META_FILE, json.dumps(meta, indent=1).encode())
+        write_private(self.folder / META_FILE, json.dumps(meta, indent=1).encode())
 
     @staticmethod
     def _status_file(uri: str) -> str:
@@ -72,7 +96,7 @@ class TrustCache:
     def store_trust_list(self, token: str, fetched_at: dt.datetime) -> TrustList:
         """Verify, then keep, a downloaded trust list."""
         trust_list = TrustList.verify(token, self._operator_key, fetched_at)
-        _write_atomic(self.folder / TRUST_LIST_FILE, token.encode("ascii"))
+        write_private(self.folder / TRUST_LIST_FILE, token.encode("ascii"))
         meta = self._meta()
         meta["trust_list_fetched"] = fetched_at.isoformat()
         self._save_meta(meta)
@@ -85,7 +109,7 @@ class TrustCache:
         if checked.uri != uri:
             raise UsageError(f"the status list downloaded from {uri} says it is {checked.uri}")
         name = self._status_file(uri)
-        _write_atomic(self.folder / name, token.encode("ascii") if isinstance(token, str) else token)
+        write_private(self.folder / name, token.encode("ascii") if isinstance(token, str) else token)
         meta = self._meta()
         meta["status"][uri] = {"file": name, "fetched": fetched_at.isoformat(), "jwt": isinstance(token, str)}
         self._save_meta(meta)
@@ -114,10 +138,8 @@ class TrustCache:
                 fetched[uri] = dt.datetime.fromisoformat(entry["fetched"])
             except (OSError, KeyError, ValueError, TypeError):
                 continue  # a lost status file just means "unknown" for its credentials
-        list_fetched = meta.get("trust_list_fetched")
         return TrustData(store, StatusChecker(tokens, trust=store, fetched_at=fetched),
-                         fetched_at=dt.datetime.fromisoformat(list_fetched) if list_fetched else None,
-                         max_age=max_age)
+                         fetched_at=self._fetched_at(), max_age=max_age)
 
     def reader_store(self, now: dt.datetime | None = None) -> TrustStore:
         """The reader CAs of the cached trust list (what a wallet checks readers against)."""
@@ -129,22 +151,35 @@ class TrustCache:
         now = now or dt.datetime.now(dt.UTC)
         report = RefreshReport("kept")
         try:
-            self.store_trust_list(fetch(trust_list_url).decode("ascii").strip(), now)
+            body = _download(fetch, trust_list_url)
+            try:
+                self.store_trust_list(body.decode("ascii").strip(), now)
+            except UnicodeDecodeError as exc:
+                raise DecodeError("the trust list is not ASCII text") from exc
             report.trust_list = "updated"
-        except (DidlibError, OSError, UnicodeDecodeError, ValueError) as exc:
-            report.errors.append(f"trust list: {exc}")
+        except DidlibError as exc:
+            report.errors.append(Problem.of(exc, "trust list: "))
+        report.fetched_at = self._fetched_at()
         try:
             uris = self._trust_list(now).status_list_uris()
         except DidlibError as exc:
-            report.errors.append(f"trust list: {exc}")
+            report.errors.append(Problem.of(exc, "trust list: "))
             return report
         for uri in uris:
             try:
-                body = fetch(uri)
+                body = _download(fetch, uri)
                 token: str | bytes = body.decode("ascii").strip() if body[:3] == b"eyJ" else body
                 self.store_status_token(uri, token, now)
                 report.status_lists[uri] = "updated"
-            except (DidlibError, OSError, ValueError) as exc:
+            except (DidlibError, UnicodeDecodeError) as exc:
                 report.status_lists[uri] = "kept"
-                report.errors.append(f"{uri}: {exc}")
+                error = exc if isinstance(exc, DidlibError) else DecodeError("the status list is not ASCII text")
+                report.errors.append(Problem.of(error, f"{uri}: "))
         return report
+
+    def _fetched_at(self) -> dt.datetime | None:
+        fetched = self._meta().get("trust_list_fetched")
+        try:
+            return dt.datetime.fromisoformat(fetched) if isinstance(fetched, str) else None
+        except ValueError:
+            return None

@@ -37,7 +37,7 @@ from issuer_service.app import BodyLimit
 
 MAX_PENDING = 1000
 LIFETIME = dt.timedelta(minutes=10)
-REFRESH = dt.timedelta(minutes=5)
+REFRESH = 300  # seconds between trust data refreshes
 
 
 @dataclass
@@ -61,11 +61,13 @@ class Shop:
     lock: threading.Lock = field(default_factory=threading.Lock)
     refreshed: dt.datetime | None = None
     data: TrustData | None = None  # verified once per refresh, not once per answer
+    refresh_every: dt.timedelta = dt.timedelta(seconds=REFRESH)
 
     def refresh_trust(self) -> None:
-        """Every few minutes: download the trust list and status lists, and verify them for the answers to use."""
+        """Every few minutes: download the trust list and status lists, and verify them for the answers to use.
+        A failed download keeps the cached data (didlib's refresh never raises for it) until it expires."""
         now = dt.datetime.now(dt.UTC)
-        if self.refreshed is None or now - self.refreshed > REFRESH:
+        if self.refreshed is None or now - self.refreshed >= self.refresh_every:
             self.trust.refresh(self.trust_list_url, lambda url: httpx.get(url, timeout=10).raise_for_status().content)
             self.refreshed = now
             try:
@@ -176,12 +178,14 @@ def _page(title: str, body: str) -> str:
 .refused{{color:#a00;font-weight:bold}}</style></head><body><h1>{title}</h1>{body}</body></html>"""
 
 
-def build_shop(issuer: str, reader_pki: Path, base_url: str, host: str, cache: Path) -> Shop:
+def build_shop(issuer: str, reader_pki: Path, base_url: str, host: str, cache: Path,
+               refresh: int = REFRESH) -> Shop:
     """Get a reader certificate for ``host`` from the reader CA and the issuer's trust list."""
     operator = load_public_key(httpx.get(f"{issuer}/trust/operator.pem", timeout=10).raise_for_status().content)
     reader = PkiDir(reader_pki).website_reader(host, organisation="Example Cider Shop",
                                                entitlement=ONLINE_AGE_ENTITLEMENT)
-    shop = Shop(base_url, host, reader, TrustCache(cache, operator), f"{issuer}/trust/list")
+    shop = Shop(base_url, host, reader, TrustCache(cache, operator), f"{issuer}/trust/list",
+                refresh_every=dt.timedelta(seconds=refresh))
     shop.refresh_trust()
     return shop
 
@@ -192,10 +196,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reader-pki", type=Path, required=True, help="folder with reader-ca.pem/.key")
     parser.add_argument("--port", type=int, default=8300)
     parser.add_argument("--host", default="localhost", help="the shop's DNS name (x509_san_dns client id)")
+    parser.add_argument("--refresh", type=int, default=REFRESH, help="seconds between trust data refreshes")
+    parser.add_argument("--state", type=Path, help="folder for the trust data cache (default: a temporary one)")
     args = parser.parse_args(argv)
     base_url = f"http://{args.host}:{args.port}"
-    with tempfile.TemporaryDirectory(prefix="shop-trust-") as cache:
-        shop = build_shop(args.issuer, args.reader_pki, base_url, args.host, Path(cache))
+    with tempfile.TemporaryDirectory(prefix="shop-trust-") as temporary:
+        shop = build_shop(args.issuer, args.reader_pki, base_url, args.host, (args.state or Path(temporary)) / "trust",
+                          args.refresh)
         print(f"shop ready at {base_url}/", flush=True)
         uvicorn.run(create_app(shop), host="127.0.0.1", port=args.port, log_level="warning")
     return 0

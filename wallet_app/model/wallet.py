@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from didlib.errors import DidlibError, UsageError
+from didlib.errors import DidlibError, NetworkError, UsageError
 from didlib.keys import PrivateKey, generate_key, load_private_key, load_public_key, private_key_pem
 from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, DOCTYPE_TRAINING, Credential
 from didlib.mdoc.registry import NS_AGE, NS_DBS, NS_ISO, NS_TRAINING, PROFILES
@@ -28,7 +28,7 @@ from didlib.presentation import PendingChallenge, answer_challenge, make_oneway,
 from didlib.qr import codes_for
 from didlib.session import HolderSession, PendingRequest, RetrievalMethod, TcpListener, TcpTransport
 from didlib.trust import TrustStore
-from didlib.verifier import PeerPolicy, TrustCache, TrustData, Verdict, VerifierEngine
+from didlib.verifier import PeerPolicy, RefreshReport, TrustCache, TrustData, Verdict, VerifierEngine
 from wallet_app.model.issuance import IssuerClient
 from wallet_app.model.store import WalletStore
 
@@ -169,14 +169,17 @@ class WalletModel:
             entry["doctype"] = self._credential(entry).doctype
         self._entries().append(entry)
 
-    def _pin_trust(self, issuer_url: str) -> None:
+    def _pin_trust(self, issuer_url: str) -> RefreshReport:
         """Trust on first use of an issuer: pin its trust list operator key and cache its trust list."""
         trust = self._records().setdefault("trust", {})
         with self.http(issuer_url) as client:
             if issuer_url not in trust:
-                trust[issuer_url] = client.get("/trust/operator.pem").raise_for_status().text
+                try:
+                    trust[issuer_url] = client.get("/trust/operator.pem").raise_for_status().text
+                except httpx.HTTPError as exc:
+                    raise NetworkError(f"the issuer could not be reached: {exc}") from exc
             cache = TrustCache(self.folder / "trust", load_public_key(trust[issuer_url].encode()))
-            cache.refresh(f"{issuer_url}/trust/list", lambda url: client.get(url).raise_for_status().content)
+            return cache.refresh(f"{issuer_url}/trust/list", lambda url: client.get(url).raise_for_status().content)
 
     def add_from_offer(self, offer_uri: str, tx_code: str | None,
                        progress: Callable[[str], None] = lambda _: None) -> list[str]:
@@ -385,11 +388,11 @@ class WalletModel:
             verdict = engine.scan(text) or verdict
         return verdict
 
-    def refresh_status(self) -> None:
-        """Update the cached status lists and show each credential's status on its card."""
+    def refresh_status(self) -> str:
+        """Update the cached status lists and show each credential's status on its card. Offline, or with the
+        issuer failing, the cached lists are used: the answer says so and how old they are."""
         trust = self._records().get("trust", {})
-        for issuer_url in trust:
-            self._pin_trust(issuer_url)
+        failed = [report for report in map(self._pin_trust, list(trust)) if report.errors]
         _, data = self._trust_data()
         for entry in self._entries():
             if "doctype" in entry and data.status is not None:
@@ -398,3 +401,4 @@ class WalletModel:
                     entry["status"] = data.status.check_reference(status, self.clock()).state
         self.store.save()
         self._changed()
+        return failed[0].summary(self.clock()) if failed else "Status updated"
