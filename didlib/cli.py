@@ -17,7 +17,7 @@ from typing import Any
 
 from didlib.cbor import Embedded, decode
 from didlib.errors import BadKey, DecodeError, DidlibError, UsageError
-from didlib.files import read_limited, write_private
+from didlib.files import locked, read_limited, write_private
 from didlib.jose import b64url_decode, b64url_encode, parse_json, public_from_jwk
 from didlib.jsonview import to_json
 from didlib.keys import PublicKey, generate_key, load_private_key, load_public_key, private_key_pem
@@ -36,10 +36,12 @@ from didlib.status import StatusChecker, StatusList
 from didlib.trust import TrustStore
 from didlib.trustlist import ISSUER, READER_CA, TrustList, TrustListEntry
 from didlib.verifier import ReplayCache, TrustData, VerifierEngine, policy_from_text
+from didlib.verifier.state import Counts, StateDb
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 EXIT_PIPE = 128 + 13  # as a process ended by SIGPIPE reports it
 MAX_INPUT_FILE = 4 << 20
+STATE_FILE = "verifier.sqlite"  # in --state DIR: nonces and counts, shared by tills running at once
 
 
 class _Usage(Exception):
@@ -224,11 +226,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         if not found:
             raise _Usage(f"no QR code found in {image}")
         texts.extend(found)
-    state = Path(args.state) if args.state else None
+    state = StateDb(Path(args.state) / STATE_FILE) if args.state else None
     engine = VerifierEngine(
         policy_from_text(args.policy),
         _trust_data(args.trust, args.operator, args.status_token),
-        replay=ReplayCache(state / "replay.json" if state else None),
+        replay=ReplayCache(state),
         window=dt.timedelta(seconds=args.window),
         clock=_clock(_now(args.now)),
     )
@@ -239,25 +241,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         progress = engine.progress()
         raise _Usage(f"the QR codes are incomplete: {progress}")
     if state:
-        _count(state / "counts.json", verdict.decision)
+        Counts(state).add(verdict.decision)
     print(json.dumps(verdict.as_json(), indent=2))
     return EXIT_OK if verdict.decision == "accept" else EXIT_INVALID
 
 
 def _clock(fixed: dt.datetime | None) -> Callable[[], dt.datetime]:
     return (lambda: fixed) if fixed is not None else (lambda: dt.datetime.now(dt.UTC))
-
-
-def _count(path: Path, decision: str) -> None:
-    try:
-        counts = json.loads(path.read_text()) if path.exists() else {}
-    except (OSError, ValueError):
-        counts = {}
-    counts = {k: v for k, v in counts.items() if isinstance(v, int)} if isinstance(counts, dict) else {}
-    counts["checks"] = counts.get("checks", 0) + 1
-    counts[decision] = counts.get(decision, 0) + 1
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _write(path, json.dumps(counts).encode())
 
 
 def cmd_present_qr(args: argparse.Namespace) -> int:
@@ -454,17 +444,18 @@ def cmd_vp_answer(args: argparse.Namespace) -> int:
 
 def cmd_vp_check(args: argparse.Namespace) -> int:
     """A website's side, part 2: verify the posted form against the saved request; a request is answered once."""
-    try:
-        request = PresentationRequest.from_json(_read(args.state, "saved request"))
-        form = parse_json(_read(args.form, "response form"))
-    except DecodeError as exc:
-        raise _Usage(exc.message) from exc
-    if not isinstance(form, dict):
-        raise _Usage(f"{args.form} must hold a JSON object (the form fields)")
-    trust = _trust(args.trust)
-    result = request.check(form, trust=trust, now=_now(args.now), status_checker=_status_checker(args.status_token,
-                                                                                                 trust))
-    write_private(args.state, request.to_json().encode())
+    with locked(args.state):  # read, check, mark answered: one process at a time, so one answer is valid
+        try:
+            request = PresentationRequest.from_json(_read(args.state, "saved request"))
+            form = parse_json(_read(args.form, "response form"))
+        except DecodeError as exc:
+            raise _Usage(exc.message) from exc
+        if not isinstance(form, dict):
+            raise _Usage(f"{args.form} must hold a JSON object (the form fields)")
+        trust = _trust(args.trust)
+        result = request.check(form, trust=trust, now=_now(args.now),
+                               status_checker=_status_checker(args.status_token, trust))
+        write_private(args.state, request.to_json().encode())
     print(json.dumps({"valid": result.valid, "claims": result.claims, "credential": result.credential_id,
                       "errors": [p.as_dict() for p in result.errors]}, indent=2))
     return EXIT_OK if result.valid else EXIT_INVALID

@@ -3,13 +3,16 @@ writing secrets so that they are never readable by others, not even for a moment
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from didlib.errors import DidlibError, UsageError
 
-__all__ = ["read_limited", "write_private"]
+__all__ = ["locked", "read_limited", "write_private"]
 
 
 def read_limited(path: str | Path, limit: int, what: str, error: type[DidlibError] = UsageError) -> bytes:
@@ -43,3 +46,21 @@ def write_private(path: str | Path, data: bytes) -> None:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
         raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+@contextlib.contextmanager
+def locked(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock for ``path`` while reading, checking and rewriting it, so that processes doing so
+    at once take turns (POSIX ``flock``; waits). The lock is on ``path.lock`` beside it, a file that is never
+    replaced: :func:`write_private` renames a new file over ``path``, and a lock on the old one would let the
+    next process read stale content."""
+    lock = Path(f"{path}.lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise UsageError(f"cannot lock {path}: {exc.strerror}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

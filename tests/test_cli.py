@@ -14,6 +14,7 @@ from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_MDL
 from didlib.pkidir import PkiDir
 from didlib.samples import mdl_data, proof_of_age_data
 from didlib.status import StatusList, StatusListToken
+from didlib.verifier.state import Counts
 
 PRESENT = "present mdoc {w}/cred.cbor --device-key {w}/phone.pem --transcript {w}/t.cbor --out {w}/resp.cbor"
 VERIFY = "verify mdoc {w}/resp.cbor --trust {w}/pki/iaca.pem --transcript {w}/t.cbor"
@@ -189,9 +190,8 @@ def test_check_accepts_then_refuses_the_replay(till_world, capsys):
     assert set(out["display"]) == {"over_18", "portrait"}
     code, out, _ = run(capsys, CHECK + " " + " ".join(reversed(files)), world)
     assert code == 1 and out["reasons"] == ["this code was already used"]
-    counts = json.loads((world / "state" / "counts.json").read_text())
-    assert counts == {"checks": 2, "accept": 1, "reject": 1}
-    assert "MORGAN" not in (world / "state" / "replay.json").read_text()
+    assert Counts(world / "state" / "verifier.sqlite").read() == {"checks": 2, "accept": 1, "reject": 1}
+    assert b"MORGAN" not in (world / "state" / "verifier.sqlite").read_bytes()
 
 
 def test_check_with_a_signed_trust_list(till_world, capsys):

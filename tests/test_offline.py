@@ -84,8 +84,8 @@ def test_replay_cache_survives_restarts(age_credential, device_key, engine_for, 
     from didlib.verifier import ReplayCache
 
     text = make_oneway(age_credential, device_key, now=NOW)
-    assert engine_for(replay=ReplayCache(tmp_path / "replay.json")).scan(text).decision == "accept"
-    assert engine_for(replay=ReplayCache(tmp_path / "replay.json")).scan(text).codes == ["replayed"]
+    assert engine_for(replay=ReplayCache(tmp_path / "replay.sqlite")).scan(text).decision == "accept"
+    assert engine_for(replay=ReplayCache(tmp_path / "replay.sqlite")).scan(text).codes == ["replayed"]
 
 
 def test_screenshot_expires(age_credential, device_key, engine_for, clock):

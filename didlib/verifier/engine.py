@@ -97,8 +97,9 @@ class VerifierEngine:
         if self.replay.seen(payload.nonce, now.timestamp()):
             return rejected([Problem("replayed", "this code has been presented before")])
         verdict = self._verify(payload.response, payload.transcript, None, now)
-        if "device_auth_failed" not in verdict.codes and "malformed" not in verdict.codes:
-            self.replay.remember(payload.nonce, (created + self.window + CLOCK_SKEW).timestamp(), now.timestamp())
+        if "device_auth_failed" not in verdict.codes and "malformed" not in verdict.codes and not self.replay.remember(
+                payload.nonce, (created + self.window + CLOCK_SKEW).timestamp(), now.timestamp()):
+            return rejected([Problem("replayed", "this code has been presented before")])  # by another till, meanwhile
         return verdict
 
     def _answer(self, payload: ChallengeResponse) -> Verdict:

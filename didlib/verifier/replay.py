@@ -1,17 +1,17 @@
 """A replay cache for one-way QR presentations: every nonce is accepted once within its window.
 
 Entries expire when the presentation would be too old anyway, so the cache stays small (a busy till sees
-a few thousand a day). It can live in a state folder between runs of the command-line till; it holds
+a few thousand a day). It can live in a state file between runs of the command-line till and be shared by
+several tills at once (:mod:`didlib.verifier.state`: SQLite, one write transaction per claim); it holds
 random nonces only, nothing personal.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import time
 from pathlib import Path
+
+from didlib.verifier.state import StateDb
 
 __all__ = ["ReplayCache"]
 
@@ -19,42 +19,31 @@ MAX_ENTRIES = 200_000
 
 
 class ReplayCache:
-    def __init__(self, path: Path | None = None) -> None:
-        self._path = path
-        self._seen: dict[str, float] = {}
-        if path is not None and path.exists():
-            self._load(path)
+    """In memory (``path`` None) or in a state file that any number of processes share."""
 
-    def _load(self, path: Path) -> None:
-        try:
-            data = json.loads(path.read_text()) if path.stat().st_size < 32 << 20 else {}
-        except (OSError, ValueError):
-            data = {}  # a damaged cache is replaced; the freshness window still bounds any replay
-        if isinstance(data, dict):
-            self._seen = {k: float(v) for k, v in data.items() if isinstance(k, str) and isinstance(v, (int, float))}
+    def __init__(self, path: Path | StateDb | None = None) -> None:
+        self._db = path if isinstance(path, StateDb) else StateDb(path)
 
     def seen(self, nonce: bytes, now: float | None = None) -> bool:
+        """A quick look before the work of verifying: the claim in :meth:`remember` is what decides."""
         now = time.time() if now is None else now
-        expiry = self._seen.get(nonce.hex())
-        return expiry is not None and expiry > now
+        return bool(self._db.query("SELECT 1 FROM nonces WHERE nonce = ? AND until > ?", nonce.hex(), now))
 
-    def remember(self, nonce: bytes, until: float, now: float | None = None) -> None:
-        """Record ``nonce`` as used until ``until`` (epoch seconds); save if the cache has a file."""
+    def remember(self, nonce: bytes, until: float, now: float | None = None) -> bool:
+        """Claim ``nonce`` as used until ``until`` (epoch seconds). False when it was already claimed (by this
+        process or another one since :meth:`seen`): check and record are one transaction, so of two tills
+        reading one code at once exactly one gets True."""
         now = time.time() if now is None else now
-        self._seen = {k: v for k, v in self._seen.items() if v > now}
-        if len(self._seen) >= MAX_ENTRIES:  # keep the entries that expire last
-            for key in sorted(self._seen, key=self._seen.__getitem__)[: len(self._seen) - MAX_ENTRIES + 1]:
-                del self._seen[key]
-        self._seen[nonce.hex()] = until
-        if self._path is not None:
-            self._save(self._path)
-
-    def _save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".replay-")
-        with os.fdopen(fd, "w") as handle:
-            json.dump(self._seen, handle)
-        os.replace(tmp, path)  # atomic: a crash leaves the old file or the new one
+        with self._db.transaction() as db:
+            db.execute("DELETE FROM nonces WHERE until <= ?", (now,))
+            if db.execute("SELECT 1 FROM nonces WHERE nonce = ?", (nonce.hex(),)).fetchone():
+                return False
+            (count,) = db.execute("SELECT COUNT(*) FROM nonces").fetchone()
+            if count >= MAX_ENTRIES:  # keep the entries that expire last
+                db.execute("DELETE FROM nonces WHERE nonce IN (SELECT nonce FROM nonces ORDER BY until LIMIT ?)",
+                           (count - MAX_ENTRIES + 1,))
+            db.execute("INSERT INTO nonces (nonce, until) VALUES (?, ?)", (nonce.hex(), until))
+        return True
 
     def __len__(self) -> int:
-        return len(self._seen)
+        return int(self._db.query("SELECT COUNT(*) FROM nonces")[0][0])
