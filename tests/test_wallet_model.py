@@ -81,6 +81,27 @@ def test_corrupt_file_is_reported_and_the_backup_kept(tmp_path):
     assert not (tmp_path / "w.json").exists() and not (tmp_path / "w.bak").exists()
 
 
+def test_a_wrong_pin_on_a_damaged_file_keeps_the_good_backup(tmp_path):
+    """Issue 14 item 8: a wrong PIN rewrote the damaged file and made it the backup, destroying the good one."""
+    store = WalletStore.create(tmp_path / "w.json", "123456", scrypt_n=FAST)
+    store.records["n"] = 1
+    store.save()
+    content = json.loads((tmp_path / "w.json").read_text())
+    data = content["data"]
+    content["data"] = data[:20] + ("B" if data[20] != "B" else "C") + data[21:]  # one changed byte
+    (tmp_path / "w.json").write_text(json.dumps(content))
+    for _ in range(2):
+        with pytest.raises(WrongPin):
+            WalletStore.open(tmp_path / "w.json", "000000")
+    with pytest.raises(CorruptStore):
+        WalletStore.open(tmp_path / "w.json", "123456")
+    assert WalletStore.open(tmp_path / "w.bak", "123456").records == {}, "the backup still opens"
+    restored = WalletStore.restore(tmp_path / "w.bak", tmp_path / "w.json", "123456")
+    restored.records["n"] = 2
+    restored.save()
+    assert WalletStore.open(tmp_path / "w.json", "123456").records == {"n": 2}
+
+
 # ------------------------------------------------------------------------------------ with the issuer
 @pytest.fixture(scope="module")
 def issuer_data(tmp_path_factory):

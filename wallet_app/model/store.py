@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from didlib.errors import DidlibError
+from didlib.files import write_private
 
 __all__ = ["WalletStore", "WrongPin", "LockedOut", "CorruptStore", "lockout_delay"]
 
@@ -89,20 +88,20 @@ class WalletStore:
             raise CorruptStore("the wallet file is damaged or from another version")
         return content
 
-    def _write(self, content: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".wallet-")
-        with os.fdopen(fd, "w") as handle:
-            json.dump(content, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if self.path.exists():
-            try:
-                self._read(self.path)  # keep the last good file as the backup, never a damaged one
-                os.replace(self.path, self.path.with_suffix(".bak"))
-            except CorruptStore:
-                pass
-        os.replace(tmp, self.path)
+    def _write(self, content: dict[str, Any], *, keep_backup: bool) -> None:
+        """Write ``content`` atomically (mode 600). With ``keep_backup`` the file it replaces becomes the backup,
+        but only if it decrypts with this wallet's data key: a damaged file never replaces a good backup."""
+        if keep_backup and self._decrypts(self.path):
+            write_private(self.path.with_suffix(".bak"), self.path.read_bytes())
+        write_private(self.path, json.dumps(content).encode())
+
+    def _decrypts(self, path: Path) -> bool:
+        try:
+            data = _unb64(self._read(path).get("data"))
+            AESGCM(self._data_key).decrypt(data[:12], data[12:], b"didlib-wallet-data")
+        except (OSError, CorruptStore, InvalidTag, ValueError):
+            return False
+        return True
 
     @classmethod
     def exists(cls, path: Path) -> bool:
@@ -139,7 +138,7 @@ class WalletStore:
         except InvalidTag:
             content["failures"], content["last_failure"] = failures + 1, clock()
             store = cls(path, content, b"", {}, clock)
-            store._write(content)
+            store._write(content, keep_backup=False)
             raise WrongPin(f"wrong PIN ({failures + 1} in a row)") from None
         data = _unb64(content.get("data"))
         try:
@@ -164,7 +163,7 @@ class WalletStore:
         body = AESGCM(self._data_key).encrypt(nonce, json.dumps(self.records).encode(), b"didlib-wallet-data")
         self._header["data"] = _b64(nonce + body)
         self._header["failures"] = 0
-        self._write(self._header)
+        self._write(self._header, keep_backup=True)
 
     def change_pin(self, old: str, new: str) -> None:
         WalletStore.open(self.path, old, clock=self._clock)  # proves the old PIN (and counts a wrong one)
@@ -181,11 +180,9 @@ class WalletStore:
     @classmethod
     def restore(cls, backup: str | Path, path: str | Path, pin: str) -> WalletStore:
         """Check the backup opens with ``pin``, then make it the wallet."""
-        source = Path(backup)
-        cls.open(source, pin)
-        content = cls._read(source)
-        target = cls(Path(path), content, b"", {})
-        target._write(content)
+        opened = cls.open(backup, pin)
+        opened.path = Path(path)
+        opened._write(opened._header, keep_backup=False)
         return cls.open(path, pin)
 
     def delete_everything(self) -> None:
