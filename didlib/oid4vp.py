@@ -22,7 +22,7 @@ from typing import Any
 from cryptography import x509
 from jwcrypto import jwe, jwk
 
-from didlib.errors import DecodeError, DidlibError, ReaderNotAuthorised, VerificationError
+from didlib.errors import DecodeError, DidlibError, ReaderNotAuthorised, UnsupportedError, VerificationError
 from didlib.jose import (
     CompactJws,
     b64url_decode,
@@ -263,7 +263,14 @@ class PresentationRequest:
         try:
             token = jwe.JWE()
             token.allowed_algs = ["ECDH-ES", *CONTENT_ENCRYPTION]
-            token.deserialize(response, key=self.encryption_key)
+            token.deserialize(response)  # parse only: look at the header before decrypting anything
+            headers = token.jose_header  # one per recipient in the JSON serialization
+            if any("zip" in header for header in (headers if isinstance(headers, list) else [headers])):
+                # RFC 7516 4.1.3: inflating would come before any check; 61 KB made 45 MB
+                raise UnsupportedError("compressed responses (JWE zip) are refused")
+            token.decrypt(self.encryption_key, max_plaintext=MAX_REQUEST)
+        except UnsupportedError:
+            raise
         except Exception as exc:  # jwcrypto raises several unrelated types for bad input
             raise VerificationError(
                 f"the response does not decrypt: {type(exc).__name__}", code="decryption_failed"

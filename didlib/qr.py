@@ -45,6 +45,8 @@ SINGLE, MULTI = "DL1:", "DLM:"
 MAX_PAYLOAD = 16 * 1024  # decompressed CBOR
 MAX_TEXT = 24 * 1024
 MAX_PARTS = 8
+MAX_IMAGE_SIDE = 16_384  # pixels; far beyond any camera or screenshot (the decoder itself stops at 65535)
+MAX_IMAGE_PIXELS = 40_000_000
 PAYLOAD_LIMITS = Limits(max_size=MAX_PAYLOAD, max_depth=24, max_items=4096)
 _ID_ALPHABET = string.digits + string.ascii_uppercase
 
@@ -207,12 +209,21 @@ def decode_image(image: Any) -> list[str]:
     if isinstance(image, (str, Path)):
         try:
             with Image.open(image) as opened:
-                if opened.width * opened.height > 40_000_000:
-                    raise LimitExceeded("image is too large to scan")
+                _check_size(opened.width, opened.height)  # from the header, before any pixel is decoded
                 image = opened.convert("L")
+        except Image.DecompressionBombError as exc:
+            raise LimitExceeded(f"image {image} is too large to scan") from exc
         except (OSError, UnidentifiedImageError) as exc:
             raise DecodeError(f"cannot read image {image}: {exc}") from exc
+    else:
+        _check_size(image.width, image.height)
     return _texts(zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)))
+
+
+def _check_size(width: int, height: int) -> None:
+    if width > MAX_IMAGE_SIDE or height > MAX_IMAGE_SIDE or width * height > MAX_IMAGE_PIXELS:
+        raise LimitExceeded(f"image of {width} x {height} pixels is too large to scan "
+                            f"(at most {MAX_IMAGE_SIDE} a side and {MAX_IMAGE_PIXELS} pixels)")
 
 
 def decode_rgba(pixels: bytes, width: int, height: int) -> list[str]:

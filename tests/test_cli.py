@@ -218,6 +218,16 @@ def test_check_usage_errors(till_world, capsys):
     assert code == 1 and out["verdict"] == "reject"
 
 
+@pytest.mark.parametrize("size", [(100_000, 400), (400, 70_000), (20_000, 20_000)])
+def test_check_refuses_odd_images_as_usage_errors(tmp_path, capsys, size):
+    """Issue 14 item 14: a 100000 x 400 PNG raised an unhandled ValueError from the QR decoder."""
+    from PIL import Image
+
+    Image.new("1", size, 1).save(tmp_path / "odd.png")
+    code, _, err = run(capsys, "check --policy age:18 --trust {w}/none.pem {w}/odd.png", tmp_path)
+    assert code == 2 and "too large" in err
+
+
 VP_REQUEST = "vp request --pki {w}/pki --host shop.example --out {w}/req.jwt --state {w}/state.json"
 VP_ANSWER = ("vp answer {w}/req.jwt --reader-trust {w}/pki/reader-ca.pem --mdoc {w}/cred.cbor "
              "--device-key {w}/phone.pem --out {w}/form.json")

@@ -293,6 +293,30 @@ def test_verifier_refuses_other_jwe_algorithms(website, trust):
     assert not result.valid and result.errors[0].code == "decryption_failed"
 
 
+@pytest.mark.parametrize("size", [45_000_000, 100])
+def test_verifier_refuses_compressed_responses_before_inflating(website, trust, size):
+    """Issue 14 item 14: "zip": "DEF" turned a 61 KB answer into 45 MB before any check. Refused unopened."""
+    import tracemalloc
+
+    from jwcrypto import jwe, jwk
+
+    request, _ = ask(website)
+    payload = b'{"state": "%s", "vp_token": {"x": "%s"}}' % (request.state.encode(), b"0" * size)
+    public = jwk.JWK(**json.loads(request.encryption_key.export_public()))
+    token = jwe.JWE(payload, protected={"alg": "ECDH-ES", "enc": "A128GCM", "zip": "DEF"})
+    token.add_recipient(public)
+    compact = token.serialize(compact=True) if size > 100 else token.serialize()  # also the JSON serialization
+    assert len(compact) < 64 * 1024, "small enough to pass the size limit"
+    tracemalloc.start()
+    try:
+        result = request.check({"response": compact}, trust=trust, now=LATER)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert not result.valid and result.errors[0].code == "unsupported", result.errors
+    assert peak < 5_000_000, f"inflated: {peak} bytes at the peak"
+
+
 def test_answer_says_which_credential_answered(website, reader_trust, age_sd_jwt, age_credential, licence, device_key):
     """The wallet learns what it spent: the first option the verifier listed that it can satisfy."""
     _, request_object = ask(website)
