@@ -37,6 +37,8 @@ def test_wallet_ui_end_to_end(tmp_path):
     assert results["consent_reader"].startswith("Example Shop") and results["consent_reader"].endswith("verified")
     assert results["answer_verdict"] == "accept" and results["answer_display"] == ["over_18", "portrait"]
     assert results["wrong_pin"].startswith("wrong PIN") and results["after_unlock"] == "cards"
+    assert "damaged" in results["corrupt"][0] and results["corrupt"][1], "the lock screen offers the backup"
+    assert results["after_restore"] == ["cards", 3]
     assert "document number: MORGA957140SJ9AA" in results["details"]
     assert results["session_screen"] == "consent"
     assert results["session_result"] == [True, ["age_over_18", "portrait"]], "shared over the ISO session"

@@ -3,13 +3,15 @@ issuer service (a real process): add credentials, prove age, answer a verifier, 
 
 from __future__ import annotations
 
+import base64
 import json
+import shutil
 
 import httpx
 import pytest
 
 from conftest import new_wallet
-from didlib.errors import UsageError
+from didlib.errors import UnsupportedError, UsageError
 from didlib.keys import generate_key
 from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL
 from didlib.mdoc.registry import NS_DBS, NS_ISO
@@ -21,11 +23,23 @@ from didlib.verifier import AgePolicy, VerifierEngine, VolunteerPolicy
 from issuer_service import process
 from issuer_service.register import SAMPLE_DBS_NUMBER
 from wallet_app.model.issuance import IssuerClient
-from wallet_app.model.store import CorruptStore, LockedOut, WalletStore, WrongPin, lockout_delay
+from wallet_app.model.store import (
+    MAX_FAILURES,
+    AndroidKeystoreWrapKeys,
+    CorruptStore,
+    LockedOut,
+    Moment,
+    SoftwareWrapKeys,
+    WalletStore,
+    WrongPin,
+    lockout_delay,
+)
 from wallet_app.model.wallet import WalletModel
 
 IDENTITY = (driver_number(SAMPLE_DRIVER), SAMPLE_DRIVER.birth_date.isoformat(), SAMPLE_DRIVER.postcode)
 FAST = 2**10  # scrypt cost for tests; the wallet uses 2**15
+T = 1_780_000_000.0  # a wall-clock time (2026)
+TEN_YEARS = 10 * 365 * 86_400
 
 
 # ---------------------------------------------------------------------------------------------- store
@@ -44,18 +58,133 @@ def test_store_round_trip_and_pin_change(tmp_path):
     assert getattr(info.value, "code", None) == "weak_pin"
 
 
-def test_wrong_pins_lock_out_with_growing_delay(tmp_path):
-    now = [1_000_000.0]
-    WalletStore.create(tmp_path / "w.json", "123456", scrypt_n=FAST)
-    for _ in range(3):
+def at(wall: float, uptime: float, boot: str | None = "boot-1"):
+    """A clock for the store: wall time, and time since the boot ``boot``."""
+    return lambda: Moment(wall, boot, uptime)
+
+
+def fail(path, times: int, clock) -> None:
+    for _ in range(times):
         with pytest.raises(WrongPin):
-            WalletStore.open(tmp_path / "w.json", "000000", clock=lambda: now[0])
+            WalletStore.open(path, "000000", clock=clock)
+
+
+def test_wrong_pins_lock_out_with_growing_delay(tmp_path):
+    WalletStore.create(tmp_path / "w.json", "123456", scrypt_n=FAST)
+    fail(tmp_path / "w.json", 3, at(T, 100))
     with pytest.raises(LockedOut) as info:
-        WalletStore.open(tmp_path / "w.json", "123456", clock=lambda: now[0])
+        WalletStore.open(tmp_path / "w.json", "123456", clock=at(T, 100))
     assert 29 < info.value.seconds <= 30
-    now[0] += 31
-    assert WalletStore.open(tmp_path / "w.json", "123456", clock=lambda: now[0]).records == {}
-    assert [lockout_delay(n) for n in (0, 2, 3, 4, 5, 20)] == [0, 0, 30, 60, 120, 3600]
+    assert WalletStore.open(tmp_path / "w.json", "123456", clock=at(T + 31, 131)).records == {}
+    assert [lockout_delay(n) for n in (0, 2, 3, 4, 5, 20, MAX_FAILURES)] == [0, 0, 30, 60, 120, 3600, 3600]
+
+
+def test_lockout_is_bounded_when_the_clock_was_ahead(tmp_path):
+    """Issue 14 item 9: wrong PINs with the clock ten years ahead, then the clock corrected: 10 years."""
+    WalletStore.create(tmp_path / "w.json", "123456", scrypt_n=FAST)
+    for boot in ("boot-1", None):  # with time since boot, and on the wall clock alone where there is none
+        fail(tmp_path / "w.json", 3, at(T + TEN_YEARS, 100, boot))
+        with pytest.raises(LockedOut) as info:
+            WalletStore.open(tmp_path / "w.json", "123456", clock=at(T, 101, boot))
+        assert info.value.seconds <= 30
+        assert WalletStore.open(tmp_path / "w.json", "123456", clock=at(T + 31, 131, boot)).records == {}
+
+
+def test_lockout_survives_the_clock_set_forward(tmp_path):
+    WalletStore.create(tmp_path / "w.json", "123456", scrypt_n=FAST)
+    fail(tmp_path / "w.json", 3, at(T, 100))
+    fail(tmp_path / "w.json", 1, at(T + 31, 131))  # the fourth: 60 s
+    with pytest.raises(LockedOut) as info:  # a day later on the wall clock, a second later in fact
+        WalletStore.open(tmp_path / "w.json", "123456", clock=at(T + 86_400, 132))
+    assert 58 < info.value.seconds <= 59
+    with pytest.raises(LockedOut) as info:  # a restart starts the wait again (never beyond its length)
+        WalletStore.open(tmp_path / "w.json", "123456", clock=at(T + 86_400, 5, "boot-2"))
+    assert info.value.seconds == 60
+    assert WalletStore.open(tmp_path / "w.json", "123456", clock=at(T, 66, "boot-2")).records == {}
+
+
+def test_the_failure_count_cannot_be_edited_back(tmp_path):
+    """Issue 14 item 10: the count was in clear; set back to 0 it lifted the lockout."""
+    WalletStore.create(tmp_path / "w.json", "123456", scrypt_n=FAST)
+    fail(tmp_path / "w.json", 3, at(T, 100))
+    content = json.loads((tmp_path / "w.json").read_text())
+    content["tries"]["failures"] = 0
+    (tmp_path / "w.json").write_text(json.dumps(content))
+    with pytest.raises(CorruptStore, match="altered"):
+        WalletStore.open(tmp_path / "w.json", "123456", clock=at(T, 101))
+
+
+def test_the_wallet_file_alone_cannot_be_opened(tmp_path):
+    """Guessing PINs needs the key provider: the scrypt key alone does not unwrap, nor does another device."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    WalletStore.create(tmp_path / "w.json", "123456", scrypt_n=FAST)
+    content = json.loads((tmp_path / "w.json").read_text())
+    salt, wrapped = (base64.b64decode(v) for v in (content["kdf"]["salt"], content["wrapped"]))
+    kek = Scrypt(salt=salt, length=32, n=FAST, r=8, p=1).derive(b"123456")  # an offline guess, the right PIN
+    with pytest.raises(InvalidTag):
+        AESGCM(kek).decrypt(wrapped[:12], wrapped[12:], b"didlib-wallet-key")
+    elsewhere = tmp_path / "copy"
+    elsewhere.mkdir()
+    shutil.copy(tmp_path / "w.json", elsewhere / "w.json")
+    with pytest.raises(CorruptStore, match="device key"):
+        WalletStore.open(elsewhere / "w.json", "123456")
+    other = SoftwareWrapKeys(elsewhere / "w.key")
+    other.create()
+    with pytest.raises(CorruptStore, match="altered"):
+        WalletStore.open(elsewhere / "w.json", "123456", provider=other)
+    assert not SoftwareWrapKeys.hardware_backed
+    with pytest.raises(UnsupportedError):
+        AndroidKeystoreWrapKeys()
+
+
+def test_every_file_is_private(tmp_path):
+    store = WalletStore.create(tmp_path / "w.json", "123456", scrypt_n=FAST)
+    store.save()
+    store.backup(tmp_path / "exported.json")  # was 0644
+    for name in ("w.json", "w.bak", "w.key", "exported.json"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
+    assert WalletStore.restore(tmp_path / "exported.json", tmp_path / "w.json", "123456").records == {}
+
+
+@pytest.mark.parametrize("edit", [
+    '"failures": "x"', '"failures": 1e400', '"failures": -1', '"failures": true', '"uptime": 1e400',
+    '"wrapped": "AAAA"', '"wrapped": "not base64!"', '"n": 1099511627776', '"n": 3000', '"salt": 7',
+    '"tries": []', '"mac": null', '"kdf": "x"', '"data": "AAAA"',
+])
+def test_corrupt_header_values_are_corrupt_store(tmp_path, edit):
+    """Issue 14 item 10: such values raised ValueError / OverflowError (or hung scrypt) instead."""
+    WalletStore.create(tmp_path / "w.json", "123456", scrypt_n=FAST)
+    text = (tmp_path / "w.json").read_text()
+    key = edit.split(":")[0]
+    start = text.index(key)
+    depth, end = 0, start + len(key) + 1
+    while depth or text[end] not in ",}":  # the end of the value: a comma or brace outside brackets
+        depth += {"{": 1, "[": 1, "}": -1, "]": -1}.get(text[end], 0)
+        end += 1
+    (tmp_path / "w.json").write_text(text[:start] + edit + text[end:])
+    with pytest.raises(CorruptStore):
+        WalletStore.open(tmp_path / "w.json", "123456", clock=at(T, 100))
+
+
+def test_a_corrupt_store_is_restored_from_the_lock_screen(tmp_path):
+    model = WalletModel(tmp_path)
+    model.setup("246810")
+    model.store.records["n"] = 1
+    model.store.save()
+    model.store.save()
+    model.lock()
+    (tmp_path / "wallet.json").write_text("{")
+    assert not model.can_restore()
+    with pytest.raises(CorruptStore):
+        model.unlock("246810")
+    assert model.can_restore()
+    with pytest.raises(WrongPin):
+        model.restore_backup("000000")
+    model.restore_backup("246810")
+    assert model.store.records["n"] == 1 and not model.can_restore()
 
 
 def test_corrupt_file_is_reported_and_the_backup_kept(tmp_path):

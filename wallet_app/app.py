@@ -25,7 +25,6 @@ from didlib.oid4vp import SCHEME as OPENID4VP
 from didlib.oid4vp import ParsedRequest
 from didlib.presentation import PendingChallenge
 from didlib.qr import qr_png
-from wallet_app.model.store import LockedOut, WalletStore, WrongPin
 from wallet_app.model.wallet import Card, ProximityShare, WalletModel
 
 __all__ = ["WalletApp"]
@@ -54,6 +53,7 @@ class PinScreen(Screen):
     prompt = StringProperty("")
     action = StringProperty("")
     message = StringProperty("")
+    can_restore = BooleanProperty(False)
 
 
 class CardWidget(ButtonBehavior, BoxLayout):
@@ -151,18 +151,28 @@ class WalletApp(App):
         pin.message = message
         self.root.current = "pin"
 
+    def restore_from_lock(self, pin: str) -> None:
+        """The lock screen's way out of a damaged wallet file: the last good copy, opened with the PIN."""
+        screen = self._screen("pin")
+        try:
+            self.model.restore_backup(pin)
+        except DidlibError as exc:
+            screen.message = f"Not restored: {exc.message}"
+            return
+        screen.can_restore = False
+        self.root.current = "cards"
+
     def pin_entered(self, pin: str) -> None:
         try:
             if self.model.has_wallet():
                 self.model.unlock(pin)
             else:
                 self.model.setup(pin)
-        except (WrongPin, LockedOut) as exc:
-            self._screen("pin").message = exc.message
-            return
         except DidlibError as exc:
             self._screen("pin").message = exc.message
+            self._screen("pin").can_restore = self.model.can_restore()
             return
+        self._screen("pin").can_restore = False
         self.root.current = "cards"
         if self._opening:
             link, self._opening = self._opening, None
@@ -437,8 +447,7 @@ class WalletApp(App):
     def restore(self, path: str, pin: str) -> None:
         screen = self._screen("settings")
         try:
-            WalletStore.restore(path, self.model.path, pin)
-            self.model.unlock(pin)
+            self.model.restore_backup(pin, Path(path))
             screen.message = "Restored from the backup"
         except (DidlibError, OSError) as exc:
             screen.message = f"Not restored: {exc}"

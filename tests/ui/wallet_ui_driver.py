@@ -173,6 +173,17 @@ class Driver(StepDriver):
               lambda: self.tap("Decline"),
               lambda: self.note("after_unlock", self.app.root.current),
               lambda: self.note("declined_outcome", httpx.get(self.checkout["page"] + "/outcome").json()),
+              lambda: self.app.model.lock(),
+              lambda: self.app._show_pin(),
+              lambda: self.app.model.path.write_text("{"),  # the wallet file damaged: the lock screen offers the backup
+              lambda: self.type("PIN (at least 6 digits)", "246810"),
+              lambda: self.tap("Unlock"),
+              lambda: self.note("corrupt", [self.app.root.get_screen("pin").message,
+                                            self.app.root.get_screen("pin").can_restore]),
+              lambda: self.shot("pin_corrupt"),
+              lambda: self.type("PIN (at least 6 digits)", "246810"),
+              lambda: self.tap("Restore the backup with this PIN"),
+              lambda: self.note("after_restore", [self.app.root.current, len(self.app.model.cards())]),
               lambda: self.finish()]
         self.start(0.3)
 

@@ -30,7 +30,7 @@ from didlib.session import HolderSession, PendingRequest, RetrievalMethod, TcpLi
 from didlib.trust import TrustStore
 from didlib.verifier import PeerPolicy, RefreshReport, TrustCache, TrustData, Verdict, VerifierEngine
 from wallet_app.model.issuance import IssuerClient
-from wallet_app.model.store import WalletStore
+from wallet_app.model.store import CorruptStore, WalletStore
 
 __all__ = ["WalletModel", "Card", "KeyProvider", "SoftwareKeys", "ProximityShare"]
 
@@ -122,6 +122,7 @@ class WalletModel:
     store: WalletStore | None = None
     keys: KeyProvider | None = None
     listeners: list[Callable[[WalletModel], None]] = field(default_factory=list)
+    corrupt: bool = False  # the last unlock found the wallet file damaged
 
     @property
     def path(self) -> Path:
@@ -141,8 +142,22 @@ class WalletModel:
         self._changed()
 
     def unlock(self, pin: str) -> None:
-        self.store = WalletStore.open(self.path, pin)
+        try:
+            self.store = WalletStore.open(self.path, pin)
+        except CorruptStore:
+            self.corrupt = True  # the lock screen offers the backup
+            raise
         self.keys = SoftwareKeys(self.store)
+        self._changed()
+
+    def can_restore(self) -> bool:
+        """The wallet file did not open as damaged or altered, and a backup is there to restore."""
+        return self.corrupt and self.path.with_suffix(".bak").exists()
+
+    def restore_backup(self, pin: str, backup: Path | None = None) -> None:
+        """Make the backup (``wallet.bak`` by default) the wallet, once it opens with ``pin``, and unlock."""
+        self.store = WalletStore.restore(backup or self.path.with_suffix(".bak"), self.path, pin)
+        self.keys, self.corrupt = SoftwareKeys(self.store), False
         self._changed()
 
     def lock(self) -> None:
