@@ -56,6 +56,7 @@ def locked(path: str | Path) -> Iterator[None]:
     next process read stale content."""
     lock = Path(f"{path}.lock")
     try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
         raise UsageError(f"cannot lock {path}: {exc.strerror}") from exc

@@ -3,10 +3,13 @@ Chromium, its QR read back from Chromium's screenshot by the wallet model, and t
 
 from __future__ import annotations
 
+import html
+import re
 import shutil
 import subprocess
 import sys
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -37,13 +40,23 @@ def issuer(tmp_path_factory):
     process.stop(proc)
 
 
-@pytest.fixture(scope="module")
-def shop(issuer):
+def launch_shop(issuer: tuple[str, Path], state: Path, port: int | None = None) -> tuple[subprocess.Popen, str]:
     base, data = issuer
-    port = process.free_port()
+    port = port or process.free_port()
     url = f"http://localhost:{port}"
-    proc = process.launch([sys.executable, str(ROOT / "examples/age_gated_shop/shop.py"), "--issuer", base,
-                           "--reader-pki", str(data / "pki" / "dvla"), "--port", str(port)], url)
+    return process.launch([sys.executable, str(ROOT / "examples/age_gated_shop/shop.py"), "--issuer", base,
+                           "--reader-pki", str(data / "pki" / "dvla"), "--port", str(port), "--state", str(state)],
+                          url), url
+
+
+@pytest.fixture(scope="module")
+def shop_state(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("shop")
+
+
+@pytest.fixture(scope="module")
+def shop(issuer, shop_state):
+    proc, url = launch_shop(issuer, shop_state)
     yield url
     process.stop(proc)
 
@@ -54,7 +67,8 @@ def wallet(issuer, tmp_path_factory):
 
 
 def chromium(url: str, tmp: Path, *, screenshot: Path | None = None) -> str:
-    """Render ``url`` in headless Chromium (scripts run for up to 10 s of page time); the DOM it ends with."""
+    """Render ``url`` in headless Chromium (scripts run for up to 10 s of page time); the DOM it ends with.
+    One browser profile per test folder: its cookies carry from one run to the next, as in one browser."""
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (.ci/run installs Debian's chromium)")
     argv = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -78,16 +92,29 @@ def unused(wallet: WalletModel) -> dict[str, int]:
             for config in ("uk.dvla.age.sd-jwt", "uk.dvla.age.mdoc")}
 
 
-def new_checkout(shop: str) -> str:
-    response = httpx.post(f"{shop}/checkout", follow_redirects=False)
+def new_checkout(shop: str, browser: httpx.Client | None = None) -> tuple[httpx.Client, str]:
+    """A customer's browser (a client that keeps cookies) starts a checkout: the browser and the page's URL."""
+    browser = browser or httpx.Client()
+    response = browser.post(f"{shop}/checkout", follow_redirects=False)
     assert response.status_code == 303
-    return shop + response.headers["location"]
+    return browser, shop + response.headers["location"]
+
+
+def chromium_checkout(shop: str, tmp: Path) -> str:
+    """Chromium presses the "verify" button itself (so the checkout is its own): the checkout page's URL."""
+    start = tmp / "start.html"
+    start.write_text(f'<form method="post" action="{shop}/checkout"></form>'
+                     "<script>document.forms[0].submit()</script>")
+    dom = chromium(start.as_uri(), tmp)
+    link = html.unescape(re.search(r'data-link="([^"]+)"', dom).group(1))
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)
+    return query["request_uri"][0].replace("/request/", "/checkout/")
 
 
 def test_checkout_page_qr_wallet_and_age_verified(shop, wallet, tmp_path):
     home = chromium(shop + "/", tmp_path)
     assert "Verify my age with my wallet" in home
-    page = new_checkout(shop)
+    page = chromium_checkout(shop, tmp_path)
     assert "Waiting for your wallet" in chromium(page, tmp_path)
     chromium(page, tmp_path, screenshot=tmp_path / "checkout.png")
     (link,) = decode_image(Image.open(tmp_path / "checkout.png"))
@@ -106,9 +133,9 @@ def test_checkout_page_qr_wallet_and_age_verified(shop, wallet, tmp_path):
     shutil.copy(tmp_path / "checkout.png", SCREENSHOTS / "shop-checkout.png")
     chromium(page, tmp_path, screenshot=SCREENSHOTS / "shop-verified.png")
     assert 'class="verified"' in dom and "Age verified: over 18" in dom
-    outcome = httpx.get(page + "/outcome").json()
-    assert outcome == {"outcome": "verified", "age_over_18": True, "detail": ""}, "only the boolean it asked for"
     assert SAMPLE_DRIVER.family_name.upper() not in dom.upper()
+    assert httpx.get(page + "/outcome").status_code == 404, "the verdict is for the browser that started it"
+    assert "Waiting" not in chromium(page, tmp_path / "another-browser")
 
     with pytest.raises(Exception) as info:  # the same request cannot be answered twice
         wallet.answer_online(request)
@@ -116,7 +143,7 @@ def test_checkout_page_qr_wallet_and_age_verified(shop, wallet, tmp_path):
 
 
 def test_request_object_is_signed_for_the_shop_host(shop, wallet):
-    link = link_for(new_checkout(shop))
+    link = link_for(new_checkout(shop)[1])
     request = wallet.open_online_request(link)
     assert request.claims["response_uri"].startswith(shop + "/response/")
     with pytest.raises(ReaderNotAuthorised):  # the link names another client than the signed request
@@ -124,12 +151,16 @@ def test_request_object_is_signed_for_the_shop_host(shop, wallet):
 
 
 def test_forged_and_unknown_responses(shop, issuer, wallet, tmp_path):
-    page = new_checkout(shop)
+    """Anyone who saw the QR can post to its response URI: nothing they post ends the customer's checkout."""
+    browser, page = new_checkout(shop)
     checkout_id = page.rsplit("/", 1)[1]
     assert httpx.post(f"{shop}/response/{checkout_id}", data={"response": "a.b.c.d.e"}).status_code == 400
     assert httpx.post(f"{shop}/response/nope", data={"response": "x"}).status_code == 404
     assert httpx.post(f"{shop}/response/{checkout_id}", content=b"x" * 100_000).status_code == 413
-    assert httpx.get(page + "/outcome").json()["outcome"] == "refused"
+    outcome = browser.get(page + "/outcome").json()
+    assert outcome["outcome"] == "waiting" and "does not decrypt" in outcome["detail"], "was ended as refused"
+    wallet.answer_online(wallet.open_online_request(link_for(page)))  # the real wallet, afterwards
+    assert browser.get(page + "/outcome").json()["outcome"] == "verified"
     # a shop whose certificate comes from a reader CA the wallet does not trust
     other = PkiDir.create(tmp_path / "other").website_reader("localhost", organisation="Impostor")
     token = PresentationRequest.create("localhost", f"{shop}/response/x", age_query()).request_object(*other)
@@ -142,12 +173,12 @@ def test_wallet_without_sd_jwt_answers_with_an_mdoc(shop, wallet):
     """A wallet holding only mdocs: the shop's query accepts the proof of age mdoc (OpenID4VP handover)."""
     entries = wallet._entries()
     entries[:] = [e for e in entries if not e["config_id"].endswith(".sd-jwt")]
-    page = new_checkout(shop)
+    browser, page = new_checkout(shop)
     request = wallet.open_online_request(link_for(page))
     before = unused(wallet)["uk.dvla.age.mdoc"]
     wallet.answer_online(request)
     assert unused(wallet)["uk.dvla.age.mdoc"] == before - 1
-    assert httpx.get(page + "/outcome").json() == {"outcome": "verified", "age_over_18": True, "detail": ""}
+    assert browser.get(page + "/outcome").json() == {"outcome": "verified", "age_over_18": True, "detail": ""}
 
 
 def test_oversized_or_missing_request_objects(wallet, monkeypatch):
@@ -170,3 +201,68 @@ def test_oversized_or_missing_request_objects(wallet, monkeypatch):
             wallet.open_online_request(link_for(f"http://localhost/checkout/{path}"))
         assert info.value.code == "no_request"
     assert sum(sent) <= 2 * 65536, "the wallet stopped reading once the request was too large"
+
+
+# ------------------------------------------------------------------------- hardening (issue 14, item 13)
+def client_at(address: str) -> httpx.Client:
+    """A browser on another machine: its connections come from another loopback address (127.0.0.0/8)."""
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=address))
+
+
+def test_a_checkout_flood_from_one_client_leaves_customers_served(shop):
+    """1,050 anonymous checkouts in 1.3 s once made every real customer wait ten minutes for a 503."""
+    url = shop.replace("localhost", "127.0.0.1")
+    flood = client_at("127.0.0.3")
+    codes = [flood.post(f"{url}/checkout").status_code for _ in range(40)]
+    assert 0 < codes.count(303) <= 10 and codes[-1] == 429, codes
+    assert flood.post(f"{url}/checkout").headers["retry-after"] == "60"
+    new_checkout(url, client_at("127.0.0.4"))  # another customer is still served
+
+
+def test_pages_forbid_framing_and_foreign_scripts(shop):
+    browser, page = new_checkout(shop)
+    for url in (shop + "/", page):
+        headers = browser.get(url).headers
+        csp = headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'nonce-" in csp and "unsafe-inline" not in csp
+        assert headers["x-frame-options"] == "DENY" and headers["x-content-type-options"] == "nosniff"
+    assert browser.cookies.get("shop_browser"), "the checkout is bound to this browser"
+    assert httpx.get(page).status_code == 404 and httpx.get(page + "/outcome").status_code == 404
+
+
+def caught_answer(wallet: WalletModel, link: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The form the wallet would post for ``link``, caught on its way out (the wallet's own code made it)."""
+    request = wallet.open_online_request(link)
+    sent: dict[str, str] = {}
+
+    def catch(posted: httpx.Request) -> httpx.Response:
+        sent.update(urllib.parse.parse_qsl(posted.content.decode()))
+        return httpx.Response(200)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(wallet, "http", lambda base: httpx.Client(transport=httpx.MockTransport(catch)))
+        wallet.answer_online(request)
+    return sent
+
+
+def test_checkouts_outlive_a_restart_and_two_shops_accept_one_answer_once(issuer, wallet, tmp_path, monkeypatch):
+    state, port = tmp_path / "shop", process.free_port()
+    first, url = launch_shop(issuer, state, port)
+    browser, page = new_checkout(url)
+    process.stop(first)
+    first, url = launch_shop(issuer, state, port)  # restarted on the same state
+    second, other = launch_shop(issuer, state)  # a second worker on the same state
+    try:
+        assert browser.get(page).status_code == 200, "the checkout outlived the restart"
+        form = caught_answer(wallet, link_for(page), monkeypatch)
+        checkout_id = page.rsplit("/", 1)[1]
+        with ThreadPoolExecutor(2) as pool:  # the same answer to both workers at once
+            codes = list(pool.map(lambda base: httpx.post(f"{base}/response/{checkout_id}", data=form).status_code,
+                                  [url, other]))
+        assert sorted(codes) == [200, 400], codes
+        for base in (url, other):
+            assert browser.get(f"{base}/checkout/{checkout_id}/outcome").json()["outcome"] == "verified"
+        assert (state / "checkouts.sqlite").stat().st_mode & 0o077 == 0, "it holds the requests' private keys"
+    finally:
+        process.stop(first)
+        process.stop(second)

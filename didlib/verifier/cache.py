@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from didlib.errors import DecodeError, DidlibError, NetworkError, UsageError
-from didlib.files import write_private
+from didlib.files import locked, write_private
 from didlib.keys import PublicKey
 from didlib.status import StatusChecker, StatusListToken
 from didlib.trust import TrustStore
@@ -147,8 +147,12 @@ class TrustCache:
 
     # --------------------------------------------------------------------------------------- refresh
     def refresh(self, trust_list_url: str, fetch: Fetch, now: dt.datetime | None = None) -> RefreshReport:
-        """Download the trust list and every status list it names; keep what was cached on any failure."""
-        now = now or dt.datetime.now(dt.UTC)
+        """Download the trust list and every status list it names; keep what was cached on any failure.
+        Processes sharing the folder (several shop workers) refresh one at a time (a file lock)."""
+        with locked(self.folder / META_FILE):
+            return self._refresh(trust_list_url, fetch, now or dt.datetime.now(dt.UTC))
+
+    def _refresh(self, trust_list_url: str, fetch: Fetch, now: dt.datetime) -> RefreshReport:
         report = RefreshReport("kept")
         try:
             body = _download(fetch, trust_list_url)

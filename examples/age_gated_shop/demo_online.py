@@ -31,13 +31,14 @@ def checkout_once(issuer: str, shop: str, folder: Path) -> bool:
     offer = IssuerClient(issuer).identify(driver_number(SAMPLE_DRIVER), SAMPLE_DRIVER.birth_date.isoformat(),
                                           SAMPLE_DRIVER.postcode)
     wallet.add_from_offer(offer["credential_offer_uri"], offer["tx_code"])
-    page = shop + httpx.post(f"{shop}/checkout").headers["location"]
-    link = unescape(re.search(r'id="link" href="([^"]+)"', httpx.get(page).text).group(1))
+    browser = httpx.Client()  # keeps the shop's cookie: the checkout and its verdict are this browser's
+    page = shop + browser.post(f"{shop}/checkout").headers["location"]
+    link = unescape(re.search(r'id="link" href="([^"]+)"', browser.get(page).text).group(1))
     print(f"   checkout page {page}\n   wallet opens  {link[:90]}...")
     request = wallet.open_online_request(link)
     print(f"   the wallet shows: {request.reader.name} ({request.client_id}) asks for {request.requested_claims()}")
     wallet.answer_online(request)
-    outcome = httpx.get(page + "/outcome").json()
+    outcome = browser.get(page + "/outcome").json()
     print(f"   the shop learns: {outcome}")
     return outcome == {"outcome": "verified", "age_over_18": True, "detail": ""}
 

@@ -38,6 +38,7 @@ class Driver(StepDriver):
     def __init__(self, app: WalletApp, base: str, issuer_data: Path, shop_url: str) -> None:
         super().__init__(app, OUT)
         self.base, self.issuer_data, self.shop_url = base, issuer_data, shop_url
+        self.browser = httpx.Client()  # the customer's browser at the shop (keeps its cookie)
         self.checkout: dict[str, str] = {}
 
     def type(self, hint: str, text: str) -> None:
@@ -154,7 +155,7 @@ class Driver(StepDriver):
               lambda: self.shot("cards_sent"),
               lambda: self.note("unused_after_online", self.unused_proofs()),
               lambda: self.note("online_message", self.app.root.get_screen("cards").message),
-              lambda: self.note("online_outcome", httpx.get(self.checkout["page"] + "/outcome").json()),
+              lambda: self.note("online_outcome", self.browser.get(self.checkout["page"] + "/outcome").json()),
               lambda: self.tap("Settings"),
               lambda: self.shot("settings"),
               lambda: self.tap("Back"),
@@ -172,7 +173,7 @@ class Driver(StepDriver):
               lambda: self.note("opened_screen", self.app.root.current),
               lambda: self.tap("Decline"),
               lambda: self.note("after_unlock", self.app.root.current),
-              lambda: self.note("declined_outcome", httpx.get(self.checkout["page"] + "/outcome").json()),
+              lambda: self.note("declined_outcome", self.browser.get(self.checkout["page"] + "/outcome").json()),
               lambda: self.app.model.lock(),
               lambda: self.app._show_pin(),
               lambda: self.app.model.path.write_text("{"),  # the wallet file damaged: the lock screen offers the backup
@@ -193,8 +194,8 @@ class Driver(StepDriver):
 
     def start_checkout(self) -> None:
         """A customer at the website's checkout: the page's same-device link is what the wallet opens."""
-        page = self.shop_url + httpx.post(f"{self.shop_url}/checkout").headers["location"]
-        link = re.search(r'id="link" href="([^"]+)"', httpx.get(page).text)
+        page = self.shop_url + self.browser.post(f"{self.shop_url}/checkout").headers["location"]
+        link = re.search(r'id="link" href="([^"]+)"', self.browser.get(page).text)
         self.checkout = {"page": page, "link": html.unescape(link.group(1)) if link else ""}
 
     def prepare_shop(self, shop: VerifierEngine) -> None:
