@@ -362,6 +362,8 @@ class WalletApp(App):
 
     def _share_online(self) -> None:
         request, self._online = self._online, None
+        if request is None:
+            return
         cards = self._screen("cards")
         cards.message = "Sending to the website..."
         self.root.current = "cards"
@@ -431,7 +433,7 @@ class WalletApp(App):
     def change_pin(self, old: str, new: str) -> None:
         screen = self._screen("settings")
         try:
-            self.model.store.change_pin(old, new)
+            self.model.unlocked_store().change_pin(old, new)
             screen.message = "PIN changed"
         except DidlibError as exc:
             screen.message = exc.message
@@ -441,7 +443,7 @@ class WalletApp(App):
         if not path:
             screen.message = "Give a file to back up to"
             return
-        self.model.store.backup(path)
+        self.model.unlocked_store().backup(path)
         screen.message = f"Encrypted backup written to {path}"
 
     def restore(self, path: str, pin: str) -> None:
@@ -460,6 +462,6 @@ class WalletApp(App):
             screen.message = f"Could not update: {exc}"
 
     def delete_everything(self) -> None:
-        self.model.store.delete_everything()
+        self.model.unlocked_store().delete_everything()
         self.model.lock()
         self._show_pin("Everything was deleted.")

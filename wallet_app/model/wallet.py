@@ -164,10 +164,19 @@ class WalletModel:
         self.store, self.keys = None, None
         self._changed()
 
-    def _records(self) -> dict[str, Any]:
+    def unlocked_store(self) -> WalletStore:
+        """The open store: asked of a locked wallet, a usage error rather than an AttributeError."""
         if self.store is None:
             raise UsageError("the wallet is locked", code="locked")
-        return self.store.records
+        return self.store
+
+    def _keys(self) -> KeyProvider:
+        if self.keys is None:
+            raise UsageError("the wallet is locked", code="locked")
+        return self.keys
+
+    def _records(self) -> dict[str, Any]:
+        return self.unlocked_store().records
 
     # -------------------------------------------------------------------------------- credentials
     def _entries(self) -> list[dict[str, Any]]:
@@ -217,8 +226,8 @@ class WalletModel:
                 count = BATCH if ".age." in config_id else 1
                 progress(f"Requesting {config_id}")
                 bound = self._bound_key(config_id)
-                key_ids = [bound] if bound else [self.keys.new_key() for _ in range(count)]
-                response = client.request(access, config_id, [self.keys.private_key(k) for k in key_ids])
+                key_ids = [bound] if bound else [self._keys().new_key() for _ in range(count)]
+                response = client.request(access, config_id, [self._keys().private_key(k) for k in key_ids])
                 if response.status_code != 200:
                     raise DidlibError(response.json().get("error_description", "issuance failed"),
                                       code=response.json().get("error", "issuance_failed"))
@@ -228,7 +237,7 @@ class WalletModel:
                 added.append(config_id)
         progress("Checking the issuer's trust list")
         self._pin_trust(issuer)
-        self.store.save()
+        self.unlocked_store().save()
         self._changed()
         return added
 
@@ -249,7 +258,7 @@ class WalletModel:
             raise UsageError("add your driving licence first: the DBS check is bound to it", code="no_licence")
         with self.http(issuer_url) as http:
             response = IssuerClient(issuer_url, http).bind(kind, reference, self._credential(licence),
-                                                           self.keys.private_key(licence["key_id"]))
+                                                           self._keys().private_key(licence["key_id"]))
         if response.status_code != 200:
             raise DidlibError(response.json().get("error_description", "refused"),
                               code=response.json().get("error", "refused"))
@@ -299,11 +308,11 @@ class WalletModel:
     def prove_age(self, threshold: int = 18) -> list[str]:
         """The QR code text(s) of a one-way proof of age, from an unused single-use credential when there is one."""
         entry, disclose = self._unused_proof(threshold)
-        texts = codes_for(make_oneway(self._credential(entry), self.keys.private_key(entry["key_id"]), disclose,
+        texts = codes_for(make_oneway(self._credential(entry), self._keys().private_key(entry["key_id"]), disclose,
                                       now=self.clock()))
         if entry.get("doctype") == DOCTYPE_AGE:
             entry["used"] = True
-            self.store.save()
+            self.unlocked_store().save()
         return texts
 
     def share_identity(self) -> list[str]:
@@ -311,7 +320,7 @@ class WalletModel:
         licence = self._licence_entry()
         if licence is None:
             raise UsageError("add your driving licence first", code="no_licence")
-        return codes_for(make_oneway(self._credential(licence), self.keys.private_key(licence["key_id"]),
+        return codes_for(make_oneway(self._credential(licence), self._keys().private_key(licence["key_id"]),
                                      ["given_name", "family_name", "portrait"], now=self.clock()))
 
     def _holdings(self) -> list[tuple[Credential, PrivateKey]]:
@@ -321,7 +330,7 @@ class WalletModel:
             doctype = entry.get("doctype")
             if doctype and doctype not in seen and not entry["used"]:
                 seen.add(doctype)
-                out.append((self._credential(entry), self.keys.private_key(entry["key_id"])))
+                out.append((self._credential(entry), self._keys().private_key(entry["key_id"])))
         return out
 
     def _trust_data(self) -> tuple[TrustStore, TrustData]:
@@ -360,15 +369,17 @@ class WalletModel:
 
     def answer_online(self, request: ParsedRequest) -> None:
         """Post the answer (after the holder agreed), spending a single-use proof of age when one answers."""
-        sd_jwts, mdocs, origin = [], [], []
-        for suffix, holdings in ((".sd-jwt", sd_jwts), (".mdoc", mdocs)):
-            for kind in (".age.", ".mdl."):
-                entry = self._fresh([e for e in self._entries() if kind in e["config_id"]
-                                     and e["config_id"].endswith(suffix)])
-                if entry is not None:
-                    credential = entry["data"] if suffix == ".sd-jwt" else self._credential(entry)
-                    holdings.append((credential, self.keys.private_key(entry["key_id"])))
-                    origin.append((credential, entry))
+        entries = [  # per format, an unused proof of age first, then the licence
+            entry
+            for suffix in (".sd-jwt", ".mdoc")
+            for kind in (".age.", ".mdl.")
+            if (entry := self._fresh([e for e in self._entries()
+                                      if kind in e["config_id"] and e["config_id"].endswith(suffix)])) is not None
+        ]
+        key = self._keys().private_key
+        sd_jwts = [(e["data"], key(e["key_id"])) for e in entries if e["config_id"].endswith(".sd-jwt")]
+        mdocs = [(self._credential(e), key(e["key_id"])) for e in entries if e["config_id"].endswith(".mdoc")]
+        origin = list(zip([c for c, _ in sd_jwts] + [c for c, _ in mdocs], entries, strict=True))
         answer = build_response(request, sd_jwts, mdocs, now=self.clock())
         uri = request.claims["response_uri"]
         try:
@@ -381,7 +392,7 @@ class WalletModel:
         for credential, entry in origin:
             if entry["batch"] and any(credential is used for used in answer.used):
                 entry["used"] = True
-        self.store.save()
+        self.unlocked_store().save()
 
     @staticmethod
     def _fresh(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -414,6 +425,6 @@ class WalletModel:
                 status = self._credential(entry).mso.status
                 if status:
                     entry["status"] = data.status.check_reference(status, self.clock()).state
-        self.store.save()
+        self.unlocked_store().save()
         self._changed()
         return failed[0].summary(self.clock()) if failed else "Status updated"
