@@ -1,0 +1,258 @@
+"""The wallet side of OpenID4VP 1.0: verify who asks (the signed request object), then answer with SD-JWT
+VCs (key binding to ``nonce`` and ``client_id``) or mdocs (device-signed over the OpenID4VP handover)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography import x509
+from jwcrypto import jwe, jwk
+
+from didlib.errors import DecodeError, DidlibError, ReaderNotAuthorised
+from didlib.jose import CompactJws, b64url_encode, certificates_from_x5c
+from didlib.keys import PrivateKey
+from didlib.mdoc import Credential, present_elements
+from didlib.oid4vp.common import (
+    CLIENT_PREFIX,
+    CONTENT_ENCRYPTION,
+    ENC,
+    MAX_REQUEST,
+    REQUEST_TYP,
+    RESPONSE_MODES,
+    SCHEME,
+    jwk_thumbprint,
+)
+from didlib.oid4vp.dcql import check_dcql, doctype_ns
+from didlib.pki import Purpose, public_key_of
+from didlib.sdjwt import present_sd_jwt
+from didlib.session.reader_auth import ReaderIdentity, reader_identity
+from didlib.session.transcript import openid4vp_transcript
+from didlib.trust import TrustStore
+
+
+@dataclass
+class VpAnswer:
+    """What the wallet sends (``form``, to POST to ``response_uri``) and the credentials it came from."""
+
+    form: dict[str, str]
+    used: list[str | Credential]
+
+
+@dataclass
+class ParsedRequest:
+    """A verified request: who asks (their reader certificate), for what, and where to answer."""
+
+    client_id: str
+    reader: ReaderIdentity
+    claims: dict[str, Any]  # the request object
+    beyond_entitlement: list[str]
+    encryption_key: jwk.JWK | None = field(default=None, repr=False)  # for direct_post.jwt
+    enc: str = ENC
+
+    def requested_claims(self) -> list[str]:
+        """The claim names asked for, for the consent screen (any one option is answered, and they agree)."""
+        names = {c["path"][-1] for q in self.claims["dcql_query"]["credentials"] for c in q.get("claims", [])}
+        return sorted(names)
+
+
+def parse_request(
+    request_object: str, reader_trust: TrustStore, *, client_id: str | None = None, now: dt.datetime | None = None
+) -> ParsedRequest:
+    """Verify a request object: signed by a reader certificate from a trusted reader CA whose DNS name is the
+    client identifier (and the ``client_id`` of the link that led here); the answer may only go to that host,
+    over https (plain http only for ``localhost`` demos). Reports what it asks beyond the entitlement."""
+    now = now or dt.datetime.now(dt.UTC)
+    try:
+        jws = CompactJws.parse(request_object)
+        if jws.header.get("typ") != REQUEST_TYP:
+            raise ReaderNotAuthorised("not a signed authorization request", code="unsigned_request")
+        chain = certificates_from_x5c(jws.header.get("x5c"))
+        checked = reader_trust.check(chain, Purpose.READER_AUTH, now)
+        jws.verify(public_key_of(chain[0]))
+    except ReaderNotAuthorised:
+        raise
+    except DidlibError as exc:
+        raise ReaderNotAuthorised(
+            f"the request is not signed by a trusted verifier: {exc.message}", code=exc.code
+        ) from exc
+    claims = jws.payload
+    if not isinstance(claims, dict):
+        raise DecodeError("the request object must be a JSON object")
+    signed_client = claims.get("client_id")
+    if not isinstance(signed_client, str) or not signed_client.startswith(CLIENT_PREFIX):
+        raise ReaderNotAuthorised("only x509_san_dns client identifiers are accepted", code="client_id")
+    if client_id is not None and client_id != signed_client:
+        raise ReaderNotAuthorised("the link and the signed request name different clients", code="client_id_mismatch")
+    host = signed_client[len(CLIENT_PREFIX) :]
+    if host not in _dns_names(chain[0]):
+        raise ReaderNotAuthorised("the certificate does not name this client", code="client_id_mismatch")
+    for key in ("response_uri", "nonce"):
+        if not isinstance(claims.get(key), str) or not claims[key]:
+            raise DecodeError(f"the request has no {key}")
+    if not isinstance(claims.get("state", ""), str):  # optional in OpenID4VP 1.0; returned when given
+        raise DecodeError("the request's state must be a string")
+    if claims.get("response_type") != "vp_token" or claims.get("response_mode") not in RESPONSE_MODES:
+        raise DecodeError("only response_type vp_token with direct_post or direct_post.jwt is supported")
+    check_dcql(claims.get("dcql_query"))
+    response = urllib.parse.urlsplit(claims["response_uri"])
+    if response.hostname != host:
+        raise ReaderNotAuthorised("the response would go to another host than the client's", code="client_id_mismatch")
+    if not _secure(response):
+        raise ReaderNotAuthorised("the response must go over https", code="insecure_response_uri")
+    reader = reader_identity(chain[0], checked.warnings)
+    parsed = ParsedRequest(signed_client, reader, claims, _beyond(claims["dcql_query"], reader))
+    if claims["response_mode"] == "direct_post.jwt":
+        parsed.encryption_key, parsed.enc = _response_key(claims.get("client_metadata"))
+    return parsed
+
+
+def _response_key(metadata: Any) -> tuple[jwk.JWK, str]:
+    """The verifier's P-256 ECDH-ES key from ``client_metadata.jwks``, and a content encryption we support."""
+    try:
+        keys = metadata["jwks"]["keys"]
+        usable = [
+            k
+            for k in keys
+            if k.get("kty") == "EC"
+            and k.get("crv") == "P-256"
+            and k.get("use", "enc") == "enc"
+            and k.get("alg", "ECDH-ES") == "ECDH-ES"
+        ]
+        key = jwk.JWK(**{name: usable[0][name] for name in ("kty", "crv", "x", "y", "kid") if name in usable[0]})
+        key.get_op_key("wrapKey")  # loads the point: fails for one that is not on the curve
+        offered = metadata.get("encrypted_response_enc_values_supported") or [ENC]
+        enc = next(e for e in offered if e in CONTENT_ENCRYPTION)
+    except Exception as exc:  # jwcrypto and bad shapes raise several unrelated types
+        raise DecodeError(
+            "direct_post.jwt without a usable P-256 encryption key and A128GCM/A256GCM", code="bad_encryption_key"
+        ) from exc
+    return key, enc
+
+
+def _dns_names(cert: x509.Certificate) -> list[str]:
+    try:
+        return cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+            x509.DNSName
+        )
+    except x509.ExtensionNotFound:
+        return []
+
+
+
+def _beyond(dcql: Any, reader: ReaderIdentity) -> list[str]:
+    beyond = []
+    for query in dcql.get("credentials", []) if isinstance(dcql, dict) else []:
+        for claim in query.get("claims", []):
+            place = doctype_ns(query, claim.get("path", []))
+            if place is None or reader.beyond_entitlement(place[0], {place[1]: [place[2]]}):
+                beyond.append(".".join(claim.get("path", [])))
+    return beyond
+
+
+def build_response(
+    request: ParsedRequest,
+    sd_jwts: Iterable[tuple[str, PrivateKey]],
+    mdocs: Iterable[tuple[Credential, PrivateKey]],
+    now: dt.datetime | None = None,
+) -> VpAnswer:
+    """The form to POST to ``response_uri``, from the first credential-set option the wallet can satisfy
+    (in the order the verifier listed them), and which credentials it used (a wallet spends single-use ones).
+
+    Refuses when the request asks beyond the verifier's entitlement: nothing is sent then.
+    """
+    if request.beyond_entitlement:
+        raise ReaderNotAuthorised(
+            f"the verifier may not ask for {', '.join(request.beyond_entitlement)}", code="beyond_entitlement"
+        )
+    claims = request.claims
+    queries = {q["id"]: q for q in claims["dcql_query"]["credentials"]}
+    options = [o for s in claims["dcql_query"].get("credential_sets", []) for o in s["options"]] or [
+        [q] for q in queries
+    ]
+    sd_jwts, mdocs = list(sd_jwts), list(mdocs)
+    for option in options:
+        token, used = {}, []
+        for query_id in option:
+            answer = _answer(queries[query_id], request, claims, sd_jwts, mdocs, now)
+            if answer is None:
+                break
+            token[query_id] = [answer[0]]
+            used.append(answer[1])
+        else:
+            state = {"state": claims["state"]} if "state" in claims else {}
+            return VpAnswer(_response_form(request, {"vp_token": token, **state}), used)
+    raise DidlibError("no credential in the wallet answers this request", code="no_matching_credential")
+
+
+def _answer(
+    query: Mapping[str, Any],
+    request: ParsedRequest,
+    claims: Mapping[str, Any],
+    sd_jwts: list[tuple[str, PrivateKey]],
+    mdocs: list[tuple[Credential, PrivateKey]],
+    now: dt.datetime | None,
+) -> tuple[str, str | Credential] | None:
+    """(presentation, the credential it came from) for one credential query, or None."""
+    paths = [c["path"] for c in query.get("claims", [])]
+    if query["format"] == "dc+sd-jwt":
+        wanted = set(query.get("meta", {}).get("vct_values", []))
+        for credential, key in sd_jwts:
+            payload = CompactJws.parse(credential.split("~", 1)[0]).payload
+            if payload.get("vct") in wanted:
+                try:
+                    disclose = [p[-1] for p in paths]
+                    return present_sd_jwt(
+                        credential, key, disclose, nonce=claims["nonce"], aud=request.client_id, now=now
+                    ), credential
+                except DidlibError:
+                    continue
+        return None
+    doctype = query["meta"]["doctype_value"]
+    for mdoc, key in mdocs:
+        if mdoc.doctype == doctype:
+            thumbprint = jwk_thumbprint(request.encryption_key) if request.encryption_key else None
+            transcript = openid4vp_transcript(request.client_id, claims["nonce"], claims["response_uri"], thumbprint)
+            try:
+                response = present_elements(mdoc, key, [f"{p[0]}:{p[1]}" for p in paths], transcript)
+            except DidlibError:
+                continue
+            return b64url_encode(response), mdoc
+    return None
+
+
+def _response_form(request: ParsedRequest, params: dict[str, Any]) -> dict[str, str]:
+    if request.encryption_key is None:
+        return {**params, "vp_token": json.dumps(params["vp_token"])}
+    token = jwe.JWE(
+        json.dumps(params).encode(),
+        protected=json.dumps(
+            {"alg": "ECDH-ES", "enc": request.enc}
+            | ({"kid": request.encryption_key["kid"]} if request.encryption_key.get("kid") else {})
+        ),
+    )
+    token.add_recipient(request.encryption_key)
+    return {"response": token.serialize(compact=True)}
+
+
+def request_uri_parts(uri: str) -> tuple[str, str]:
+    """(client_id, request_uri) of an ``openid4vp://`` link; the request is only fetched over https."""
+    if not isinstance(uri, str) or not uri.startswith(SCHEME) or len(uri) > MAX_REQUEST:
+        raise DecodeError("not an openid4vp:// request")
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(uri).query)
+    try:
+        client_id, request_uri = query["client_id"][0], query["request_uri"][0]
+    except (KeyError, IndexError) as exc:
+        raise DecodeError("the request link needs client_id and request_uri") from exc
+    if not _secure(urllib.parse.urlsplit(request_uri)):
+        raise ReaderNotAuthorised("the request must be fetched over https", code="insecure_request_uri")
+    return client_id, request_uri
+
+
+def _secure(url: urllib.parse.SplitResult) -> bool:
+    """https, or plain http to ``localhost`` only (demos and tests on one machine)."""
+    return url.scheme == "https" or (url.scheme == "http" and url.hostname == "localhost")
