@@ -13,7 +13,7 @@ from didlib.errors import DecodeError, DidlibError, ReaderNotAuthorised
 from didlib.jose import sign_jws, x5c_header
 from didlib.keys import generate_key
 from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_MDL
-from didlib.mdoc.registry import NS_ISO, ONLINE_AGE_ENTITLEMENT
+from didlib.mdoc.registry import NS_AGE, NS_ISO, ONLINE_AGE_ENTITLEMENT
 from didlib.oid4vp import PresentationRequest, age_query, build_response, check_dcql, parse_request, request_uri_parts
 from didlib.samples import flat_claims, proof_of_age_data
 from didlib.sdjwt.profiles import VCT, issue_credential_sd_jwt
@@ -347,3 +347,124 @@ def test_wallet_answers_a_request_without_state(website, reader_trust, age_sd_jw
     token = sign_jws(claims, website[0], {"typ": "oauth-authz-req+jwt", "x5c": x5c_header(website[1])})
     form = build_response(parse_request(token, reader_trust, now=NOW), [(age_sd_jwt, device_key)], [], now=LATER).form
     assert set(form) == {"vp_token"}
+
+
+# ---------------------------------------------------------------------------- DCQL (OpenID4VP 1.0 section 6)
+def sd_query(claims, **extra):
+    """One SD-JWT VC proof-of-age credential query."""
+    return {"id": "age", "format": "dc+sd-jwt", "meta": {"vct_values": [VCT[DOCTYPE_AGE]]}, "claims": claims, **extra}
+
+
+def mdoc_query(claims, **extra):
+    return {"id": "age_mdoc", "format": "mso_mdoc", "meta": {"doctype_value": DOCTYPE_AGE},
+            "claims": [{**c, "path": [NS_AGE, *c["path"]]} for c in claims], **extra}
+
+
+ALTERNATIVES = [{"id": "a18", "path": ["age_over_18"]}, {"id": "a21", "path": ["age_over_21"]}]
+
+
+def token_of(form):
+    return json.loads(form["vp_token"])
+
+
+def disclosed_names(presentation):
+    from didlib.sdjwt.core import Disclosure, split_sd_jwt
+
+    return {Disclosure.parse(d).name for d in split_sd_jwt(presentation)[1]}
+
+
+def disclosed_elements(presentation):
+    from didlib.cbor import decode
+    from didlib.jose import b64url_decode
+
+    doc = decode(b64url_decode(presentation))["documents"][0]
+    return {ns: sorted(item.decode()["elementIdentifier"] for item in items)
+            for ns, items in doc["issuerSigned"].get("nameSpaces", {}).items()}
+
+
+def answer_with(website, reader_trust, query, sd_jwts=(), mdocs=()):
+    request, request_object = ask(website, encrypted=False, query=query)
+    return request, answer(request_object, reader_trust, sd_jwts, mdocs)
+
+
+@pytest.mark.parametrize(("claim_sets", "expected"), [
+    ([["a18"], ["a21"]], {"age_over_18"}),
+    ([["a21"], ["a18"]], {"age_over_21"}),
+    ([["a99"], ["a21"]], {"age_over_21"}),  # the first option the wallet cannot satisfy is skipped
+    ([["a18", "a21"]], {"age_over_18", "age_over_21"}),
+])
+def test_claim_sets_disclose_one_option_only(website, reader_trust, trust, age_sd_jwt, device_key, claim_sets,
+                                             expected):
+    claims = [*ALTERNATIVES, {"id": "a99", "path": ["age_over_99"]}]
+    request, form = answer_with(website, reader_trust, {"credentials": [sd_query(claims, claim_sets=claim_sets)]},
+                                [(age_sd_jwt, device_key)])
+    assert disclosed_names(token_of(form)["age"][0]) == expected
+    result = request.check(form, trust=trust, now=LATER)
+    assert result.valid, result.errors
+    assert result.claims == dict.fromkeys(expected, True)
+
+
+def test_claim_sets_disclose_one_mdoc_element_only(website, reader_trust, trust, age_credential, device_key):
+    query = {"credentials": [mdoc_query(ALTERNATIVES, claim_sets=[["a18"], ["a21"]])]}
+    request, form = answer_with(website, reader_trust, query, mdocs=[(age_credential, device_key)])
+    assert disclosed_elements(token_of(form)["age_mdoc"][0]) == {NS_AGE: ["age_over_18"]}
+    assert request.check(form, trust=trust, now=LATER).claims == {"age_over_18": True}
+
+
+def test_claim_sets_no_option_satisfied_sends_nothing(website, reader_trust, age_sd_jwt, device_key):
+    claims = [{**c, "values": [False]} for c in ALTERNATIVES]  # the holder is over 21
+    query = {"credentials": [sd_query(claims, claim_sets=[["a18"], ["a21"]])]}
+    with pytest.raises(DidlibError) as info:
+        answer_with(website, reader_trust, query, [(age_sd_jwt, device_key)])
+    assert info.value.code == "no_matching_credential"
+
+
+def crafted(request, entries):
+    """A direct_post form carrying presentations made by hand (another wallet's answer, not build_response's)."""
+    return {"vp_token": json.dumps(entries), "state": request.state}
+
+
+def sd_presentation(request, credential, key, names):
+    from didlib.sdjwt import present_sd_jwt
+
+    return present_sd_jwt(credential, key, names, nonce=request.nonce, aud=request.client_id, now=LATER)
+
+
+def mdoc_presentation(request, credential, key, elements):
+    from didlib.jose import b64url_encode
+    from didlib.mdoc import present_elements
+    from didlib.session.transcript import openid4vp_transcript
+
+    transcript = openid4vp_transcript(request.client_id, request.nonce, request.response_uri, None)
+    return b64url_encode(present_elements(credential, key, elements, transcript))
+
+
+def test_verifier_refuses_an_answer_with_every_claim_set_option(website, trust, age_sd_jwt, age_credential,
+                                                                device_key):
+    """The interoperability failure of issue 15: both options disclosed where one was asked for."""
+    query = {"credentials": [sd_query(ALTERNATIVES, claim_sets=[["a18"], ["a21"]])]}
+    request, _ = ask(website, encrypted=False, query=query)
+    both = sd_presentation(request, age_sd_jwt, device_key, ["age_over_18", "age_over_21"])
+    result = request.check(crafted(request, {"age": [both]}), trust=trust, now=LATER)
+    assert not result.valid and [p.code for p in result.errors] == ["over_disclosure"]
+    assert not request.answered and result.claims == {}
+
+    query = {"credentials": [mdoc_query(ALTERNATIVES, claim_sets=[["a18"], ["a21"]])]}
+    request, _ = ask(website, encrypted=False, query=query)
+    both = mdoc_presentation(request, age_credential, device_key, [f"{NS_AGE}:age_over_18", f"{NS_AGE}:age_over_21"])
+    result = request.check(crafted(request, {"age_mdoc": [both]}), trust=trust, now=LATER)
+    assert not result.valid and [p.code for p in result.errors] == ["over_disclosure"]
+
+
+def test_verifier_accepts_a_later_option_and_refuses_a_claim_not_asked(website, trust, age_sd_jwt, device_key):
+    """A wallet may answer another option than the first (6.4.1), but nothing outside the query."""
+    query = {"credentials": [sd_query(ALTERNATIVES, claim_sets=[["a18"], ["a21"]])]}
+    request, _ = ask(website, encrypted=False, query=query)
+    second = sd_presentation(request, age_sd_jwt, device_key, ["age_over_21"])
+    result = request.check(crafted(request, {"age": [second]}), trust=trust, now=LATER)
+    assert result.valid and result.claims == {"age_over_21": True}
+
+    request, _ = ask(website, encrypted=False, query={"credentials": [sd_query([{"path": ["age_over_18"]}])]})
+    extra = sd_presentation(request, age_sd_jwt, device_key, ["age_over_18", "portrait"])
+    result = request.check(crafted(request, {"age": [extra]}), trust=trust, now=LATER)
+    assert not result.valid and [p.code for p in result.errors] == ["over_disclosure"]

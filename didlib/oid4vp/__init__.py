@@ -15,7 +15,14 @@ Split by role: :mod:`didlib.oid4vp.dcql` (the query language), :mod:`didlib.oid4
 from didlib.oid4vp.common import MAX_REQUEST, SCHEME, VP_FORMATS, jwk_thumbprint
 from didlib.oid4vp.dcql import age_query, check_dcql
 from didlib.oid4vp.verifier import PresentationRequest, VpResult
-from didlib.oid4vp.wallet import ParsedRequest, VpAnswer, build_response, parse_request, request_uri_parts
+from didlib.oid4vp.wallet import (
+    ParsedRequest,
+    VpAnswer,
+    build_response,
+    error_response,
+    parse_request,
+    request_uri_parts,
+)
 
 __all__ = [
     "SCHEME",
@@ -25,6 +32,7 @@ __all__ = [
     "parse_request",
     "check_dcql",
     "build_response",
+    "error_response",
     "VpResult",
     "VpAnswer",
     "request_uri_parts",

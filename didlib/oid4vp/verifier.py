@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import secrets
 import urllib.parse
 from collections.abc import Mapping, Sequence
@@ -15,7 +16,7 @@ from cryptography import x509
 from jwcrypto import jwe, jwk
 
 from didlib.errors import DecodeError, DidlibError, VerificationError
-from didlib.jose import b64url_decode, parse_json, sign_jws, x5c_header
+from didlib.jose import CompactJws, b64url_decode, certificates_from_x5c, parse_json, sign_jws, x5c_header
 from didlib.keys import PrivateKey
 from didlib.mdoc import verify_response
 from didlib.oid4vp.common import (
@@ -29,8 +30,19 @@ from didlib.oid4vp.common import (
     VP_FORMATS,
     jwk_thumbprint,
 )
-from didlib.oid4vp.dcql import check_dcql
+from didlib.oid4vp.dcql import (
+    MDOC,
+    SD_JWT,
+    Held,
+    answers_sets,
+    authority_key_ids,
+    check_dcql,
+    claim_values,
+    credential_matches,
+    selected_claims,
+)
 from didlib.sdjwt import verify_sd_jwt_vc
+from didlib.sdjwt.core import Disclosure, split_sd_jwt
 from didlib.session.transcript import openid4vp_transcript
 from didlib.trust import TrustStore
 from didlib.verification import Problem
@@ -42,8 +54,10 @@ class VpResult:
 
     valid: bool
     claims: dict[str, Any] = field(default_factory=dict)  # only the claims the query asked for
-    credential_id: str | None = None
+    credential_id: str | None = None  # the answered credential query ids, comma-separated
     errors: list[Problem] = field(default_factory=list)
+    # per credential query id, the claims of each presentation (several when the query allows ``multiple``)
+    presented: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -174,6 +188,8 @@ class PresentationRequest:
                 raise VerificationError("this request has already been answered", code="replayed")
             if now - self.created > max_age:
                 raise VerificationError("the request has expired", code="request_expired")
+            if "error" in params:
+                return VpResult(False, errors=[_wallet_error(params)])
             token = params.get("vp_token")
             token = parse_json(token) if isinstance(token, str) else token
             if not isinstance(token, dict) or not token:
@@ -185,8 +201,8 @@ class PresentationRequest:
         return result
 
     def _open(self, form: Mapping[str, str]) -> dict[str, Any]:
-        if self.response_mode == "direct_post":
-            return dict(form)
+        if self.response_mode == "direct_post" or ("error" in form and "response" not in form):
+            return dict(form)  # a wallet that cannot encrypt may send its error in the clear (8.3.1)
         response = form.get("response")
         if not isinstance(response, str) or len(response) > MAX_REQUEST or self.encryption_key is None:
             raise DecodeError("an encrypted response (direct_post.jwt) was expected")
@@ -206,64 +222,145 @@ class PresentationRequest:
     def _verify_token(
         self, token: dict[str, Any], trust: TrustStore, now: dt.datetime, status_checker: Any
     ) -> VpResult:
-        """Every entry must verify and the entries together must be one option of the credential sets."""
-        queries = {q["id"]: q for q in self.dcql_query["credentials"]}
-        options = [set(o) for s in self.dcql_query.get("credential_sets", []) for o in s["options"]] or [set(queries)]
-        if set(token) not in options:
+        """OpenID4VP 1.0 8.6: every presentation verifies and meets its credential query, the query ids are what
+        the credential sets allow, and no presentation discloses a claim the query did not select (6.4)."""
+        dcql = self.dcql_query
+        queries = {q["id"]: q for q in dcql["credentials"]}
+        if not set(token) <= set(queries) or not answers_sets(dcql, token):
             raise DecodeError("vp_token does not answer the query", code="wrong_credentials")
-        claims: dict[str, Any] = {}
+        allowed: dict[str, set[Any]] = {}  # presentation -> the claims selected for it by every query it answers
+        checked: list[tuple[str, _Presented]] = []
+        presented: dict[str, list[dict[str, Any]]] = {}
         for query_id, presentations in token.items():
-            if not isinstance(presentations, list) or len(presentations) != 1:
-                raise DecodeError(f"vp_token entry {query_id!r} must hold one presentation")
-            problems = self._verify_one(queries[query_id], presentations[0], trust, now, status_checker, claims)
-            if problems:
-                return VpResult(False, errors=problems)
-        return VpResult(True, claims, ",".join(token))
+            query = queries[query_id]
+            limit = MAX_PRESENTATIONS if query.get("multiple", False) else 1
+            if not isinstance(presentations, list) or not 1 <= len(presentations) <= limit:
+                raise DecodeError(f"vp_token entry {query_id!r} must hold {limit if limit == 1 else 'some'} "
+                                  "presentation(s)")
+            for presentation in presentations:
+                if not isinstance(presentation, str):
+                    raise DecodeError("a presentation must be a string")
+                one = self._verify_one(query, presentation, trust, now, status_checker)
+                if isinstance(one, list):
+                    return VpResult(False, errors=one)
+                claims = _meets(query, one)
+                allowed.setdefault(presentation, set()).update(_selectable(one, claims))
+                checked.append((presentation, one))
+                presented.setdefault(query_id, []).append(
+                    {_claim_name(one.held, c["path"]): claim_values(one.held, c["path"])[0] for c in claims}
+                )
+        for presentation, one in checked:
+            extra = sorted(str(d) for d in one.disclosed - allowed[presentation])
+            if extra:
+                raise VerificationError(
+                    f"the presentation discloses claims the query did not select: {', '.join(extra)}",
+                    code="over_disclosure",
+                )
+        merged = {name: value for entries in presented.values() for entry in entries for name, value in entry.items()}
+        return VpResult(True, merged, ",".join(token), presented=presented)
 
     def _verify_one(
-        self,
-        query: Mapping[str, Any],
-        presentation: Any,
-        trust: TrustStore,
-        now: dt.datetime,
-        status_checker: Any,
-        claims: dict[str, Any],
-    ) -> list[Problem]:
-        """Verify one presentation and add only the claims its query asked for to ``claims``."""
-        if not isinstance(presentation, str):
-            raise DecodeError("a presentation must be a string")
-        names = [c["path"][-1] for c in query["claims"]]
-        if query["format"] == "dc+sd-jwt":
+        self, query: Mapping[str, Any], presentation: str, trust: TrustStore, now: dt.datetime, status_checker: Any
+    ) -> _Presented | list[Problem]:
+        """Verify one presentation (signature, chain, holder binding, validity, status); its problems if not."""
+        if query["format"] == SD_JWT:
             sd_jwt = verify_sd_jwt_vc(
                 presentation,
                 trust=trust,
                 nonce=self.nonce,
                 aud=self.client_id,
                 now=now,
-                expected_vct=query.get("meta", {}).get("vct_values"),
+                expected_vct=query["meta"]["vct_values"],
                 status_checker=status_checker,
             )
             if not sd_jwt.valid:
                 return sd_jwt.errors
-            found = {name: sd_jwt.claims.get(name) for name in names}
-        else:
-            thumbprint = jwk_thumbprint(self.encryption_key) if self.encryption_key else None
-            transcript = openid4vp_transcript(self.client_id, self.nonce, self.response_uri, thumbprint)
-            mdoc = verify_response(
-                b64url_decode(presentation),
-                trust=trust,
-                session_transcript=transcript,
-                now=now,
-                status_checker=status_checker,
-            )
-            if not mdoc.valid:
-                return mdoc.errors
-            doc = mdoc.documents[0]
-            if doc.doctype != query["meta"]["doctype_value"]:
-                return [Problem("wrong_document", f"asked for {query['meta']['doctype_value']}, got {doc.doctype}")]
-            found = {c["path"][-1]: doc.elements.get(c["path"][0], {}).get(c["path"][-1]) for c in query["claims"]}
-        if any(value is None for value in found.values()):
-            raise VerificationError("the presentation lacks a claim that was asked for", code="claim_missing")
-        claims.update(found)
-        return []
+            jwt_part, encoded, _ = split_sd_jwt(presentation)
+            chain = certificates_from_x5c(CompactJws.parse(jwt_part).header.get("x5c"))
+            held = Held(SD_JWT, sd_jwt.vct or "", sd_jwt.claims, authority_key_ids(chain))
+            named = {Disclosure.parse(d).name for d in encoded}
+            return _Presented(held, {name for name in named if name is not None})
+        if query["format"] != MDOC:
+            return [Problem("wrong_credentials", f"this verifier does not check {query['format']!r} presentations")]
+        thumbprint = jwk_thumbprint(self.encryption_key) if self.encryption_key else None
+        transcript = openid4vp_transcript(self.client_id, self.nonce, self.response_uri, thumbprint)
+        mdoc = verify_response(
+            b64url_decode(presentation),
+            trust=trust,
+            session_transcript=transcript,
+            now=now,
+            status_checker=status_checker,
+        )
+        if not mdoc.valid:
+            return mdoc.errors
+        if len(mdoc.documents) != 1:
+            return [Problem("wrong_document", "an mdoc presentation must hold one document")]
+        doc = mdoc.documents[0]
+        if doc.doctype != query["meta"]["doctype_value"]:
+            return [Problem("wrong_document", f"asked for {query['meta']['doctype_value']}, got {doc.doctype}")]
+        chain = [doc.signer_certificate] if doc.signer_certificate is not None else []
+        held = Held(MDOC, doc.doctype, doc.elements, authority_key_ids(chain))
+        return _Presented(held, {(ns, e) for ns, elements in doc.elements.items() for e in elements})
 
+
+MAX_PRESENTATIONS = 16  # per credential query with ``multiple``
+
+
+@dataclass(frozen=True)
+class _Presented:
+    """A verified presentation: what DCQL sees of it, and what it disclosed selectively (names, or
+    (namespace, element) pairs for an mdoc)."""
+
+    held: Held
+    disclosed: set[Any]
+
+
+def _meets(query: Mapping[str, Any], one: _Presented) -> list[Mapping[str, Any]]:
+    """The claims a verified presentation answers its query with (6.4.1); raises when it does not."""
+    if not credential_matches(query, one.held):
+        raise VerificationError(
+            "the credential's issuer is not one of the query's trusted authorities", code="untrusted_authority"
+        )
+    claims = selected_claims(query, one.held)
+    if claims is None:
+        present = all(claim_values(one.held, c["path"]) for c in query["claims"]) if "claim_sets" not in query else \
+            any(all(claim_values(one.held, c["path"]) for c in query["claims"] if c["id"] in o)
+                for o in query["claim_sets"])
+        if present:
+            raise VerificationError("a claim does not have a value the query accepts", code="value_mismatch")
+        raise VerificationError("the presentation lacks a claim that was asked for", code="claim_missing")
+    return claims
+
+
+def _selectable(one: _Presented, claims: list[Mapping[str, Any]]) -> set[Any]:
+    """What a presentation may disclose for these selected claims: their names, and for an SD-JWT everything
+    nested in their values (disclosing an object discloses its members)."""
+    if one.held.format == MDOC:
+        return {(c["path"][0], c["path"][1]) for c in claims}
+    names: set[Any] = set()
+    for claim in claims:
+        names.update(p for p in claim["path"] if isinstance(p, str))
+        for value in claim_values(one.held, claim["path"]):
+            names.update(_nested_names(value))
+    return names
+
+
+def _nested_names(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return set(value).union(*(_nested_names(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_nested_names(v) for v in value))
+    return set()
+
+
+def _claim_name(held: Held, path: Sequence[Any]) -> str:
+    """How a claim is named in :attr:`VpResult.claims`: the element for an mdoc, the dotted path for JSON."""
+    return str(path[-1]) if held.format == MDOC else ".".join(str(p) for p in path)
+
+
+def _wallet_error(params: Mapping[str, Any]) -> Problem:
+    """The wallet's error response (8.5) as a problem with its code (``access_denied`` ...), kept short."""
+    error, description = params.get("error"), params.get("error_description")
+    code = error if isinstance(error, str) and re.fullmatch(r"[a-z_]{1,64}", error) else "wallet_error"
+    text = description[:200] if isinstance(description, str) else "the wallet sent no presentation"
+    return Problem(code, f"the wallet answered {code}: {text}")

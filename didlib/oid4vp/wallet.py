@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,9 +27,10 @@ from didlib.oid4vp.common import (
     SCHEME,
     jwk_thumbprint,
 )
-from didlib.oid4vp.dcql import check_dcql, doctype_ns
+from didlib.oid4vp.dcql import MDOC, SD_JWT, Held, authority_key_ids, check_dcql, doctype_ns, select
 from didlib.pki import Purpose, public_key_of
 from didlib.sdjwt import present_sd_jwt
+from didlib.sdjwt.core import process_disclosures, split_sd_jwt
 from didlib.session.reader_auth import ReaderIdentity, reader_identity
 from didlib.session.transcript import openid4vp_transcript
 from didlib.trust import TrustStore
@@ -145,12 +146,13 @@ def _dns_names(cert: x509.Certificate) -> list[str]:
 
 
 def _beyond(dcql: Any, reader: ReaderIdentity) -> list[str]:
+    """The claims asked for (dotted paths) that the reader certificate's entitlement does not grant."""
     beyond = []
     for query in dcql.get("credentials", []) if isinstance(dcql, dict) else []:
         for claim in query.get("claims", []):
             place = doctype_ns(query, claim.get("path", []))
             if place is None or reader.beyond_entitlement(place[0], {place[1]: [place[2]]}):
-                beyond.append(".".join(claim.get("path", [])))
+                beyond.append(".".join(str(p) for p in claim.get("path", [])))
     return beyond
 
 
@@ -160,69 +162,87 @@ def build_response(
     mdocs: Iterable[tuple[Credential, PrivateKey]],
     now: dt.datetime | None = None,
 ) -> VpAnswer:
-    """The form to POST to ``response_uri``, from the first credential-set option the wallet can satisfy
-    (in the order the verifier listed them), and which credentials it used (a wallet spends single-use ones).
+    """The form to POST to ``response_uri`` (OpenID4VP 1.0 8.1): what :func:`didlib.oid4vp.dcql.select` picks
+    from the wallet's credentials, each disclosing only its selected claims; and which credentials it used
+    (a wallet spends single-use ones).
 
-    Refuses when the request asks beyond the verifier's entitlement: nothing is sent then.
+    A claim beyond the verifier's entitlement is never disclosed: a ``claim_sets`` option that needs one is
+    skipped, and a query that cannot be answered without one is refused (``beyond_entitlement``). A query
+    the wallet cannot satisfy raises ``no_matching_credential``. Nothing is sent then (:func:`error_response`
+    tells the verifier).
     """
-    if request.beyond_entitlement:
-        raise ReaderNotAuthorised(
-            f"the verifier may not ask for {', '.join(request.beyond_entitlement)}", code="beyond_entitlement"
-        )
-    claims = request.claims
-    queries = {q["id"]: q for q in claims["dcql_query"]["credentials"]}
-    options = [o for s in claims["dcql_query"].get("credential_sets", []) for o in s["options"]] or [
-        [q] for q in queries
-    ]
-    sd_jwts, mdocs = list(sd_jwts), list(mdocs)
-    for option in options:
-        token, used = {}, []
-        for query_id in option:
-            answer = _answer(queries[query_id], request, claims, sd_jwts, mdocs, now)
-            if answer is None:
-                break
-            token[query_id] = [answer[0]]
-            used.append(answer[1])
-        else:
-            state = {"state": claims["state"]} if "state" in claims else {}
-            return VpAnswer(_response_form(request, {"vp_token": token, **state}), used)
-    raise DidlibError("no credential in the wallet answers this request", code="no_matching_credential")
+    sources: list[tuple[str | Credential, PrivateKey]] = []
+    held: list[Held] = []
+    for credential, key in [*sd_jwts, *mdocs]:
+        view = _held(credential)
+        if view is not None:
+            sources.append((credential, key))
+            held.append(view)
+    def disclosable(query: Mapping[str, Any], path: Sequence[Any]) -> bool:
+        """Names only (the wallet's credentials are flat objects and mdoc elements), within the entitlement."""
+        return all(isinstance(p, str) for p in path) and ".".join(path) not in beyond
+
+    beyond = set(request.beyond_entitlement)
+    try:
+        selection = select(request.claims["dcql_query"], held, disclosable)
+    except DidlibError:
+        if beyond:
+            raise ReaderNotAuthorised(
+                f"the verifier may not ask for {', '.join(sorted(beyond))}", code="beyond_entitlement"
+            ) from None
+        raise
+    token: dict[str, list[str]] = {}
+    used: list[str | Credential] = []
+    for query_id, picks in selection.items():
+        token[query_id] = [_present(*sources[index], claims, request, now) for index, claims in picks]
+        used += [sources[index][0] for index, _ in picks if not any(sources[index][0] is u for u in used)]
+    return VpAnswer(_response_form(request, {"vp_token": token, **_state(request)}), used)
 
 
-def _answer(
-    query: Mapping[str, Any],
-    request: ParsedRequest,
-    claims: Mapping[str, Any],
-    sd_jwts: list[tuple[str, PrivateKey]],
-    mdocs: list[tuple[Credential, PrivateKey]],
-    now: dt.datetime | None,
-) -> tuple[str, str | Credential] | None:
-    """(presentation, the credential it came from) for one credential query, or None."""
-    paths = [c["path"] for c in query.get("claims", [])]
-    if query["format"] == "dc+sd-jwt":
-        wanted = set(query.get("meta", {}).get("vct_values", []))
-        for credential, key in sd_jwts:
-            payload = CompactJws.parse(credential.split("~", 1)[0]).payload
-            if payload.get("vct") in wanted:
-                try:
-                    disclose = [p[-1] for p in paths]
-                    return present_sd_jwt(
-                        credential, key, disclose, nonce=claims["nonce"], aud=request.client_id, now=now
-                    ), credential
-                except DidlibError:
-                    continue
+def error_response(request: ParsedRequest, error: str = "access_denied", description: str = "") -> dict[str, str]:
+    """The error response form (OpenID4VP 1.0 8.5, RFC 6749 4.1.2.1): ``access_denied`` when the wallet holds
+    nothing that satisfies the query or the holder declined."""
+    params = {"error": error, **({"error_description": description} if description else {}), **_state(request)}
+    return _response_form(request, params)
+
+
+def _state(request: ParsedRequest) -> dict[str, str]:
+    return {"state": request.claims["state"]} if "state" in request.claims else {}
+
+
+def _held(credential: str | Credential) -> Held | None:
+    """How DCQL sees one of the wallet's credentials; None for one it cannot read (it is never offered)."""
+    try:
+        if isinstance(credential, Credential):
+            chain = credential.issuer_signed.issuer_auth.x5chain()
+            return Held(MDOC, credential.doctype, credential.elements(), authority_key_ids(chain))
+        jwt_part, encoded, _ = split_sd_jwt(credential)
+        issuer_jwt = CompactJws.parse(jwt_part)
+        if not isinstance(issuer_jwt.payload, dict):
+            return None
+        claims, _ = process_disclosures(issuer_jwt.payload, encoded)
+        chain = certificates_from_x5c(issuer_jwt.header.get("x5c"))
+        return Held(SD_JWT, str(issuer_jwt.payload.get("vct")), claims, authority_key_ids(chain))
+    except DidlibError:
         return None
-    doctype = query["meta"]["doctype_value"]
-    for mdoc, key in mdocs:
-        if mdoc.doctype == doctype:
-            thumbprint = jwk_thumbprint(request.encryption_key) if request.encryption_key else None
-            transcript = openid4vp_transcript(request.client_id, claims["nonce"], claims["response_uri"], thumbprint)
-            try:
-                response = present_elements(mdoc, key, [f"{p[0]}:{p[1]}" for p in paths], transcript)
-            except DidlibError:
-                continue
-            return b64url_encode(response), mdoc
-    return None
+
+
+def _present(
+    credential: str | Credential,
+    key: PrivateKey,
+    claims: list[Mapping[str, Any]],
+    request: ParsedRequest,
+    now: dt.datetime | None,
+) -> str:
+    """One presentation disclosing exactly ``claims``: an SD-JWT with a KB-JWT, or an mdoc DeviceResponse."""
+    paths = [c["path"] for c in claims]
+    nonce = request.claims["nonce"]
+    if isinstance(credential, str):
+        return present_sd_jwt(credential, key, [".".join(p) for p in paths], nonce=nonce, aud=request.client_id,
+                              now=now)
+    thumbprint = jwk_thumbprint(request.encryption_key) if request.encryption_key else None
+    transcript = openid4vp_transcript(request.client_id, nonce, request.claims["response_uri"], thumbprint)
+    return b64url_encode(present_elements(credential, key, [f"{p[0]}:{p[1]}" for p in paths], transcript))
 
 
 def _response_form(request: ParsedRequest, params: dict[str, Any]) -> dict[str, str]:
