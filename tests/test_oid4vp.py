@@ -249,6 +249,18 @@ def test_malformed_vp_tokens(website, trust, token):
     {"credentials": [{"id": "a", "format": "dc+sd-jwt", "meta": {"vct_values": []}, "claims": [{"path": [1]}]}]},
     {"credentials": [{"id": "a", "format": "dc+sd-jwt", "meta": {"vct_values": []}}],
      "credential_sets": [{"options": [["b"]]}]},
+    {"credentials": [{"id": "a b", "format": "dc+sd-jwt", "meta": {"vct_values": ["v"]}}]},
+    {"credentials": [{"id": "a", "format": "dc+sd-jwt", "meta": {"vct_values": ["v"]}, "multiple": "yes"}]},
+    {"credentials": [{"id": "a", "format": "dc+sd-jwt", "meta": {"vct_values": ["v"]}, "claim_sets": [["x"]]}]},
+    {"credentials": [{"id": "a", "format": "dc+sd-jwt", "meta": {"vct_values": ["v"]},
+                      "claims": [{"path": ["x"]}], "claim_sets": [["x"]]}]},
+    {"credentials": [{"id": "a", "format": "dc+sd-jwt", "meta": {"vct_values": ["v"]},
+                      "claims": [{"path": ["x"], "values": [1.5]}]}]},
+    {"credentials": [{"id": "a", "format": "dc+sd-jwt", "meta": {"vct_values": ["v"]},
+                      "trusted_authorities": [{"type": "aki"}]}]},
+    {"credentials": [{"id": "a", "format": "mso_mdoc", "meta": {"doctype_value": "d"}, "claims": [{"path": ["x"]}]}]},
+    {"credentials": [{"id": "a", "format": "dc+sd-jwt", "meta": {"vct_values": ["v"]}}],
+     "credential_sets": [{"options": [["a"]], "required": "no"}]},
 ])
 def test_unsupported_dcql_is_refused(dcql):
     with pytest.raises(DecodeError):
@@ -468,3 +480,181 @@ def test_verifier_accepts_a_later_option_and_refuses_a_claim_not_asked(website, 
     extra = sd_presentation(request, age_sd_jwt, device_key, ["age_over_18", "portrait"])
     result = request.check(crafted(request, {"age": [extra]}), trust=trust, now=LATER)
     assert not result.valid and [p.code for p in result.errors] == ["over_disclosure"]
+
+
+@pytest.fixture(scope="module")
+def minor_sd_jwt(pki, device_key):
+    """A proof of age of a holder under 18 (age_over_16 true, the others false)."""
+    import dataclasses
+
+    from didlib.samples import SAMPLE_DRIVER
+
+    key, cert = pki.signer()
+    minor = dataclasses.replace(SAMPLE_DRIVER, birth_date=NOW.date().replace(year=NOW.year - 17))
+    claims = flat_claims(proof_of_age_data(minor, today=NOW.date()))  # age_over_NN are derived from birth_date
+    return issue_credential_sd_jwt(VCT[DOCTYPE_AGE], claims, signer_key=key, signer_chain=[cert],
+                                   holder_key=device_key.public_key(), now=NOW)
+
+
+def aki(pem_path) -> str:
+    from cryptography import x509
+
+    from didlib.jose import b64url_encode
+
+    cert = x509.load_pem_x509_certificate(pem_path.read_bytes())
+    return b64url_encode(cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest)
+
+
+def test_values_the_holder_does_not_match_get_no_credential(website, reader_trust, trust, minor_sd_jwt,
+                                                            age_sd_jwt, device_key):
+    """Asked for age_over_18 with values [true], a holder under 18 sends nothing (6.3, 6.4.1)."""
+    query = {"credentials": [sd_query([{"path": ["age_over_18"], "values": [True]}])]}
+    with pytest.raises(DidlibError) as info:
+        answer_with(website, reader_trust, query, [(minor_sd_jwt, device_key)])
+    assert info.value.code == "no_matching_credential"
+    request, form = answer_with(website, reader_trust, query, [(minor_sd_jwt, device_key), (age_sd_jwt, device_key)])
+    assert request.check(form, trust=trust, now=LATER).claims == {"age_over_18": True}
+    # type and value must both match: 1 is not true, "true" is not true
+    for values in ([1], ["true"]):
+        query = {"credentials": [sd_query([{"path": ["age_over_18"], "values": values}])]}
+        with pytest.raises(DidlibError):
+            answer_with(website, reader_trust, query, [(age_sd_jwt, device_key)])
+
+
+def test_verifier_refuses_a_value_outside_the_query(website, trust, minor_sd_jwt, device_key):
+    request, _ = ask(website, encrypted=False,
+                     query={"credentials": [sd_query([{"path": ["age_over_18"], "values": [True]}])]})
+    false = sd_presentation(request, minor_sd_jwt, device_key, ["age_over_18"])
+    result = request.check(crafted(request, {"age": [false]}), trust=trust, now=LATER)
+    assert not result.valid and [p.code for p in result.errors] == ["value_mismatch"]
+
+
+def test_mdoc_values_match_after_conversion_to_json(website, reader_trust, age_credential, device_key):
+    query = {"credentials": [mdoc_query([{"path": ["age_over_18"], "values": [False]}])]}
+    with pytest.raises(DidlibError):
+        answer_with(website, reader_trust, query, mdocs=[(age_credential, device_key)])
+    query = {"credentials": [mdoc_query([{"path": ["age_over_18"], "values": [True]}])]}
+    assert answer_with(website, reader_trust, query, mdocs=[(age_credential, device_key)])[1]
+
+
+def test_trusted_authorities_aki(website, reader_trust, trust, pki, age_sd_jwt, age_credential, device_key, tmp_path):
+    """A query naming another CA gets no credential from this one; naming ours, it does (6.1.1)."""
+    from didlib.pkidir import PkiDir
+
+    ours, theirs = aki(pki.folder / "iaca.pem"), aki(PkiDir.create(tmp_path, now=NOW).folder / "iaca.pem")
+    for value, answers in ((ours, True), (theirs, False)):
+        authorities = [{"type": "aki", "values": [value]}]
+        query = {"credentials": [sd_query([{"path": ["age_over_18"]}], trusted_authorities=authorities),
+                                 mdoc_query([{"path": ["age_over_18"]}], trusted_authorities=authorities)],
+                 "credential_sets": [{"options": [["age"], ["age_mdoc"]]}]}
+        if answers:
+            request, form = answer_with(website, reader_trust, query, [(age_sd_jwt, device_key)],
+                                        [(age_credential, device_key)])
+            assert request.check(form, trust=trust, now=LATER).valid
+        else:
+            with pytest.raises(DidlibError) as info:
+                answer_with(website, reader_trust, query, [(age_sd_jwt, device_key)], [(age_credential, device_key)])
+            assert info.value.code == "no_matching_credential"
+    # a type this wallet cannot evaluate matches nothing
+    query = {"credentials": [sd_query([{"path": ["age_over_18"]}],
+                                      trusted_authorities=[{"type": "etsi_tl", "values": ["https://lotl.example"]}])]}
+    with pytest.raises(DidlibError):
+        answer_with(website, reader_trust, query, [(age_sd_jwt, device_key)])
+    # the verifier checks it too
+    request, _ = ask(website, encrypted=False, query={"credentials": [
+        sd_query([{"path": ["age_over_18"]}], trusted_authorities=[{"type": "aki", "values": [theirs]}])]})
+    form = crafted(request, {"age": [sd_presentation(request, age_sd_jwt, device_key, ["age_over_18"])]})
+    result = request.check(form, trust=trust, now=LATER)
+    assert not result.valid and [p.code for p in result.errors] == ["untrusted_authority"]
+
+
+def two_credentials(required_second):
+    return {"credentials": [sd_query([{"path": ["age_over_18"]}]),
+                            {"id": "licence", "format": "mso_mdoc", "meta": {"doctype_value": DOCTYPE_MDL},
+                             "claims": [{"path": [NS_ISO, "age_over_18"]}]}],
+            "credential_sets": [{"options": [["age"]]}, {"options": [["licence"]], "required": required_second}]}
+
+
+def test_credential_sets_required_and_optional(website, reader_trust, trust, age_sd_jwt, licence, device_key):
+    request, form = answer_with(website, reader_trust, two_credentials(False), [(age_sd_jwt, device_key)])
+    assert set(token_of(form)) == {"age"} and request.check(form, trust=trust, now=LATER).valid
+    request, form = answer_with(website, reader_trust, two_credentials(False), [(age_sd_jwt, device_key)],
+                                [(licence, device_key)])
+    assert set(token_of(form)) == {"age", "licence"} and request.check(form, trust=trust, now=LATER).valid
+    with pytest.raises(DidlibError) as info:  # a required set it cannot meet: nothing at all
+        answer_with(website, reader_trust, two_credentials(True), [(age_sd_jwt, device_key)])
+    assert info.value.code == "no_matching_credential"
+
+
+def test_without_credential_sets_every_query_is_required(website, reader_trust, age_sd_jwt, device_key):
+    query = two_credentials(True)
+    del query["credential_sets"]
+    with pytest.raises(DidlibError) as info:
+        answer_with(website, reader_trust, query, [(age_sd_jwt, device_key)])
+    assert info.value.code == "no_matching_credential"
+
+
+def test_verifier_checks_the_credential_sets(website, trust, age_sd_jwt, licence, device_key):
+    for required, entries, valid in ((True, {"age"}, False), (True, {"licence"}, False), (False, {"licence"}, False),
+                                     (False, {"age"}, True), (True, {"age", "licence"}, True)):
+        request, _ = ask(website, encrypted=False, query=two_credentials(required))
+        token = {}
+        if "age" in entries:
+            token["age"] = [sd_presentation(request, age_sd_jwt, device_key, ["age_over_18"])]
+        if "licence" in entries:
+            token["licence"] = [mdoc_presentation(request, licence, device_key, [f"{NS_ISO}:age_over_18"])]
+        result = request.check(crafted(request, token), trust=trust, now=LATER)
+        assert result.valid is valid, (required, entries, result.errors)
+        if not valid:
+            assert [p.code for p in result.errors] == ["wrong_credentials"]
+
+
+def test_alternatives_are_answered_in_the_verifiers_order(website, reader_trust, trust, age_sd_jwt, licence,
+                                                          device_key):
+    """age_query lists three alternatives: two of them in one answer is not one option."""
+    request, _ = ask(website, encrypted=False)
+    token = {"age_sd_jwt": [sd_presentation(request, age_sd_jwt, device_key, ["age_over_18"])],
+             "licence_mdoc": [mdoc_presentation(request, licence, device_key, [f"{NS_ISO}:age_over_18"])]}
+    result = request.check(crafted(request, token), trust=trust, now=LATER)
+    assert not result.valid and [p.code for p in result.errors] == ["wrong_credentials"]
+
+
+def test_multiple(website, reader_trust, trust, age_sd_jwt, minor_sd_jwt, device_key):
+    """multiple: every matching credential may be returned; without it exactly one (8.1)."""
+    query = {"credentials": [sd_query([{"path": ["age_over_16"]}], multiple=True)]}
+    request, form = answer_with(website, reader_trust, query, [(age_sd_jwt, device_key), (minor_sd_jwt, device_key)])
+    assert len(token_of(form)["age"]) == 2
+    result = request.check(form, trust=trust, now=LATER)
+    assert result.valid and result.presented == {"age": [{"age_over_16": True}, {"age_over_16": True}]}
+
+    query = {"credentials": [sd_query([{"path": ["age_over_16"]}])]}
+    request, form = answer_with(website, reader_trust, query, [(age_sd_jwt, device_key), (minor_sd_jwt, device_key)])
+    assert len(token_of(form)["age"]) == 1
+    two = [sd_presentation(request, c, device_key, ["age_over_16"]) for c in (age_sd_jwt, minor_sd_jwt)]
+    result = request.check(crafted(request, {"age": two}), trust=trust, now=LATER)
+    assert not result.valid and [p.code for p in result.errors] == ["malformed"]
+
+
+@pytest.mark.parametrize("encrypted", [True, False])
+def test_verifier_sees_access_denied(website, reader_trust, trust, encrypted):
+    """A wallet that cannot satisfy the query answers with the standard error (8.5), in the response mode asked."""
+    from didlib.oid4vp import error_response
+
+    request, request_object = ask(website, encrypted=encrypted)
+    form = error_response(parse_request(request_object, reader_trust, now=NOW), "access_denied", "no credential")
+    assert ("response" in form) is encrypted
+    result = request.check(form, trust=trust, now=LATER)
+    assert not result.valid and [p.code for p in result.errors] == ["access_denied"] and not request.answered
+    # a plain error is accepted in direct_post.jwt too (a wallet unable to encrypt, 8.3.1); it must name the state
+    result = request.check({"error": "access_denied", "state": "another"}, trust=trust, now=LATER)
+    assert [p.code for p in result.errors] == ["wrong_state"]
+    result = request.check({"error": "<script>", "state": request.state}, trust=trust, now=LATER)
+    assert [p.code for p in result.errors] == ["wallet_error"]
+
+
+def test_unknown_dcql_members_are_ignored(website, reader_trust, trust, age_sd_jwt, device_key):
+    """OpenID4VP 1.0 6: implementations MUST ignore unknown properties."""
+    query = {"credentials": [sd_query([{"path": ["age_over_18"], "future": 1}], future={"x": 1})], "future": []}
+    check_dcql(query)
+    request, form = answer_with(website, reader_trust, query, [(age_sd_jwt, device_key)])
+    assert request.check(form, trust=trust, now=LATER).valid

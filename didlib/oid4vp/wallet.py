@@ -247,7 +247,7 @@ def _present(
 
 def _response_form(request: ParsedRequest, params: dict[str, Any]) -> dict[str, str]:
     if request.encryption_key is None:
-        return {**params, "vp_token": json.dumps(params["vp_token"])}
+        return {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}
     token = jwe.JWE(
         json.dumps(params).encode(),
         protected=json.dumps(

@@ -162,7 +162,7 @@ def create_app(shop: Shop) -> FastAPI:
                 checkout.outcome, checkout.over_18 = "verified", result.claims.get("age_over_18") is True
             elif checkout.outcome == "waiting" and result.errors[0].code not in {"replayed", "wrong_state"}:
                 checkout.outcome, checkout.detail = "refused", result.errors[0].message
-        if not result.valid:
+        if not result.valid and "error" not in fields:  # a wallet's error response is processed: 200 (8.2)
             return JSONResponse({"error": "invalid_request", "error_description": result.errors[0].message}, 400)
         return JSONResponse({})
 

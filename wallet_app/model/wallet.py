@@ -22,7 +22,14 @@ from didlib.keys import PrivateKey, generate_key, load_private_key, load_public_
 from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, DOCTYPE_TRAINING, Credential
 from didlib.mdoc.registry import NS_AGE, NS_DBS, NS_ISO, NS_TRAINING, PROFILES
 from didlib.oid4vci import CredentialOffer
-from didlib.oid4vp import MAX_REQUEST, ParsedRequest, build_response, parse_request, request_uri_parts
+from didlib.oid4vp import (
+    MAX_REQUEST,
+    ParsedRequest,
+    build_response,
+    error_response,
+    parse_request,
+    request_uri_parts,
+)
 from didlib.pki import common_name_of
 from didlib.presentation import PendingChallenge, answer_challenge, make_oneway, read_challenge
 from didlib.qr import codes_for
@@ -351,19 +358,31 @@ class WalletModel:
                     credential = entry["data"] if suffix == ".sd-jwt" else self._credential(entry)
                     holdings.append((credential, self.keys.private_key(entry["key_id"])))
                     origin.append((credential, entry))
-        answer = build_response(request, sd_jwts, mdocs, now=self.clock())
-        uri = request.claims["response_uri"]
         try:
-            with self.http(uri) as http:
-                response = http.post(uri, data=answer.form)
-        except httpx.HTTPError as exc:
-            raise DidlibError(f"the website could not be reached: {exc}", code="unreachable") from exc
-        if response.status_code != 200:
-            raise DidlibError("the website refused the answer", code="refused")
+            answer = build_response(request, sd_jwts, mdocs, now=self.clock())
+        except DidlibError as exc:  # nothing the holder may share answers it: the website hears access_denied
+            with contextlib.suppress(DidlibError):  # best effort: the holder learns why either way
+                self._post_online(request, error_response(request, "access_denied", exc.message))
+            raise
+        self._post_online(request, answer.form)
         for credential, entry in origin:
             if entry["batch"] and any(credential is used for used in answer.used):
                 entry["used"] = True
         self.store.save()
+
+    def decline_online(self, request: ParsedRequest) -> None:
+        """The holder said no: tell the website (``access_denied``, OpenID4VP 1.0 8.5) so it stops waiting."""
+        self._post_online(request, error_response(request, "access_denied", "the holder declined"))
+
+    def _post_online(self, request: ParsedRequest, form: Mapping[str, str]) -> None:
+        uri = request.claims["response_uri"]
+        try:
+            with self.http(uri) as http:
+                response = http.post(uri, data=dict(form))
+        except httpx.HTTPError as exc:
+            raise DidlibError(f"the website could not be reached: {exc}", code="unreachable") from exc
+        if response.status_code != 200:
+            raise DidlibError("the website refused the answer", code="refused")
 
     @staticmethod
     def _fresh(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
