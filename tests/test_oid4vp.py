@@ -658,3 +658,52 @@ def test_unknown_dcql_members_are_ignored(website, reader_trust, trust, age_sd_j
     check_dcql(query)
     request, form = answer_with(website, reader_trust, query, [(age_sd_jwt, device_key)])
     assert request.check(form, trust=trust, now=LATER).valid
+
+
+# ---------------------------------------------------------------------------- request object lifetime (RFC 9101)
+def signed_request(website, request, **times):
+    claims = {"client_id": request.client_id, "response_uri": RESPONSE_URI, "nonce": request.nonce,
+              "state": request.state, "response_type": "vp_token", "response_mode": "direct_post",
+              "dcql_query": age_query(), **times}
+    return sign_jws(claims, website[0], {"typ": "oauth-authz-req+jwt", "x5c": x5c_header(website[1])})
+
+
+@pytest.mark.parametrize(("times", "code"), [
+    ({"exp": int(NOW.timestamp()) - 60}, "request_expired"),  # issue 15: 60 s past exp was answered
+    ({"nbf": int(NOW.timestamp()) + 300}, "request_not_yet_valid"),
+    ({"iat": int(NOW.timestamp()) + 3600}, "request_not_yet_valid"),
+    ({"iat": int(NOW.timestamp()) - 2 * 3600}, "request_expired"),
+])
+def test_request_object_outside_its_lifetime_is_refused(website, reader_trust, times, code):
+    request, _ = ask(website, encrypted=False)
+    with pytest.raises(ReaderNotAuthorised) as info:
+        parse_request(signed_request(website, request, **times), reader_trust, now=NOW)
+    assert info.value.code == code
+
+
+@pytest.mark.parametrize("times", [
+    {"exp": int(NOW.timestamp()) - 10}, {"nbf": int(NOW.timestamp()) + 10}, {"iat": int(NOW.timestamp()) + 10},
+    {"iat": int(NOW.timestamp()) - 600, "exp": int(NOW.timestamp()) + 60}, {},
+])
+def test_request_object_within_its_lifetime_and_the_clock_skew(website, reader_trust, times):
+    request, _ = ask(website, encrypted=False)
+    assert parse_request(signed_request(website, request, **times), reader_trust, now=NOW).claims["nonce"]
+
+
+@pytest.mark.parametrize("times", [{"exp": "tomorrow"}, {"iat": True}, {"nbf": [1]}])
+def test_request_object_times_must_be_numbers(website, reader_trust, times):
+    request, _ = ask(website, encrypted=False)
+    with pytest.raises(DecodeError):
+        parse_request(signed_request(website, request, **times), reader_trust, now=NOW)
+
+
+def test_didlib_request_objects_carry_exp(website, reader_trust):
+    from didlib.jose import CompactJws
+
+    _, request_object = ask(website)
+    payload = CompactJws.parse(request_object).payload
+    assert payload["exp"] - payload["iat"] == 600
+    parse_request(request_object, reader_trust, now=NOW + dt.timedelta(minutes=10))
+    with pytest.raises(ReaderNotAuthorised) as info:
+        parse_request(request_object, reader_trust, now=NOW + dt.timedelta(minutes=11))
+    assert info.value.code == "request_expired"

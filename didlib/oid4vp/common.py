@@ -3,6 +3,8 @@ the key thumbprint the mdoc handover binds to."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from jwcrypto import jwk
 
 from didlib.jose import b64url_decode
@@ -11,6 +13,9 @@ SCHEME = "openid4vp://"
 REQUEST_TYP = "oauth-authz-req+jwt"
 CLIENT_PREFIX = "x509_san_dns:"
 MAX_REQUEST = 64 * 1024
+REQUEST_LIFETIME = dt.timedelta(minutes=10)  # a transaction, and the exp of its request object
+MAX_REQUEST_AGE = dt.timedelta(hours=1)  # a wallet refuses a request object issued longer ago (with or without exp)
+CLOCK_SKEW = dt.timedelta(seconds=30)  # allowed between the verifier's and the wallet's clocks
 ENC = "A128GCM"
 RESPONSE_MODES = ("direct_post", "direct_post.jwt")
 CONTENT_ENCRYPTION = ("A128GCM", "A256GCM")

@@ -24,6 +24,7 @@ from didlib.oid4vp.common import (
     CONTENT_ENCRYPTION,
     ENC,
     MAX_REQUEST,
+    REQUEST_LIFETIME,
     REQUEST_TYP,
     RESPONSE_MODES,
     SCHEME,
@@ -111,6 +112,7 @@ class PresentationRequest:
             "state": self.state,
             "dcql_query": self.dcql_query,
             "iat": int(self.created.timestamp()),
+            "exp": int((self.created + REQUEST_LIFETIME).timestamp()),
         }
         claims["client_metadata"] = {"vp_formats_supported": VP_FORMATS}
         if self.encryption_key is not None:
@@ -173,7 +175,7 @@ class PresentationRequest:
         trust: TrustStore,
         now: dt.datetime | None = None,
         status_checker: Any = None,
-        max_age: dt.timedelta = dt.timedelta(minutes=10),
+        max_age: dt.timedelta = REQUEST_LIFETIME,
     ) -> VpResult:
         """Verify the wallet's POST to ``response_uri``; a request is answered once, within ``max_age``.
 

@@ -19,9 +19,11 @@ from didlib.keys import PrivateKey
 from didlib.mdoc import Credential, present_elements
 from didlib.oid4vp.common import (
     CLIENT_PREFIX,
+    CLOCK_SKEW,
     CONTENT_ENCRYPTION,
     ENC,
     MAX_REQUEST,
+    MAX_REQUEST_AGE,
     REQUEST_TYP,
     RESPONSE_MODES,
     SCHEME,
@@ -84,6 +86,7 @@ def parse_request(
     claims = jws.payload
     if not isinstance(claims, dict):
         raise DecodeError("the request object must be a JSON object")
+    _check_request_times(claims, now)
     signed_client = claims.get("client_id")
     if not isinstance(signed_client, str) or not signed_client.startswith(CLIENT_PREFIX):
         raise ReaderNotAuthorised("only x509_san_dns client identifiers are accepted", code="client_id")
@@ -110,6 +113,28 @@ def parse_request(
     if claims["response_mode"] == "direct_post.jwt":
         parsed.encryption_key, parsed.enc = _response_key(claims.get("client_metadata"))
     return parsed
+
+
+def _check_request_times(claims: Mapping[str, Any], now: dt.datetime) -> None:
+    """A request object is a JWT (RFC 9101 4, RFC 7519 4.1.4-4.1.6): refuse it after ``exp``, before ``nbf``,
+    issued in the future, or issued more than :data:`MAX_REQUEST_AGE` ago; :data:`CLOCK_SKEW` either way."""
+    stamps = {}
+    for name in ("exp", "nbf", "iat"):
+        value = claims.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise DecodeError(f"the request object's {name} must be a NumericDate")
+        stamps[name] = value
+    moment, skew = now.timestamp(), CLOCK_SKEW.total_seconds()
+    if stamps["exp"] is not None and moment > stamps["exp"] + skew:
+        raise ReaderNotAuthorised("the request has expired: ask the website for a new one", code="request_expired")
+    if stamps["nbf"] is not None and moment < stamps["nbf"] - skew:
+        raise ReaderNotAuthorised("the request is not valid yet (check the phone's clock)",
+                                  code="request_not_yet_valid")
+    if stamps["iat"] is not None and stamps["iat"] > moment + skew:
+        raise ReaderNotAuthorised("the request is issued in the future (check the phone's clock)",
+                                  code="request_not_yet_valid")
+    if stamps["iat"] is not None and moment - stamps["iat"] > MAX_REQUEST_AGE.total_seconds() + skew:
+        raise ReaderNotAuthorised("the request is too old: ask the website for a new one", code="request_expired")
 
 
 def _response_key(metadata: Any) -> tuple[jwk.JWK, str]:
