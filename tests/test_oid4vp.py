@@ -707,3 +707,41 @@ def test_didlib_request_objects_carry_exp(website, reader_trust):
     with pytest.raises(ReaderNotAuthorised) as info:
         parse_request(request_object, reader_trust, now=NOW + dt.timedelta(minutes=11))
     assert info.value.code == "request_expired"
+
+
+# ------------------------------------------------------------- verifiers without didlib's entitlement extension
+@pytest.fixture(scope="module")
+def ordinary_website(pki):
+    """A website's reader certificate with its DNS name and no entitlement extension (any other verifier)."""
+    from cryptography import x509
+
+    from didlib.pki import create_reader_certificate
+
+    key = generate_key()
+    cert = create_reader_certificate(pki.certificate("reader-ca"), pki.key("reader-ca"), key.public_key(),
+                                     common_name="Ordinary Shop", not_before=NOW - dt.timedelta(days=1),
+                                     extra_extensions=[x509.SubjectAlternativeName([x509.DNSName(HOST)])])
+    return key, [cert]
+
+
+def test_verifier_without_entitlement_is_answered_after_a_warning(ordinary_website, reader_trust, trust, age_sd_jwt,
+                                                                   device_key):
+    """Issue 15: such a verifier used to be refused outright; now the holder sees a warning and decides."""
+    from didlib.session.reader_auth import UNSTATED_WARNING
+
+    request, request_object = ask(ordinary_website)
+    parsed = parse_request(request_object, reader_trust, now=NOW)
+    assert parsed.reader.name == "Ordinary Shop" and parsed.beyond_entitlement == []
+    assert parsed.reader.consent_warnings() == [UNSTATED_WARNING]
+    result = request.check(build_response(parsed, [(age_sd_jwt, device_key)], [], now=LATER).form, trust=trust,
+                           now=LATER)
+    assert result.valid and result.claims == {"age_over_18": True}
+
+
+def test_strict_wallet_refuses_a_verifier_without_entitlement(ordinary_website, website, reader_trust):
+    _, request_object = ask(ordinary_website)
+    with pytest.raises(ReaderNotAuthorised) as info:
+        parse_request(request_object, reader_trust, now=NOW, require_entitlement=True)
+    assert info.value.code == "entitlement_missing"
+    _, request_object = ask(website)
+    assert parse_request(request_object, reader_trust, now=NOW, require_entitlement=True).reader.entitlement_stated

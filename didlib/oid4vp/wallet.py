@@ -64,11 +64,18 @@ class ParsedRequest:
 
 
 def parse_request(
-    request_object: str, reader_trust: TrustStore, *, client_id: str | None = None, now: dt.datetime | None = None
+    request_object: str,
+    reader_trust: TrustStore,
+    *,
+    client_id: str | None = None,
+    now: dt.datetime | None = None,
+    require_entitlement: bool = False,
 ) -> ParsedRequest:
     """Verify a request object: signed by a reader certificate from a trusted reader CA whose DNS name is the
     client identifier (and the ``client_id`` of the link that led here); the answer may only go to that host,
-    over https (plain http only for ``localhost`` demos). Reports what it asks beyond the entitlement."""
+    over https (plain http only for ``localhost`` demos). Reports what it asks beyond the entitlement; a
+    certificate without one is shown with a warning (``reader.consent_warnings()``), or refused when
+    ``require_entitlement`` (strict)."""
     now = now or dt.datetime.now(dt.UTC)
     try:
         jws = CompactJws.parse(request_object)
@@ -109,6 +116,8 @@ def parse_request(
     if not _secure(response):
         raise ReaderNotAuthorised("the response must go over https", code="insecure_response_uri")
     reader = reader_identity(chain[0], checked.warnings)
+    if require_entitlement:
+        reader.require_entitlement()
     parsed = ParsedRequest(signed_client, reader, claims, _beyond(claims["dcql_query"], reader))
     if claims["response_mode"] == "direct_post.jwt":
         parsed.encryption_key, parsed.enc = _response_key(claims.get("client_metadata"))
@@ -171,8 +180,11 @@ def _dns_names(cert: x509.Certificate) -> list[str]:
 
 
 def _beyond(dcql: Any, reader: ReaderIdentity) -> list[str]:
-    """The claims asked for (dotted paths) that the reader certificate's entitlement does not grant."""
-    beyond = []
+    """The claims asked for (dotted paths) that the reader certificate's entitlement does not grant (none
+    when it states no entitlement: the holder decides)."""
+    beyond: list[str] = []
+    if not reader.entitlement_stated:
+        return beyond
     for query in dcql.get("credentials", []) if isinstance(dcql, dict) else []:
         for claim in query.get("claims", []):
             place = doctype_ns(query, claim.get("path", []))

@@ -33,7 +33,14 @@ from didlib.oid4vp import (
 from didlib.pki import common_name_of
 from didlib.presentation import PendingChallenge, answer_challenge, make_oneway, read_challenge
 from didlib.qr import codes_for
-from didlib.session import HolderSession, PendingRequest, RetrievalMethod, TcpListener, TcpTransport
+from didlib.session import (
+    HolderSession,
+    PendingRequest,
+    ReaderIdentity,
+    RetrievalMethod,
+    TcpListener,
+    TcpTransport,
+)
 from didlib.trust import TrustStore
 from didlib.verifier import PeerPolicy, TrustCache, TrustData, Verdict, VerifierEngine
 from wallet_app.model.issuance import IssuerClient
@@ -87,10 +94,12 @@ class ProximityShare:
     """One proximity presentation: show :attr:`uri`, wait for the reader's request (blocking: call it off
     the UI thread), then :meth:`respond` with the holder's consent or :meth:`decline`."""
 
-    def __init__(self, holdings: list[tuple[Credential, PrivateKey]], reader_trust: TrustStore, host: str) -> None:
+    def __init__(self, holdings: list[tuple[Credential, PrivateKey]], reader_trust: TrustStore, host: str,
+                 require_entitlement: bool = False) -> None:
         self._listener = TcpListener(host)
-        self.session = HolderSession(holdings, reader_trust=reader_trust, retrieval_methods=[
-            RetrievalMethod.local_network(self._listener.host, self._listener.port)])
+        self.session = HolderSession(holdings, reader_trust=reader_trust, require_entitlement=require_entitlement,
+                                     retrieval_methods=[
+                                         RetrievalMethod.local_network(self._listener.host, self._listener.port)])
         self.uri = self.session.qr_uri()
         self._transport: TcpTransport | None = None
 
@@ -129,6 +138,9 @@ class WalletModel:
     store: WalletStore | None = None
     keys: KeyProvider | None = None
     listeners: list[Callable[[WalletModel], None]] = field(default_factory=list)
+    # strict: refuse verifiers whose certificate does not state what they may ask for (by default the holder
+    # is warned and decides)
+    require_entitlement: bool = False
 
     @property
     def path(self) -> Path:
@@ -323,7 +335,14 @@ class WalletModel:
     def read_request(self, text: str) -> PendingChallenge:
         """A verifier's request QR: who asks (verified) and for what (and what it may not have)."""
         readers, _ = self._trust_data()
-        return read_challenge(text, self._holdings(), readers, now=self.clock())
+        return read_challenge(text, self._holdings(), readers, now=self.clock(),
+                              require_entitlement=self.require_entitlement)
+
+    @staticmethod
+    def consent_warnings(reader: ReaderIdentity | None) -> list[str]:
+        """What the consent screen shows in warning colours about who asks: the certificate's warnings and,
+        for a verifier whose certificate states no entitlement, that its permissions are not stated."""
+        return reader.consent_warnings() if reader is not None else []
 
     def answer(self, pending: PendingChallenge, consent: Mapping[str, Mapping[str, Iterable[str]]]) -> list[str]:
         """The response QR text(s), with only what the holder ticked (and never beyond the entitlement)."""
@@ -345,7 +364,8 @@ class WalletModel:
             raise DidlibError(f"the website could not be reached: {exc}", code="unreachable") from exc
         if response.status_code != 200 or len(body) > MAX_REQUEST:
             raise DidlibError("the website did not hand out its request", code="no_request")
-        return parse_request(body.decode("ascii", "replace").strip(), readers, client_id=client_id, now=self.clock())
+        return parse_request(body.decode("ascii", "replace").strip(), readers, client_id=client_id, now=self.clock(),
+                             require_entitlement=self.require_entitlement)
 
     def answer_online(self, request: ParsedRequest) -> None:
         """Post the answer (after the holder agreed), spending a single-use proof of age when one answers."""
@@ -370,10 +390,6 @@ class WalletModel:
                 entry["used"] = True
         self.store.save()
 
-    def decline_online(self, request: ParsedRequest) -> None:
-        """The holder said no: tell the website (``access_denied``, OpenID4VP 1.0 8.5) so it stops waiting."""
-        self._post_online(request, error_response(request, "access_denied", "the holder declined"))
-
     def _post_online(self, request: ParsedRequest, form: Mapping[str, str]) -> None:
         uri = request.claims["response_uri"]
         try:
@@ -393,7 +409,7 @@ class WalletModel:
     def start_proximity(self, host: str = "127.0.0.1") -> ProximityShare:
         """Share over an ISO 18013-5 session: an ``mdoc:`` engagement QR naming a local-network port."""
         readers, _ = self._trust_data()
-        return ProximityShare(self._holdings(), readers, host)
+        return ProximityShare(self._holdings(), readers, host, self.require_entitlement)
 
     def peer_check(self, texts: Iterable[str]) -> Verdict | None:
         """Check someone else's identity code (car sharing, room rental)."""
