@@ -745,3 +745,20 @@ def test_strict_wallet_refuses_a_verifier_without_entitlement(ordinary_website, 
     assert info.value.code == "entitlement_missing"
     _, request_object = ask(website)
     assert parse_request(request_object, reader_trust, now=NOW, require_entitlement=True).reader.entitlement_stated
+
+
+@pytest.mark.parametrize("fmt", ["sd-jwt", "mdoc"])
+def test_query_without_claims_discloses_nothing_selectively(website, reader_trust, trust, age_sd_jwt, age_credential,
+                                                            device_key, fmt):
+    """claims absent: only what is mandatory to present (6.4.1), e.g. that the holder has a proof of age."""
+    query = {"credentials": [sd_query(None) if fmt == "sd-jwt" else mdoc_query([])]}
+    del query["credentials"][0]["claims"]
+    request, form = answer_with(website, reader_trust, query, [(age_sd_jwt, device_key)],
+                                [(age_credential, device_key)])
+    (presentation,) = next(iter(token_of(form).values()))
+    if fmt == "sd-jwt":
+        assert disclosed_names(presentation) == set()
+    else:
+        assert disclosed_elements(presentation) == {}
+    result = request.check(form, trust=trust, now=LATER)
+    assert result.valid and result.claims == {}, result.errors
