@@ -301,7 +301,7 @@ class PresentationRequest:
         if doc.doctype != query["meta"]["doctype_value"]:
             return [Problem("wrong_document", f"asked for {query['meta']['doctype_value']}, got {doc.doctype}")]
         chain = [doc.signer_certificate] if doc.signer_certificate is not None else []
-        held = Held(MDOC, doc.doctype, doc.elements, authority_key_ids(chain))
+        held = Held(MDOC, doc.doctype or "", doc.elements, authority_key_ids(chain))
         return _Presented(held, {(ns, e) for ns, elements in doc.elements.items() for e in elements})
 
 

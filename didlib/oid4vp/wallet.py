@@ -208,9 +208,10 @@ def build_response(
     the wallet cannot satisfy raises ``no_matching_credential``. Nothing is sent then (:func:`error_response`
     tells the verifier).
     """
+    offered: list[tuple[str | Credential, PrivateKey]] = [*sd_jwts, *mdocs]
     sources: list[tuple[str | Credential, PrivateKey]] = []
     held: list[Held] = []
-    for credential, key in [*sd_jwts, *mdocs]:
+    for credential, key in offered:
         view = _held(credential)
         if view is not None:
             sources.append((credential, key))
