@@ -762,3 +762,24 @@ def test_query_without_claims_discloses_nothing_selectively(website, reader_trus
         assert disclosed_elements(presentation) == {}
     result = request.check(form, trust=trust, now=LATER)
     assert result.valid and result.claims == {}, result.errors
+
+
+def test_claim_set_option_beyond_the_entitlement_is_skipped(website, reader_trust, trust, licence, device_key):
+    """The shop may not ask for a name: an option that needs one is passed over, never disclosed."""
+    claims = [{"id": "name", "path": [NS_ISO, "family_name"]}, {"id": "a18", "path": [NS_ISO, "age_over_18"]}]
+    query = {"credentials": [{"id": "mdl", "format": "mso_mdoc", "meta": {"doctype_value": DOCTYPE_MDL},
+                              "claims": claims, "claim_sets": [["name"], ["a18"]]}]}
+    request, form = answer_with(website, reader_trust, query, mdocs=[(licence, device_key)])
+    assert disclosed_elements(token_of(form)["mdl"][0]) == {NS_ISO: ["age_over_18"]}
+    assert request.check(form, trust=trust, now=LATER).claims == {"age_over_18": True}
+    query["credentials"][0]["claim_sets"] = [["name"]]
+    with pytest.raises(ReaderNotAuthorised) as info:
+        answer_with(website, reader_trust, query, mdocs=[(licence, device_key)])
+    assert info.value.code == "beyond_entitlement"
+
+
+def test_consent_names_for_paths_with_indexes(website, reader_trust):
+    """Claims path pointers may hold nulls and indexes (7); the consent screen still gets names."""
+    query = {"credentials": [sd_query([{"path": ["nationalities", None]}, {"path": ["degrees", 0, "type"]}])]}
+    _, request_object = ask(website, query=query)
+    assert parse_request(request_object, reader_trust, now=NOW).requested_claims() == ["nationalities", "type"]

@@ -58,8 +58,13 @@ class ParsedRequest:
     enc: str = ENC
 
     def requested_claims(self) -> list[str]:
-        """The claim names asked for, for the consent screen (any one option is answered, and they agree)."""
-        names = {c["path"][-1] for q in self.claims["dcql_query"]["credentials"] for c in q.get("claims", [])}
+        """Every claim name the query mentions, for the consent screen. With ``claim_sets`` or
+        ``credential_sets`` the wallet sends one option of each, so usually fewer (:func:`build_response`)."""
+        names = {
+            str(next((p for p in reversed(c["path"]) if isinstance(p, str)), c["path"][-1]))
+            for q in self.claims["dcql_query"]["credentials"]
+            for c in q.get("claims", [])
+        }
         return sorted(names)
 
 
