@@ -181,6 +181,23 @@ def test_wallet_without_sd_jwt_answers_with_an_mdoc(shop, wallet):
     assert browser.get(page + "/outcome").json() == {"outcome": "verified", "age_over_18": True, "detail": ""}
 
 
+def test_wallet_that_cannot_answer_says_access_denied(shop, wallet):
+    """Nothing in the wallet satisfies the query: it sends no credential and the shop hears access_denied (8.5)."""
+    entries = wallet._entries()
+    kept = list(entries)
+    entries[:] = [e for e in entries if ".age." not in e["config_id"] and ".mdl." not in e["config_id"]]
+    try:
+        browser, page = new_checkout(shop)
+        with pytest.raises(DidlibError) as info:
+            wallet.answer_online(wallet.open_online_request(link_for(page)))
+        assert info.value.code == "no_matching_credential"
+        outcome = browser.get(page + "/outcome").json()
+        # the checkout stays open (anyone holding the request could send an error), the reason is shown
+        assert outcome["outcome"] == "waiting" and "access_denied" in outcome["detail"]
+    finally:
+        entries[:] = kept
+
+
 def test_oversized_or_missing_request_objects(wallet, monkeypatch):
     """A website that streams megabytes, or has no request: the wallet stops reading and says so."""
     sent = []

@@ -39,7 +39,7 @@ def test_age_check_round_trip_discloses_only_what_was_asked(licence, device_key,
     doc = result.documents[0]
     assert doc.elements == {NS_ISO: {"age_over_18": True, "portrait": portrait}}
     assert doc.device_auth == "signature"
-    assert all(doc.checks.values()) and len(doc.checks) == 7
+    assert all(doc.checks.values()) and len(doc.checks) == 8
     for secret in (b"MORGAN", b"SARAH", b"1990", b"Swansea", b"birth_date", b"family_name"):
         assert secret not in response, f"{secret!r} must not leave the wallet"
 
@@ -280,4 +280,58 @@ def test_device_auth_signature_on_wrong_data(presented, trust):
     def other_namespaces(doc):
         doc["deviceSigned"]["nameSpaces"] = Embedded.wrap({"x": {"y": 1}})
 
-    assert codes(verify(rebuild(response, other_namespaces), trust, transcript)) == {"device_auth_failed"}
+    # the signature no longer covers them, and the MSO does not authorise the device key to sign them either
+    assert codes(verify(rebuild(response, other_namespaces), trust, transcript)) == {
+        "device_auth_failed", "device_signed_unauthorised"}
+
+
+# ------------------------------------------------------------- device-signed elements (18013-5 9.1.2.4)
+@pytest.fixture(scope="module")
+def authorised_credential(pki, device_key, portrait):
+    """A proof of age whose MSO lets the device key sign age_over_25 itself, and nothing else."""
+    from didlib.samples import proof_of_age_data
+
+    return issue(pki, DOCTYPE_AGE, proof_of_age_data(today=NOW.date(), portrait=portrait), device_key.public_key(),
+                 key_authorizations={"dataElements": {NS_AGE: ["age_over_25"]}, "nameSpaces": ["uk.example.notes"]})
+
+
+def device_signed_response(credential, device_key, transcript, device_items):
+    """A response that also carries device-signed elements, validly signed by the device key."""
+    from didlib.mdoc.device_auth import create_device_auth
+
+    def sign(doc):
+        namespaces = Embedded.wrap(device_items)
+        doc["deviceSigned"] = {"nameSpaces": namespaces, "deviceAuth": create_device_auth(
+            device_key, transcript, doc["docType"], namespaces, mac=False)}
+
+    return rebuild(present_elements(credential, device_key, ["age_over_18"], transcript), sign)
+
+
+@pytest.mark.parametrize("credential", ["age_credential", "authorised_credential"])
+def test_unauthorised_device_signed_element_is_refused(request, device_key, trust, session, credential):
+    """Issue 15: age_over_21 signed by the device key, which no keyAuthorizations allow, was accepted."""
+    transcript, _ = session
+    credential = request.getfixturevalue(credential)
+    result = verify(device_signed_response(credential, device_key, transcript, {NS_AGE: {"age_over_21": True}}),
+                    trust, transcript)
+    assert not result.valid and codes(result) == {"device_signed_unauthorised"}
+    doc = result.documents[0]
+    assert doc.checks["device_auth"] and doc.checks["device_signed"] is False
+    assert doc.device_signed == {} and "age_over_21" not in doc.elements.get(NS_AGE, {})
+
+
+def test_authorised_device_signed_elements_are_reported_apart(authorised_credential, device_key, trust, session):
+    transcript, _ = session
+    items = {NS_AGE: {"age_over_25": True}, "uk.example.notes": {"note": "hello"}}
+    result = verify(device_signed_response(authorised_credential, device_key, transcript, items), trust, transcript)
+    assert result.valid, result.errors
+    doc = result.documents[0]
+    assert doc.device_signed == items
+    assert doc.elements == {NS_AGE: {"age_over_18": True}}, "issuer-signed data only, never merged"
+
+
+@pytest.mark.parametrize("items", [{NS_AGE: {}}, {NS_AGE: [1]}, {1: {"a": 1}}, [1]])
+def test_malformed_device_namespaces(age_credential, device_key, trust, session, items):
+    transcript, _ = session
+    result = verify(device_signed_response(age_credential, device_key, transcript, items), trust, transcript)
+    assert not result.valid and codes(result) == {"malformed"}

@@ -15,6 +15,7 @@ from didlib.mdoc.registry import NS_AGE, NS_ISO
 from didlib.pki import create_reader_ca, create_reader_certificate
 from didlib.session import HolderSession, InMemoryTransport, ReaderSession, entitlement_extension
 from didlib.session.messages import SessionData
+from didlib.session.reader_auth import UNSTATED_WARNING
 
 AGE_REQUEST = {DOCTYPE_MDL: {NS_ISO: {"age_over_18": False, "portrait": False}}}
 
@@ -106,17 +107,39 @@ def test_reader_signing_with_the_wrong_key_is_refused(licence, age_credential, d
     assert info.value.code == "reader_auth_failed"
 
 
-def test_reader_without_entitlement_gets_nothing(pki, licence, age_credential, device_key, trust, reader_trust):
-    ca_key = pki.key("reader-ca")
-    bare = create_reader_certificate(pki.certificate("reader-ca"), ca_key, (k := generate_key()).public_key(),
+@pytest.fixture(scope="module")
+def bare_reader(pki):
+    """A reader certificate without didlib's entitlement extension: an ordinary 18013-5 reader."""
+    key = generate_key()
+    cert = create_reader_certificate(pki.certificate("reader-ca"), pki.key("reader-ca"), key.public_key(),
                                      common_name="Bare Reader", not_before=NOW - dt.timedelta(days=1))
+    return key, [cert]
+
+
+def test_reader_without_entitlement_is_shown_with_a_warning_and_the_holder_decides(
+        licence, age_credential, device_key, trust, reader_trust, bare_reader):
+    """Issue 15: such a reader used to get nothing at all; now the holder is warned and chooses."""
     holder = holder_for(licence, age_credential, device_key, reader_trust)
-    reader = reader_for(holder, trust, (k, [bare]))
+    reader = reader_for(holder, trust, bare_reader)
     pending = holder.receive(reader.start())
-    assert pending.reader.entitlement is None
-    assert pending.documents[0].allowed() == {NS_ISO: []}
-    result = reader.receive(holder.respond())
-    assert result.documents[0].elements == {}
+    assert pending.reader.name == "Bare Reader" and not pending.reader.entitlement_stated
+    assert pending.reader.consent_warnings() == [UNSTATED_WARNING]
+    assert pending.documents[0].beyond_entitlement == {}
+    assert pending.documents[0].allowed() == {NS_ISO: ["age_over_18", "portrait"]}
+    result = reader.receive(holder.respond({DOCTYPE_MDL: {NS_ISO: ["age_over_18"]}}))  # the holder's choice
+    assert result.valid and result.documents[0].elements == {NS_ISO: {"age_over_18": True}}
+    assert result.documents[0].not_returned == {NS_ISO: ["portrait"]}
+
+
+def test_strict_wallet_refuses_a_reader_without_entitlement(licence, age_credential, device_key, trust,
+                                                            reader_trust, bare_reader, shop):
+    holder = holder_for(licence, age_credential, device_key, reader_trust, require_entitlement=True)
+    with pytest.raises(ReaderNotAuthorised) as info:
+        holder.receive(reader_for(holder, trust, bare_reader).start())
+    assert info.value.code == "entitlement_missing"
+    holder = holder_for(licence, age_credential, device_key, reader_trust, require_entitlement=True)
+    pending = holder.receive(reader_for(holder, trust, shop).start())  # a reader that states it is fine
+    assert pending.reader.entitlement_stated and pending.reader.consent_warnings() == []
 
 
 def test_entitlement_wildcard(pki, licence, age_credential, device_key, trust, reader_trust):

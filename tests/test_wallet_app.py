@@ -15,6 +15,7 @@ import sys
 from conftest import ROOT
 from didlib.keys import load_public_key
 from didlib.qr import decode_image
+from didlib.session.reader_auth import UNSTATED_WARNING
 from didlib.verifier import AgePolicy, TrustCache, VerifierEngine
 
 SHOTS = ROOT / "ui-screenshots" / "wallet"
@@ -35,6 +36,8 @@ def test_wallet_ui_end_to_end(tmp_path):
     assert results["after_pin"] == "cards"
     assert results["cards"] == ["Driving licence", "Proof of age", "DBS check"]
     assert results["consent_reader"].startswith("Example Shop") and results["consent_reader"].endswith("verified")
+    assert results["consent_warning"] == "", "a reader whose certificate states its entitlement"
+    assert results["unstated_warning"] == UNSTATED_WARNING, "shown for a reader whose certificate states none"
     assert results["answer_verdict"] == "accept" and results["answer_display"] == ["over_18", "portrait"]
     assert results["wrong_pin"].startswith("wrong PIN") and results["after_unlock"] == "cards"
     assert "damaged" in results["corrupt"][0] and results["corrupt"][1], "the lock screen offers the backup"
@@ -58,7 +61,7 @@ def test_wallet_ui_end_to_end(tmp_path):
     verdict = [engine.scan(t) for t in texts][-1]
     assert verdict.decision == "accept" and verdict.headline == "OVER 18"
     for shot in ("pin_first_run", "cards", "add", "prove_1", "consent", "answer_part_1", "settings", "pin_wrong",
-                 "details", "engagement", "consent_session", "consent_online", "cards_sent"):
+                 "details", "engagement", "consent_session", "consent_online", "cards_sent", "consent_unstated"):
         assert (out / f"{shot}.png").stat().st_size > 2000, shot
     SHOTS.mkdir(parents=True, exist_ok=True)
     for png in out.glob("*.png"):

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from conftest import new_wallet
-from didlib.errors import UnsupportedError, UsageError
+from didlib.errors import ReaderNotAuthorised, UnsupportedError, UsageError
 from didlib.keys import generate_key
 from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL
 from didlib.mdoc.registry import NS_DBS, NS_ISO
@@ -306,6 +306,34 @@ def test_dbs_then_a_volunteer_check(wallet, issuer, issuer_data):
     pending = wallet.read_request(engine.start_challenge())
     verdict = [engine.scan(t) for t in wallet.answer(pending, consent)][-1]
     assert verdict.decision == "refer"
+
+
+def test_reader_without_entitlement_is_shown_with_a_warning(wallet, issuer_data):
+    """A verifier whose certificate states no entitlement: the model gives the consent screen its warning and the
+    holder decides; the strict setting refuses it (issue 15)."""
+    from didlib.session.reader_auth import UNSTATED_WARNING
+
+    reader_ca = PkiDir(issuer_data / "pki" / "dvla")
+    key = generate_key()
+    bare = create_reader_certificate(reader_ca.certificate("reader-ca"), reader_ca.key("reader-ca"),
+                                     key.public_key(), common_name="Corner Shop")
+    _, data = wallet._trust_data()
+    engine = VerifierEngine(AgePolicy(18), data, reader_key=key, reader_chain=[bare])
+    pending = wallet.read_request(engine.start_challenge())
+    assert pending.reader.name == "Corner Shop"
+    assert wallet.consent_warnings(pending.reader) == [UNSTATED_WARNING]
+    consent = {d.doctype: {ns: [e for e in els if e.startswith("age_over")] for ns, els in d.allowed().items()}
+               for d in pending.documents}
+    verdict = [engine.scan(t) for t in wallet.answer(pending, consent)][-1]
+    # the holder shared the age and kept the portrait: the shop sees over 18 and checks the face itself
+    assert verdict.display == {"over_18": True} and verdict.codes == ["no_portrait"]
+    wallet.require_entitlement = True
+    try:
+        with pytest.raises(ReaderNotAuthorised) as info:
+            wallet.read_request(engine.start_challenge())
+        assert info.value.code == "entitlement_missing"
+    finally:
+        wallet.require_entitlement = False
 
 
 def test_peer_check_between_two_wallets(wallet, issuer, tmp_path):

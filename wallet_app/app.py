@@ -85,6 +85,7 @@ class RequestScreen(Screen):
 class ConsentScreen(Screen):
     reader = StringProperty("")
     hint = StringProperty("")
+    warning = StringProperty("")
 
 
 class PeerScreen(Screen):
@@ -325,6 +326,7 @@ class WalletApp(App):
             (f", {where}" if where else "") + "  - verified"
         consent.hint = "The website needs all of this; Decline sends nothing." if where else \
             "Untick what you do not want to share."
+        consent.warning = "\n".join(self.model.consent_warnings(reader))
         box = consent.ids.choices
         box.clear_widgets()
         boxes = []

@@ -159,11 +159,13 @@ def issue_mdoc(
     valid_for: dt.timedelta | None = None,
     status: Mapping[str, Any] | None = None,
     digest_algorithm: str = "SHA-256",
+    key_authorizations: Mapping[str, Any] | None = None,
 ) -> IssuerSigned:
     """Issue a credential of ``doctype`` for the holder's ``device_key``.
 
     ``signer_chain`` is the document signer certificate (optionally followed by more) for ``x5chain``.
     ``status`` is the MSO ``status`` map (Token Status List reference) when revocation is used.
+    ``key_authorizations`` is the MSO's KeyAuthorizations (9.1.2.4): what the device key may sign itself.
     """
     profile = profile_for(doctype)
     now, elements, valid_until = prepare_issuance(profile, data, now, valid_for, signer_key, signer_chain)
@@ -184,7 +186,8 @@ def issue_mdoc(
         "version": "1.0",
         "digestAlgorithm": digest_algorithm,
         "valueDigests": digests,
-        "deviceKeyInfo": {"deviceKey": cose_key_from_public(device_key)},
+        "deviceKeyInfo": {"deviceKey": cose_key_from_public(device_key)}
+        | ({"keyAuthorizations": dict(key_authorizations)} if key_authorizations else {}),
         "docType": doctype,
         "validityInfo": {"signed": tdate(now), "validFrom": tdate(now), "validUntil": tdate(valid_until)},
     }

@@ -28,7 +28,9 @@ from didlib.verification import Problem
 __all__ = ["verify_response", "VerificationResult", "DocumentResult", "Problem"]
 
 MAX_DOCUMENTS = 16
-CHECKS = ("structure", "issuer_chain", "issuer_signature", "mso", "validity", "digests", "device_auth")
+CHECKS = (
+    "structure", "issuer_chain", "issuer_signature", "mso", "validity", "digests", "device_auth", "device_signed"
+)
 
 
 @dataclass
@@ -36,7 +38,10 @@ class DocumentResult:
     """What was learned about one document, and what was proven."""
 
     doctype: str | None = None
-    elements: dict[str, dict[str, Any]] = field(default_factory=dict)
+    elements: dict[str, dict[str, Any]] = field(default_factory=dict)  # issuer-signed, digests matched
+    # device-signed (18013-5 8.3.2.1.2.2), authorised by the MSO's keyAuthorizations: the holder's own
+    # statements, never the issuer's, so never merged into ``elements``
+    device_signed: dict[str, dict[str, Any]] = field(default_factory=dict)
     issuer: str | None = None
     issuer_country: str | None = None
     device_auth: str | None = None
@@ -155,8 +160,7 @@ def _verify_document(
         if not isinstance(device_signed, dict) or not isinstance(device_signed.get("nameSpaces"), Embedded):
             raise DecodeError("deviceSigned must hold nameSpaces as #6.24(bstr .cbor DeviceNameSpaces)")
         device_namespaces = device_signed["nameSpaces"]
-        if not isinstance(device_namespaces.decode(), dict):
-            raise DecodeError("DeviceNameSpaces must be a map")
+        device_items = _device_items(device_namespaces.decode())
         result.not_returned = _not_returned(doc.get("errors"))
         mso = issuer_signed.mso()
         result.mso = mso
@@ -222,7 +226,47 @@ def _verify_document(
                 if exc.code not in ("bad_signature", "bad_mac")
                 else VerificationError(f"device authentication failed: {exc.message}", code="device_auth_failed"),
             )
+    _check_device_signed(result, mso, device_items)
     return result
+
+
+def _device_items(value: Any) -> dict[str, dict[str, Any]]:
+    """DeviceNameSpaces = {* NameSpace => {+ DataElementIdentifier => DataElementValue}} (8.3.2.1.2.2)."""
+    if not isinstance(value, dict) or not all(
+        isinstance(ns, str) and isinstance(items, dict) and items and all(isinstance(e, str) for e in items)
+        for ns, items in value.items()
+    ):
+        raise DecodeError("DeviceNameSpaces must map namespaces to non-empty maps of data elements")
+    return value
+
+
+def _check_device_signed(
+    result: DocumentResult, mso: MobileSecurityObject, items: dict[str, dict[str, Any]]
+) -> None:
+    """18013-5 9.1.2.4: the device key may sign only what the MSO's keyAuthorizations grant (whole namespaces
+    in ``nameSpaces``, single elements in ``dataElements``). An element it signed without authorisation
+    fails the document; authorised ones are reported apart, once device authentication has proven them."""
+    granted = mso.key_authorizations or {}
+    spaces = granted.get("nameSpaces")
+    elements = granted.get("dataElements")
+    spaces = spaces if isinstance(spaces, list) else []
+    elements = elements if isinstance(elements, dict) else {}
+    unauthorised = [
+        f"{ns}/{element}"
+        for ns, values in items.items()
+        for element in values
+        if ns not in spaces and not (isinstance(elements.get(ns), list) and element in elements[ns])
+    ]
+    if unauthorised:
+        result.fail(
+            "device_signed",
+            VerificationError(
+                f"the device key is not authorised to sign {', '.join(unauthorised)}", code="device_signed_unauthorised"
+            ),
+        )
+        return
+    result.checks["device_signed"] = True
+    result.device_signed = items if result.checks.get("device_auth") else {}
 
 
 def _issuer_chain(issuer_signed: IssuerSigned, trust: TrustStore) -> list[x509.Certificate]:

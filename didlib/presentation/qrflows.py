@@ -205,8 +205,11 @@ def read_challenge(
     holdings: Sequence[tuple[Credential, PrivateKey]],
     reader_trust: TrustStore,
     now: dt.datetime | None = None,
+    *,
+    require_entitlement: bool = False,
 ) -> PendingChallenge:
-    """Check a scanned request QR: the reader must authenticate; say what it asks and may ask."""
+    """Check a scanned request QR: the reader must authenticate; say what it asks and may ask.
+    ``require_entitlement`` (strict) refuses a reader whose certificate states no entitlement."""
     payload = parse_payload(text)
     if not isinstance(payload, RequestPayload):
         raise DecodeError("this QR code is not a request from a verifier", code="not_a_request")
@@ -220,6 +223,8 @@ def read_challenge(
     if len({i.certificate for i in identities}) != 1:
         raise ReaderNotAuthorised("the request is signed by more than one reader", code="reader_auth_failed")
     reader = identities[0]
+    if require_entitlement:
+        reader.require_entitlement()
     held = {c.doctype for c, _ in holdings}
     documents = [
         RequestedDocument(

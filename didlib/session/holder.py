@@ -63,15 +63,18 @@ class HolderSession:
         *,
         reader_trust: TrustStore | None = None,
         require_reader_auth: bool = True,
+        require_entitlement: bool = False,
         retrieval_methods: list[RetrievalMethod] | None = None,
         device_mac: bool = False,
         now: dt.datetime | None = None,
     ) -> None:
         """``device_mac`` answers with deviceMac (no signature a reader could show to others) instead of
-        deviceSignature; ``require_reader_auth`` refuses readers that do not authenticate."""
+        deviceSignature; ``require_reader_auth`` refuses readers that do not authenticate;
+        ``require_entitlement`` (strict) also refuses readers whose certificate states no entitlement."""
         self._holdings = holdings
         self._reader_trust = reader_trust
         self._require_reader_auth = require_reader_auth
+        self._require_entitlement = require_entitlement
         self._now = now
         self._device_mac = device_mac
         self._e_key = generate_key()
@@ -95,7 +98,10 @@ class HolderSession:
         self._encryption = SessionEncryption("device", derive_session_keys(self._e_key, reader_public, self.transcript))
         request = DeviceRequest.parse(self._encryption.decrypt(ciphertext))
         self._request = request
-        self.pending = PendingRequest(self._authenticate(request), [])
+        reader = self._authenticate(request)
+        if reader is not None and self._require_entitlement:
+            reader.require_entitlement()
+        self.pending = PendingRequest(reader, [])
         held = {c.doctype for c, _ in self._holdings}
         for doc in request.doc_requests:
             beyond = self.pending.reader.beyond_entitlement(doc.doctype, doc.namespaces) if self.pending.reader else {}

@@ -7,6 +7,8 @@ against its reader trust anchors and shows the holder who is asking.
 18013-5 does not say what a reader may ask for. didlib defines a non-critical certificate extension for it
 (OID ``2.25.48341912647673214303003009811925578086``, a UUID-based OID): its extnValue is a DER OCTET STRING
 holding a CBOR map ``{docType: {namespace: [element, ...] or "*"}}``. A wallet discloses nothing outside it.
+A reader certificate without the extension (any reader not built on didlib) states no permissions: the
+holder is warned and decides, unless the wallet is strict and refuses such readers.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from didlib.trust import TrustStore
 
 __all__ = [
     "OID_READER_ENTITLEMENT",
+    "UNSTATED_WARNING",
     "Entitlement",
     "ReaderIdentity",
     "entitlement_extension",
@@ -40,6 +43,9 @@ __all__ = [
 OID_READER_ENTITLEMENT = x509.ObjectIdentifier("2.25.48341912647673214303003009811925578086")
 ALL = "*"
 ENTITLEMENT_LIMITS = Limits(max_size=16 * 1024, max_depth=6, max_items=2048)
+UNSTATED_WARNING = (
+    "This verifier's certificate does not say what it may ask for. Share only what you are happy for it to have."
+)
 
 Entitlement = dict[str, dict[str, list[str] | str]]
 
@@ -109,9 +115,30 @@ class ReaderIdentity:
     entitlement: Entitlement | None
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def entitlement_stated(self) -> bool:
+        """Whether the certificate carries didlib's entitlement extension (the strongest case)."""
+        return self.entitlement is not None
+
+    def consent_warnings(self) -> list[str]:
+        """What the consent screen must show besides who asks: certificate warnings, and that a reader without
+        the entitlement extension has not stated its permissions."""
+        return [*self.warnings, *([] if self.entitlement_stated else [UNSTATED_WARNING])]
+
+    def require_entitlement(self) -> None:
+        """The strict setting: refuse a reader whose certificate states no entitlement."""
+        if not self.entitlement_stated:
+            raise ReaderNotAuthorised(
+                f"{self.name}'s certificate does not say what it may ask for", code="entitlement_missing"
+            )
+
     def beyond_entitlement(self, doctype: str, namespaces: Mapping[str, Any]) -> dict[str, list[str]]:
-        """The requested elements this reader is not entitled to (everything, if it has no entitlement)."""
-        granted = (self.entitlement or {}).get(doctype, {})
+        """The requested elements this reader is not entitled to. A certificate with the entitlement extension
+        grants only what it lists; one without states nothing, so nothing is beyond it and the holder decides
+        (shown with :data:`UNSTATED_WARNING`)."""
+        if self.entitlement is None:
+            return {}
+        granted = self.entitlement.get(doctype, {})
         beyond: dict[str, list[str]] = {}
         for ns, elements in namespaces.items():
             allowed = granted.get(ns)

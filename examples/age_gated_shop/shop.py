@@ -284,7 +284,7 @@ def create_app(shop: Shop) -> FastAPI:
             return JSONResponse({"error": "temporarily_unavailable", "error_description": "no trust data"}, 503)
         result = await run_in_threadpool(shop.checkouts.answer, checkout_id, lambda saved: saved.check(
             fields, trust=data.issuers, status_checker=data.status))
-        if not result.valid:
+        if not result.valid and "error" not in fields:  # a wallet's error response is processed: 200 (8.2)
             return JSONResponse({"error": "invalid_request", "error_description": result.errors[0].message}, 400)
         return JSONResponse({})
 

@@ -120,11 +120,20 @@ class Driver(StepDriver):
               lambda: None,
               lambda: self.shot("consent"),
               lambda: self.note("consent_reader", self.app.root.get_screen("consent").reader),
+              lambda: self.note("consent_warning", self.app.root.get_screen("consent").warning),
               lambda: self.tap("Share"),
               lambda: None,
               lambda: self.shot("answer_1"),
               lambda: self.answer_check(shop),
               lambda: self.tap("Done"),
+              lambda: self.tap("Share with a verifier"),  # a shop whose certificate states no entitlement
+              lambda: self.prepare_shop(self.unstated_shop()),
+              lambda: self.type(REQUEST_HINT, shop_request[0]),
+              lambda: self.tap("Read request"),
+              lambda: None,
+              lambda: self.shot("consent_unstated"),
+              lambda: self.note("unstated_warning", self.app.root.get_screen("consent").warning),
+              lambda: self.tap("Decline"),
               lambda: self.tap_card("Driving licence"),
               lambda: None,
               lambda: self.shot("details"),
@@ -197,6 +206,17 @@ class Driver(StepDriver):
         page = self.shop_url + self.browser.post(f"{self.shop_url}/checkout").headers["location"]
         link = re.search(r'id="link" href="([^"]+)"', self.browser.get(page).text)
         self.checkout = {"page": page, "link": html.unescape(link.group(1)) if link else ""}
+
+    def unstated_shop(self) -> VerifierEngine:
+        """A verifier built on something else: its reader certificate has no entitlement extension."""
+        from didlib.keys import generate_key
+        from didlib.pki import create_reader_certificate
+
+        ca = PkiDir(self.issuer_data / "pki" / "dvla")
+        key = generate_key()
+        cert = create_reader_certificate(ca.certificate("reader-ca"), ca.key("reader-ca"), key.public_key(),
+                                         common_name="Corner Shop")
+        return VerifierEngine(AgePolicy(18), None, reader_key=key, reader_chain=[cert])
 
     def prepare_shop(self, shop: VerifierEngine) -> None:
         operator = (self.app.model.store.records["trust"][self.base]).encode()

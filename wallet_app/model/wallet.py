@@ -22,11 +22,25 @@ from didlib.keys import PrivateKey, generate_key, load_private_key, load_public_
 from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, DOCTYPE_TRAINING, Credential
 from didlib.mdoc.registry import NS_AGE, NS_DBS, NS_ISO, NS_TRAINING, PROFILES
 from didlib.oid4vci import CredentialOffer
-from didlib.oid4vp import MAX_REQUEST, ParsedRequest, build_response, parse_request, request_uri_parts
+from didlib.oid4vp import (
+    MAX_REQUEST,
+    ParsedRequest,
+    build_response,
+    error_response,
+    parse_request,
+    request_uri_parts,
+)
 from didlib.pki import common_name_of
 from didlib.presentation import PendingChallenge, answer_challenge, make_oneway, read_challenge
 from didlib.qr import codes_for
-from didlib.session import HolderSession, PendingRequest, RetrievalMethod, TcpListener, TcpTransport
+from didlib.session import (
+    HolderSession,
+    PendingRequest,
+    ReaderIdentity,
+    RetrievalMethod,
+    TcpListener,
+    TcpTransport,
+)
 from didlib.trust import TrustStore
 from didlib.verifier import PeerPolicy, RefreshReport, TrustCache, TrustData, Verdict, VerifierEngine
 from wallet_app.model.issuance import IssuerClient
@@ -80,10 +94,12 @@ class ProximityShare:
     """One proximity presentation: show :attr:`uri`, wait for the reader's request (blocking: call it off
     the UI thread), then :meth:`respond` with the holder's consent or :meth:`decline`."""
 
-    def __init__(self, holdings: list[tuple[Credential, PrivateKey]], reader_trust: TrustStore, host: str) -> None:
+    def __init__(self, holdings: list[tuple[Credential, PrivateKey]], reader_trust: TrustStore, host: str,
+                 require_entitlement: bool = False) -> None:
         self._listener = TcpListener(host)
-        self.session = HolderSession(holdings, reader_trust=reader_trust, retrieval_methods=[
-            RetrievalMethod.local_network(self._listener.host, self._listener.port)])
+        self.session = HolderSession(holdings, reader_trust=reader_trust, require_entitlement=require_entitlement,
+                                     retrieval_methods=[
+                                         RetrievalMethod.local_network(self._listener.host, self._listener.port)])
         self.uri = self.session.qr_uri()
         self._transport: TcpTransport | None = None
 
@@ -123,6 +139,9 @@ class WalletModel:
     keys: KeyProvider | None = None
     listeners: list[Callable[[WalletModel], None]] = field(default_factory=list)
     corrupt: bool = False  # the last unlock found the wallet file damaged
+    # strict: refuse verifiers whose certificate does not state what they may ask for (by default the holder
+    # is warned and decides)
+    require_entitlement: bool = False
 
     @property
     def path(self) -> Path:
@@ -343,7 +362,14 @@ class WalletModel:
     def read_request(self, text: str) -> PendingChallenge:
         """A verifier's request QR: who asks (verified) and for what (and what it may not have)."""
         readers, _ = self._trust_data()
-        return read_challenge(text, self._holdings(), readers, now=self.clock())
+        return read_challenge(text, self._holdings(), readers, now=self.clock(),
+                              require_entitlement=self.require_entitlement)
+
+    @staticmethod
+    def consent_warnings(reader: ReaderIdentity | None) -> list[str]:
+        """What the consent screen shows in warning colours about who asks: the certificate's warnings and,
+        for a verifier whose certificate states no entitlement, that its permissions are not stated."""
+        return reader.consent_warnings() if reader is not None else []
 
     def answer(self, pending: PendingChallenge, consent: Mapping[str, Mapping[str, Iterable[str]]]) -> list[str]:
         """The response QR text(s), with only what the holder ticked (and never beyond the entitlement)."""
@@ -365,7 +391,8 @@ class WalletModel:
             raise DidlibError(f"the website could not be reached: {exc}", code="unreachable") from exc
         if response.status_code != 200 or len(body) > MAX_REQUEST:
             raise DidlibError("the website did not hand out its request", code="no_request")
-        return parse_request(body.decode("ascii", "replace").strip(), readers, client_id=client_id, now=self.clock())
+        return parse_request(body.decode("ascii", "replace").strip(), readers, client_id=client_id, now=self.clock(),
+                             require_entitlement=self.require_entitlement)
 
     def answer_online(self, request: ParsedRequest) -> None:
         """Post the answer (after the holder agreed), spending a single-use proof of age when one answers."""
@@ -380,19 +407,27 @@ class WalletModel:
         sd_jwts = [(e["data"], key(e["key_id"])) for e in entries if e["config_id"].endswith(".sd-jwt")]
         mdocs = [(self._credential(e), key(e["key_id"])) for e in entries if e["config_id"].endswith(".mdoc")]
         origin = list(zip([c for c, _ in sd_jwts] + [c for c, _ in mdocs], entries, strict=True))
-        answer = build_response(request, sd_jwts, mdocs, now=self.clock())
-        uri = request.claims["response_uri"]
         try:
-            with self.http(uri) as http:
-                response = http.post(uri, data=answer.form)
-        except httpx.HTTPError as exc:
-            raise DidlibError(f"the website could not be reached: {exc}", code="unreachable") from exc
-        if response.status_code != 200:
-            raise DidlibError("the website refused the answer", code="refused")
+            answer = build_response(request, sd_jwts, mdocs, now=self.clock())
+        except DidlibError as exc:  # nothing the holder may share answers it: the website hears access_denied
+            with contextlib.suppress(DidlibError):  # best effort: the holder learns why either way
+                self._post_online(request, error_response(request, "access_denied", exc.message))
+            raise
+        self._post_online(request, answer.form)
         for credential, entry in origin:
             if entry["batch"] and any(credential is used for used in answer.used):
                 entry["used"] = True
         self.unlocked_store().save()
+
+    def _post_online(self, request: ParsedRequest, form: Mapping[str, str]) -> None:
+        uri = request.claims["response_uri"]
+        try:
+            with self.http(uri) as http:
+                response = http.post(uri, data=dict(form))
+        except httpx.HTTPError as exc:
+            raise DidlibError(f"the website could not be reached: {exc}", code="unreachable") from exc
+        if response.status_code != 200:
+            raise DidlibError("the website refused the answer", code="refused")
 
     @staticmethod
     def _fresh(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -403,7 +438,7 @@ class WalletModel:
     def start_proximity(self, host: str = "127.0.0.1") -> ProximityShare:
         """Share over an ISO 18013-5 session: an ``mdoc:`` engagement QR naming a local-network port."""
         readers, _ = self._trust_data()
-        return ProximityShare(self._holdings(), readers, host)
+        return ProximityShare(self._holdings(), readers, host, self.require_entitlement)
 
     def peer_check(self, texts: Iterable[str]) -> Verdict | None:
         """Check someone else's identity code (car sharing, room rental)."""

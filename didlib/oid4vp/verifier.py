@@ -1,0 +1,375 @@
+"""The verifier (relying party) side of OpenID4VP 1.0: the signed request object and the check of the
+wallet's answer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import secrets
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography import x509
+from jwcrypto import jwe, jwk
+
+from didlib.errors import DecodeError, DidlibError, UnsupportedError, VerificationError
+from didlib.jose import CompactJws, b64url_decode, certificates_from_x5c, parse_json, sign_jws, x5c_header
+from didlib.keys import PrivateKey
+from didlib.mdoc import verify_response
+from didlib.oid4vp.common import (
+    CLIENT_PREFIX,
+    CONTENT_ENCRYPTION,
+    ENC,
+    MAX_REQUEST,
+    REQUEST_LIFETIME,
+    REQUEST_TYP,
+    RESPONSE_MODES,
+    SCHEME,
+    VP_FORMATS,
+    jwk_thumbprint,
+)
+from didlib.oid4vp.dcql import (
+    MDOC,
+    SD_JWT,
+    Held,
+    answers_sets,
+    authority_key_ids,
+    check_dcql,
+    claim_values,
+    credential_matches,
+    selected_claims,
+)
+from didlib.sdjwt import verify_sd_jwt_vc
+from didlib.sdjwt.core import Disclosure, split_sd_jwt
+from didlib.session.transcript import openid4vp_transcript
+from didlib.trust import TrustStore
+from didlib.verification import Problem
+
+
+@dataclass
+class VpResult:
+    """The verdict on a wallet's answer: ``claims`` holds only what the query asked for, never more."""
+
+    valid: bool
+    claims: dict[str, Any] = field(default_factory=dict)  # only the claims the query asked for
+    credential_id: str | None = None  # the answered credential query ids, comma-separated
+    errors: list[Problem] = field(default_factory=list)
+    # per credential query id, the claims of each presentation (several when the query allows ``multiple``)
+    presented: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+@dataclass
+class PresentationRequest:
+    """One authorization request of a relying party (a transaction): what it asks and how to check the answer."""
+
+    client_id: str
+    response_uri: str
+    dcql_query: dict[str, Any]
+    nonce: str
+    state: str
+    response_mode: str
+    encryption_key: jwk.JWK | None = field(default=None, repr=False)
+    created: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    answered: bool = False
+
+    @classmethod
+    def create(
+        cls,
+        host: str,
+        response_uri: str,
+        dcql_query: Mapping[str, Any],
+        *,
+        encrypted: bool = True,
+        now: dt.datetime | None = None,
+    ) -> PresentationRequest:
+        """A new transaction with fresh ``nonce`` and ``state``; ``encrypted`` asks for ``direct_post.jwt``."""
+        check_dcql(dcql_query)
+        key = jwk.JWK.generate(kty="EC", crv="P-256", use="enc") if encrypted else None
+        return cls(
+            CLIENT_PREFIX + host,
+            response_uri,
+            dict(dcql_query),
+            secrets.token_urlsafe(24),
+            secrets.token_urlsafe(16),
+            "direct_post.jwt" if encrypted else "direct_post",
+            key,
+            now or dt.datetime.now(dt.UTC),
+        )
+
+    def request_object(self, key: PrivateKey, chain: Sequence[x509.Certificate]) -> str:
+        """The signed request object the wallet fetches from ``request_uri``."""
+        claims: dict[str, Any] = {
+            "iss": self.client_id,
+            "aud": "https://self-issued.me/v2",
+            "client_id": self.client_id,
+            "response_type": "vp_token",
+            "response_mode": self.response_mode,
+            "response_uri": self.response_uri,
+            "nonce": self.nonce,
+            "state": self.state,
+            "dcql_query": self.dcql_query,
+            "iat": int(self.created.timestamp()),
+            "exp": int((self.created + REQUEST_LIFETIME).timestamp()),
+        }
+        claims["client_metadata"] = {"vp_formats_supported": VP_FORMATS}
+        if self.encryption_key is not None:
+            public = json.loads(self.encryption_key.export_public())
+            claims["client_metadata"] |= {
+                "jwks": {"keys": [public | {"alg": "ECDH-ES", "use": "enc", "kid": self.encryption_key.thumbprint()}]},
+                "encrypted_response_enc_values_supported": [ENC],
+            }
+        return sign_jws(claims, key, {"typ": REQUEST_TYP, "x5c": x5c_header(list(chain))})
+
+    def to_json(self) -> str:
+        """The transaction as a verifier keeps it between the request and the answer (private key included)."""
+        return json.dumps(
+            {
+                "client_id": self.client_id,
+                "response_uri": self.response_uri,
+                "dcql_query": self.dcql_query,
+                "nonce": self.nonce,
+                "state": self.state,
+                "response_mode": self.response_mode,
+                "encryption_key": json.loads(self.encryption_key.export_private()) if self.encryption_key else None,
+                "created": self.created.isoformat(),
+                "answered": self.answered,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> PresentationRequest:
+        data = parse_json(text)
+        try:
+            key = jwk.JWK(**data["encryption_key"]) if data["encryption_key"] else None
+            request = cls(
+                data["client_id"],
+                data["response_uri"],
+                data["dcql_query"],
+                data["nonce"],
+                data["state"],
+                data["response_mode"],
+                key,
+                dt.datetime.fromisoformat(data["created"]),
+                data["answered"],
+            )
+        except Exception as exc:  # missing fields, wrong types, a key jwcrypto refuses
+            raise DecodeError(f"not a saved presentation request: {exc}") from exc
+        fields = (request.client_id, request.response_uri, request.nonce, request.state, request.response_mode)
+        if not all(isinstance(v, str) for v in fields) or request.response_mode not in RESPONSE_MODES \
+                or request.created.tzinfo is None or not isinstance(request.answered, bool):
+            raise DecodeError("not a saved presentation request: a field has the wrong type")
+        check_dcql(request.dcql_query)
+        return request
+
+    def uri(self, request_uri: str) -> str:
+        """``openid4vp://?client_id=...&request_uri=...``: the same-device link and the cross-device QR."""
+        return SCHEME + "?" + urllib.parse.urlencode({"client_id": self.client_id, "request_uri": request_uri})
+
+    def check(
+        self,
+        form: Mapping[str, str],
+        *,
+        trust: TrustStore,
+        now: dt.datetime | None = None,
+        status_checker: Any = None,
+        max_age: dt.timedelta = REQUEST_LIFETIME,
+    ) -> VpResult:
+        """Verify the wallet's POST to ``response_uri``; a request is answered once, within ``max_age``.
+
+        Never raises for bad input. Not thread-safe: a server serialises the checks of one request.
+        """
+        now = now or dt.datetime.now(dt.UTC)
+        try:
+            params = self._open(form)
+            if params.get("state") != self.state:
+                raise VerificationError("the response is for another request", code="wrong_state")
+            if self.answered:
+                raise VerificationError("this request has already been answered", code="replayed")
+            if now - self.created > max_age:
+                raise VerificationError("the request has expired", code="request_expired")
+            if "error" in params:
+                return VpResult(False, errors=[_wallet_error(params)])
+            token = params.get("vp_token")
+            token = parse_json(token) if isinstance(token, str) else token
+            if not isinstance(token, dict) or not token:
+                raise DecodeError("vp_token must be an object of presentations")
+            result = self._verify_token(token, trust, now, status_checker)
+        except DidlibError as exc:
+            return VpResult(False, errors=[Problem.of(exc)])
+        self.answered = self.answered or result.valid
+        return result
+
+    def _open(self, form: Mapping[str, str]) -> dict[str, Any]:
+        if self.response_mode == "direct_post" or ("error" in form and "response" not in form):
+            return dict(form)  # a wallet that cannot encrypt may send its error in the clear (8.3.1)
+        response = form.get("response")
+        if not isinstance(response, str) or len(response) > MAX_REQUEST or self.encryption_key is None:
+            raise DecodeError("an encrypted response (direct_post.jwt) was expected")
+        try:
+            token = jwe.JWE()
+            token.allowed_algs = ["ECDH-ES", *CONTENT_ENCRYPTION]
+            token.deserialize(response)  # parse only: look at the header before decrypting anything
+            headers = token.jose_header  # one per recipient in the JSON serialization
+            if any("zip" in header for header in (headers if isinstance(headers, list) else [headers])):
+                # RFC 7516 4.1.3: inflating would come before any check; 61 KB made 45 MB
+                raise UnsupportedError("compressed responses (JWE zip) are refused")
+            token.decrypt(self.encryption_key, max_plaintext=MAX_REQUEST)
+        except UnsupportedError:
+            raise
+        except Exception as exc:  # jwcrypto raises several unrelated types for bad input
+            raise VerificationError(
+                f"the response does not decrypt: {type(exc).__name__}", code="decryption_failed"
+            ) from exc
+        params = parse_json(token.payload)
+        if not isinstance(params, dict):
+            raise DecodeError("the decrypted response must be an object")
+        return params
+
+    def _verify_token(
+        self, token: dict[str, Any], trust: TrustStore, now: dt.datetime, status_checker: Any
+    ) -> VpResult:
+        """OpenID4VP 1.0 8.6: every presentation verifies and meets its credential query, the query ids are what
+        the credential sets allow, and no presentation discloses a claim the query did not select (6.4)."""
+        dcql = self.dcql_query
+        queries = {q["id"]: q for q in dcql["credentials"]}
+        if not set(token) <= set(queries) or not answers_sets(dcql, token):
+            raise DecodeError("vp_token does not answer the query", code="wrong_credentials")
+        allowed: dict[str, set[Any]] = {}  # presentation -> the claims selected for it by every query it answers
+        checked: list[tuple[str, _Presented]] = []
+        presented: dict[str, list[dict[str, Any]]] = {}
+        for query_id, presentations in token.items():
+            query = queries[query_id]
+            limit = MAX_PRESENTATIONS if query.get("multiple", False) else 1
+            if not isinstance(presentations, list) or not 1 <= len(presentations) <= limit:
+                raise DecodeError(f"vp_token entry {query_id!r} must hold {limit if limit == 1 else 'some'} "
+                                  "presentation(s)")
+            for presentation in presentations:
+                if not isinstance(presentation, str):
+                    raise DecodeError("a presentation must be a string")
+                one = self._verify_one(query, presentation, trust, now, status_checker)
+                if isinstance(one, list):
+                    return VpResult(False, errors=one)
+                claims = _meets(query, one)
+                allowed.setdefault(presentation, set()).update(_selectable(one, claims))
+                checked.append((presentation, one))
+                presented.setdefault(query_id, []).append(
+                    {_claim_name(one.held, c["path"]): claim_values(one.held, c["path"])[0] for c in claims}
+                )
+        for presentation, one in checked:
+            extra = sorted(str(d) for d in one.disclosed - allowed[presentation])
+            if extra:
+                raise VerificationError(
+                    f"the presentation discloses claims the query did not select: {', '.join(extra)}",
+                    code="over_disclosure",
+                )
+        merged = {name: value for entries in presented.values() for entry in entries for name, value in entry.items()}
+        return VpResult(True, merged, ",".join(token), presented=presented)
+
+    def _verify_one(
+        self, query: Mapping[str, Any], presentation: str, trust: TrustStore, now: dt.datetime, status_checker: Any
+    ) -> _Presented | list[Problem]:
+        """Verify one presentation (signature, chain, holder binding, validity, status); its problems if not."""
+        if query["format"] == SD_JWT:
+            sd_jwt = verify_sd_jwt_vc(
+                presentation,
+                trust=trust,
+                nonce=self.nonce,
+                aud=self.client_id,
+                now=now,
+                expected_vct=query["meta"]["vct_values"],
+                status_checker=status_checker,
+            )
+            if not sd_jwt.valid:
+                return sd_jwt.errors
+            jwt_part, encoded, _ = split_sd_jwt(presentation)
+            chain = certificates_from_x5c(CompactJws.parse(jwt_part).header.get("x5c"))
+            held = Held(SD_JWT, sd_jwt.vct or "", sd_jwt.claims, authority_key_ids(chain))
+            named = {Disclosure.parse(d).name for d in encoded}
+            return _Presented(held, {name for name in named if name is not None})
+        if query["format"] != MDOC:
+            return [Problem("wrong_credentials", f"this verifier does not check {query['format']!r} presentations")]
+        thumbprint = jwk_thumbprint(self.encryption_key) if self.encryption_key else None
+        transcript = openid4vp_transcript(self.client_id, self.nonce, self.response_uri, thumbprint)
+        mdoc = verify_response(
+            b64url_decode(presentation),
+            trust=trust,
+            session_transcript=transcript,
+            now=now,
+            status_checker=status_checker,
+        )
+        if not mdoc.valid:
+            return mdoc.errors
+        if len(mdoc.documents) != 1:
+            return [Problem("wrong_document", "an mdoc presentation must hold one document")]
+        doc = mdoc.documents[0]
+        if doc.doctype != query["meta"]["doctype_value"]:
+            return [Problem("wrong_document", f"asked for {query['meta']['doctype_value']}, got {doc.doctype}")]
+        chain = [doc.signer_certificate] if doc.signer_certificate is not None else []
+        held = Held(MDOC, doc.doctype or "", doc.elements, authority_key_ids(chain))
+        return _Presented(held, {(ns, e) for ns, elements in doc.elements.items() for e in elements})
+
+
+MAX_PRESENTATIONS = 16  # per credential query with ``multiple``
+
+
+@dataclass(frozen=True)
+class _Presented:
+    """A verified presentation: what DCQL sees of it, and what it disclosed selectively (names, or
+    (namespace, element) pairs for an mdoc)."""
+
+    held: Held
+    disclosed: set[Any]
+
+
+def _meets(query: Mapping[str, Any], one: _Presented) -> list[Mapping[str, Any]]:
+    """The claims a verified presentation answers its query with (6.4.1); raises when it does not."""
+    if not credential_matches(query, one.held):
+        raise VerificationError(
+            "the credential's issuer is not one of the query's trusted authorities", code="untrusted_authority"
+        )
+    claims = selected_claims(query, one.held)
+    if claims is None:
+        present = all(claim_values(one.held, c["path"]) for c in query["claims"]) if "claim_sets" not in query else \
+            any(all(claim_values(one.held, c["path"]) for c in query["claims"] if c["id"] in o)
+                for o in query["claim_sets"])
+        if present:
+            raise VerificationError("a claim does not have a value the query accepts", code="value_mismatch")
+        raise VerificationError("the presentation lacks a claim that was asked for", code="claim_missing")
+    return claims
+
+
+def _selectable(one: _Presented, claims: list[Mapping[str, Any]]) -> set[Any]:
+    """What a presentation may disclose for these selected claims: their names, and for an SD-JWT everything
+    nested in their values (disclosing an object discloses its members)."""
+    if one.held.format == MDOC:
+        return {(c["path"][0], c["path"][1]) for c in claims}
+    names: set[Any] = set()
+    for claim in claims:
+        names.update(p for p in claim["path"] if isinstance(p, str))
+        for value in claim_values(one.held, claim["path"]):
+            names.update(_nested_names(value))
+    return names
+
+
+def _nested_names(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return set(value).union(*(_nested_names(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_nested_names(v) for v in value))
+    return set()
+
+
+def _claim_name(held: Held, path: Sequence[Any]) -> str:
+    """How a claim is named in :attr:`VpResult.claims`: the element for an mdoc, the dotted path for JSON."""
+    return str(path[-1]) if held.format == MDOC else ".".join(str(p) for p in path)
+
+
+def _wallet_error(params: Mapping[str, Any]) -> Problem:
+    """The wallet's error response (8.5) as a problem with its code (``access_denied`` ...), kept short."""
+    error, description = params.get("error"), params.get("error_description")
+    code = error if isinstance(error, str) and re.fullmatch(r"[a-z_]{1,64}", error) else "wallet_error"
+    text = description[:200] if isinstance(description, str) else "the wallet sent no presentation"
+    return Problem(code, f"the wallet answered {code}: {text}")
