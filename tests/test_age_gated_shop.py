@@ -15,9 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
+from privacy import needles, personal_traces
 
 from conftest import new_wallet
 from didlib.errors import DidlibError, ReaderNotAuthorised
+from didlib.mdoc.registry import NS_ISO
 from didlib.oid4vp import PresentationRequest, age_query, parse_request
 from didlib.pkidir import PkiDir
 from didlib.qr import decode_image
@@ -283,3 +285,17 @@ def test_checkouts_outlive_a_restart_and_two_shops_accept_one_answer_once(issuer
     finally:
         process.stop(first)
         process.stop(second)
+
+
+def test_the_shop_keeps_nothing_personal(shop, shop_state, wallet):
+    """specs/verifier.md: after its checkouts (this one and the module's others) the shop's files hold no name,
+    birth date, portrait, document number or device key of the customer."""
+    browser, page = new_checkout(shop)
+    wallet.answer_online(wallet.open_online_request(link_for(page)))
+    assert browser.get(page + "/outcome").json()["outcome"] == "verified"
+    licence = next(e for e in wallet._entries() if e["config_id"] == "uk.dvla.mdl.mdoc")
+    portrait = wallet._credential(licence).elements()[NS_ISO]["portrait"]
+    keys = [wallet._keys().private_key(e["key_id"]).public_key() for e in wallet._entries()]
+    seen = needles(SAMPLE_DRIVER, driver_number(SAMPLE_DRIVER), portrait, keys)
+    assert any(shop_state.rglob("*.sqlite")), "the shop wrote its checkouts"
+    assert personal_traces(shop_state, [seen]) == []

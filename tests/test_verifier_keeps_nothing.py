@@ -4,15 +4,12 @@ portrait, a document number or a device key that it saw (specs/verifier.md). The
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from privacy import needles, personal_traces
 
 from conftest import NOW, issue
 from didlib.cli import main
@@ -38,13 +35,6 @@ class Shown:
     needles: dict[str, bytes]
 
 
-def _encodings(name: str, value: bytes) -> Iterator[tuple[str, bytes]]:
-    yield name, value
-    yield f"{name} (hex)", value.hex().encode()
-    yield f"{name} (base64)", base64.b64encode(value).rstrip(b"=")
-    yield f"{name} (base64url)", base64.urlsafe_b64encode(value).rstrip(b"=")
-
-
 def _day_of_codes(pki, person: Person, seed: int) -> Shown:
     portrait = portrait_jpeg(seed, max_bytes=900)
     key = generate_key()
@@ -55,26 +45,8 @@ def _day_of_codes(pki, person: Person, seed: int) -> Shown:
         codes_for(make_oneway(proof, key, ["age_over_18", "portrait"], now=moment)),
         codes_for(make_oneway(licence, key, ["given_name", "family_name", "portrait"], now=moment)),
     ]
-    x = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-    needles = {
-        "family name": person.family_name.encode(),
-        "given name": person.given_name.encode(),
-        "birth date": person.birth_date.isoformat().encode(),
-        "document number": licence.elements()[NS_ISO]["document_number"].encode(),
-    }
-    for name, value in (("portrait", portrait[200:248]), ("device key", x[1:33])):
-        needles.update(_encodings(name, value))
-    return Shown(codes, needles)
-
-
-def personal_traces(folder: Path, shown: list[Shown]) -> list[str]:
-    """Every (file, what) where a file below ``folder`` holds a personal value that was shown."""
-    found = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        data = path.read_bytes()
-        for person in shown:
-            found += [f"{path.name}: {what}" for what, needle in person.needles.items() if needle in data]
-    return found
+    document_number = licence.elements()[NS_ISO]["document_number"]
+    return Shown(codes, needles(person, document_number, portrait, [key.public_key()]))
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +67,7 @@ def test_the_till_command_keeps_only_nonces_and_counts(day, pki, tmp_path, capsy
                 decisions.append((code, json.loads(capsys.readouterr().out)["verdict"]))
     assert decisions.count((0, "accept")) == 6 and len(decisions) == 12, decisions
     assert any(state.iterdir()), "the till wrote its state"
-    assert personal_traces(state, day) == []
+    assert personal_traces(state, [p.needles for p in day]) == []
     assert all(needle for person in day for needle in person.needles.values())
 
 
@@ -103,4 +75,5 @@ def test_the_search_finds_a_planted_value(day, tmp_path):
     """The search itself can fail: a personal value written in any of the forms looked for is found."""
     (tmp_path / "log.txt").write_bytes(b"seen: " + day[1].needles["portrait (base64url)"])
     (tmp_path / "db.sqlite").write_bytes(b"\x00" + day[2].needles["document number"] + b"\x00")
-    assert personal_traces(tmp_path, day) == ["db.sqlite: document number", "log.txt: portrait (base64url)"]
+    found = personal_traces(tmp_path, [p.needles for p in day])
+    assert found == ["db.sqlite: document number", "log.txt: portrait (base64url)"]
