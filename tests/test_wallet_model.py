@@ -405,11 +405,17 @@ def test_share_over_an_iso_session_on_the_local_network(wallet, issuer_data):
 def test_each_showing_gets_a_fresh_proof_and_a_spent_batch_is_said(issuer, tmp_path):
     """specs/presentation.md: one proof of age per showing, never shown twice, no silent licence instead."""
     model, _ = new_wallet(tmp_path, issuer, lambda _: None)
-    shown = set()
-    for _ in range(5):
-        model.prove_age(18)
-        shown |= {e["key_id"] for e in model._entries() if e.get("doctype") == DOCTYPE_AGE and e["used"]}
-    assert len(shown) == 5, "five showings, five different credentials"
+
+    def spent() -> set[str]:
+        return {e["key_id"] for e in model._entries() if e.get("doctype") == DOCTYPE_AGE and e["used"]}
+
+    for showing in range(5):
+        first = model.prove_age(18)
+        renewed = [model.prove_age(18, again=True), model.prove_age(21, again=True)]  # left on screen a while
+        assert len(spent()) == showing + 1, "renewing the code on screen spends nothing"
+        assert first not in renewed, "a renewed code is new (time and nonce)"
+        model.end_showing()
+    assert len(spent()) == 5, "five showings, five different credentials"
     with pytest.raises(UsageError) as refused:
         model.prove_age(18)
     assert refused.value.code == "no_unused_proof"

@@ -137,6 +137,7 @@ class WalletApp(App):
                 if event is not None:
                     event.cancel()
             self._rotate = self._cycle = None
+            self.model.end_showing()
         if current == "cards":
             if self._proximity is not None and self._pending is None:  # left the engagement screen: stop waiting
                 self._proximity.close()
@@ -255,18 +256,19 @@ class WalletApp(App):
             self._part = (self._part + 1) % len(self._codes)
             self._draw_part()
 
-    def show_prove(self, threshold: int | None = None) -> None:
-        """The rotating one-way proof of age (age_over_NN and portrait only)."""
+    def show_prove(self, threshold: int | None = None, *, again: bool = False) -> None:
+        """The rotating one-way proof of age (age_over_NN and portrait only); ``again`` renews the code on
+        screen from the same proof (a new threshold chosen on the screen is the same showing too)."""
         self._threshold = threshold or self._threshold
         try:
-            codes = self.model.prove_age(self._threshold)
+            codes = self.model.prove_age(self._threshold, again=again)
         except DidlibError as exc:
             self._screen("cards").message = exc.message
             return
         self._show_codes(f"Over {self._threshold}", "Show this to the cashier. It changes every few seconds.",
                          codes, True)
         if self._rotate is None:
-            self._rotate = Clock.schedule_interval(lambda _: self.show_prove(), ROTATE_SECONDS)
+            self._rotate = Clock.schedule_interval(lambda _: self.show_prove(again=True), ROTATE_SECONDS)
 
     # ---------------------------------------------------------------------------- consent flow
     def read_request(self, text: str) -> None:

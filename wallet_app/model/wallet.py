@@ -142,6 +142,7 @@ class WalletModel:
     # strict: refuse verifiers whose certificate does not state what they may ask for (by default the holder
     # is warned and decides)
     require_entitlement: bool = False
+    _showing: dict[str, Any] | None = field(default=None, repr=False)  # the proof of age on screen now
 
     @property
     def path(self) -> Path:
@@ -180,7 +181,7 @@ class WalletModel:
         self._changed()
 
     def lock(self) -> None:
-        self.store, self.keys = None, None
+        self.store, self.keys, self._showing = None, None, None
         self._changed()
 
     def unlocked_store(self) -> WalletStore:
@@ -324,15 +325,28 @@ class WalletModel:
             raise UsageError("add a proof of age or a driving licence first", code="nothing_to_show")
         return licence, [element, "portrait"]
 
-    def prove_age(self, threshold: int = 18) -> list[str]:
-        """The QR code text(s) of a one-way proof of age, from an unused single-use credential when there is one."""
-        entry, disclose = self._unused_proof(threshold)
-        texts = codes_for(make_oneway(self._credential(entry), self._keys().private_key(entry["key_id"]), disclose,
-                                      now=self.clock()))
-        if entry.get("doctype") == DOCTYPE_AGE:
-            entry["used"] = True
-            self.unlocked_store().save()
-        return texts
+    def prove_age(self, threshold: int = 18, *, again: bool = False) -> list[str]:
+        """The QR code text(s) of a one-way proof of age, from an unused single-use credential when there is one.
+
+        One showing (one cashier) spends one proof. ``again`` renews the code of the showing in progress (a
+        fresh time and nonce, or another age threshold) from the same credential, so a code left on screen
+        does not spend the batch; a new showing takes a new proof (specs/presentation.md, section 7).
+        """
+        if again and self._showing is not None:
+            entry = self._showing
+            disclose = [f"age_over_{threshold:02d}", "portrait"]
+        else:
+            entry, disclose = self._unused_proof(threshold)
+            if entry.get("doctype") == DOCTYPE_AGE:
+                entry["used"] = True
+                self.unlocked_store().save()
+            self._showing = entry
+        return codes_for(make_oneway(self._credential(entry), self._keys().private_key(entry["key_id"]), disclose,
+                                     now=self.clock()))
+
+    def end_showing(self) -> None:
+        """The proof of age left the screen: the next showing takes a new one."""
+        self._showing = None
 
     def share_identity(self) -> list[str]:
         """Name and portrait from the licence as a one-way code, for someone doing a peer check."""
