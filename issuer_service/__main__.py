@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 
@@ -12,7 +13,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1, help="processes (use PostgreSQL for more than one)")
+    parser.add_argument("--demo", action="store_true", help="print the admin token, show transaction codes")
     args = parser.parse_args(argv)
+    if args.demo:
+        os.environ["DIDLIB_DEMO"] = "1"
 
     import uvicorn
 

@@ -33,6 +33,7 @@ class Settings:
     nonce_lifetime_seconds: int = 300
     status_list_size: int = 100_000
     batch_size: int = 10
+    db_timeout_seconds: float = 10
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -51,4 +52,5 @@ class Settings:
             pkcs11_token=env.get("DIDLIB_PKCS11_TOKEN", "didlib"),
             pkcs11_pin=env.get("DIDLIB_PKCS11_PIN"),
             rate_per_minute=int(env.get("DIDLIB_RATE_PER_MINUTE", "30")),
+            db_timeout_seconds=float(env.get("DIDLIB_DB_TIMEOUT", "10")),
         )

@@ -55,6 +55,7 @@ from issuer_service.models import (
     TrainingRecord,
     make_engine,
     make_sessions,
+    read_sessions,
 )
 from issuer_service.register import seed
 
@@ -102,8 +103,9 @@ class IssuerService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.engine = make_engine(settings.database_url)
-        self.sessions = make_sessions(self.engine)
+        self.engine = make_engine(settings.database_url, settings.db_timeout_seconds)
+        self.sessions = make_sessions(self.engine)  # writing: serialised where they read-modify-write
+        self.reads = read_sessions(self.engine)
         self.authorities: dict[str, Authority] = load_authorities(settings)
         self.issuer_url = settings.public_url
         self._dvla_trust = TrustStore([self.authorities["dvla"].iaca])
@@ -211,11 +213,11 @@ class IssuerService:
             if offer is None or offer.used or _aware(offer.expires) < _now():
                 raise OID4VCIError("invalid_grant", "the pre-authorized code is unknown, used or expired")
             if tx_code is None or not secrets.compare_digest(_hash(tx_code), offer.tx_code_hash):
-                failed = offer.failed_attempts + 1
+                failed = offer.tx_attempts + 1
                 session.execute(
                     update(Offer)
                     .where(Offer.id == offer.id)
-                    .values(failed_attempts=failed, used=failed >= MAX_TX_ATTEMPTS)
+                    .values(tx_attempts=failed, used=failed >= MAX_TX_ATTEMPTS)
                 )
                 session.commit()
                 raise OID4VCIError("invalid_grant", "the transaction code is wrong")
@@ -369,6 +371,7 @@ class IssuerService:
                         StatusListRow(
                             uri=authority.status_uri,
                             authority=authority.name,
+                            number=1,
                             bits=2,
                             size=size,
                             data=bytes(StatusList(size, 2).data),
@@ -386,7 +389,7 @@ class IssuerService:
         authority = self.authorities.get(authority_name)
         if authority is None:
             raise OID4VCIError("not_found", "no such status list", 404)
-        with self.sessions() as session:
+        with self.reads() as session:
             version = session.scalar(select(StatusListRow.version).where(StatusListRow.uri == authority.status_uri))
             cached = self._status_tokens.get((authority_name, cwt))
             if cached and cached[0] == version and time.monotonic() - cached[1] < 300:
@@ -406,7 +409,9 @@ class IssuerService:
         return token
 
     def set_state(self, credential_id: int, state: Status, actor: str) -> dict[str, Any]:
-        """Revoke, suspend or reinstate one issued credential (its status list entry)."""
+        """Revoke, suspend or reinstate one issued credential (its status list entry). The list is read,
+        changed and written back under the list's lock (``FOR UPDATE``; ``BEGIN IMMEDIATE`` on SQLite), so
+        no acknowledged change is lost to a concurrent one."""
         with self.sessions() as session:
             issued = session.get(IssuedCredential, credential_id)
             if issued is None:
@@ -433,7 +438,7 @@ class IssuerService:
         return [self.set_state(i, state, actor) for i in ids]
 
     def credentials_of(self, driver_number: str) -> list[dict[str, Any]]:
-        with self.sessions() as session:
+        with self.reads() as session:
             driver = session.scalar(select(Driver).where(Driver.driver_number == driver_number))
             if driver is None:
                 raise OID4VCIError("not_found", "no such driver", 404)
@@ -448,7 +453,7 @@ class IssuerService:
             ]
 
     def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
-        with self.sessions() as session:
+        with self.reads() as session:
             rows = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)).all()
             return [
                 {

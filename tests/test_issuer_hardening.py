@@ -1,0 +1,194 @@
+"""The issuer service under load and at its limits (issues 14 and 15): races between real concurrent clients
+against the service as a real uvicorn process, on SQLite and (with DIDLIB_TEST_POSTGRES) on PostgreSQL, and
+the error codes of OpenID4VCI 1.0 sections 6.3 and 8.3.1.2."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography import x509
+from test_issuer_service import ADMIN, BACKENDS, DRIVER, IDENTITY, fresh_postgres
+
+from didlib import TrustStore
+from didlib.keys import generate_key
+from didlib.oid4vci import make_proof
+from didlib.status import StatusListToken
+from issuer_service import process
+from wallet_app.model.issuance import IssuerClient as Wallet
+
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN}"}
+
+
+class Service:
+    """A running issuer process: its base URL, data folder and log file."""
+
+    def __init__(self, data: Path, *, backend: str = "sqlite", args: tuple[str, ...] = ("--demo",), **env: str):
+        self.data, self.log = data, data / "service.log"
+        data.mkdir(parents=True, exist_ok=True)
+        if backend == "postgresql":
+            env.setdefault("DATABASE_URL", fresh_postgres())
+        defaults = {"DIDLIB_ADMIN_TOKEN": ADMIN, "DIDLIB_SEED_DRIVERS": "20", "DIDLIB_RATE_PER_MINUTE": "100000"}
+        self.proc, self.base = process.start(data, log=self.log, args=args, **(defaults | env))
+
+    def stop(self) -> None:
+        process.stop(self.proc)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wallet(self) -> Wallet:
+        return Wallet(self.base, httpx.Client(base_url=self.base, timeout=60))
+
+    def trust(self) -> TrustStore:
+        return TrustStore([x509.load_pem_x509_certificate(httpx.get(f"{self.base}/trust/{a}/iaca.pem").content)
+                           for a in ("dvla", "dbs", "training")])
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    running = Service(tmp_path_factory.mktemp("issuer"), backend=request.param)
+    yield running
+    running.stop()
+
+
+def concurrently(count: int, work, workers: int = 50) -> list:
+    """``work(i)`` for i in range(count) from ``workers`` threads at once, each with its own connection."""
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(work, range(count)))
+
+
+def age_credentials(service: Service, count: int) -> list:
+    out: list = []
+    while len(out) < count:
+        wallet = service.wallet()
+        out += wallet.obtain(wallet.identify(*IDENTITY), "uk.dvla.age.mdoc", count=min(5, count - len(out)))
+    return out
+
+
+# ------------------------------------------------------------------------------ 14.1 concurrent revocations
+def test_concurrent_revocations_are_all_in_the_served_list(service: Service) -> None:
+    issued = age_credentials(service, 50)
+    references = [c.mdoc().mso.status["status_list"] for c in issued]
+    by_index = {r["idx"]: r["uri"] for r in references}
+    listed = httpx.get(f"{service.base}/admin/drivers/{DRIVER}/credentials", headers=ADMIN_HEADERS).json()
+    ids = [c["id"] for c in listed if c["statusIndex"] in by_index and c["config"] == "uk.dvla.age.mdoc"]
+    assert len(ids) == 50
+
+    def revoke(i: int) -> int:
+        with httpx.Client(timeout=60) as client:
+            return client.post(f"{service.base}/admin/credentials/{ids[i]}/revoke", headers=ADMIN_HEADERS).status_code
+
+    assert concurrently(50, revoke) == [200] * 50
+    trust = service.trust()
+    lists = {uri: StatusListToken.verify(httpx.get(uri).text, trust=trust).status_list for uri in set(by_index.values())}
+    revoked = sum(lists[uri].get(idx) == 1 for idx, uri in by_index.items())
+    assert revoked == 50, f"{revoked} of 50 acknowledged revocations are in the served status list"
+
+
+# ------------------------------------------------------------------------ 14.2 transaction code attempts
+def test_concurrent_wrong_transaction_codes_are_evaluated_at_most_five_times(service: Service) -> None:
+    offer = service.wallet().identify(*IDENTITY)
+    wrong = "000000" if offer["tx_code"] != "000000" else "111111"
+
+    def guess(_: int) -> dict:
+        with httpx.Client(base_url=service.base, timeout=60) as client:
+            return Wallet(service.base, client).token(offer["credential_offer_uri"], wrong).json()
+
+    answers = concurrently(200, guess)
+    assert all(a["error"] == "invalid_grant" for a in answers)
+    evaluated = [a for a in answers if a["error_description"] == "the transaction code is wrong"]
+    assert 1 <= len(evaluated) <= 5, f"{len(evaluated)} of 200 concurrent guesses were evaluated"
+    right = service.wallet().token(offer["credential_offer_uri"], offer["tx_code"])
+    assert right.status_code == 400 and right.json()["error"] == "invalid_grant", "five wrong codes spend the offer"
+
+
+# ------------------------------------------------------------------------ 15.1 one c_nonce for a batch
+def test_batch_proofs_may_share_one_nonce_spent_per_request(service: Service) -> None:
+    wallet = service.wallet()
+    offer = wallet.identify(*IDENTITY)
+    token = wallet.token(offer["credential_offer_uri"], offer["tx_code"]).json()["access_token"]
+    nonce, keys = wallet.nonce(), [generate_key() for _ in range(3)]
+    body = {"credential_configuration_id": "uk.dvla.age.mdoc",
+            "proofs": {"jwt": [make_proof(k, service.base, nonce) for k in keys]}}
+    auth = {"Authorization": f"Bearer {token}"}
+    served = wallet.http.post("/credential", headers=auth, json=body)
+    assert served.status_code == 200, served.text
+    assert len(served.json()["credentials"]) == 3
+    again = {"credential_configuration_id": "uk.dvla.age.sd-jwt",
+             "proofs": {"jwt": [make_proof(generate_key(), service.base, nonce)]}}
+    replay = wallet.http.post("/credential", headers=auth, json=again)
+    assert replay.status_code == 400 and replay.json()["error"] == "invalid_nonce", "a nonce serves one request"
+
+
+# ------------------------------------------------------------------------------------ 15.2 error codes
+def test_token_error_codes(service: Service) -> None:
+    """OpenID4VCI 1.0 section 6.3 and RFC 6749 section 5.2."""
+    wallet = service.wallet()
+    offer = wallet.identify(*IDENTITY)
+    missing = wallet.token(offer["credential_offer_uri"], None)
+    assert missing.status_code == 400 and missing.json()["error"] == "invalid_request", "tx_code required, not sent"
+    wrong = wallet.token(offer["credential_offer_uri"], "000000" if offer["tx_code"] != "000000" else "111111")
+    assert wrong.json()["error"] == "invalid_grant", "a wrong tx_code"
+    assert wallet.token(offer["credential_offer_uri"], offer["tx_code"]).status_code == 200, "the missing code cost nothing"
+    used = wallet.token(offer["credential_offer_uri"], offer["tx_code"])
+    assert used.json()["error"] == "invalid_grant" and used.headers["cache-control"] == "no-store"
+    form = {"grant_type": "urn:ietf:params:oauth:grant-type:pre-authorized_code"}
+    assert wallet.http.post("/token", data=form).json()["error"] == "invalid_request", "no pre-authorized_code"
+    unknown = wallet.http.post("/token", data=form | {"pre-authorized_code": "nope", "tx_code": "123456"})
+    assert unknown.json()["error"] == "invalid_grant"
+    other = wallet.http.post("/token", data={"grant_type": "authorization_code", "pre-authorized_code": "x"})
+    assert other.json()["error"] == "unsupported_grant_type"
+
+
+def test_credential_error_codes(service: Service) -> None:
+    """OpenID4VCI 1.0 section 8.3.1 (RFC 6750 section 3.1 for the access token)."""
+    wallet = service.wallet()
+    offer = wallet.identify(*IDENTITY)
+    token = wallet.token(offer["credential_offer_uri"], offer["tx_code"]).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    key = generate_key()
+
+    def post(body: object, headers: dict[str, str] = auth) -> httpx.Response:
+        return wallet.http.post("/credential", headers=headers, json=body)
+
+    def proofs(*jwts: str) -> dict:
+        return {"credential_configuration_id": "uk.dvla.mdl.mdoc", "proofs": {"jwt": list(jwts)}}
+
+    cases = {
+        "invalid_proof": [
+            proofs(make_proof(key, service.base, None)),  # no nonce: invalid_proof, not invalid_nonce
+            {"credential_configuration_id": "uk.dvla.mdl.mdoc"},  # no proofs
+            {"credential_configuration_id": "uk.dvla.mdl.mdoc", "proofs": {"ldp_vp": [{}]}},  # unsupported type
+            {"credential_configuration_id": "uk.dvla.mdl.mdoc", "proofs": {"jwt": []}},
+            proofs(make_proof(key, "https://elsewhere.example", wallet.nonce())),
+        ],
+        "invalid_nonce": [proofs(make_proof(key, service.base, "not-a-nonce-we-gave"))],
+        "invalid_credential_request": [
+            [1, 2],
+            {"proofs": {"jwt": [make_proof(key, service.base, wallet.nonce())]}},  # no configuration
+            {"credential_configuration_id": ["uk.dvla.mdl.mdoc"]},  # not a string
+            {"credential_configuration_id": "uk.dvla.mdl.mdoc", "credential_identifier": "x"},
+        ],
+        "unknown_credential_configuration": [{"credential_configuration_id": "uk.nothing.mdoc"}],
+        "unknown_credential_identifier": [{"credential_identifier": "CivilEngineeringDegree-2023"}],
+        "invalid_encryption_parameters": [
+            proofs(make_proof(key, service.base, wallet.nonce())) | {"credential_response_encryption": {"enc": "A"}}
+        ],
+    }
+    for code, bodies in cases.items():
+        for body in bodies:
+            answer = post(body)
+            assert (answer.status_code, answer.json()["error"]) == (400, code), body
+            assert answer.headers["cache-control"] == "no-store"
+    not_offered = post({"credential_configuration_id": "uk.dbs.check.mdoc"})
+    assert not_offered.status_code == 403 and not_offered.json()["error"] == "insufficient_scope"
+    assert 'error="insufficient_scope"' in not_offered.headers["www-authenticate"]
+    unknown = post({}, {"Authorization": "Bearer nope"})
+    assert unknown.status_code == 401 and 'error="invalid_token"' in unknown.headers["www-authenticate"]
+    anonymous = post({}, {})
+    assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"] == "Bearer"
