@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from didlib.files import read_limited, write_private
+
 __all__ = ["Settings"]
 
 
@@ -54,3 +56,12 @@ class Settings:
             rate_per_minute=int(env.get("DIDLIB_RATE_PER_MINUTE", "30")),
             db_timeout_seconds=float(env.get("DIDLIB_DB_TIMEOUT", "10")),
         )
+
+    def secret(self) -> bytes:
+        """The service's own 32-byte key (``secret.key`` in the data folder, made once, mode 600): it keys the
+        transaction code hashes, so it must stay out of the database."""
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            write_private(path, secrets.token_bytes(32))
+        return read_limited(path, 64, "service secret")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import hmac
 import json
 import secrets
 import threading
@@ -108,6 +109,7 @@ class IssuerService:
         self.reads = read_sessions(self.engine)
         self.authorities: dict[str, Authority] = load_authorities(settings)
         self.issuer_url = settings.public_url
+        self._secret = settings.secret()
         self._dvla_trust = TrustStore([self.authorities["dvla"].iaca])
         self._rate: dict[tuple[str, str], deque[float]] = defaultdict(deque)
         self._rate_lock = threading.Lock()
@@ -145,7 +147,7 @@ class IssuerService:
             Offer(
                 id=offer_id,
                 code_hash=_hash(code),
-                tx_code_hash=_hash(tx_code),
+                tx_code_hash=self._tx_hash(tx_code),
                 subject_kind=kind,
                 subject_id=subject_id,
                 config_ids=configs,
@@ -206,20 +208,27 @@ class IssuerService:
 
     # -------------------------------------------------------------------------------------- token
     def token(self, grant_type: str, code: str, tx_code: str | None) -> dict[str, Any]:
+        """The token endpoint for the pre-authorized code grant, with the error codes of OpenID4VCI 1.0
+        section 6.3: a missing transaction code is ``invalid_request``, a wrong one ``invalid_grant``."""
         if grant_type != PRE_AUTHORIZED_GRANT:
             raise OID4VCIError("unsupported_grant_type", "only the pre-authorized code grant is supported")
         with self.sessions() as session:
             offer = session.scalar(select(Offer).where(Offer.code_hash == _hash(code)))
             if offer is None or offer.used or _aware(offer.expires) < _now():
                 raise OID4VCIError("invalid_grant", "the pre-authorized code is unknown, used or expired")
-            if tx_code is None or not secrets.compare_digest(_hash(tx_code), offer.tx_code_hash):
-                failed = offer.tx_attempts + 1
-                session.execute(
-                    update(Offer)
-                    .where(Offer.id == offer.id)
-                    .values(tx_attempts=failed, used=failed >= MAX_TX_ATTEMPTS)
-                )
-                session.commit()
+            if tx_code is None:
+                raise OID4VCIError("invalid_request", "this offer needs its transaction code (tx_code)")
+            # Count the attempt before comparing: of any number of concurrent guesses, at most
+            # MAX_TX_ATTEMPTS are ever compared (the UPDATE's condition is checked under the row's lock).
+            counted = session.execute(
+                update(Offer)
+                .where(Offer.id == offer.id, Offer.used.is_(False), Offer.tx_attempts < MAX_TX_ATTEMPTS)
+                .values(tx_attempts=Offer.tx_attempts + 1)
+            )
+            session.commit()
+            if counted.rowcount != 1:
+                raise OID4VCIError("invalid_grant", "too many wrong transaction codes; ask for a new offer")
+            if not self._tx_matches(tx_code, offer.tx_code_hash):
                 raise OID4VCIError("invalid_grant", "the transaction code is wrong")
             # Spend the code: only one of any number of concurrent requests changes the row.
             spent = session.execute(update(Offer).where(Offer.id == offer.id, Offer.used.is_(False)).values(used=True))
@@ -237,6 +246,16 @@ class IssuerService:
             self.audit(session, "wallet", "token", f"offer:{offer.id}")
             session.commit()
         return {"access_token": token, "token_type": "Bearer", "expires_in": self.settings.token_lifetime_seconds}
+
+    def _tx_hash(self, tx_code: str, salt: str | None = None) -> str:
+        """``salt$HMAC-SHA256(secret, salt | code)``: six digits are too few for a plain hash, and the key
+        lives in the data folder, not the database, so a copy of the database alone gives no codes away."""
+        salt = salt or secrets.token_hex(16)
+        return f"{salt}${hmac.new(self._secret, f'{salt}|{tx_code}'.encode(), hashlib.sha256).hexdigest()}"
+
+    def _tx_matches(self, tx_code: str, stored: str) -> bool:
+        salt, _, _ = stored.partition("$")
+        return hmac.compare_digest(self._tx_hash(tx_code, salt), stored)
 
     # -------------------------------------------------------------------------------------- nonces
     def _new_nonce(self, purpose: str) -> str:

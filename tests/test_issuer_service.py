@@ -168,7 +168,7 @@ def test_token_errors(wallet):
     offer = wallet.identify(*IDENTITY)
     wrong = wallet.token(offer["credential_offer_uri"], "000000" if offer["tx_code"] != "000000" else "111111")
     assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
-    assert wallet.token(offer["credential_offer_uri"], None).json()["error"] == "invalid_grant"
+    assert wallet.token(offer["credential_offer_uri"], None).json()["error"] == "invalid_request"
     assert wallet.token(offer["credential_offer_uri"], offer["tx_code"]).status_code == 200
     reused = wallet.token(offer["credential_offer_uri"], offer["tx_code"])
     assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
