@@ -56,10 +56,13 @@ def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     running.stop()
 
 
-def concurrently(count: int, work, workers: int = 50) -> list:
-    """``work(i)`` for i in range(count) from ``workers`` threads at once, each with its own connection."""
-    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(work, range(count)))
+def concurrently(service: Service, count: int, work, workers: int = 50) -> list:
+    """``work(client, i)`` for i in range(count) from ``workers`` threads at once, over as many connections
+    (one client, so that the test's own setup cost per request stays out of the way)."""
+    limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
+    with httpx.Client(base_url=service.base, timeout=60, limits=limits) as client, \
+            concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda i: work(client, i), range(count)))
 
 
 def age_credentials(service: Service, count: int) -> list:
@@ -79,11 +82,10 @@ def test_concurrent_revocations_are_all_in_the_served_list(service: Service) -> 
     ids = [c["id"] for c in listed if c["statusIndex"] in by_index and c["config"] == "uk.dvla.age.mdoc"]
     assert len(ids) == 50
 
-    def revoke(i: int) -> int:
-        with httpx.Client(timeout=60) as client:
-            return client.post(f"{service.base}/admin/credentials/{ids[i]}/revoke", headers=ADMIN_HEADERS).status_code
+    def revoke(client: httpx.Client, i: int) -> int:
+        return client.post(f"/admin/credentials/{ids[i]}/revoke", headers=ADMIN_HEADERS).status_code
 
-    assert concurrently(50, revoke) == [200] * 50
+    assert concurrently(service, 50, revoke) == [200] * 50
     trust = service.trust()
     lists = {uri: StatusListToken.verify(httpx.get(uri).text, trust=trust).status_list for uri in set(by_index.values())}
     revoked = sum(lists[uri].get(idx) == 1 for idx, uri in by_index.items())
@@ -95,11 +97,10 @@ def test_concurrent_wrong_transaction_codes_are_evaluated_at_most_five_times(ser
     offer = service.wallet().identify(*IDENTITY)
     wrong = "000000" if offer["tx_code"] != "000000" else "111111"
 
-    def guess(_: int) -> dict:
-        with httpx.Client(base_url=service.base, timeout=60) as client:
-            return Wallet(service.base, client).token(offer["credential_offer_uri"], wrong).json()
+    def guess(client: httpx.Client, _: int) -> dict:
+        return Wallet(service.base, client).token(offer["credential_offer_uri"], wrong).json()
 
-    answers = concurrently(200, guess)
+    answers = concurrently(service, 200, guess)
     assert all(a["error"] == "invalid_grant" for a in answers)
     evaluated = [a for a in answers if a["error_description"] == "the transaction code is wrong"]
     assert 1 <= len(evaluated) <= 5, f"{len(evaluated)} of 200 concurrent guesses were evaluated"
