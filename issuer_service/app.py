@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from didlib.errors import DidlibError
+from didlib.jose import parse_json
 from didlib.keys import generate_key, load_private_key, private_key_pem
 from didlib.oid4vci import OID4VCIError
 from didlib.status import Status
@@ -99,6 +100,19 @@ def _operator_key(settings: Settings) -> Any:
     return load_private_key(path)
 
 
+class MissingToken(OID4VCIError):
+    """No access token at all (RFC 6750 section 3.1: the challenge then carries no error code)."""
+
+
+async def credential_body(request: Request) -> Any:
+    """The credential request's JSON, parsed with depth and size limits (deep nesting is an error, not a
+    RecursionError)."""
+    try:
+        return parse_json(await request.body(), max_size=MAX_BODY)
+    except DidlibError as exc:
+        raise OID4VCIError("invalid_credential_request", "the body must be a JSON object") from exc
+
+
 def service(request: Request) -> IssuerService:
     return request.app.state.service
 
@@ -117,6 +131,7 @@ def admin(request: Request, authorization: Annotated[str | None, Header()] = Non
 # Module level, so FastAPI can resolve them from the (postponed) annotations.
 Svc = Annotated[IssuerService, Depends(service)]
 Admin = Annotated[str, Depends(admin)]
+CredentialBody = Annotated[Any, Depends(credential_body)]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -138,7 +153,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(OID4VCIError)
     async def oid4vci_error(_: Request, exc: OID4VCIError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = {"Cache-Control": "no-store"}
+        if exc.status in (401, 403):  # RFC 6750 section 3: the challenge names the error, unless no token came
+            headers["WWW-Authenticate"] = "Bearer" if isinstance(exc, MissingToken) else f'Bearer error="{exc.code}"'
         return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
     @app.exception_handler(DidlibError)
@@ -213,15 +230,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"c_nonce": svc.c_nonce()}, headers={"Cache-Control": "no-store"})
 
     @app.post("/credential")
-    async def credential(
-        request: Request, svc: Svc, authorization: Annotated[str | None, Header()] = None
-    ) -> JSONResponse:
+    def credential(svc: Svc, body: CredentialBody, authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
+        """A plain ``def``: FastAPI runs it in its thread pool, so database waits and signing never hold the
+        event loop (``/health`` and the metadata keep answering)."""
         if not authorization or not authorization.startswith("Bearer "):
-            raise OID4VCIError("invalid_token", "a bearer access token is required", 401)
-        try:
-            body = await request.json()
-        except ValueError as exc:
-            raise OID4VCIError("invalid_credential_request", "the body must be JSON") from exc
+            raise MissingToken("invalid_token", "a bearer access token is required", 401)
         result = svc.credential(authorization[len("Bearer ") :], body)
         return JSONResponse(result, headers={"Cache-Control": "no-store"})
 

@@ -275,49 +275,89 @@ class IssuerService:
         return self._new_nonce("proof")
 
     def _spend_nonce(self, value: str | None, purpose: str) -> None:
-        if not value:
+        self._spend_nonces({value} if value else set(), purpose)
+
+    def _spend_nonces(self, values: set[str], purpose: str) -> None:
+        """Spend every nonce of one request at once: all were handed out, unused and unexpired, or none is
+        spent. A batch request's proofs may share one ``c_nonce`` (OpenID4VCI 1.0 section 7.2: the wallet uses
+        the nonce it has until it gets a fresh one); the next request needs another."""
+        if not values:
             raise OID4VCIError("invalid_nonce", "a nonce from the nonce endpoint is required")
         with self.sessions() as session:
             spent = session.execute(
                 update(Nonce)
-                .where(Nonce.value == value, Nonce.purpose == purpose, Nonce.used.is_(False), Nonce.expires > _now())
+                .where(
+                    Nonce.value.in_(sorted(values)),
+                    Nonce.purpose == purpose,
+                    Nonce.used.is_(False),
+                    Nonce.expires > _now(),
+                )
                 .values(used=True)
             )
+            if spent.rowcount != len(values):
+                session.rollback()
+                raise OID4VCIError("invalid_nonce", "the nonce is unknown, used or expired; get a new one")
             session.commit()
-        if spent.rowcount != 1:
-            raise OID4VCIError("invalid_nonce", "the nonce is unknown, used or expired; get a new one")
 
     # ---------------------------------------------------------------------------------- credentials
     def credential(self, access_token: str, body: Any) -> dict[str, Any]:
-        """OpenID4VCI 1.0 credential endpoint: one credential per proof (batch), each bound to its key."""
-        with self.sessions() as session:
+        """OpenID4VCI 1.0 credential endpoint: one credential per key proof (batch), each bound to its key.
+        Error codes as section 8.3.1: the access token's errors are RFC 6750's, the request's are 8.3.1.2's."""
+        with self.reads() as session:
             token = session.get(AccessToken, _hash(access_token))
             if token is None or _aware(token.expires) < _now():
                 raise OID4VCIError("invalid_token", "the access token is unknown or expired", 401)
             offer = session.get(Offer, token.offer_id)
+        config = self._requested_config(body, offer)
+        keys, nonces = self._proven_keys(body, offer)
+        self._spend_nonces(nonces, "proof")
+        return {"credentials": [{"credential": self._issue(config, offer, key)} for key in keys]}
+
+    @staticmethod
+    def _requested_config(body: Any, offer: Offer) -> CredentialConfig:
         if not isinstance(body, dict):
             raise OID4VCIError("invalid_credential_request", "the request must be a JSON object")
+        if "credential_response_encryption" in body:
+            raise OID4VCIError("invalid_encryption_parameters", "this issuer does not encrypt credential responses")
         config_id = body.get("credential_configuration_id")
-        if config_id not in CONFIGS or config_id not in offer.config_ids:
-            raise OID4VCIError("unknown_credential_configuration", f"{config_id!r} is not offered here")
+        if "credential_identifier" in body:
+            if config_id is not None:
+                raise OID4VCIError("invalid_credential_request", "send credential_identifier or "
+                                   "credential_configuration_id, not both")
+            raise OID4VCIError("unknown_credential_identifier", "this issuer gives no credential identifiers")
+        if not isinstance(config_id, str):
+            raise OID4VCIError("invalid_credential_request", "credential_configuration_id (a string) is required")
+        if config_id not in CONFIGS:
+            raise OID4VCIError("unknown_credential_configuration", "no such credential configuration")
+        if config_id not in offer.config_ids:
+            raise OID4VCIError("insufficient_scope", "the access token does not cover this credential", 403)
+        return CONFIGS[config_id]
+
+    def _proven_keys(self, body: dict[str, Any], offer: Offer) -> tuple[list[PublicKey], set[str]]:
+        """The keys the ``jwt`` proofs prove and the nonces they carry (``invalid_proof`` when one has none)."""
         proofs = body.get("proofs")
-        jwts = proofs.get("jwt") if isinstance(proofs, dict) else None
+        if not isinstance(proofs, dict) or set(proofs) != {"jwt"}:
+            raise OID4VCIError("invalid_proof", "proofs must hold jwt key proofs (the only proof type supported)")
+        jwts = proofs["jwt"]
         if not isinstance(jwts, list) or not jwts or not all(isinstance(p, str) for p in jwts):
             raise OID4VCIError("invalid_proof", "proofs.jwt must be a non-empty list of key proofs")
         limit = 1 if offer.bound_key else self.settings.batch_size
         if len(jwts) > limit:
             raise OID4VCIError("invalid_credential_request", f"at most {limit} proofs in one request")
-        keys = []
+        bound = public_from_jwk(json.loads(offer.bound_key)) if offer.bound_key else None
+        keys: list[PublicKey] = []
+        nonces: set[str] = set()
         for proof in jwts:
             key, nonce = verify_proof(proof, audience=self.issuer_url)
-            self._spend_nonce(nonce, "proof")
+            if nonce is None:
+                raise OID4VCIError("invalid_proof", "a key proof must carry the c_nonce from the nonce endpoint")
             if any(same_public_key(key, other) for other in keys):
                 raise OID4VCIError("invalid_proof", "each credential of a batch needs its own key")
-            if offer.bound_key and not same_public_key(key, public_from_jwk(json.loads(offer.bound_key))):
+            if bound is not None and not same_public_key(key, bound):
                 raise OID4VCIError("invalid_proof", "this credential must be bound to the key of your driving licence")
             keys.append(key)
-        config = CONFIGS[config_id]
-        return {"credentials": [{"credential": self._issue(config, offer, key)} for key in keys]}
+            nonces.add(nonce)
+        return keys, nonces
 
     def _issue(self, config: CredentialConfig, offer: Offer, holder_key: PublicKey) -> str:
         authority = self.authorities[config.authority]
