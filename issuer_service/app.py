@@ -230,7 +230,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"c_nonce": svc.c_nonce()}, headers={"Cache-Control": "no-store"})
 
     @app.post("/credential")
-    def credential(svc: Svc, body: CredentialBody, authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
+    def credential(
+        svc: Svc, body: CredentialBody, authorization: Annotated[str | None, Header()] = None
+    ) -> JSONResponse:
         """A plain ``def``: FastAPI runs it in its thread pool, so database waits and signing never hold the
         event loop (``/health`` and the metadata keep answering)."""
         if not authorization or not authorization.startswith("Bearer "):

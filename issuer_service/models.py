@@ -14,7 +14,6 @@ off so that SQLAlchemy issues these (the SQLAlchemy documentation's recipe for S
 from __future__ import annotations
 
 import datetime as dt
-
 import os
 import threading
 from collections.abc import Iterator
@@ -247,7 +246,8 @@ class WriteSessions:
 
     def __init__(self, engine: Engine) -> None:
         self._make = sessionmaker(engine, expire_on_commit=False)
-        self._queue: AbstractContextManager[Any] = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+        sqlite = engine.dialect.name == "sqlite"
+        self._queue: AbstractContextManager[Any] = threading.Lock() if sqlite else nullcontext()
 
     @contextmanager
     def __call__(self) -> Iterator[Session]:
