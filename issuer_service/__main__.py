@@ -1,4 +1,10 @@
-"""``didlib-issuer --host 127.0.0.1 --port 8000``: run the mock issuers with uvicorn."""
+"""``didlib-issuer --host 127.0.0.1 --port 8000``: run the mock issuers with uvicorn.
+
+With ``--workers N`` uvicorn starts N processes that each build the app from the environment. So that
+they all serve one issuer, this process settles everything first and hands it down: the public URL goes
+into the environment, and the keys, the admin token, the service secret, the database tables, the status
+lists and the register are made here, once, before any worker starts (workers only read them).
+"""
 
 from __future__ import annotations
 
@@ -12,29 +18,32 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="didlib-issuer", description="The mock DVLA, DBS and training issuers.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--workers", type=int, default=1, help="processes (use PostgreSQL for more than one)")
+    parser.add_argument("--workers", type=int, default=1, help="processes sharing one configuration")
     parser.add_argument("--demo", action="store_true", help="print the admin token, show transaction codes")
     args = parser.parse_args(argv)
-    if args.demo:
-        os.environ["DIDLIB_DEMO"] = "1"
 
     import uvicorn
 
-    from issuer_service.app import create_app
+    from issuer_service.app import create_app, prepare
     from issuer_service.config import Settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.demo:
+        os.environ["DIDLIB_DEMO"] = "1"
     settings = Settings.from_env(host=args.host, port=args.port)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["DIDLIB_PUBLIC_URL"] = settings.public_url
+    os.environ["DIDLIB_ISSUER_DATA"] = str(settings.data_dir)
+    prepare(settings)
     print(
         f"didlib issuer: data in {settings.data_dir}, database {settings.database_url.split('@')[-1]}", file=sys.stderr
     )
     print(
-        f"didlib issuer: admin token {settings.admin_token}" if settings.demo else "didlib issuer: admin token set",
+        f"didlib issuer: admin token {settings.admin_token}"
+        if settings.demo
+        else f"didlib issuer: admin token from DIDLIB_ADMIN_TOKEN or {settings.data_dir / 'admin-token'}",
         file=sys.stderr,
     )
     if args.workers > 1:
-        # Each worker builds its app from the same environment (the admin token must be given, not random).
         uvicorn.run(
             "issuer_service.app:create_app",
             factory=True,

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from didlib.errors import DidlibError
 from didlib.jose import parse_json
+from didlib.files import write_private
 from didlib.keys import generate_key, load_private_key, private_key_pem
 from didlib.oid4vci import OID4VCIError
 from didlib.status import Status
@@ -95,9 +96,19 @@ class Binding(BaseModel):
 def _operator_key(settings: Settings) -> Any:
     path = settings.data_dir / "operator.key"
     if not path.exists():
-        path.write_bytes(private_key_pem(generate_key()))
-        path.chmod(0o600)
+        write_private(path, private_key_pem(generate_key()))
     return load_private_key(path)
+
+
+def prepare(settings: Settings) -> None:
+    """Make, once, everything the service keeps (keys, secrets, tables, status lists, the register), so that
+    the worker processes started next only read them and never race to create them."""
+    service = IssuerService(settings)
+    try:
+        service.seed()
+        _operator_key(settings)
+    finally:
+        service.close()
 
 
 class MissingToken(OID4VCIError):

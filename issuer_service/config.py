@@ -15,15 +15,20 @@ __all__ = ["Settings"]
 @dataclass(frozen=True)
 class Settings:
     """``DATABASE_URL`` (default: SQLite in the data folder), ``DIDLIB_ISSUER_DATA`` (keys, database),
-    ``DIDLIB_PUBLIC_URL`` (what wallets reach), ``DIDLIB_ADMIN_TOKEN``, ``DIDLIB_DEMO`` (show transaction
-    codes), ``DIDLIB_SEED_DRIVERS`` (register size on first start), ``DIDLIB_KEYS`` (``file`` or
-    ``pkcs11``) with ``DIDLIB_PKCS11_MODULE``, ``DIDLIB_PKCS11_TOKEN``, ``DIDLIB_PKCS11_PIN``."""
+    ``DIDLIB_PUBLIC_URL`` (what wallets reach), ``DIDLIB_ADMIN_TOKEN`` (default: the one in
+    ``<data>/admin-token``, made once), ``DIDLIB_DEMO`` (show transaction codes, print the admin token),
+    ``DIDLIB_SEED_DRIVERS`` (register size on first start), ``DIDLIB_KEYS`` (``file`` or ``pkcs11``) with
+    ``DIDLIB_PKCS11_MODULE``, ``DIDLIB_PKCS11_TOKEN``, ``DIDLIB_PKCS11_PIN``, ``DIDLIB_RATE_PER_MINUTE``,
+    ``DIDLIB_DB_TIMEOUT`` (seconds a request waits for a lock or a connection before a 503).
+
+    Everything a worker needs comes from the environment and the data folder, so every worker process of
+    ``didlib-issuer --workers N`` builds the same settings (see ``__main__``)."""
 
     data_dir: Path
     database_url: str
     public_url: str
     admin_token: str
-    demo: bool = True
+    demo: bool = False
     seed_drivers: int = 200
     keys: str = "file"
     pkcs11_module: str | None = None
@@ -46,8 +51,8 @@ class Settings:
             data_dir=data_dir,
             database_url=env.get("DATABASE_URL", f"sqlite:///{data_dir / 'issuer.db'}"),
             public_url=env.get("DIDLIB_PUBLIC_URL", f"http://{host}:{port}").rstrip("/"),
-            admin_token=env.get("DIDLIB_ADMIN_TOKEN") or secrets.token_urlsafe(24),
-            demo=env.get("DIDLIB_DEMO", "1") not in ("0", "false", "no"),
+            admin_token=env.get("DIDLIB_ADMIN_TOKEN") or _stored_secret(data_dir / "admin-token"),
+            demo=env.get("DIDLIB_DEMO", "0") not in ("0", "false", "no", ""),
             seed_drivers=int(env.get("DIDLIB_SEED_DRIVERS", "200")),
             keys=env.get("DIDLIB_KEYS", "file"),
             pkcs11_module=env.get("DIDLIB_PKCS11_MODULE"),
@@ -58,10 +63,14 @@ class Settings:
         )
 
     def secret(self) -> bytes:
-        """The service's own 32-byte key (``secret.key`` in the data folder, made once, mode 600): it keys the
+        """The service's own key (``secret.key`` in the data folder, made once, mode 600): it keys the
         transaction code hashes, so it must stay out of the database."""
-        path = self.data_dir / "secret.key"
-        if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            write_private(path, secrets.token_bytes(32))
-        return read_limited(path, 64, "service secret")
+        return _stored_secret(self.data_dir / "secret.key").encode()
+
+
+def _stored_secret(path: Path) -> str:
+    """A random secret kept in ``path`` (mode 600), made on first use; every process reads the same one."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_private(path, secrets.token_urlsafe(32).encode())
+    return read_limited(path, 256, "secret").decode().strip()

@@ -192,3 +192,31 @@ def test_credential_error_codes(service: Service) -> None:
     assert unknown.status_code == 401 and 'error="invalid_token"' in unknown.headers["www-authenticate"]
     anonymous = post({}, {})
     assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"] == "Bearer"
+
+
+# -------------------------------------------------------------------------------------- 14.6 --workers N
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_workers_share_one_configuration(tmp_path: Path, backend: str) -> None:
+    """``didlib-issuer --workers 2`` on a port of its own: one issuer URL, one admin token (the printed one),
+    one set of keys; the OpenID4VCI flow and the admin API work whichever worker answers."""
+    running = Service(tmp_path, backend=backend, args=("--demo", "--workers", "2"), DIDLIB_ADMIN_TOKEN="")
+    try:
+        printed = [line.split()[-1] for line in running.output().splitlines() if "admin token" in line]
+        assert len(printed) == 1
+        admin = {"Authorization": f"Bearer {printed[0]}"}
+        metas = concurrently(running, 20, lambda c, _: c.get("/.well-known/openid-credential-issuer").json())
+        assert {m["credential_issuer"] for m in metas} == {running.base}
+        issued = age_credentials(running, 6)  # three wallets' flows, proofs for running.base
+        references = [c.mdoc().mso.status["status_list"] for c in issued]
+        assert {r["uri"] for r in references} == {f"{running.base}/status/dvla/1"}
+        listed = httpx.get(f"{running.base}/admin/drivers/{DRIVER}/credentials", headers=admin).json()
+        ids = [c["id"] for c in listed if c["statusIndex"] in {r["idx"] for r in references}]
+        answers = concurrently(running, len(ids), lambda c, i: c.post(f"/admin/credentials/{ids[i]}/revoke",
+                                                                        headers=admin).status_code)
+        assert answers == [200] * 6, "every worker takes the printed admin token"
+        iacas = concurrently(running, 10, lambda c, _: c.get("/trust/dvla/iaca.pem").content)
+        assert len(set(iacas)) == 1, "one set of keys"
+        status = StatusListToken.verify(httpx.get(references[0]["uri"]).text, trust=running.trust())
+        assert all(status.status_list.get(r["idx"]) == 1 for r in references)
+    finally:
+        running.stop()
