@@ -21,8 +21,8 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from didlib.errors import DidlibError
-from didlib.jose import parse_json
 from didlib.files import write_private
+from didlib.jose import parse_json
 from didlib.keys import generate_key, load_private_key, private_key_pem
 from didlib.oid4vci import OID4VCIError
 from didlib.status import Status
