@@ -18,6 +18,8 @@ from fastapi import Depends, FastAPI, Form, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLTimeoutError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from didlib.errors import DidlibError
@@ -27,6 +29,7 @@ from didlib.keys import generate_key, load_private_key, private_key_pem
 from didlib.oid4vci import OID4VCIError
 from didlib.status import Status
 from issuer_service.config import Settings
+from issuer_service.models import Busy
 from issuer_service.service import IssuerService, RateLimited
 
 __all__ = ["create_app"]
@@ -124,11 +127,11 @@ async def credential_body(request: Request) -> Any:
         raise OID4VCIError("invalid_credential_request", "the body must be a JSON object") from exc
 
 
-def service(request: Request) -> IssuerService:
+async def service(request: Request) -> IssuerService:
     return request.app.state.service
 
 
-def client(request: Request) -> str:
+async def client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
@@ -188,23 +191,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             headers={"Retry-After": "60"},
         )
 
+    @app.exception_handler(Busy)
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(SQLTimeoutError)
+    async def busy(request: Request, exc: Exception) -> JSONResponse:
+        """A lock or connection not had within DIDLIB_DB_TIMEOUT, or the database away: try again later."""
+        log.warning("database busy (%s) on %s", type(exc).__name__, _route(request))
+        return JSONResponse(
+            {"error": "temporarily_unavailable", "error_description": "the service is busy; try again shortly"},
+            status_code=503,
+            headers={"Retry-After": "1", "Cache-Control": "no-store"},
+        )
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unexpected %s on %s", type(exc).__name__, request.url.path)
+        log.error("unexpected %s on %s", type(exc).__name__, _route(request))
         return JSONResponse({"error": "server_error", "error_description": "internal error"}, status_code=500)
 
+    # Endpoints that neither wait nor compute are ``async def`` (no thread needed, so they answer even when
+    # every pool thread waits on the database); everything that touches the database or signs is a plain
+    # ``def`` and runs in the thread pool, never on the event loop.
     @app.get("/health")
-    def health(svc: Svc) -> dict[str, str]:
-        with svc.engine.connect():
-            pass
+    async def health() -> dict[str, str]:
+        """Liveness: the process answers (the database is checked where it is used, with a 503 on timeout)."""
         return {"status": "ok"}
 
     @app.get("/.well-known/openid-credential-issuer")
-    def issuer_metadata(svc: Svc) -> dict[str, Any]:
+    async def issuer_metadata(svc: Svc) -> dict[str, Any]:
         return svc.metadata()
 
     @app.get("/.well-known/oauth-authorization-server")
-    def as_metadata(svc: Svc) -> dict[str, Any]:
+    async def as_metadata(svc: Svc) -> dict[str, Any]:
         return svc.as_metadata()
 
     @app.post("/dvla/identify")
@@ -267,13 +284,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(svc.trust_list(request.app.state.operator).encode(), media_type="application/trustlist+jwt")
 
     @app.get("/trust/operator.pem")
-    def trust_operator(request: Request) -> Response:
+    async def trust_operator(request: Request) -> Response:
         from didlib.keys import public_key_pem
 
         return Response(public_key_pem(request.app.state.operator.public_key()), media_type="application/x-pem-file")
 
     @app.get("/trust/{issuer}/iaca.pem")
-    def iaca(issuer: str, svc: Svc) -> Response:
+    async def iaca(issuer: str, svc: Svc) -> Response:
         from cryptography.hazmat.primitives.serialization import Encoding
 
         authority = svc.authorities.get(issuer)
@@ -298,6 +315,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return svc.audit_log(max(1, min(limit, 1000)))
 
     return app
+
+
+def _route(request: Request) -> str:
+    """The route's template (``/admin/drivers/{driver_number}/...``): a log line never holds a driver number."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path", "unmatched route"))
 
 
 def _state(action: str) -> Status:

@@ -17,9 +17,8 @@ import datetime as dt
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -54,6 +53,7 @@ __all__ = [
     "make_sessions",
     "read_sessions",
     "WriteSessions",
+    "Busy",
     "SchemaMismatch",
 ]
 
@@ -239,23 +239,36 @@ def _private_file(path: str | None) -> None:
     Path(path).chmod(0o600)
 
 
+class Busy(Exception):
+    """A writing session did not get its turn within the database timeout."""
+
+
 class WriteSessions:
     """``with sessions() as session:`` for work that writes. On SQLite the threads of one process also queue
     on a lock before ``BEGIN IMMEDIATE``: they would otherwise wait in SQLite's busy handler, which sleeps
     up to 100 ms between tries, and many waiting requests would take seconds to get through."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, timeout: float) -> None:
         self._make = sessionmaker(engine, expire_on_commit=False)
-        sqlite = engine.dialect.name == "sqlite"
-        self._queue: AbstractContextManager[Any] = threading.Lock() if sqlite else nullcontext()
+        self._queue = threading.Lock() if engine.dialect.name == "sqlite" else None
+        self._timeout = timeout
 
     @contextmanager
     def __call__(self) -> Iterator[Session]:
-        with self._queue, self._make() as session:
-            yield session
+        if self._queue is None:
+            with self._make() as session:
+                yield session
+            return
+        if not self._queue.acquire(timeout=self._timeout):
+            raise Busy("no turn to write within the database timeout")
+        try:
+            with self._make() as session:
+                yield session
+        finally:
+            self._queue.release()
 
 
-def make_sessions(engine: Engine) -> WriteSessions:
+def make_sessions(engine: Engine, timeout: float = 10) -> WriteSessions:
     """Sessions for work that writes; creates missing tables and refuses a database of another version."""
     Base.metadata.create_all(engine)
     have = inspect(engine)
@@ -266,7 +279,7 @@ def make_sessions(engine: Engine) -> WriteSessions:
                 f"table {table.name} lacks {', '.join(sorted(missing))}: the database was made by an older "
                 "version of the service; start with a new data folder or database"
             )
-    return WriteSessions(engine)
+    return WriteSessions(engine, timeout)
 
 
 def read_sessions(engine: Engine) -> sessionmaker:

@@ -5,6 +5,8 @@ the error codes of OpenID4VCI 1.0 sections 6.3 and 8.3.1.2."""
 from __future__ import annotations
 
 import concurrent.futures
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -218,5 +220,60 @@ def test_workers_share_one_configuration(tmp_path: Path, backend: str) -> None:
         assert len(set(iacas)) == 1, "one set of keys"
         status = StatusListToken.verify(httpx.get(references[0]["uri"]).text, trust=running.trust())
         assert all(status.status_list.get(r["idx"]) == 1 for r in references)
+    finally:
+        running.stop()
+
+
+# ----------------------------------------------------------------------------- 14.4 blocking work, timeouts
+class DatabaseLock:
+    """Hold the service's database write lock from outside, as a long transaction elsewhere would."""
+
+    def __init__(self, service: Service, backend: str) -> None:
+        self.backend, self.service = backend, service
+
+    def __enter__(self) -> DatabaseLock:
+        if self.backend == "sqlite":
+            import sqlite3
+
+            self.connection = sqlite3.connect(self.service.data / "issuer.db", isolation_level=None)
+            self.connection.execute("BEGIN IMMEDIATE")
+        else:
+            import psycopg
+
+            url = os.environ["DIDLIB_TEST_POSTGRES"].replace("postgresql+psycopg", "postgresql")
+            self.connection = psycopg.connect(url)
+            self.connection.execute("LOCK TABLE nonces IN EXCLUSIVE MODE")  # reads go on, writes wait
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.connection.rollback()
+        self.connection.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_locked_database_holds_no_other_request(tmp_path: Path, backend: str) -> None:
+    """Credential requests wait on a locked database: /health and the metadata answer meanwhile, and the
+    waiting requests end with a JSON 503 after DIDLIB_DB_TIMEOUT, then the service works again."""
+    running = Service(tmp_path, backend=backend, DIDLIB_DB_TIMEOUT="1")
+    try:
+        wallet = running.wallet()
+        offer = wallet.identify(*IDENTITY)
+        token = wallet.token(offer["credential_offer_uri"], offer["tx_code"]).json()["access_token"]
+        requests = [{"credential_configuration_id": "uk.dvla.age.mdoc",
+                     "proofs": {"jwt": [make_proof(generate_key(), running.base, wallet.nonce())]}} for _ in range(4)]
+        auth = {"Authorization": f"Bearer {token}"}
+        with DatabaseLock(running, backend), concurrent.futures.ThreadPoolExecutor(4) as pool:
+            stuck = [pool.submit(httpx.post, f"{running.base}/credential", json=r, headers=auth, timeout=30)
+                     for r in requests[:3]]
+            time.sleep(0.3)
+            for path in ("/health", "/.well-known/openid-credential-issuer", "/.well-known/oauth-authorization-server"):
+                started = time.monotonic()
+                assert httpx.get(running.base + path, timeout=1).status_code == 200
+                assert time.monotonic() - started < 0.5, f"{path} waited for the locked database"
+            answers = [f.result() for f in stuck]
+        assert [a.status_code for a in answers] == [503] * 3
+        assert all(a.json()["error"] == "temporarily_unavailable" and a.headers["retry-after"] for a in answers)
+        assert httpx.post(f"{running.base}/credential", json=requests[3], headers=auth).status_code == 200
+        assert "Traceback" not in running.output()
     finally:
         running.stop()
