@@ -105,7 +105,7 @@ class IssuerService:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(settings.database_url, settings.db_timeout_seconds)
-        self.sessions = make_sessions(self.engine, settings.db_timeout_seconds)  # writing: serialised where they read-modify-write
+        self.sessions = make_sessions(self.engine, settings.db_timeout_seconds)  # writing (serialised)
         self.reads = read_sessions(self.engine)
         self.authorities: dict[str, Authority] = load_authorities(settings)
         self.issuer_url = settings.public_url
