@@ -169,6 +169,8 @@ class IssuerService:
                 or driver.postcode.replace(" ", "").upper() != postcode.replace(" ", "").upper()
             ):
                 raise OID4VCIError("access_denied", "these details do not match a driving licence record", 403)
+            if driver.state != Status.VALID:
+                raise OID4VCIError("access_denied", "this driving licence is revoked or suspended", 403)
             configs = [c.id for c in CONFIGS.values() if c.subject == "driver"]
             result = self._offer(session, "driver", driver.id, configs, None)
             session.commit()
@@ -198,6 +200,8 @@ class IssuerService:
         model = DbsCertificate if kind == "dbs" else TrainingRecord
         column = DbsCertificate.certificate_number if kind == "dbs" else TrainingRecord.reference
         with self.sessions() as session:
+            if not _in_good_standing(session, licence.mso.status if licence.mso else None):
+                raise OID4VCIError("access_denied", "the driving licence is revoked or suspended", 403)
             record = session.scalar(select(model).where(column == reference.strip()))
             if record is None or not _same_person(who, record):
                 raise OID4VCIError("access_denied", "the record does not match the licence holder", 403)
@@ -364,6 +368,8 @@ class IssuerService:
         today = _now().date()
         with self.sessions() as session:
             record = session.get(SUBJECTS[offer.subject_kind], offer.subject_id)
+            if isinstance(record, Driver) and record.state != Status.VALID:  # revoked since the offer was made
+                raise OID4VCIError("credential_request_denied", "the driving licence is revoked or suspended")
             data = credential_data(config, record, today)
             issued = self._allocate(session, config, offer, authority)
             reference = {"idx": issued.status_idx, "uri": issued.status_uri}
@@ -485,10 +491,15 @@ class IssuerService:
             return {"id": credential_id, "state": state.name.lower()}
 
     def set_driver_state(self, driver_number: str, state: Status, actor: str) -> list[dict[str, Any]]:
+        """The licence itself (no new offers, no binding while revoked or suspended) and every credential
+        issued from it."""
         with self.sessions() as session:
             driver = session.scalar(select(Driver).where(Driver.driver_number == driver_number))
             if driver is None:
                 raise OID4VCIError("not_found", "no such driver", 404)
+            driver.state = int(state)
+            self.audit(session, actor, state.name.lower(), f"driver:{driver.id}")
+            session.commit()
             ids = session.scalars(
                 select(IssuedCredential.id).where(
                     IssuedCredential.subject_kind == "driver", IssuedCredential.subject_id == driver.id
@@ -560,6 +571,26 @@ class IssuerService:
             "grant_types_supported": [PRE_AUTHORIZED_GRANT],
             "pre-authorized_grant_anonymous_access_supported": True,
         }
+
+
+def _in_good_standing(session: Any, status: Any) -> bool:
+    """The presented licence is one we issued, still valid, of a driver whose licence is not revoked or
+    suspended (our own records decide, not a cached status list)."""
+    reference = status.get("status_list") if isinstance(status, dict) else None
+    if not isinstance(reference, dict) or not isinstance(reference.get("uri"), str):
+        return False
+    index = reference.get("idx")
+    if isinstance(index, bool) or not isinstance(index, int):
+        return False
+    issued = session.scalar(
+        select(IssuedCredential).where(
+            IssuedCredential.status_uri == reference["uri"], IssuedCredential.status_idx == index
+        )
+    )
+    if issued is None or issued.state != Status.VALID or issued.subject_kind != "driver":
+        return False
+    driver = session.get(Driver, issued.subject_id)
+    return driver is not None and driver.state == Status.VALID
 
 
 def _same_person(licence: dict[str, Any], record: Any) -> bool:

@@ -20,6 +20,7 @@ from didlib.keys import generate_key
 from didlib.oid4vci import make_proof
 from didlib.status import StatusListToken
 from issuer_service import process
+from issuer_service.register import SAMPLE_DBS_NUMBER
 from wallet_app.model.issuance import IssuerClient as Wallet
 
 ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN}"}
@@ -277,3 +278,34 @@ def test_a_locked_database_holds_no_other_request(tmp_path: Path, backend: str) 
         assert "Traceback" not in running.output()
     finally:
         running.stop()
+
+
+# -------------------------------------------------------------------------- 14.5 revocation stops issuance
+def test_a_revoked_or_suspended_licence_gets_nothing_new(service: Service) -> None:
+    wallet = service.wallet()
+    offer = wallet.identify(*IDENTITY)
+    (licence,) = wallet.obtain(offer, "uk.dvla.mdl.mdoc")
+    pending = wallet.identify(*IDENTITY)  # an offer made before the revocation
+    pending_token = wallet.token(pending["credential_offer_uri"], pending["tx_code"]).json()["access_token"]
+    assert wallet.bind("dbs", SAMPLE_DBS_NUMBER, licence.mdoc(), licence.key).status_code == 200
+    driver = f"{service.base}/admin/drivers/{DRIVER}"
+    try:
+        for action in ("revoke", "suspend"):
+            assert httpx.post(f"{driver}/{action}", headers=ADMIN_HEADERS).status_code == 200
+            refused = wallet.bind("dbs", SAMPLE_DBS_NUMBER, licence.mdoc(), licence.key)
+            assert refused.status_code == 403 and refused.json()["error"] == "access_denied", action
+            again = wallet.http.post("/dvla/identify", json=dict(zip(("driver_number", "birth_date", "postcode"),
+                                                                     IDENTITY, strict=True)))
+            assert again.status_code == 403 and again.json()["error"] == "access_denied", action
+            late = wallet.request(pending_token, "uk.dvla.age.mdoc", [generate_key()])
+            assert late.json()["error"] == "credential_request_denied", action
+        assert httpx.post(f"{driver}/reinstate", headers=ADMIN_HEADERS).status_code == 200
+        assert wallet.bind("dbs", SAMPLE_DBS_NUMBER, licence.mdoc(), licence.key).status_code == 200
+        listed = httpx.get(f"{driver}/credentials", headers=ADMIN_HEADERS).json()
+        index = licence.mdoc().mso.status["status_list"]["idx"]
+        mine = next(c["id"] for c in listed if c["statusIndex"] == index)
+        httpx.post(f"{service.base}/admin/credentials/{mine}/revoke", headers=ADMIN_HEADERS)
+        alone = wallet.bind("dbs", SAMPLE_DBS_NUMBER, licence.mdoc(), licence.key)
+        assert alone.status_code == 403, "the licence credential itself revoked, the driver not"
+    finally:
+        httpx.post(f"{driver}/reinstate", headers=ADMIN_HEADERS)
