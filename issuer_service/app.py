@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Form, Header, Request
+from fastapi import Depends, FastAPI, Form, Header, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
@@ -36,6 +36,7 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("issuer_service")
 MAX_BODY = 64 * 1024
+MAX_ID = 2**31 - 1  # path numbers beyond what the database's INTEGER holds are refused (400), not a 500
 
 
 class BodyLimit:
@@ -131,7 +132,7 @@ async def service(request: Request) -> IssuerService:
     return request.app.state.service
 
 
-async def client(request: Request) -> str:
+def client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
@@ -268,10 +269,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         result = svc.credential(authorization[len("Bearer ") :], body)
         return JSONResponse(result, headers={"Cache-Control": "no-store"})
 
-    @app.get("/status/{issuer}/1")
-    def status_list(issuer: str, svc: Svc, accept: Annotated[str | None, Header()] = None) -> Response:
+    @app.get("/status/{issuer}/{number}")
+    def status_list(
+        issuer: str, number: Annotated[int, Path(ge=1, le=MAX_ID)], svc: Svc,
+        accept: Annotated[str | None, Header()] = None,
+    ) -> Response:
         cwt = accept is not None and "statuslist+cwt" in accept
-        token = svc.status_token(issuer, cwt)
+        token = svc.status_token(issuer, number, cwt)
         media = "application/statuslist+cwt" if cwt else "application/statuslist+jwt"
         return Response(
             token if isinstance(token, bytes) else token.encode(),

@@ -19,7 +19,8 @@ class Settings:
     ``<data>/admin-token``, made once), ``DIDLIB_DEMO`` (show transaction codes, print the admin token),
     ``DIDLIB_SEED_DRIVERS`` (register size on first start), ``DIDLIB_KEYS`` (``file`` or ``pkcs11``) with
     ``DIDLIB_PKCS11_MODULE``, ``DIDLIB_PKCS11_TOKEN``, ``DIDLIB_PKCS11_PIN``, ``DIDLIB_RATE_PER_MINUTE``,
-    ``DIDLIB_DB_TIMEOUT`` (seconds a request waits for a lock or a connection before a 503).
+    ``DIDLIB_DB_TIMEOUT`` (seconds a request waits for a lock or a connection before a 503),
+    ``DIDLIB_STATUS_LIST_SIZE`` (entries per status list; a new list opens when one is half used).
 
     Everything a worker needs comes from the environment and the data folder, so every worker process of
     ``didlib-issuer --workers N`` builds the same settings (see ``__main__``)."""
@@ -60,6 +61,7 @@ class Settings:
             pkcs11_pin=env.get("DIDLIB_PKCS11_PIN"),
             rate_per_minute=int(env.get("DIDLIB_RATE_PER_MINUTE", "30")),
             db_timeout_seconds=float(env.get("DIDLIB_DB_TIMEOUT", "10")),
+            status_list_size=max(16, int(env.get("DIDLIB_STATUS_LIST_SIZE", "100000"))),
         )
 
     def secret(self) -> bytes:

@@ -26,7 +26,7 @@ from didlib.errors import DidlibError
 from didlib.jose import jwk_from_public, public_from_jwk
 from didlib.keys import PublicKey, same_public_key
 from didlib.mdoc import Credential, issue_mdoc, verify_response
-from didlib.mdoc.registry import DOCTYPE_MDL, NS_ISO
+from didlib.mdoc.registry import DOCTYPE_AGE, DOCTYPE_MDL, NS_ISO
 from didlib.oid4vci import (
     FORMAT_MDOC,
     PRE_AUTHORIZED_GRANT,
@@ -52,6 +52,7 @@ from issuer_service.models import (
     IssuedCredential,
     Nonce,
     Offer,
+    OfferAllowance,
     StatusListRow,
     TrainingRecord,
     make_engine,
@@ -154,6 +155,10 @@ class IssuerService:
                 bound_key=json.dumps(jwk_from_public(bound)) if bound is not None else None,
                 expires=_now() + dt.timedelta(seconds=self.settings.offer_lifetime_seconds),
             )
+        )
+        session.flush()  # the offer row first: the allowances refer to it
+        session.add_all(
+            OfferAllowance(offer_id=offer_id, config_id=c, remaining=self._allowance(CONFIGS[c])) for c in configs
         )
         self.audit(session, "citizen", "offer", f"{kind}:{subject_id}", ",".join(configs))
         uri = CredentialOffer(self.issuer_url, configs, code).uri()
@@ -315,7 +320,32 @@ class IssuerService:
         config = self._requested_config(body, offer)
         keys, nonces = self._proven_keys(body, offer)
         self._spend_nonces(nonces, "proof")
+        self._take_allowance(offer, config, len(keys))
         return {"credentials": [{"credential": self._issue(config, offer, key)} for key in keys]}
+
+    def _allowance(self, config: CredentialConfig) -> int:
+        """What one offer may issue of a configuration: a batch of single-use proofs of age, one of the rest
+        (one licence, one DBS check, one training record), in each format."""
+        return self.settings.batch_size if config.doctype == DOCTYPE_AGE else 1
+
+    def _take_allowance(self, offer: Offer, config: CredentialConfig, count: int) -> None:
+        """Take ``count`` from the offer's allowance for ``config`` by a conditional UPDATE, so concurrent
+        requests with one access token cannot together issue more than the offer allows."""
+        with self.sessions() as session:
+            taken = session.execute(
+                update(OfferAllowance)
+                .where(
+                    OfferAllowance.offer_id == offer.id,
+                    OfferAllowance.config_id == config.id,
+                    OfferAllowance.remaining >= count,
+                )
+                .values(remaining=OfferAllowance.remaining - count)
+            )
+            session.commit()
+        if taken.rowcount != 1:
+            raise OID4VCIError(
+                "credential_request_denied", f"this offer allows {self._allowance(config)} of this credential"
+            )
 
     @staticmethod
     def _requested_config(body: Any, offer: Offer) -> CredentialConfig:
@@ -366,12 +396,13 @@ class IssuerService:
     def _issue(self, config: CredentialConfig, offer: Offer, holder_key: PublicKey) -> str:
         authority = self.authorities[config.authority]
         today = _now().date()
+        entry_list = self._open_list(authority)  # its own transaction, before this one
         with self.sessions() as session:
             record = session.get(SUBJECTS[offer.subject_kind], offer.subject_id)
             if isinstance(record, Driver) and record.state != Status.VALID:  # revoked since the offer was made
                 raise OID4VCIError("credential_request_denied", "the driving licence is revoked or suspended")
             data = credential_data(config, record, today)
-            issued = self._allocate(session, config, offer, authority)
+            issued = self._allocate(session, config, offer, entry_list)
             reference = {"idx": issued.status_idx, "uri": issued.status_uri}
             try:
                 if config.format == FORMAT_MDOC:
@@ -404,15 +435,19 @@ class IssuerService:
             session.commit()
             return text
 
-    def _allocate(self, session: Any, config: CredentialConfig, offer: Offer, authority: Authority) -> IssuedCredential:
-        """A random free index in the authority's status list; the unique constraint settles races."""
-        size = self.settings.status_list_size
+    def _allocate(
+        self, session: Any, config: CredentialConfig, offer: Offer, entry_list: tuple[str, int]
+    ) -> IssuedCredential:
+        """A random free index in the open status list ``(uri, size)``; the unique constraint settles races.
+        The list is at most half used (see :meth:`_open_list`), so each try succeeds with odds of one in two
+        or better and 64 tries all failing would take 2^-64 luck."""
+        uri, size = entry_list
         for _ in range(64):
             issued = IssuedCredential(
                 subject_kind=offer.subject_kind,
                 subject_id=offer.subject_id,
                 config_id=config.id,
-                status_uri=authority.status_uri,
+                status_uri=uri,
                 status_idx=secrets.randbelow(size),
                 state=0,
                 issued_at=_now(),
@@ -428,49 +463,93 @@ class IssuerService:
 
     # ---------------------------------------------------------------------------------------- status
     def _ensure_status_lists(self) -> None:
+        for authority in self.authorities.values():
+            self._new_list(authority, 1)
+
+    def _new_list(self, authority: Authority, number: int) -> None:
+        """Create list ``number`` of ``authority`` unless it exists (another request or worker may make it
+        first: the unique (authority, number) settles that)."""
+        size = self.settings.status_list_size
         with self.sessions() as session:
-            for authority in self.authorities.values():
-                if session.get(StatusListRow, authority.status_uri) is None:
-                    size = self.settings.status_list_size
-                    session.add(
-                        StatusListRow(
-                            uri=authority.status_uri,
-                            authority=authority.name,
-                            number=1,
-                            bits=2,
-                            size=size,
-                            data=bytes(StatusList(size, 2).data),
-                            version=0,
-                        )
-                    )
+            if session.get(StatusListRow, authority.status_uri(number)) is not None:
+                return
+            session.add(
+                StatusListRow(
+                    uri=authority.status_uri(number),
+                    authority=authority.name,
+                    number=number,
+                    bits=2,
+                    size=size,
+                    data=bytes(StatusList(size, 2).data),
+                    version=0,
+                    used=0,
+                )
+            )
             try:
                 session.commit()
-            except IntegrityError:  # another worker made them first
+            except IntegrityError:
                 session.rollback()
 
-    def status_token(self, authority_name: str, cwt: bool) -> str | bytes:
-        """The current Status List Token. Tokens are signed once per list version and reused for five minutes,
-        so verifiers polling the list cost a database read, not a signature and a compression each."""
+    def _open_list(self, authority: Authority) -> tuple[str, int]:
+        """Claim one entry of the authority's newest list, in a short transaction of its own. A list takes
+        entries up to half its size; the claim that finds it so opens the next list (a new URI, listed in
+        the trust list), so issuance never meets a full list. A claim whose credential then fails is not
+        given back: the list just closes a little early."""
+        for _ in range(16):
+            with self.sessions() as session:
+                row = session.scalar(
+                    select(StatusListRow)
+                    .where(StatusListRow.authority == authority.name)
+                    .order_by(StatusListRow.number.desc())
+                    .limit(1)
+                )
+                claimed = session.execute(
+                    update(StatusListRow)
+                    .where(StatusListRow.uri == row.uri, StatusListRow.used < row.size // 2)
+                    .values(used=StatusListRow.used + 1)
+                )
+                session.commit()
+            if claimed.rowcount == 1:
+                return row.uri, row.size
+            self._new_list(authority, row.number + 1)
+        raise OID4VCIError("credential_request_denied", "no status list entry could be had; try again", 503)
+
+    def status_lists(self, authority: Authority) -> list[str]:
+        with self.reads() as session:
+            return list(
+                session.scalars(
+                    select(StatusListRow.uri)
+                    .where(StatusListRow.authority == authority.name)
+                    .order_by(StatusListRow.number)
+                )
+            )
+
+    def status_token(self, authority_name: str, number: int, cwt: bool) -> str | bytes:
+        """A Status List Token. Tokens are signed once per list version and reused for five minutes, so
+        verifiers polling the list cost a database read, not a signature and a compression each."""
         authority = self.authorities.get(authority_name)
         if authority is None:
             raise OID4VCIError("not_found", "no such status list", 404)
+        uri = authority.status_uri(number)
         with self.reads() as session:
-            version = session.scalar(select(StatusListRow.version).where(StatusListRow.uri == authority.status_uri))
-            cached = self._status_tokens.get((authority_name, cwt))
+            version = session.scalar(select(StatusListRow.version).where(StatusListRow.uri == uri))
+            if version is None:
+                raise OID4VCIError("not_found", "no such status list", 404)
+            cached = self._status_tokens.get((uri, cwt))
             if cached and cached[0] == version and time.monotonic() - cached[1] < 300:
                 return cached[2]
-            row = session.get(StatusListRow, authority.status_uri)
+            row = session.get(StatusListRow, uri)
         status_list = StatusList(row.size, row.bits, row.data)
         make = StatusListToken.create_cwt if cwt else StatusListToken.create_jwt
         token = make(
-            authority.status_uri,
+            uri,
             status_list,
             authority.signer_key,
             chain=[authority.signer_cert],
             valid_for=dt.timedelta(days=1),
             ttl=3600,
         )
-        self._status_tokens[(authority_name, cwt)] = (row.version, time.monotonic(), token)
+        self._status_tokens[(uri, cwt)] = (row.version, time.monotonic(), token)
         return token
 
     def set_state(self, credential_id: int, state: Status, actor: str) -> dict[str, Any]:
@@ -518,7 +597,13 @@ class IssuerService:
                 )
             ).all()
             return [
-                {"id": r.id, "config": r.config_id, "state": Status(r.state).name.lower(), "statusIndex": r.status_idx}
+                {
+                    "id": r.id,
+                    "config": r.config_id,
+                    "state": Status(r.state).name.lower(),
+                    "statusList": r.status_uri,
+                    "statusIndex": r.status_idx,
+                }
                 for r in rows
             ]
 
@@ -546,7 +631,7 @@ class IssuerService:
                     ISSUER,
                     [authority.iaca],
                     [authority.signer_cert],
-                    [authority.status_uri],
+                    self.status_lists(authority),
                 )
             )
         entries.append(TrustListEntry("Reader CA", READER_CA, [self.authorities["dvla"].pki.certificate("reader-ca")]))

@@ -309,3 +309,53 @@ def test_a_revoked_or_suspended_licence_gets_nothing_new(service: Service) -> No
         assert alone.status_code == 403, "the licence credential itself revoked, the driver not"
     finally:
         httpx.post(f"{driver}/reinstate", headers=ADMIN_HEADERS)
+
+
+# ------------------------------------------------------------------ 14.3 what one offer issues; list growth
+def test_one_offer_issues_one_licence_and_one_batch(service: Service) -> None:
+    wallet = service.wallet()
+    offer = wallet.identify(*IDENTITY)
+    token = wallet.token(offer["credential_offer_uri"], offer["tx_code"]).json()["access_token"]
+
+    def ask(config: str, count: int) -> httpx.Response:
+        return wallet.request(token, config, [generate_key() for _ in range(count)])
+
+    assert ask("uk.dvla.mdl.mdoc", 1).status_code == 200
+    assert ask("uk.dvla.mdl.mdoc", 1).json()["error"] == "credential_request_denied", "one licence per offer"
+    assert ask("uk.dvla.age.mdoc", 11).json()["error"] == "invalid_credential_request", "batch_size is 10"
+    assert ask("uk.dvla.age.mdoc", 6).status_code == 200
+    assert ask("uk.dvla.age.mdoc", 5).json()["error"] == "credential_request_denied", "one batch of ten"
+    assert ask("uk.dvla.age.mdoc", 4).status_code == 200
+    assert ask("uk.dvla.age.mdoc", 1).json()["error"] == "credential_request_denied"
+    racing = concurrently(service, 20, lambda c, _: Wallet(service.base, c).request(
+        token, "uk.dvla.age.sd-jwt", [generate_key()]).status_code, workers=20)
+    assert sorted(racing) == [200] * 10 + [400] * 10, "concurrent requests with one token share one allowance"
+
+
+def test_status_lists_grow_before_they_fill(tmp_path: Path) -> None:
+    """A list takes entries up to half its size, then the next list (a new URI) opens: with lists of 16
+    entries, 40 credentials spread over lists 1 to 5 and nobody is refused."""
+    running = Service(tmp_path, DIDLIB_STATUS_LIST_SIZE="16")
+    try:
+        issued = age_credentials(running, 40)
+        references = [c.mdoc().mso.status["status_list"] for c in issued]
+        uris = sorted({r["uri"] for r in references})
+        assert uris == [f"{running.base}/status/dvla/{n}" for n in range(1, 6)]
+        assert len({(r["uri"], r["idx"]) for r in references}) == 40, "no entry handed out twice"
+        trust = running.trust()
+        from didlib.keys import load_public_key
+        from didlib.trustlist import TrustList
+
+        operator = load_public_key(httpx.get(f"{running.base}/trust/operator.pem").content)
+        listed = TrustList.verify(httpx.get(f"{running.base}/trust/list").text, operator).status_list_uris()
+        assert set(uris) <= set(listed)
+        last = next(r for r in references if r["uri"].endswith("/5"))
+        credentials = httpx.get(f"{running.base}/admin/drivers/{DRIVER}/credentials", headers=ADMIN_HEADERS).json()
+        target = next(c["id"] for c in credentials if (c["statusList"], c["statusIndex"]) == (last["uri"], last["idx"]))
+        assert httpx.post(f"{running.base}/admin/credentials/{target}/revoke", headers=ADMIN_HEADERS).status_code == 200
+        token = StatusListToken.verify(httpx.get(last["uri"]).text, trust=trust)
+        assert token.uri == last["uri"] and token.status_list.get(last["idx"]) == 1
+        assert httpx.get(f"{running.base}/status/dvla/6").status_code == 404
+        assert httpx.get(f"{running.base}/status/dvla/{2**63}").status_code == 400
+    finally:
+        running.stop()
