@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
 
 
@@ -20,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1, help="processes sharing one configuration")
     parser.add_argument("--demo", action="store_true", help="print the admin token, show transaction codes")
+    parser.add_argument("--admin-port", type=int, help="serve the admin API only on this port of 127.0.0.1")
     args = parser.parse_args(argv)
 
     import uvicorn
@@ -30,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.demo:
         os.environ["DIDLIB_DEMO"] = "1"
+    if args.admin_port:
+        os.environ["DIDLIB_ADMIN_PORT"] = str(args.admin_port)
     settings = Settings.from_env(host=args.host, port=args.port)
     os.environ["DIDLIB_PUBLIC_URL"] = settings.public_url
     os.environ["DIDLIB_ISSUER_DATA"] = str(settings.data_dir)
@@ -43,18 +47,28 @@ def main(argv: list[str] | None = None) -> int:
         else f"didlib issuer: admin token from DIDLIB_ADMIN_TOKEN or {settings.data_dir / 'admin-token'}",
         file=sys.stderr,
     )
+    app = "issuer_service.app:create_app" if args.workers > 1 else create_app(settings)
+    config = uvicorn.Config(
+        app, factory=args.workers > 1, host=args.host, port=args.port, workers=args.workers, log_level="warning"
+    )
+    sockets = [config.bind_socket()]
+    if args.admin_port:  # a second listener, on loopback only; the app serves /admin/* there and nowhere else
+        sockets.append(_loopback_socket(args.admin_port))
     if args.workers > 1:
-        uvicorn.run(
-            "issuer_service.app:create_app",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_level="warning",
-        )
+        from uvicorn.supervisors import Multiprocess
+
+        Multiprocess(config, sockets=sockets).run()
     else:
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+        uvicorn.Server(config).run(sockets=sockets)
     return 0
+
+
+def _loopback_socket(port: int) -> socket.socket:
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.set_inheritable(True)
+    return listener
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ class Settings:
     ``DIDLIB_SEED_DRIVERS`` (register size on first start), ``DIDLIB_KEYS`` (``file`` or ``pkcs11``) with
     ``DIDLIB_PKCS11_MODULE``, ``DIDLIB_PKCS11_TOKEN``, ``DIDLIB_PKCS11_PIN``, ``DIDLIB_RATE_PER_MINUTE``,
     ``DIDLIB_DB_TIMEOUT`` (seconds a request waits for a lock or a connection before a 503),
-    ``DIDLIB_STATUS_LIST_SIZE`` (entries per status list; a new list opens when one is half used).
+    ``DIDLIB_STATUS_LIST_SIZE`` (entries per status list; a new list opens when one is half used),
+    ``DIDLIB_ADMIN_PORT`` (serve the admin API only there, on 127.0.0.1).
 
     Everything a worker needs comes from the environment and the data folder, so every worker process of
     ``didlib-issuer --workers N`` builds the same settings (see ``__main__``)."""
@@ -42,6 +43,7 @@ class Settings:
     status_list_size: int = 100_000
     batch_size: int = 10
     db_timeout_seconds: float = 10
+    admin_port: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -61,6 +63,7 @@ class Settings:
             pkcs11_pin=env.get("DIDLIB_PKCS11_PIN"),
             rate_per_minute=int(env.get("DIDLIB_RATE_PER_MINUTE", "30")),
             db_timeout_seconds=float(env.get("DIDLIB_DB_TIMEOUT", "10")),
+            admin_port=int(env["DIDLIB_ADMIN_PORT"]) if env.get("DIDLIB_ADMIN_PORT") else None,
             status_list_size=max(16, int(env.get("DIDLIB_STATUS_LIST_SIZE", "100000"))),
         )
 

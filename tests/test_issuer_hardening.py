@@ -359,3 +359,96 @@ def test_status_lists_grow_before_they_fill(tmp_path: Path) -> None:
         assert httpx.get(f"{running.base}/status/dvla/{2**63}").status_code == 400
     finally:
         running.stop()
+
+
+# ------------------------------------------------------------------------------------ 14.7 smaller faults
+def test_malformed_input_is_a_json_400(service: Service) -> None:
+    wallet = service.wallet()
+    deep = b"[" * 40_000
+    for path in ("/credential", "/dvla/identify", "/dbs/bind"):
+        answer = wallet.http.post(path, content=deep, headers={"Authorization": "Bearer x",
+                                                                "Content-Type": "application/json"})
+        assert answer.status_code in (400, 401) and answer.json()["error"], path
+    offer = wallet.identify(*IDENTITY)
+    token = wallet.token(offer["credential_offer_uri"], offer["tx_code"]).json()["access_token"]
+    nested = wallet.http.post("/credential", content=deep, headers={"Authorization": f"Bearer {token}"})
+    assert nested.status_code == 400 and nested.json()["error"] == "invalid_credential_request"
+    for path in (f"/admin/credentials/{2**63}/revoke", "/admin/credentials/0/revoke", "/admin/drivers/x/revoke",
+                 "/admin/audit?limit=100000000000000000000"):
+        answer = wallet.http.request("GET" if "audit" in path else "POST", path, headers=ADMIN_HEADERS)
+        assert answer.status_code == 400 and answer.json()["error"] == "invalid_request", path
+    for method, path, status in (("GET", "/no/such/thing", 404), ("DELETE", "/nonce", 405),
+                                 ("GET", "/status/nowhere/1", 404)):
+        answer = wallet.http.request(method, path)
+        assert answer.status_code == status and set(answer.json()) == {"error", "error_description"}, path
+    assert "Traceback" not in service.output() and DRIVER not in service.output()
+
+
+def test_openapi_documents_400_not_422(service: Service) -> None:
+    document = httpx.get(f"{service.base}/openapi.json").json()
+    operations = [op for path in document["paths"].values() for op in path.values()]
+    assert all("422" not in op["responses"] for op in operations)
+    token = document["paths"]["/token"]["post"]["responses"]["400"]
+    assert set(token["content"]["application/json"]["schema"]["properties"]) == {"error", "error_description"}
+
+
+def test_expired_state_is_purged_and_nonces_are_rate_limited(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from sqlalchemy import func, select
+
+    from issuer_service.models import AccessToken, Nonce, Offer, OfferAllowance, make_engine, make_sessions
+
+    running = Service(tmp_path, DIDLIB_RATE_PER_MINUTE="5")  # 50 nonces a minute per client
+    try:
+        sessions = make_sessions(make_engine(f"sqlite:///{tmp_path / 'issuer.db'}"))
+        past = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+        with sessions() as session:
+            session.add(Offer(id="stale", code_hash="h" * 64, tx_code_hash="x", subject_kind="driver", subject_id=1,
+                              config_ids=[], expires=past))
+            session.flush()
+            session.add_all([OfferAllowance(offer_id="stale", config_id="c", remaining=1),
+                             AccessToken(token_hash="t" * 64, offer_id="stale", expires=past),
+                             Nonce(value="old", purpose="proof", expires=past)])
+            session.commit()
+        answers = [httpx.post(f"{running.base}/nonce").status_code for _ in range(60)]
+        assert answers[:50] == [200] * 50 and set(answers[50:]) == {429}
+        with sessions() as session:
+            counts = [session.scalar(select(func.count()).select_from(m)) for m in (Offer, AccessToken, Nonce)]
+            assert session.get(Offer, "stale") is None and session.get(Nonce, "old") is None
+        assert counts == [0, 0, 50], "expired rows deleted, fresh nonces kept"
+    finally:
+        running.stop()
+
+
+def test_production_defaults(tmp_path: Path) -> None:
+    """Without --demo: no transaction code in the offer response, no admin token in the output (it is in a
+    private file); private files everywhere; an admin port of its own; failed admin logins throttled."""
+    admin_port = process.free_port()
+    running = Service(tmp_path, args=("--admin-port", str(admin_port)), DIDLIB_ADMIN_TOKEN="")
+    try:
+        wallet = running.wallet()
+        offer = wallet.identify(*IDENTITY)
+        assert "tx_code" not in offer and offer["credential_offer_uri"]
+        token = (tmp_path / "admin-token").read_text().strip()
+        assert token and token not in running.output()
+        for name in ("issuer.db", "issuer.db-wal", "issuer.db-shm", "admin-token", "secret.key", "operator.key",
+                     "pki/dvla/ds.key", "pki/dvla/iaca.key"):
+            assert (tmp_path / name).stat().st_mode & 0o077 == 0, f"{name} is readable by others"
+        admin = {"Authorization": f"Bearer {token}"}
+        audit = f"http://127.0.0.1:{admin_port}/admin/audit"
+        assert httpx.get(f"{running.base}/admin/audit", headers=admin).status_code == 404, "not on the public port"
+        assert httpx.get(audit, headers=admin).status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{admin_port}/health").status_code == 200
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(f"sqlite:///{tmp_path / 'issuer.db'}")
+        with engine.connect() as db:
+            stored = db.execute(text("SELECT tx_code_hash FROM offers")).scalars().all()
+        engine.dispose()
+        assert stored and all("$" in h and len(h) > 64 for h in stored), "salted and keyed, not plain SHA-256"
+        wrong = [httpx.get(audit, headers={"Authorization": "Bearer guess"}).status_code for _ in range(12)]
+        assert wrong[:10] == [401] * 10 and wrong[10:] == [429, 429]
+        assert httpx.get(audit, headers=admin).status_code == 429, "throttled before the token is compared"
+    finally:
+        running.stop()
