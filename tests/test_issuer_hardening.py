@@ -71,7 +71,7 @@ def age_credentials(service: Service, count: int) -> list:
     out: list = []
     while len(out) < count:
         wallet = service.wallet()
-        out += wallet.obtain(wallet.identify(*IDENTITY), "uk.dvla.age.mdoc", count=min(5, count - len(out)))
+        out += wallet.obtain(wallet.identify(*IDENTITY), "uk.dvla.age.mdoc", count=min(10, count - len(out)))
     return out
 
 
