@@ -244,21 +244,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(DidlibError)
     async def didlib_error(_: Request, exc: DidlibError) -> JSONResponse:
-        return JSONResponse(OID4VCIError("invalid_request", exc.message).body(), status_code=400)
+        return JSONResponse(
+            OID4VCIError("invalid_request", exc.message).body(), status_code=400, headers={"Cache-Control": "no-store"}
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         """Starlette's own refusals (no such route, wrong method) in the same shape as every other error."""
         code = "not_found" if exc.status_code == 404 else "invalid_request"
-        return JSONResponse(
-            OID4VCIError(code, str(exc.detail)).body(), status_code=exc.status_code, headers=exc.headers
-        )
+        headers = {"Cache-Control": "no-store"} | dict(exc.headers or {})
+        return JSONResponse(OID4VCIError(code, str(exc.detail)).body(), status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         fields = ", ".join(".".join(str(p) for p in e.get("loc", ())[1:]) for e in exc.errors()) or "body"
         return JSONResponse(
-            {"error": "invalid_request", "error_description": f"invalid or missing: {fields}"}, status_code=400
+            OID4VCIError("invalid_request", f"invalid or missing: {fields}").body(),
+            status_code=400,
+            headers={"Cache-Control": "no-store"},
         )
 
     @app.exception_handler(RateLimited)

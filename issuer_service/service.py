@@ -105,7 +105,7 @@ class OfferResult:
 class IssuerService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.engine = make_engine(settings.database_url, settings.db_timeout_seconds)
         self.sessions = make_sessions(self.engine, settings.db_timeout_seconds)  # writing (serialised)
         self.reads = read_sessions(self.engine)

@@ -141,7 +141,8 @@ def test_token_error_codes(service: Service) -> None:
     used = wallet.token(offer["credential_offer_uri"], offer["tx_code"])
     assert used.json()["error"] == "invalid_grant" and used.headers["cache-control"] == "no-store"
     form = {"grant_type": "urn:ietf:params:oauth:grant-type:pre-authorized_code"}
-    assert wallet.http.post("/token", data=form).json()["error"] == "invalid_request", "no pre-authorized_code"
+    no_code = wallet.http.post("/token", data=form)
+    assert no_code.json()["error"] == "invalid_request" and no_code.headers["cache-control"] == "no-store"
     unknown = wallet.http.post("/token", data=form | {"pre-authorized_code": "nope", "tx_code": "123456"})
     assert unknown.json()["error"] == "invalid_grant"
     other = wallet.http.post("/token", data={"grant_type": "authorization_code", "pre-authorized_code": "x"})
