@@ -256,7 +256,7 @@ class DatabaseLock:
 def test_a_locked_database_holds_no_other_request(tmp_path: Path, backend: str) -> None:
     """Credential requests wait on a locked database: /health and the metadata answer meanwhile, and the
     waiting requests end with a JSON 503 after DIDLIB_DB_TIMEOUT, then the service works again."""
-    running = Service(tmp_path, backend=backend, DIDLIB_DB_TIMEOUT="1")
+    running = Service(tmp_path, backend=backend, DIDLIB_DB_TIMEOUT="3")
     try:
         wallet = running.wallet()
         offer = wallet.identify(*IDENTITY)
@@ -269,9 +269,8 @@ def test_a_locked_database_holds_no_other_request(tmp_path: Path, backend: str) 
                      for r in requests[:3]]
             time.sleep(0.3)
             for path in ("/health", "/.well-known/openid-credential-issuer", "/.well-known/oauth-authorization-server"):
-                started = time.monotonic()
-                assert httpx.get(running.base + path, timeout=1).status_code == 200
-                assert time.monotonic() - started < 0.5, f"{path} waited for the locked database"
+                assert httpx.get(running.base + path, timeout=2).status_code == 200, path
+            assert not any(f.done() for f in stuck), "answered while the credential requests still waited"
             answers = [f.result() for f in stuck]
         assert [a.status_code for a in answers] == [503] * 3
         assert all(a.json()["error"] == "temporarily_unavailable" and a.headers["retry-after"] for a in answers)
