@@ -48,7 +48,10 @@ class OID4VCIError(DidlibError):
         self.status = status
 
     def body(self) -> dict[str, str]:
-        return {"error": self.code, "error_description": self.message}
+        """``error`` and ``error_description``; the description keeps to the characters OpenID4VCI 1.0
+        section 8.3.1.2 and RFC 6749 section 5.2 allow (printable ASCII without ``"`` and ``\\``)."""
+        text = "".join(c if " " <= c <= "~" and c not in '"\\' else "?" for c in self.message)
+        return {"error": self.code, "error_description": text}
 
 
 def binding_transcript(credential_issuer: str, nonce: str) -> bytes:

@@ -1,9 +1,17 @@
-"""``didlib-issuer --host 127.0.0.1 --port 8000``: run the mock issuers with uvicorn."""
+"""``didlib-issuer --host 127.0.0.1 --port 8000``: run the mock issuers with uvicorn.
+
+With ``--workers N`` uvicorn starts N processes that each build the app from the environment. So that
+they all serve one issuer, this process settles everything first and hands it down: the public URL goes
+into the environment, and the keys, the admin token, the service secret, the database tables, the status
+lists and the register are made here, once, before any worker starts (workers only read them).
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import socket
 import sys
 
 
@@ -11,37 +19,56 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="didlib-issuer", description="The mock DVLA, DBS and training issuers.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--workers", type=int, default=1, help="processes (use PostgreSQL for more than one)")
+    parser.add_argument("--workers", type=int, default=1, help="processes sharing one configuration")
+    parser.add_argument("--demo", action="store_true", help="print the admin token, show transaction codes")
+    parser.add_argument("--admin-port", type=int, help="serve the admin API only on this port of 127.0.0.1")
     args = parser.parse_args(argv)
 
     import uvicorn
 
-    from issuer_service.app import create_app
+    from issuer_service.app import create_app, prepare
     from issuer_service.config import Settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.demo:
+        os.environ["DIDLIB_DEMO"] = "1"
+    if args.admin_port:
+        os.environ["DIDLIB_ADMIN_PORT"] = str(args.admin_port)
     settings = Settings.from_env(host=args.host, port=args.port)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["DIDLIB_PUBLIC_URL"] = settings.public_url
+    os.environ["DIDLIB_ISSUER_DATA"] = str(settings.data_dir)
+    prepare(settings)
     print(
         f"didlib issuer: data in {settings.data_dir}, database {settings.database_url.split('@')[-1]}", file=sys.stderr
     )
     print(
-        f"didlib issuer: admin token {settings.admin_token}" if settings.demo else "didlib issuer: admin token set",
+        f"didlib issuer: admin token {settings.admin_token}"
+        if settings.demo
+        else f"didlib issuer: admin token from DIDLIB_ADMIN_TOKEN or {settings.data_dir / 'admin-token'}",
         file=sys.stderr,
     )
+    app = "issuer_service.app:create_app" if args.workers > 1 else create_app(settings)
+    config = uvicorn.Config(
+        app, factory=args.workers > 1, host=args.host, port=args.port, workers=args.workers, log_level="warning"
+    )
+    sockets = [config.bind_socket()]
+    if args.admin_port:  # a second listener, on loopback only; the app serves /admin/* there and nowhere else
+        sockets.append(_loopback_socket(args.admin_port))
     if args.workers > 1:
-        # Each worker builds its app from the same environment (the admin token must be given, not random).
-        uvicorn.run(
-            "issuer_service.app:create_app",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_level="warning",
-        )
+        from uvicorn.supervisors import Multiprocess
+
+        Multiprocess(config, sockets=sockets).run()
     else:
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+        uvicorn.Server(config).run(sockets=sockets)
     return 0
+
+
+def _loopback_socket(port: int) -> socket.socket:
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.set_inheritable(True)
+    return listener
 
 
 if __name__ == "__main__":

@@ -14,23 +14,32 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Form, Header, Request
+from fastapi import Depends, FastAPI, Form, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from didlib.errors import DidlibError
+from didlib.files import write_private
+from didlib.jose import parse_json
 from didlib.keys import generate_key, load_private_key, private_key_pem
 from didlib.oid4vci import OID4VCIError
 from didlib.status import Status
 from issuer_service.config import Settings
+from issuer_service.models import Busy
 from issuer_service.service import IssuerService, RateLimited
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("issuer_service")
 MAX_BODY = 64 * 1024
+ADMIN_FAILURES_PER_MINUTE = 10
+MAX_ID = 2**31 - 1  # path numbers beyond what the database's INTEGER holds are refused (400), not a 500
 
 
 class BodyLimit:
@@ -94,12 +103,89 @@ class Binding(BaseModel):
 def _operator_key(settings: Settings) -> Any:
     path = settings.data_dir / "operator.key"
     if not path.exists():
-        path.write_bytes(private_key_pem(generate_key()))
-        path.chmod(0o600)
+        write_private(path, private_key_pem(generate_key()))
     return load_private_key(path)
 
 
-def service(request: Request) -> IssuerService:
+def prepare(settings: Settings) -> None:
+    """Make, once, everything the service keeps (keys, secrets, tables, status lists, the register), so that
+    the worker processes started next only read them and never race to create them."""
+    service = IssuerService(settings)
+    try:
+        service.seed()
+        _operator_key(settings)
+    finally:
+        service.close()
+
+
+class NoTracebacks:
+    """The last resort for an unexpected error: a JSON 500 and one log line with the error's type and the
+    route's template. (An ``Exception`` handler would not do: Starlette re-raises after it, and the server
+    then logs a traceback whose values may hold nonces, codes or personal data.)"""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:
+            route = getattr(scope.get("route"), "path", "unmatched route")
+            log.error("unexpected %s on %s", type(exc).__name__, route)
+            if scope["type"] != "http" or started:
+                return
+            body = b'{"error":"server_error","error_description":"internal error"}'
+            await send({"type": "http.response.start", "status": 500,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: an OAuth 2.0 / OpenID4VCI error code and a description."""
+
+    error: str
+    error_description: str
+
+
+def _openapi_with_400(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document as the service behaves: invalid input is a 400 with :class:`ErrorBody`
+    (FastAPI would document its default 422, which this service never sends)."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        error = {"description": "invalid request (error, error_description)",
+                 "content": {"application/json": {"schema": ErrorBody.model_json_schema()}}}
+        for operation in (op for path in schema.get("paths", {}).values() for op in path.values()):
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            responses["400"] = error
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+class MissingToken(OID4VCIError):
+    """No access token at all (RFC 6750 section 3.1: the challenge then carries no error code)."""
+
+
+async def credential_body(request: Request) -> Any:
+    """The credential request's JSON, parsed with depth and size limits (deep nesting is an error, not a
+    RecursionError)."""
+    try:
+        return parse_json(await request.body(), max_size=MAX_BODY)
+    except DidlibError as exc:
+        raise OID4VCIError("invalid_credential_request", "the body must be a JSON object") from exc
+
+
+async def service(request: Request) -> IssuerService:
     return request.app.state.service
 
 
@@ -107,9 +193,18 @@ def client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
-    expected = f"Bearer {request.app.state.service.settings.admin_token}"
+async def admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
+    """The admin bearer token, on the admin listener when there is one (``--admin-port``: the public port
+    then has no admin API). Failed tries are counted per client and, past the limit, refused before the
+    token is even compared."""
+    svc: IssuerService = request.app.state.service
+    port = svc.settings.admin_port
+    if port and (request.scope.get("server") or (None, None))[1] != port:
+        raise OID4VCIError("not_found", "not found", 404)
+    svc.check_rate(client(request), "admin-failure", limit=ADMIN_FAILURES_PER_MINUTE, record=False)
+    expected = f"Bearer {svc.settings.admin_token}"
     if authorization is None or not secrets.compare_digest(authorization.encode(), expected.encode()):
+        svc.check_rate(client(request), "admin-failure", limit=ADMIN_FAILURES_PER_MINUTE)
         raise OID4VCIError("invalid_token", "admin bearer token required", 401)
     return "admin"
 
@@ -117,6 +212,8 @@ def admin(request: Request, authorization: Annotated[str | None, Header()] = Non
 # Module level, so FastAPI can resolve them from the (postponed) annotations.
 Svc = Annotated[IssuerService, Depends(service)]
 Admin = Annotated[str, Depends(admin)]
+DriverNumber = Annotated[str, Path(min_length=16, max_length=16, pattern=r"^[A-Za-z0-9]{16}$")]
+CredentialBody = Annotated[Any, Depends(credential_body)]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -135,21 +232,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="didlib mock issuers (DVLA, DBS, safeguarding training)", version="0.1.0", lifespan=lifespan)
     app.add_middleware(BodyLimit)
+    app.add_middleware(NoTracebacks)
+    app.openapi = lambda: _openapi_with_400(app)  # type: ignore[method-assign]
 
     @app.exception_handler(OID4VCIError)
     async def oid4vci_error(_: Request, exc: OID4VCIError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = {"Cache-Control": "no-store"}
+        if exc.status in (401, 403):  # RFC 6750 section 3: the challenge names the error, unless no token came
+            headers["WWW-Authenticate"] = "Bearer" if isinstance(exc, MissingToken) else f'Bearer error="{exc.code}"'
         return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
     @app.exception_handler(DidlibError)
     async def didlib_error(_: Request, exc: DidlibError) -> JSONResponse:
-        return JSONResponse({"error": "invalid_request", "error_description": exc.message}, status_code=400)
+        return JSONResponse(
+            OID4VCIError("invalid_request", exc.message).body(), status_code=400, headers={"Cache-Control": "no-store"}
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """Starlette's own refusals (no such route, wrong method) in the same shape as every other error."""
+        code = "not_found" if exc.status_code == 404 else "invalid_request"
+        headers = {"Cache-Control": "no-store"} | dict(exc.headers or {})
+        return JSONResponse(OID4VCIError(code, str(exc.detail)).body(), status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         fields = ", ".join(".".join(str(p) for p in e.get("loc", ())[1:]) for e in exc.errors()) or "body"
         return JSONResponse(
-            {"error": "invalid_request", "error_description": f"invalid or missing: {fields}"}, status_code=400
+            OID4VCIError("invalid_request", f"invalid or missing: {fields}").body(),
+            status_code=400,
+            headers={"Cache-Control": "no-store"},
         )
 
     @app.exception_handler(RateLimited)
@@ -160,23 +272,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             headers={"Retry-After": "60"},
         )
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unexpected %s on %s", type(exc).__name__, request.url.path)
-        return JSONResponse({"error": "server_error", "error_description": "internal error"}, status_code=500)
+    @app.exception_handler(Busy)
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(SQLTimeoutError)
+    async def busy(request: Request, exc: Exception) -> JSONResponse:
+        """A lock or connection not had within DIDLIB_DB_TIMEOUT, or the database away: try again later."""
+        log.warning("database busy (%s) on %s", type(exc).__name__, _route(request))
+        return JSONResponse(
+            {"error": "temporarily_unavailable", "error_description": "the service is busy; try again shortly"},
+            status_code=503,
+            headers={"Retry-After": "1", "Cache-Control": "no-store"},
+        )
 
+    # Endpoints that neither wait nor compute are ``async def`` (no thread needed, so they answer even when
+    # every pool thread waits on the database); everything that touches the database or signs is a plain
+    # ``def`` and runs in the thread pool, never on the event loop.
     @app.get("/health")
-    def health(svc: Svc) -> dict[str, str]:
-        with svc.engine.connect():
-            pass
+    async def health() -> dict[str, str]:
+        """Liveness: the process answers (the database is checked where it is used, with a 503 on timeout)."""
         return {"status": "ok"}
 
     @app.get("/.well-known/openid-credential-issuer")
-    def issuer_metadata(svc: Svc) -> dict[str, Any]:
+    async def issuer_metadata(svc: Svc) -> dict[str, Any]:
         return svc.metadata()
 
     @app.get("/.well-known/oauth-authorization-server")
-    def as_metadata(svc: Svc) -> dict[str, Any]:
+    async def as_metadata(svc: Svc) -> dict[str, Any]:
         return svc.as_metadata()
 
     @app.post("/dvla/identify")
@@ -209,26 +330,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(svc.token(grant_type, pre_authorized_code, tx_code), headers={"Cache-Control": "no-store"})
 
     @app.post("/nonce")
-    def nonce(svc: Svc) -> JSONResponse:
+    def nonce(request: Request, svc: Svc) -> JSONResponse:
+        svc.check_rate(client(request), "nonce", limit=svc.settings.rate_per_minute * 10)
         return JSONResponse({"c_nonce": svc.c_nonce()}, headers={"Cache-Control": "no-store"})
 
     @app.post("/credential")
-    async def credential(
-        request: Request, svc: Svc, authorization: Annotated[str | None, Header()] = None
+    def credential(
+        svc: Svc, body: CredentialBody, authorization: Annotated[str | None, Header()] = None
     ) -> JSONResponse:
+        """A plain ``def``: FastAPI runs it in its thread pool, so database waits and signing never hold the
+        event loop (``/health`` and the metadata keep answering)."""
         if not authorization or not authorization.startswith("Bearer "):
-            raise OID4VCIError("invalid_token", "a bearer access token is required", 401)
-        try:
-            body = await request.json()
-        except ValueError as exc:
-            raise OID4VCIError("invalid_credential_request", "the body must be JSON") from exc
+            raise MissingToken("invalid_token", "a bearer access token is required", 401)
         result = svc.credential(authorization[len("Bearer ") :], body)
         return JSONResponse(result, headers={"Cache-Control": "no-store"})
 
-    @app.get("/status/{issuer}/1")
-    def status_list(issuer: str, svc: Svc, accept: Annotated[str | None, Header()] = None) -> Response:
+    @app.get("/status/{issuer}/{number}")
+    def status_list(
+        issuer: str, number: Annotated[int, Path(ge=1, le=MAX_ID)], svc: Svc,
+        accept: Annotated[str | None, Header()] = None,
+    ) -> Response:
         cwt = accept is not None and "statuslist+cwt" in accept
-        token = svc.status_token(issuer, cwt)
+        token = svc.status_token(issuer, number, cwt)
         media = "application/statuslist+cwt" if cwt else "application/statuslist+jwt"
         return Response(
             token if isinstance(token, bytes) else token.encode(),
@@ -241,13 +364,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(svc.trust_list(request.app.state.operator).encode(), media_type="application/trustlist+jwt")
 
     @app.get("/trust/operator.pem")
-    def trust_operator(request: Request) -> Response:
+    async def trust_operator(request: Request) -> Response:
         from didlib.keys import public_key_pem
 
         return Response(public_key_pem(request.app.state.operator.public_key()), media_type="application/x-pem-file")
 
     @app.get("/trust/{issuer}/iaca.pem")
-    def iaca(issuer: str, svc: Svc) -> Response:
+    async def iaca(issuer: str, svc: Svc) -> Response:
         from cryptography.hazmat.primitives.serialization import Encoding
 
         authority = svc.authorities.get(issuer)
@@ -256,22 +379,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(authority.iaca.public_bytes(Encoding.PEM), media_type="application/x-pem-file")
 
     @app.get("/admin/drivers/{driver_number}/credentials")
-    def admin_credentials(driver_number: str, svc: Svc, actor: Admin) -> list[dict[str, Any]]:
+    def admin_credentials(driver_number: DriverNumber, svc: Svc, actor: Admin) -> list[dict[str, Any]]:
         return svc.credentials_of(driver_number)
 
     @app.post("/admin/credentials/{credential_id}/{action}")
-    def admin_credential(credential_id: int, action: str, svc: Svc, actor: Admin) -> dict[str, Any]:
+    def admin_credential(
+        credential_id: Annotated[int, Path(ge=1, le=MAX_ID)], action: str, svc: Svc, actor: Admin
+    ) -> dict[str, Any]:
         return svc.set_state(credential_id, _state(action), actor)
 
     @app.post("/admin/drivers/{driver_number}/{action}")
-    def admin_driver(driver_number: str, action: str, svc: Svc, actor: Admin) -> list[dict[str, Any]]:
+    def admin_driver(driver_number: DriverNumber, action: str, svc: Svc, actor: Admin) -> list[dict[str, Any]]:
         return svc.set_driver_state(driver_number, _state(action), actor)
 
     @app.get("/admin/audit")
-    def admin_audit(svc: Svc, actor: Admin, limit: int = 100) -> list[dict[str, Any]]:
-        return svc.audit_log(max(1, min(limit, 1000)))
+    def admin_audit(svc: Svc, actor: Admin, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+        return svc.audit_log(limit)
 
     return app
+
+
+def _route(request: Request) -> str:
+    """The route's template (``/admin/drivers/{driver_number}/...``): a log line never holds a driver number."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path", "unmatched route"))
 
 
 def _state(action: str) -> Status:

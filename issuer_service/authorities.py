@@ -102,11 +102,15 @@ class Authority:
     pki: PkiDir
     signer_key: PrivateKey
     signer_cert: x509.Certificate
-    status_uri: str
+    public_url: str
 
     @property
     def iaca(self) -> x509.Certificate:
         return self.pki.certificate("iaca")
+
+    def status_uri(self, number: int) -> str:
+        """The URI of the authority's status list ``number`` (1, 2, ...: a new one opens as one fills)."""
+        return f"{self.public_url}/status/{self.name}/{number}"
 
 
 def load_authorities(settings: Settings) -> dict[str, Authority]:
@@ -121,7 +125,7 @@ def load_authorities(settings: Settings) -> dict[str, Authority]:
             key, cert = provision(settings, f"ds-{name}", pki)
         else:
             key, cert = pki.signer()
-        out[name] = Authority(name, pki, key, cert, f"{settings.public_url}/status/{name}/1")
+        out[name] = Authority(name, pki, key, cert, settings.public_url)
     return out
 
 

@@ -3,11 +3,22 @@
 SQLAlchemy 2.0 models that run on SQLite (WAL, the embedded default) and PostgreSQL. Secrets (codes,
 tokens) are stored as SHA-256 hashes. Single use is enforced by conditional UPDATEs and unique
 constraints, so it holds across workers and processes.
+
+Locking: a read-modify-write (a status list blob) must not interleave with another. PostgreSQL gets that
+from ``SELECT ... FOR UPDATE``; SQLite ignores ``FOR UPDATE``, so every SQLite transaction of a writing
+session starts with ``BEGIN IMMEDIATE`` (it takes the database's write lock before its first read), and
+read-only sessions start with a plain ``BEGIN``. The pysqlite driver's own transaction handling is switched
+off so that SQLAlchemy issues these (the SQLAlchemy documentation's recipe for SQLite).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import (
     JSON,
@@ -21,9 +32,10 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 __all__ = [
     "Base",
@@ -31,6 +43,7 @@ __all__ = [
     "DbsCertificate",
     "TrainingRecord",
     "Offer",
+    "OfferAllowance",
     "AccessToken",
     "Nonce",
     "IssuedCredential",
@@ -38,6 +51,10 @@ __all__ = [
     "AuditEvent",
     "make_engine",
     "make_sessions",
+    "read_sessions",
+    "WriteSessions",
+    "Busy",
+    "SchemaMismatch",
 ]
 
 
@@ -66,6 +83,7 @@ class Driver(_Person, Base):
     penalty_points: Mapped[int] = mapped_column(Integer, default=0)
     issue_date: Mapped[dt.date] = mapped_column(Date)
     portrait_seed: Mapped[int] = mapped_column(Integer)
+    state: Mapped[int] = mapped_column(Integer, default=0)  # the licence: 0 valid, 1 revoked, 2 suspended
 
 
 class DbsCertificate(_Person, Base):
@@ -97,14 +115,23 @@ class Offer(Base):
     __tablename__ = "offers"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
-    tx_code_hash: Mapped[str] = mapped_column(String(64))
+    tx_code_hash: Mapped[str] = mapped_column(String(128))  # salt$HMAC-SHA256 under the service's secret
     subject_kind: Mapped[str] = mapped_column(String(16))  # driver | dbs | training
     subject_id: Mapped[int] = mapped_column(Integer)
     config_ids: Mapped[list] = mapped_column(JSON)
     bound_key: Mapped[str | None] = mapped_column(String(512), nullable=True)  # JWK JSON the proof must use
     expires: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     used: Mapped[bool] = mapped_column(Boolean, default=False)
-    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    tx_attempts: Mapped[int] = mapped_column(Integer, default=0)  # counted before each code is compared
+
+
+class OfferAllowance(Base):
+    """How many more credentials of one configuration an offer may issue (one licence, one batch...)."""
+
+    __tablename__ = "offer_allowances"
+    offer_id: Mapped[str] = mapped_column(ForeignKey("offers.id"), primary_key=True)
+    config_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    remaining: Mapped[int] = mapped_column(Integer)
 
 
 class AccessToken(Base):
@@ -140,13 +167,19 @@ class IssuedCredential(Base):
 
 
 class StatusListRow(Base):
+    """One status list of an authority (``/status/<authority>/<number>``); ``used`` counts entries handed out,
+    so a list is closed and the next one opened well before random allocation gets slow."""
+
     __tablename__ = "status_lists"
+    __table_args__ = (UniqueConstraint("authority", "number", name="uq_status_list_number"),)
     uri: Mapped[str] = mapped_column(String(256), primary_key=True)
     authority: Mapped[str] = mapped_column(String(16))
+    number: Mapped[int] = mapped_column(Integer)
     bits: Mapped[int] = mapped_column(Integer)
     size: Mapped[int] = mapped_column(Integer)
     data: Mapped[bytes] = mapped_column(LargeBinary)
     version: Mapped[int] = mapped_column(Integer, default=0)
+    used: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AuditEvent(Base):
@@ -161,23 +194,94 @@ class AuditEvent(Base):
     detail: Mapped[str] = mapped_column(String(256), default="")
 
 
-def make_engine(url: str) -> Engine:
-    """An engine; SQLite gets WAL, a busy timeout and foreign keys, so concurrent requests wait, not fail."""
+class SchemaMismatch(RuntimeError):
+    """The database was made by another version of the service (a column is missing)."""
+
+
+def make_engine(url: str, timeout: float = 10) -> Engine:
+    """An engine whose waits are bounded by ``timeout`` seconds (a lock, a pool connection), and whose errors
+    never carry SQL parameters (they hold nonces and codes). SQLite gets WAL, foreign keys, a private
+    (0600) database file and ``BEGIN IMMEDIATE`` for writing sessions (see the module docstring)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        _private_file(make_url(url).database)
+        engine = create_engine(
+            url, connect_args={"timeout": timeout, "check_same_thread": False}, hide_parameters=True,
+            pool_size=20, max_overflow=40, pool_timeout=timeout,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection, _record):  # type: ignore[no-untyped-def]
+            connection.isolation_level = None  # pysqlite begins nothing; the "begin" hook below does
             cursor = connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection):  # type: ignore[no-untyped-def]
+            connection.exec_driver_sql("BEGIN " + connection.get_execution_options().get("sqlite_begin", "IMMEDIATE"))
+
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    milliseconds = int(timeout * 1000)
+    return create_engine(
+        url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=timeout, hide_parameters=True,
+        connect_args={"options": f"-c lock_timeout={milliseconds} -c statement_timeout={milliseconds * 3}"},
+    )
 
 
-def make_sessions(engine: Engine) -> sessionmaker:
+def _private_file(path: str | None) -> None:
+    """Create the SQLite file readable by its owner only (it holds names, birth dates, addresses); SQLite
+    gives its -wal and -shm files the database file's permissions."""
+    if not path or path == ":memory:":
+        return
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    Path(path).chmod(0o600)
+
+
+class Busy(Exception):
+    """A writing session did not get its turn within the database timeout."""
+
+
+class WriteSessions:
+    """``with sessions() as session:`` for work that writes. On SQLite the threads of one process also queue
+    on a lock before ``BEGIN IMMEDIATE``: they would otherwise wait in SQLite's busy handler, which sleeps
+    up to 100 ms between tries, and many waiting requests would take seconds to get through."""
+
+    def __init__(self, engine: Engine, timeout: float) -> None:
+        self._make = sessionmaker(engine, expire_on_commit=False)
+        self._queue = threading.Lock() if engine.dialect.name == "sqlite" else None
+        self._timeout = timeout
+
+    @contextmanager
+    def __call__(self) -> Iterator[Session]:
+        if self._queue is None:
+            with self._make() as session:
+                yield session
+            return
+        if not self._queue.acquire(timeout=self._timeout):
+            raise Busy("no turn to write within the database timeout")
+        try:
+            with self._make() as session:
+                yield session
+        finally:
+            self._queue.release()
+
+
+def make_sessions(engine: Engine, timeout: float = 10) -> WriteSessions:
+    """Sessions for work that writes; creates missing tables and refuses a database of another version."""
     Base.metadata.create_all(engine)
-    return sessionmaker(engine, expire_on_commit=False)
+    have = inspect(engine)
+    for table in Base.metadata.sorted_tables:
+        missing = {c.name for c in table.columns} - {c["name"] for c in have.get_columns(table.name)}
+        if missing:
+            raise SchemaMismatch(
+                f"table {table.name} lacks {', '.join(sorted(missing))}: the database was made by an older "
+                "version of the service; start with a new data folder or database"
+            )
+    return WriteSessions(engine, timeout)
+
+
+def read_sessions(engine: Engine) -> sessionmaker:
+    """Sessions that only read: on SQLite they do not wait for the write lock."""
+    return sessionmaker(engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False)

@@ -21,19 +21,37 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(data: Path, port: int | None = None, *, capture: bool = False, **env: str) -> tuple[subprocess.Popen, str]:
+def start(
+    data: Path,
+    port: int | None = None,
+    *,
+    capture: bool = False,
+    log: Path | None = None,
+    args: tuple[str, ...] = ("--demo",),
+    **env: str,
+) -> tuple[subprocess.Popen, str]:
     """``python -m issuer_service`` on ``port`` (a free one by default) with ``env`` added; returns once
-    ``/health`` answers. With ``capture`` its output is kept on ``proc.stdout`` (else discarded)."""
+    ``/health`` answers. With ``capture`` its output is kept on ``proc.stdout``, with ``log`` written to that
+    file (else discarded). ``args`` go on its command line: demo mode by default, as demos and tests want
+    the transaction code in the offer response."""
     port = port or free_port()
     environment = os.environ | {"DIDLIB_ISSUER_DATA": str(data)} | env
-    argv = [sys.executable, "-m", "issuer_service", "--port", str(port)]
-    return launch(argv, f"http://127.0.0.1:{port}", environment, capture=capture), f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "issuer_service", "--port", str(port), *args]
+    base = f"http://127.0.0.1:{port}"
+    return launch(argv, base, environment, capture=capture, log=log), base
 
 
-def launch(argv: list[str], base: str, env: dict[str, str] | None = None, *, capture: bool = False) -> subprocess.Popen:
+def launch(
+    argv: list[str], base: str, env: dict[str, str] | None = None, *, capture: bool = False, log: Path | None = None
+) -> subprocess.Popen:
     """Start a web service process and return once ``{base}/health`` answers (also used for the demo shop)."""
-    output = subprocess.PIPE if capture else subprocess.DEVNULL
-    proc = subprocess.Popen(argv, env=env, stdout=output, stderr=subprocess.STDOUT if capture else subprocess.DEVNULL)
+    if log is not None:
+        with log.open("ab") as output:  # the child keeps its own descriptor
+            proc = subprocess.Popen(argv, env=env, stdout=output, stderr=subprocess.STDOUT)
+        capture = False
+    else:
+        output = subprocess.PIPE if capture else subprocess.DEVNULL
+        proc = subprocess.Popen(argv, env=env, stdout=output, stderr=subprocess.STDOUT if capture else output)
     for _ in range(300):
         try:
             if httpx.get(f"{base}/health", timeout=1).status_code == 200:

@@ -17,11 +17,11 @@ import time
 from collections.abc import Callable
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from didlib.mdoc.issuer import birthday
 from didlib.samples import SAMPLE_DRIVER, Person, driver_number
-from issuer_service.models import DbsCertificate, Driver, TrainingRecord
+from issuer_service.models import DbsCertificate, Driver, TrainingRecord, WriteSessions
 
 __all__ = ["seed", "SAMPLE_DBS_NUMBER", "SAMPLE_TRAINING_REFERENCE"]
 
@@ -185,7 +185,7 @@ def _sample_rows(today: dt.date) -> tuple[dict, dict, dict]:
 
 
 def seed(
-    sessions: sessionmaker,
+    sessions: WriteSessions,
     drivers: int,
     *,
     today: dt.date | None = None,

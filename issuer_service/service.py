@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import hmac
 import json
+import math
 import secrets
 import threading
 import time
@@ -18,14 +20,14 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from didlib.errors import DidlibError
 from didlib.jose import jwk_from_public, public_from_jwk
 from didlib.keys import PublicKey, same_public_key
 from didlib.mdoc import Credential, issue_mdoc, verify_response
-from didlib.mdoc.registry import DOCTYPE_MDL, NS_ISO
+from didlib.mdoc.registry import DOCTYPE_AGE, DOCTYPE_MDL, NS_ISO
 from didlib.oid4vci import (
     FORMAT_MDOC,
     PRE_AUTHORIZED_GRANT,
@@ -51,10 +53,12 @@ from issuer_service.models import (
     IssuedCredential,
     Nonce,
     Offer,
+    OfferAllowance,
     StatusListRow,
     TrainingRecord,
     make_engine,
     make_sessions,
+    read_sessions,
 )
 from issuer_service.register import seed
 
@@ -101,14 +105,17 @@ class OfferResult:
 class IssuerService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.engine = make_engine(settings.database_url)
-        self.sessions = make_sessions(self.engine)
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.engine = make_engine(settings.database_url, settings.db_timeout_seconds)
+        self.sessions = make_sessions(self.engine, settings.db_timeout_seconds)  # writing (serialised)
+        self.reads = read_sessions(self.engine)
         self.authorities: dict[str, Authority] = load_authorities(settings)
         self.issuer_url = settings.public_url
+        self._secret = settings.secret()
         self._dvla_trust = TrustStore([self.authorities["dvla"].iaca])
         self._rate: dict[tuple[str, str], deque[float]] = defaultdict(deque)
         self._rate_lock = threading.Lock()
+        self._purged = -math.inf
         self._status_tokens: dict[tuple[str, bool], tuple[int, float, str | bytes]] = {}
         self._ensure_status_lists()
 
@@ -119,16 +126,19 @@ class IssuerService:
         self.engine.dispose()
 
     # --------------------------------------------------------------------------------- protection
-    def check_rate(self, client: str, bucket: str) -> None:
-        """A sliding one-minute window per client and endpoint (per process: see specs/issuer-service.md)."""
+    def check_rate(self, client: str, bucket: str, *, limit: int | None = None, record: bool = True) -> None:
+        """A sliding one-minute window per client and bucket (per process: see specs/issuer-service.md):
+        ``limit`` hits (default ``rate_per_minute``); with ``record`` false, only check (failed admin logins
+        are counted after they fail, and checked before the next try)."""
         now = time.monotonic()
         with self._rate_lock:
             hits = self._rate[(client, bucket)]
             while hits and now - hits[0] > 60:
                 hits.popleft()
-            if len(hits) >= self.settings.rate_per_minute:
+            if len(hits) >= (limit or self.settings.rate_per_minute):
                 raise RateLimited(bucket)
-            hits.append(now)
+            if record:
+                hits.append(now)
 
     def audit(self, session: Any, actor: str, action: str, target: str, detail: str = "") -> None:
         session.add(AuditEvent(at=_now(), actor=actor, action=action, target=target, detail=detail[:256]))
@@ -143,13 +153,17 @@ class IssuerService:
             Offer(
                 id=offer_id,
                 code_hash=_hash(code),
-                tx_code_hash=_hash(tx_code),
+                tx_code_hash=self._tx_hash(tx_code),
                 subject_kind=kind,
                 subject_id=subject_id,
                 config_ids=configs,
                 bound_key=json.dumps(jwk_from_public(bound)) if bound is not None else None,
                 expires=_now() + dt.timedelta(seconds=self.settings.offer_lifetime_seconds),
             )
+        )
+        session.flush()  # the offer row first: the allowances refer to it
+        session.add_all(
+            OfferAllowance(offer_id=offer_id, config_id=c, remaining=self._allowance(CONFIGS[c])) for c in configs
         )
         self.audit(session, "citizen", "offer", f"{kind}:{subject_id}", ",".join(configs))
         uri = CredentialOffer(self.issuer_url, configs, code).uri()
@@ -165,6 +179,8 @@ class IssuerService:
                 or driver.postcode.replace(" ", "").upper() != postcode.replace(" ", "").upper()
             ):
                 raise OID4VCIError("access_denied", "these details do not match a driving licence record", 403)
+            if driver.state != Status.VALID:
+                raise OID4VCIError("access_denied", "this driving licence is revoked or suspended", 403)
             configs = [c.id for c in CONFIGS.values() if c.subject == "driver"]
             result = self._offer(session, "driver", driver.id, configs, None)
             session.commit()
@@ -194,6 +210,8 @@ class IssuerService:
         model = DbsCertificate if kind == "dbs" else TrainingRecord
         column = DbsCertificate.certificate_number if kind == "dbs" else TrainingRecord.reference
         with self.sessions() as session:
+            if not _in_good_standing(session, licence.mso.status if licence.mso else None):
+                raise OID4VCIError("access_denied", "the driving licence is revoked or suspended", 403)
             record = session.scalar(select(model).where(column == reference.strip()))
             if record is None or not _same_person(who, record):
                 raise OID4VCIError("access_denied", "the record does not match the licence holder", 403)
@@ -204,20 +222,27 @@ class IssuerService:
 
     # -------------------------------------------------------------------------------------- token
     def token(self, grant_type: str, code: str, tx_code: str | None) -> dict[str, Any]:
+        """The token endpoint for the pre-authorized code grant, with the error codes of OpenID4VCI 1.0
+        section 6.3: a missing transaction code is ``invalid_request``, a wrong one ``invalid_grant``."""
         if grant_type != PRE_AUTHORIZED_GRANT:
             raise OID4VCIError("unsupported_grant_type", "only the pre-authorized code grant is supported")
         with self.sessions() as session:
             offer = session.scalar(select(Offer).where(Offer.code_hash == _hash(code)))
             if offer is None or offer.used or _aware(offer.expires) < _now():
                 raise OID4VCIError("invalid_grant", "the pre-authorized code is unknown, used or expired")
-            if tx_code is None or not secrets.compare_digest(_hash(tx_code), offer.tx_code_hash):
-                failed = offer.failed_attempts + 1
-                session.execute(
-                    update(Offer)
-                    .where(Offer.id == offer.id)
-                    .values(failed_attempts=failed, used=failed >= MAX_TX_ATTEMPTS)
-                )
-                session.commit()
+            if tx_code is None:
+                raise OID4VCIError("invalid_request", "this offer needs its transaction code (tx_code)")
+            # Count the attempt before comparing: of any number of concurrent guesses, at most
+            # MAX_TX_ATTEMPTS are ever compared (the UPDATE's condition is checked under the row's lock).
+            counted = session.execute(
+                update(Offer)
+                .where(Offer.id == offer.id, Offer.used.is_(False), Offer.tx_attempts < MAX_TX_ATTEMPTS)
+                .values(tx_attempts=Offer.tx_attempts + 1)
+            )
+            session.commit()
+            if counted.rowcount != 1:
+                raise OID4VCIError("invalid_grant", "too many wrong transaction codes; ask for a new offer")
+            if not self._tx_matches(tx_code, offer.tx_code_hash):
                 raise OID4VCIError("invalid_grant", "the transaction code is wrong")
             # Spend the code: only one of any number of concurrent requests changes the row.
             spent = session.execute(update(Offer).where(Offer.id == offer.id, Offer.used.is_(False)).values(used=True))
@@ -236,8 +261,19 @@ class IssuerService:
             session.commit()
         return {"access_token": token, "token_type": "Bearer", "expires_in": self.settings.token_lifetime_seconds}
 
+    def _tx_hash(self, tx_code: str, salt: str | None = None) -> str:
+        """``salt$HMAC-SHA256(secret, salt | code)``: six digits are too few for a plain hash, and the key
+        lives in the data folder, not the database, so a copy of the database alone gives no codes away."""
+        salt = salt or secrets.token_hex(16)
+        return f"{salt}${hmac.new(self._secret, f'{salt}|{tx_code}'.encode(), hashlib.sha256).hexdigest()}"
+
+    def _tx_matches(self, tx_code: str, stored: str) -> bool:
+        salt, _, _ = stored.partition("$")
+        return hmac.compare_digest(self._tx_hash(tx_code, salt), stored)
+
     # -------------------------------------------------------------------------------------- nonces
     def _new_nonce(self, purpose: str) -> str:
+        self._purge_expired()
         value = secrets.token_urlsafe(24)
         with self.sessions() as session:
             session.add(
@@ -250,61 +286,146 @@ class IssuerService:
             session.commit()
         return value
 
+    def _purge_expired(self) -> None:
+        """Delete expired nonces, access tokens and offers, at most once a minute per process (on the way to
+        making a nonce, the busiest thing anyone can ask for). An offer is kept until its tokens have expired
+        too; the audit log keeps what happened."""
+        if time.monotonic() - self._purged < 60:
+            return
+        self._purged = time.monotonic()
+        now = _now()
+        stale = select(Offer.id).where(Offer.expires < now - dt.timedelta(seconds=self.settings.token_lifetime_seconds))
+        with self.sessions() as session:
+            session.execute(delete(AccessToken).where(AccessToken.expires < now))
+            session.execute(delete(AccessToken).where(AccessToken.offer_id.in_(stale)))
+            session.execute(delete(OfferAllowance).where(OfferAllowance.offer_id.in_(stale)))
+            session.execute(delete(Offer).where(Offer.id.in_(stale)))
+            session.execute(delete(Nonce).where(Nonce.expires < now))
+            session.commit()
+
     def c_nonce(self) -> str:
         return self._new_nonce("proof")
 
     def _spend_nonce(self, value: str | None, purpose: str) -> None:
-        if not value:
+        self._spend_nonces({value} if value else set(), purpose)
+
+    def _spend_nonces(self, values: set[str], purpose: str) -> None:
+        """Spend every nonce of one request at once: all were handed out, unused and unexpired, or none is
+        spent. A batch request's proofs may share one ``c_nonce`` (OpenID4VCI 1.0 section 7.2: the wallet uses
+        the nonce it has until it gets a fresh one); the next request needs another."""
+        if not values:
             raise OID4VCIError("invalid_nonce", "a nonce from the nonce endpoint is required")
         with self.sessions() as session:
             spent = session.execute(
                 update(Nonce)
-                .where(Nonce.value == value, Nonce.purpose == purpose, Nonce.used.is_(False), Nonce.expires > _now())
+                .where(
+                    Nonce.value.in_(sorted(values)),
+                    Nonce.purpose == purpose,
+                    Nonce.used.is_(False),
+                    Nonce.expires > _now(),
+                )
                 .values(used=True)
             )
+            if spent.rowcount != len(values):
+                session.rollback()
+                raise OID4VCIError("invalid_nonce", "the nonce is unknown, used or expired; get a new one")
             session.commit()
-        if spent.rowcount != 1:
-            raise OID4VCIError("invalid_nonce", "the nonce is unknown, used or expired; get a new one")
 
     # ---------------------------------------------------------------------------------- credentials
     def credential(self, access_token: str, body: Any) -> dict[str, Any]:
-        """OpenID4VCI 1.0 credential endpoint: one credential per proof (batch), each bound to its key."""
-        with self.sessions() as session:
+        """OpenID4VCI 1.0 credential endpoint: one credential per key proof (batch), each bound to its key.
+        Error codes as section 8.3.1: the access token's errors are RFC 6750's, the request's are 8.3.1.2's."""
+        with self.reads() as session:
             token = session.get(AccessToken, _hash(access_token))
             if token is None or _aware(token.expires) < _now():
                 raise OID4VCIError("invalid_token", "the access token is unknown or expired", 401)
             offer = session.get(Offer, token.offer_id)
+        config = self._requested_config(body, offer)
+        keys, nonces = self._proven_keys(body, offer)
+        self._spend_nonces(nonces, "proof")
+        self._take_allowance(offer, config, len(keys))
+        return {"credentials": [{"credential": self._issue(config, offer, key)} for key in keys]}
+
+    def _allowance(self, config: CredentialConfig) -> int:
+        """What one offer may issue of a configuration: a batch of single-use proofs of age, one of the rest
+        (one licence, one DBS check, one training record), in each format."""
+        return self.settings.batch_size if config.doctype == DOCTYPE_AGE else 1
+
+    def _take_allowance(self, offer: Offer, config: CredentialConfig, count: int) -> None:
+        """Take ``count`` from the offer's allowance for ``config`` by a conditional UPDATE, so concurrent
+        requests with one access token cannot together issue more than the offer allows."""
+        with self.sessions() as session:
+            taken = session.execute(
+                update(OfferAllowance)
+                .where(
+                    OfferAllowance.offer_id == offer.id,
+                    OfferAllowance.config_id == config.id,
+                    OfferAllowance.remaining >= count,
+                )
+                .values(remaining=OfferAllowance.remaining - count)
+            )
+            session.commit()
+        if taken.rowcount != 1:
+            raise OID4VCIError(
+                "credential_request_denied", f"this offer allows {self._allowance(config)} of this credential"
+            )
+
+    @staticmethod
+    def _requested_config(body: Any, offer: Offer) -> CredentialConfig:
         if not isinstance(body, dict):
             raise OID4VCIError("invalid_credential_request", "the request must be a JSON object")
+        if "credential_response_encryption" in body:
+            raise OID4VCIError("invalid_encryption_parameters", "this issuer does not encrypt credential responses")
         config_id = body.get("credential_configuration_id")
-        if config_id not in CONFIGS or config_id not in offer.config_ids:
-            raise OID4VCIError("unknown_credential_configuration", f"{config_id!r} is not offered here")
+        if "credential_identifier" in body:
+            if config_id is not None:
+                raise OID4VCIError("invalid_credential_request", "send credential_identifier or "
+                                   "credential_configuration_id, not both")
+            raise OID4VCIError("unknown_credential_identifier", "this issuer gives no credential identifiers")
+        if not isinstance(config_id, str):
+            raise OID4VCIError("invalid_credential_request", "credential_configuration_id (a string) is required")
+        if config_id not in CONFIGS:
+            raise OID4VCIError("unknown_credential_configuration", "no such credential configuration")
+        if config_id not in offer.config_ids:
+            raise OID4VCIError("insufficient_scope", "the access token does not cover this credential", 403)
+        return CONFIGS[config_id]
+
+    def _proven_keys(self, body: dict[str, Any], offer: Offer) -> tuple[list[PublicKey], set[str]]:
+        """The keys the ``jwt`` proofs prove and the nonces they carry (``invalid_proof`` when one has none)."""
         proofs = body.get("proofs")
-        jwts = proofs.get("jwt") if isinstance(proofs, dict) else None
+        if not isinstance(proofs, dict) or set(proofs) != {"jwt"}:
+            raise OID4VCIError("invalid_proof", "proofs must hold jwt key proofs (the only proof type supported)")
+        jwts = proofs["jwt"]
         if not isinstance(jwts, list) or not jwts or not all(isinstance(p, str) for p in jwts):
             raise OID4VCIError("invalid_proof", "proofs.jwt must be a non-empty list of key proofs")
         limit = 1 if offer.bound_key else self.settings.batch_size
         if len(jwts) > limit:
             raise OID4VCIError("invalid_credential_request", f"at most {limit} proofs in one request")
-        keys = []
+        bound = public_from_jwk(json.loads(offer.bound_key)) if offer.bound_key else None
+        keys: list[PublicKey] = []
+        nonces: set[str] = set()
         for proof in jwts:
             key, nonce = verify_proof(proof, audience=self.issuer_url)
-            self._spend_nonce(nonce, "proof")
+            if nonce is None:
+                raise OID4VCIError("invalid_proof", "a key proof must carry the c_nonce from the nonce endpoint")
             if any(same_public_key(key, other) for other in keys):
                 raise OID4VCIError("invalid_proof", "each credential of a batch needs its own key")
-            if offer.bound_key and not same_public_key(key, public_from_jwk(json.loads(offer.bound_key))):
+            if bound is not None and not same_public_key(key, bound):
                 raise OID4VCIError("invalid_proof", "this credential must be bound to the key of your driving licence")
             keys.append(key)
-        config = CONFIGS[config_id]
-        return {"credentials": [{"credential": self._issue(config, offer, key)} for key in keys]}
+            nonces.add(nonce)
+        return keys, nonces
 
     def _issue(self, config: CredentialConfig, offer: Offer, holder_key: PublicKey) -> str:
         authority = self.authorities[config.authority]
         today = _now().date()
+        entry_list = self._open_list(authority)  # its own transaction, before this one
         with self.sessions() as session:
             record = session.get(SUBJECTS[offer.subject_kind], offer.subject_id)
+            if isinstance(record, Driver) and record.state != Status.VALID:  # revoked since the offer was made
+                raise OID4VCIError("credential_request_denied", "the driving licence is revoked or suspended")
             data = credential_data(config, record, today)
-            issued = self._allocate(session, config, offer, authority)
+            issued = self._allocate(session, config, offer, entry_list)
             reference = {"idx": issued.status_idx, "uri": issued.status_uri}
             try:
                 if config.format == FORMAT_MDOC:
@@ -337,15 +458,19 @@ class IssuerService:
             session.commit()
             return text
 
-    def _allocate(self, session: Any, config: CredentialConfig, offer: Offer, authority: Authority) -> IssuedCredential:
-        """A random free index in the authority's status list; the unique constraint settles races."""
-        size = self.settings.status_list_size
+    def _allocate(
+        self, session: Any, config: CredentialConfig, offer: Offer, entry_list: tuple[str, int]
+    ) -> IssuedCredential:
+        """A random free index in the open status list ``(uri, size)``; the unique constraint settles races.
+        The list is at most half used (see :meth:`_open_list`), so each try succeeds with odds of one in two
+        or better and 64 tries all failing would take 2^-64 luck."""
+        uri, size = entry_list
         for _ in range(64):
             issued = IssuedCredential(
                 subject_kind=offer.subject_kind,
                 subject_id=offer.subject_id,
                 config_id=config.id,
-                status_uri=authority.status_uri,
+                status_uri=uri,
                 status_idx=secrets.randbelow(size),
                 state=0,
                 issued_at=_now(),
@@ -361,52 +486,99 @@ class IssuerService:
 
     # ---------------------------------------------------------------------------------------- status
     def _ensure_status_lists(self) -> None:
+        for authority in self.authorities.values():
+            self._new_list(authority, 1)
+
+    def _new_list(self, authority: Authority, number: int) -> None:
+        """Create list ``number`` of ``authority`` unless it exists (another request or worker may make it
+        first: the unique (authority, number) settles that)."""
+        size = self.settings.status_list_size
         with self.sessions() as session:
-            for authority in self.authorities.values():
-                if session.get(StatusListRow, authority.status_uri) is None:
-                    size = self.settings.status_list_size
-                    session.add(
-                        StatusListRow(
-                            uri=authority.status_uri,
-                            authority=authority.name,
-                            bits=2,
-                            size=size,
-                            data=bytes(StatusList(size, 2).data),
-                            version=0,
-                        )
-                    )
+            if session.get(StatusListRow, authority.status_uri(number)) is not None:
+                return
+            session.add(
+                StatusListRow(
+                    uri=authority.status_uri(number),
+                    authority=authority.name,
+                    number=number,
+                    bits=2,
+                    size=size,
+                    data=bytes(StatusList(size, 2).data),
+                    version=0,
+                    used=0,
+                )
+            )
             try:
                 session.commit()
-            except IntegrityError:  # another worker made them first
+            except IntegrityError:
                 session.rollback()
 
-    def status_token(self, authority_name: str, cwt: bool) -> str | bytes:
-        """The current Status List Token. Tokens are signed once per list version and reused for five minutes,
-        so verifiers polling the list cost a database read, not a signature and a compression each."""
+    def _open_list(self, authority: Authority) -> tuple[str, int]:
+        """Claim one entry of the authority's newest list, in a short transaction of its own. A list takes
+        entries up to half its size; the claim that finds it so opens the next list (a new URI, listed in
+        the trust list), so issuance never meets a full list. A claim whose credential then fails is not
+        given back: the list just closes a little early."""
+        for _ in range(16):
+            with self.sessions() as session:
+                row = session.scalar(
+                    select(StatusListRow)
+                    .where(StatusListRow.authority == authority.name)
+                    .order_by(StatusListRow.number.desc())
+                    .limit(1)
+                )
+                claimed = session.execute(
+                    update(StatusListRow)
+                    .where(StatusListRow.uri == row.uri, StatusListRow.used < row.size // 2)
+                    .values(used=StatusListRow.used + 1)
+                )
+                session.commit()
+            if claimed.rowcount == 1:
+                return row.uri, row.size
+            self._new_list(authority, row.number + 1)
+        raise OID4VCIError("credential_request_denied", "no status list entry could be had; try again", 503)
+
+    def status_lists(self, authority: Authority) -> list[str]:
+        with self.reads() as session:
+            return list(
+                session.scalars(
+                    select(StatusListRow.uri)
+                    .where(StatusListRow.authority == authority.name)
+                    .order_by(StatusListRow.number)
+                )
+            )
+
+    def status_token(self, authority_name: str, number: int, cwt: bool) -> str | bytes:
+        """A Status List Token. Tokens are signed once per list version and reused for five minutes, so
+        verifiers polling the list cost a database read, not a signature and a compression each."""
         authority = self.authorities.get(authority_name)
         if authority is None:
             raise OID4VCIError("not_found", "no such status list", 404)
-        with self.sessions() as session:
-            version = session.scalar(select(StatusListRow.version).where(StatusListRow.uri == authority.status_uri))
-            cached = self._status_tokens.get((authority_name, cwt))
+        uri = authority.status_uri(number)
+        with self.reads() as session:
+            version = session.scalar(select(StatusListRow.version).where(StatusListRow.uri == uri))
+            if version is None:
+                raise OID4VCIError("not_found", "no such status list", 404)
+            cached = self._status_tokens.get((uri, cwt))
             if cached and cached[0] == version and time.monotonic() - cached[1] < 300:
                 return cached[2]
-            row = session.get(StatusListRow, authority.status_uri)
+            row = session.get(StatusListRow, uri)
         status_list = StatusList(row.size, row.bits, row.data)
         make = StatusListToken.create_cwt if cwt else StatusListToken.create_jwt
         token = make(
-            authority.status_uri,
+            uri,
             status_list,
             authority.signer_key,
             chain=[authority.signer_cert],
             valid_for=dt.timedelta(days=1),
             ttl=3600,
         )
-        self._status_tokens[(authority_name, cwt)] = (row.version, time.monotonic(), token)
+        self._status_tokens[(uri, cwt)] = (row.version, time.monotonic(), token)
         return token
 
     def set_state(self, credential_id: int, state: Status, actor: str) -> dict[str, Any]:
-        """Revoke, suspend or reinstate one issued credential (its status list entry)."""
+        """Revoke, suspend or reinstate one issued credential (its status list entry). The list is read,
+        changed and written back under the list's lock (``FOR UPDATE``; ``BEGIN IMMEDIATE`` on SQLite), so
+        no acknowledged change is lost to a concurrent one."""
         with self.sessions() as session:
             issued = session.get(IssuedCredential, credential_id)
             if issued is None:
@@ -421,10 +593,15 @@ class IssuerService:
             return {"id": credential_id, "state": state.name.lower()}
 
     def set_driver_state(self, driver_number: str, state: Status, actor: str) -> list[dict[str, Any]]:
+        """The licence itself (no new offers, no binding while revoked or suspended) and every credential
+        issued from it."""
         with self.sessions() as session:
             driver = session.scalar(select(Driver).where(Driver.driver_number == driver_number))
             if driver is None:
                 raise OID4VCIError("not_found", "no such driver", 404)
+            driver.state = int(state)
+            self.audit(session, actor, state.name.lower(), f"driver:{driver.id}")
+            session.commit()
             ids = session.scalars(
                 select(IssuedCredential.id).where(
                     IssuedCredential.subject_kind == "driver", IssuedCredential.subject_id == driver.id
@@ -433,7 +610,7 @@ class IssuerService:
         return [self.set_state(i, state, actor) for i in ids]
 
     def credentials_of(self, driver_number: str) -> list[dict[str, Any]]:
-        with self.sessions() as session:
+        with self.reads() as session:
             driver = session.scalar(select(Driver).where(Driver.driver_number == driver_number))
             if driver is None:
                 raise OID4VCIError("not_found", "no such driver", 404)
@@ -443,12 +620,18 @@ class IssuerService:
                 )
             ).all()
             return [
-                {"id": r.id, "config": r.config_id, "state": Status(r.state).name.lower(), "statusIndex": r.status_idx}
+                {
+                    "id": r.id,
+                    "config": r.config_id,
+                    "state": Status(r.state).name.lower(),
+                    "statusList": r.status_uri,
+                    "statusIndex": r.status_idx,
+                }
                 for r in rows
             ]
 
     def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
-        with self.sessions() as session:
+        with self.reads() as session:
             rows = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)).all()
             return [
                 {
@@ -471,7 +654,7 @@ class IssuerService:
                     ISSUER,
                     [authority.iaca],
                     [authority.signer_cert],
-                    [authority.status_uri],
+                    self.status_lists(authority),
                 )
             )
         entries.append(TrustListEntry("Reader CA", READER_CA, [self.authorities["dvla"].pki.certificate("reader-ca")]))
@@ -496,6 +679,26 @@ class IssuerService:
             "grant_types_supported": [PRE_AUTHORIZED_GRANT],
             "pre-authorized_grant_anonymous_access_supported": True,
         }
+
+
+def _in_good_standing(session: Any, status: Any) -> bool:
+    """The presented licence is one we issued, still valid, of a driver whose licence is not revoked or
+    suspended (our own records decide, not a cached status list)."""
+    reference = status.get("status_list") if isinstance(status, dict) else None
+    if not isinstance(reference, dict) or not isinstance(reference.get("uri"), str):
+        return False
+    index = reference.get("idx")
+    if isinstance(index, bool) or not isinstance(index, int):
+        return False
+    issued = session.scalar(
+        select(IssuedCredential).where(
+            IssuedCredential.status_uri == reference["uri"], IssuedCredential.status_idx == index
+        )
+    )
+    if issued is None or issued.state != Status.VALID or issued.subject_kind != "driver":
+        return False
+    driver = session.get(Driver, issued.subject_id)
+    return driver is not None and driver.state == Status.VALID
 
 
 def _same_person(licence: dict[str, Any], record: Any) -> bool:

@@ -168,7 +168,7 @@ def test_token_errors(wallet):
     offer = wallet.identify(*IDENTITY)
     wrong = wallet.token(offer["credential_offer_uri"], "000000" if offer["tx_code"] != "000000" else "111111")
     assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
-    assert wallet.token(offer["credential_offer_uri"], None).json()["error"] == "invalid_grant"
+    assert wallet.token(offer["credential_offer_uri"], None).json()["error"] == "invalid_request"
     assert wallet.token(offer["credential_offer_uri"], offer["tx_code"]).status_code == 200
     reused = wallet.token(offer["credential_offer_uri"], offer["tx_code"])
     assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
@@ -196,7 +196,7 @@ def test_credential_errors(wallet, service):
 
     assert post({"credential_configuration_id": "uk.dbs.check.mdoc",
                  "proofs": {"jwt": [make_proof(key, service[0], wallet.nonce())]}}).json()["error"] == \
-        "unknown_credential_configuration"
+        "insufficient_scope", "a configuration the access token does not cover (RFC 6750 section 3.1)"
     unknown_nonce = post({"credential_configuration_id": "uk.dvla.mdl.mdoc",
                           "proofs": {"jwt": [make_proof(key, service[0], "not-a-nonce-we-gave")]}})
     assert unknown_nonce.json()["error"] == "invalid_nonce"
@@ -208,9 +208,12 @@ def test_credential_errors(wallet, service):
     assert post({"credential_configuration_id": "uk.dvla.mdl.mdoc", "proofs": {"jwt": [forged]}}).json()["error"] == \
         "invalid_proof"
     nonce = wallet.nonce()
-    twice = [make_proof(key, service[0], nonce), make_proof(generate_key(), service[0], nonce)]
-    assert post({"credential_configuration_id": "uk.dvla.mdl.mdoc", "proofs": {"jwt": twice}}).json()["error"] == \
-        "invalid_nonce", "a nonce is good for one proof"
+    mixed = [make_proof(key, service[0], nonce), make_proof(generate_key(), service[0], "not-a-nonce-we-gave")]
+    assert post({"credential_configuration_id": "uk.dvla.age.mdoc", "proofs": {"jwt": mixed}}).json()["error"] == \
+        "invalid_nonce", "every proof's nonce must be good"
+    spent = wallet.http.post("/credential", headers=auth, json={"credential_configuration_id": "uk.dvla.age.mdoc",
+                             "proofs": {"jwt": [make_proof(generate_key(), service[0], nonce)]}})
+    assert spent.status_code == 200, "a refused request spends no nonce"
     same_key = [make_proof(key, service[0], wallet.nonce()), make_proof(key, service[0], wallet.nonce())]
     assert post({"credential_configuration_id": "uk.dvla.mdl.mdoc", "proofs": {"jwt": same_key}}).json()["error"] == \
         "invalid_proof"
