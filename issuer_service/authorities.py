@@ -119,6 +119,7 @@ def load_authorities(settings: Settings) -> dict[str, Authority]:
     for name, title in NAMES.items():
         folder = settings.data_dir / "pki" / name
         pki = PkiDir(folder) if (folder / "ds.pem").exists() else PkiDir.create(folder, issuer=title)
+        key: PrivateKey
         if settings.keys == "pkcs11":
             from issuer_service.pkcs11_keys import provision
 

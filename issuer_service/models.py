@@ -210,7 +210,7 @@ def make_engine(url: str, timeout: float = 10) -> Engine:
         )
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(connection, _record):  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(connection, _record):
             connection.isolation_level = None  # pysqlite begins nothing; the "begin" hook below does
             cursor = connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -219,7 +219,7 @@ def make_engine(url: str, timeout: float = 10) -> Engine:
             cursor.close()
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin(connection):  # type: ignore[no-untyped-def]
+        def _sqlite_begin(connection):
             connection.exec_driver_sql("BEGIN " + connection.get_execution_options().get("sqlite_begin", "IMMEDIATE"))
 
         return engine

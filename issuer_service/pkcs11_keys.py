@@ -14,7 +14,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
 
 from didlib.errors import BadKey, UnsupportedError
 from didlib.pki import common_name_of, create_document_signer
@@ -58,12 +58,15 @@ class Pkcs11EcKey(ec.EllipticCurvePrivateKey):
     def public_key(self) -> ec.EllipticCurvePublicKey:
         return self._public
 
-    def sign(self, data: bytes, signature_algorithm: ec.EllipticCurveSignatureAlgorithm) -> bytes:
+    def sign(
+        self, data: bytes | bytearray | memoryview, signature_algorithm: ec.EllipticCurveSignatureAlgorithm
+    ) -> bytes:
         import pkcs11
 
-        if not isinstance(signature_algorithm, ec.ECDSA):
-            raise UnsupportedError("only ECDSA signatures are made with token keys")
-        digest = hashes.Hash(signature_algorithm.algorithm)
+        algorithm = signature_algorithm.algorithm if isinstance(signature_algorithm, ec.ECDSA) else None
+        if not isinstance(algorithm, hashes.HashAlgorithm) or isinstance(algorithm, Prehashed):
+            raise UnsupportedError("only ECDSA signatures over the data are made with token keys")
+        digest = hashes.Hash(algorithm)
         digest.update(data)
         with _LOCK:  # the shared session is not thread-safe
             raw = self._private.sign(digest.finalize(), mechanism=pkcs11.Mechanism.ECDSA)

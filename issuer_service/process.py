@@ -50,8 +50,8 @@ def launch(
             proc = subprocess.Popen(argv, env=env, stdout=output, stderr=subprocess.STDOUT)
         capture = False
     else:
-        output = subprocess.PIPE if capture else subprocess.DEVNULL
-        proc = subprocess.Popen(argv, env=env, stdout=output, stderr=subprocess.STDOUT if capture else output)
+        stream = subprocess.PIPE if capture else subprocess.DEVNULL
+        proc = subprocess.Popen(argv, env=env, stdout=stream, stderr=subprocess.STDOUT if capture else stream)
     for _ in range(300):
         try:
             if httpx.get(f"{base}/health", timeout=1).status_code == 200:

@@ -266,11 +266,12 @@ def _insert_ignoring_duplicates(session: Session, model: type, rows: list[dict])
     """Random certificate numbers may collide in a big register; the later one is simply skipped."""
     if not rows:
         return
+    from sqlalchemy.dialects import postgresql, sqlite
+
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        session.execute(postgresql.insert(model).on_conflict_do_nothing(), rows)
     else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    session.execute(dialect_insert(model).on_conflict_do_nothing(), rows)
+        session.execute(sqlite.insert(model).on_conflict_do_nothing(), rows)
 
 
 def main(argv: list[str] | None = None) -> int:

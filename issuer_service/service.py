@@ -18,9 +18,9 @@ import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, Result, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from didlib.errors import DidlibError
@@ -70,6 +70,11 @@ MAX_TX_ATTEMPTS = 5
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE changed: ``execute`` is typed as returning ``Result``, DML gives a CursorResult."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def _now() -> dt.datetime:
@@ -207,12 +212,15 @@ class IssuerService:
             reasons = ", ".join(p.code for p in result.errors) or "no driving licence"
             raise OID4VCIError("access_denied", f"the driving licence was not accepted ({reasons})", 403)
         who = licence.elements.get(NS_ISO, {})
-        model = DbsCertificate if kind == "dbs" else TrainingRecord
-        column = DbsCertificate.certificate_number if kind == "dbs" else TrainingRecord.reference
+        ref = reference.strip()
         with self.sessions() as session:
             if not _in_good_standing(session, licence.mso.status if licence.mso else None):
                 raise OID4VCIError("access_denied", "the driving licence is revoked or suspended", 403)
-            record = session.scalar(select(model).where(column == reference.strip()))
+            record: DbsCertificate | TrainingRecord | None = (
+                session.scalar(select(DbsCertificate).where(DbsCertificate.certificate_number == ref))
+                if kind == "dbs"
+                else session.scalar(select(TrainingRecord).where(TrainingRecord.reference == ref))
+            )
             if record is None or not _same_person(who, record):
                 raise OID4VCIError("access_denied", "the record does not match the licence holder", 403)
             configs = [c.id for c in CONFIGS.values() if c.subject == kind]
@@ -240,13 +248,13 @@ class IssuerService:
                 .values(tx_attempts=Offer.tx_attempts + 1)
             )
             session.commit()
-            if counted.rowcount != 1:
+            if _rowcount(counted) != 1:
                 raise OID4VCIError("invalid_grant", "too many wrong transaction codes; ask for a new offer")
             if not self._tx_matches(tx_code, offer.tx_code_hash):
                 raise OID4VCIError("invalid_grant", "the transaction code is wrong")
             # Spend the code: only one of any number of concurrent requests changes the row.
             spent = session.execute(update(Offer).where(Offer.id == offer.id, Offer.used.is_(False)).values(used=True))
-            if spent.rowcount != 1:
+            if _rowcount(spent) != 1:
                 session.rollback()
                 raise OID4VCIError("invalid_grant", "the pre-authorized code has already been used")
             token = secrets.token_urlsafe(32)
@@ -326,7 +334,7 @@ class IssuerService:
                 )
                 .values(used=True)
             )
-            if spent.rowcount != len(values):
+            if _rowcount(spent) != len(values):
                 session.rollback()
                 raise OID4VCIError("invalid_nonce", "the nonce is unknown, used or expired; get a new one")
             session.commit()
@@ -365,7 +373,7 @@ class IssuerService:
                 .values(remaining=OfferAllowance.remaining - count)
             )
             session.commit()
-        if taken.rowcount != 1:
+        if _rowcount(taken) != 1:
             raise OID4VCIError(
                 "credential_request_denied", f"this offer allows {self._allowance(config)} of this credential"
             )
@@ -520,19 +528,19 @@ class IssuerService:
         given back: the list just closes a little early."""
         for _ in range(16):
             with self.sessions() as session:
-                row = session.scalar(
+                row = session.scalars(  # the first list is made at start-up: there always is one
                     select(StatusListRow)
                     .where(StatusListRow.authority == authority.name)
                     .order_by(StatusListRow.number.desc())
                     .limit(1)
-                )
+                ).one()
                 claimed = session.execute(
                     update(StatusListRow)
                     .where(StatusListRow.uri == row.uri, StatusListRow.used < row.size // 2)
                     .values(used=StatusListRow.used + 1)
                 )
                 session.commit()
-            if claimed.rowcount == 1:
+            if _rowcount(claimed) == 1:
                 return row.uri, row.size
             self._new_list(authority, row.number + 1)
         raise OID4VCIError("credential_request_denied", "no status list entry could be had; try again", 503)
@@ -583,7 +591,9 @@ class IssuerService:
             issued = session.get(IssuedCredential, credential_id)
             if issued is None:
                 raise OID4VCIError("not_found", "no such credential", 404)
-            row = session.scalar(select(StatusListRow).where(StatusListRow.uri == issued.status_uri).with_for_update())
+            row = session.scalars(
+                select(StatusListRow).where(StatusListRow.uri == issued.status_uri).with_for_update()
+            ).one()
             status_list = StatusList(row.size, row.bits, row.data)
             status_list.set(issued.status_idx, int(state))
             row.data, row.version = bytes(status_list.data), row.version + 1
