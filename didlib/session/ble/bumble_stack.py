@@ -32,13 +32,15 @@ from bumble.transport.common import Transport as HciTransport
 
 from didlib.errors import SessionError
 from didlib.session.ble.channel import BleChannel
-from didlib.session.ble.framing import MAX_VALUE
+from didlib.session.ble.framing import MAX_VALUE, MIN_MTU
 from didlib.session.ble.gatt import Mode, characteristics, ident
 
 __all__ = ["BumbleAdapter", "BumbleServer", "VirtualLink", "MAX_MTU"]
 
 T = TypeVar("T")
 MAX_MTU = MAX_VALUE + 5  # 517: a 512-byte value in one notification, what Android and iOS ask for
+ADVERTISING_INTERVAL_MS = 100  # what phones use while a person waits (Android's low-latency mode)
+DISCONNECT_WAIT = 1.0  # seconds; when both sides hang up at once, the peer's confirmation never comes
 
 
 class _Loop:
@@ -95,6 +97,7 @@ class BumbleAdapter:
     ) -> None:
         self._loop, self.device, self._hci = loop, device, hci_transport
         self._owns_loop = hci_transport is not None
+        self.max_mtu = MAX_MTU  # the largest ATT_MTU this device asks for (client) or accepts (server)
         loop.run(device.power_on(), timeout, "powering on the adapter")
 
     @classmethod
@@ -128,7 +131,6 @@ class BumbleAdapter:
         *,
         address: bytes | None = None,
         e_device_key_bytes: bytes | None = None,
-        mtu: int = MAX_MTU,
         timeout: float = 20.0,
     ) -> BleChannel:
         """Be the GATT client of ``mode``: find the server advertising ``service_uuid`` (or connect straight
@@ -139,7 +141,8 @@ class BumbleAdapter:
         expected = ident(e_device_key_bytes) if e_device_key_bytes is not None else None
         if mode is Mode.CENTRAL_CLIENT and expected is None:
             raise SessionError("central client mode needs EDeviceKeyBytes to check Ident", code="usage")
-        self.run(port.open(channel, service_uuid, mode, address, expected, mtu, timeout), timeout + 1, "connecting")
+        opening = port.open(channel, service_uuid, mode, address, expected, self.max_mtu, timeout)
+        self.run(opening, timeout + 1, "connecting")
         channel.start(timeout)
         return channel
 
@@ -162,12 +165,14 @@ class _ConnectionPort:
     def __init__(self, adapter: BumbleAdapter) -> None:
         self.adapter = adapter
         self.connection: Connection | None = None
+        self._mtu = MIN_MTU
 
     @property
     def mtu(self) -> int:
-        if self.connection is None:
-            raise SessionError("not connected", code="connection_lost")
-        return int(self.connection.att_mtu)
+        """The connection's ATT_MTU (after it is gone, the last one it had)."""
+        if self.connection is not None:
+            self._mtu = int(self.connection.att_mtu)
+        return self._mtu
 
     def _live(self) -> Connection:
         if self.connection is None or self.connection.handle not in self.adapter.device.connections:
@@ -178,7 +183,12 @@ class _ConnectionPort:
         connection, self.connection = self.connection, None
         if connection is not None and connection.handle in self.adapter.device.connections:
             with contextlib.suppress(SessionError):
-                self.adapter.run(connection.disconnect(), timeout, "disconnecting")
+                self.adapter.run(_hang_up(connection), timeout, "disconnecting")
+
+
+async def _hang_up(connection: Connection) -> None:
+    with contextlib.suppress(TimeoutError, core.BaseBumbleError, hci.HCI_Error):
+        await asyncio.wait_for(connection.disconnect(), DISCONNECT_WAIT)
 
 
 class _ClientPort(_ConnectionPort):
@@ -229,8 +239,7 @@ class _ClientPort(_ConnectionPort):
             await server2client.subscribe(lambda value: channel.chunk_received(bytes(value)))
         except BaseException:
             self.connection = None
-            with contextlib.suppress(Exception):
-                await connection.disconnect()
+            await _hang_up(connection)
             raise
 
     def send_chunk(self, chunk: bytes, timeout: float) -> None:
@@ -308,7 +317,7 @@ class BumbleServer(_ConnectionPort):
                 )
             )
         device = adapter.device
-        device.gatt_server.max_mtu = MAX_MTU
+        device.gatt_server.max_mtu = adapter.max_mtu
         device.add_service(gatt.Service(str(service_uuid), chars))
         device.on(device.EVENT_CONNECTION, self._on_connection)
         uuids = core.AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS
@@ -318,7 +327,12 @@ class BumbleServer(_ConnectionPort):
                 (uuids, bytes(core.UUID(str(service_uuid)))),
             ]
         )
-        adapter.run(device.start_advertising(advertising_data=bytes(advertising)), 10, "advertising")
+        start = device.start_advertising(
+            advertising_data=bytes(advertising),
+            advertising_interval_min=ADVERTISING_INTERVAL_MS,
+            advertising_interval_max=ADVERTISING_INTERVAL_MS,
+        )
+        adapter.run(start, 10, "advertising")
 
     def _on_connection(self, connection: Connection) -> None:
         if self.connection is not None or connection.role != hci.Role.PERIPHERAL:

@@ -1,0 +1,281 @@
+"""Whole ISO 18013-5 sessions over Bluetooth LE: Bumble's stack on virtual controllers joined by a local link
+(no radio), in both modes, and every way such a session ends early. Every wait has a timeout."""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from conftest import NOW, issue
+from didlib import TrustStore
+from didlib.errors import DidlibError, SessionError
+from didlib.mdoc import DOCTYPE_MDL
+from didlib.mdoc.registry import NS_ISO
+from didlib.samples import mdl_data, portrait_jpeg
+from didlib.session import HolderSession, ReaderSession, RetrievalMethod, TcpListener, run_reader, serve_holder
+from didlib.session.ble import Mode
+from didlib.session.ble.bumble_stack import BumbleAdapter, VirtualLink
+from didlib.session.ble.connect import BleHolder, reader_transport
+
+AGE_REQUEST = {DOCTYPE_MDL: {NS_ISO: {"age_over_18": False, "portrait": False}}}
+MODES = [Mode.PERIPHERAL_SERVER, Mode.CENTRAL_CLIENT]
+
+
+@pytest.fixture
+def radios() -> Iterator[tuple[BumbleAdapter, BumbleAdapter]]:
+    """A phone and a till, each with a virtual Bluetooth controller, on one link."""
+    link = VirtualLink()
+    try:
+        yield link.adapter("phone"), link.adapter("till")
+    finally:
+        link.close()
+
+
+@pytest.fixture(scope="module")
+def reader_trust(pki) -> TrustStore:
+    return TrustStore.from_pem_files([pki.folder / "reader-ca.pem"])
+
+
+@pytest.fixture(scope="module")
+def shop(pki):
+    return pki.key("reader"), [pki.certificate("reader")]
+
+
+@pytest.fixture(scope="module")
+def big_licence(pki, device_key):
+    """A licence with a large portrait and signature image: together over 100 KB, so the response needs
+    hundreds of chunks."""
+    data = mdl_data(today=NOW.date(), portrait=portrait_jpeg(3, size=(800, 1000), quality=94))
+    data[NS_ISO]["signature_usual_mark"] = base64.b64encode(portrait_jpeg(4, size=(800, 1000), quality=93)).decode()
+    return issue(pki, DOCTYPE_MDL, data, device_key.public_key())
+
+
+@pytest.fixture(scope="module")
+def roadside(pki):
+    """A reader entitled to every element of the licence (the shop may ask for age and portrait only)."""
+    return pki.website_reader("roadside.example", organisation="Roadside check", now=NOW,
+                              entitlement={DOCTYPE_MDL: {NS_ISO: "*"}})
+
+
+def in_thread(work: Callable[[], object]) -> tuple[threading.Thread, dict[str, object]]:
+    out: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            out["value"] = work()
+        except DidlibError as exc:
+            out["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, out
+
+
+def share_all(pending):
+    return {doc.doctype: doc.allowed() for doc in pending.documents}
+
+
+def phone_session(licence, device_key, reader_trust, phone, mode, decide=share_all, extra_methods=()):
+    """The holder: engagement with the BLE option, then serve one reader over BLE."""
+    ble = BleHolder(phone, mode)
+    holder = HolderSession([(licence, device_key)], reader_trust=reader_trust, now=NOW,
+                           retrieval_methods=[ble.method, *extra_methods])
+
+    def serve() -> bool:
+        channel = ble.open(holder.engagement, timeout=20)
+        try:
+            return serve_holder(holder, channel, decide, timeout=20)
+        finally:
+            channel.close()
+            ble.close()
+
+    return holder, serve
+
+
+def reader_for(holder, trust, shop, request=AGE_REQUEST):
+    key, chain = shop
+    return ReaderSession(holder.qr_uri(), request, trust=trust, reader_key=key, reader_chain=chain, now=NOW)
+
+
+@pytest.mark.parametrize("mode", MODES, ids=lambda m: m.value)
+def test_full_session_over_ble(licence, device_key, trust, reader_trust, shop, portrait, radios, mode):
+    phone, till = radios
+    holder, serve = phone_session(licence, device_key, reader_trust, phone, mode)
+    phone_thread, shared = in_thread(serve)
+    reader = reader_for(holder, trust, shop)
+    link = reader_transport(reader.engagement, till, timeout=20)
+    assert link.kind == "ble"
+    result = run_reader(reader, link.transport, timeout=20)
+    link.close()
+    phone_thread.join(20)
+    assert not phone_thread.is_alive()
+    assert result.valid, result.errors
+    assert result.documents[0].elements == {NS_ISO: {"age_over_18": True, "portrait": portrait}}
+    assert shared == {"value": True} and holder.state == "closed"
+    assert link.transport.chunks_sent >= 1 and link.transport.port.mtu == 517
+
+
+@pytest.mark.parametrize("mode", MODES, ids=lambda m: m.value)
+def test_response_over_64_kib_in_many_small_chunks(big_licence, device_key, trust, reader_trust, roadside, radios,
+                                                   mode):
+    phone, till = radios
+    phone.max_mtu = till.max_mtu = 64  # 60 bytes of message per chunk
+    holder, serve = phone_session(big_licence, device_key, reader_trust, phone, mode)
+    response_sizes: list[int] = []
+    respond = holder.respond
+    holder.respond = lambda consent=None: response_sizes.append(len(message := respond(consent))) or message
+    phone_thread, shared = in_thread(serve)
+    request = {DOCTYPE_MDL: {NS_ISO: {"portrait": False, "signature_usual_mark": False}}}
+    reader = reader_for(holder, trust, roadside, request)
+    link = reader_transport(reader.engagement, till, timeout=20)
+    result = run_reader(reader, link.transport, timeout=60)
+    link.close()
+    phone_thread.join(20)
+    assert result.valid, result.errors
+    images = result.documents[0].elements[NS_ISO]
+    assert len(images["portrait"]) + len(images["signature_usual_mark"]) > 100_000
+    assert shared == {"value": True}
+    assert response_sizes[0] > 65_536 and link.transport.port.mtu == 64
+
+
+@pytest.mark.parametrize("mode", MODES, ids=lambda m: m.value)
+def test_holder_declines(licence, device_key, trust, reader_trust, shop, radios, mode):
+    """The holder says no: status 20 (session termination) reaches the reader as a clear error."""
+    phone, till = radios
+    holder, serve = phone_session(licence, device_key, reader_trust, phone, mode, decide=lambda pending: None)
+    phone_thread, shared = in_thread(serve)
+    reader = reader_for(holder, trust, shop)
+    link = reader_transport(reader.engagement, till, timeout=20)
+    with pytest.raises(SessionError) as info:
+        run_reader(reader, link.transport, timeout=20)
+    assert info.value.code == "session_terminated" and reader.state == "closed"
+    link.close()
+    phone_thread.join(20)
+    assert shared == {"value": False}
+
+
+@pytest.mark.parametrize("mode", MODES, ids=lambda m: m.value)
+def test_holder_ends_the_session_early_with_the_state_end_signal(licence, device_key, trust, reader_trust, shop,
+                                                                 radios, mode):
+    """The phone closes while the reader waits for the answer: BLE State 0x02, no SessionData at all."""
+    phone, till = radios
+    ble = BleHolder(phone, mode)
+    holder = HolderSession([(licence, device_key)], reader_trust=reader_trust, now=NOW, retrieval_methods=[ble.method])
+
+    def phone_leaves() -> None:
+        channel = ble.open(holder.engagement, timeout=20)
+        holder.receive(channel.receive(20))
+        channel.close()
+
+    phone_thread, _ = in_thread(phone_leaves)
+    reader = reader_for(holder, trust, shop)
+    link = reader_transport(reader.engagement, till, timeout=20)
+    started = time.monotonic()
+    with pytest.raises(SessionError) as info:
+        run_reader(reader, link.transport, timeout=20)
+    assert info.value.code == "session_terminated" and time.monotonic() - started < 10
+    link.close()
+    phone_thread.join(20)
+
+
+@pytest.mark.parametrize("mode", MODES, ids=lambda m: m.value)
+def test_dropped_link(licence, device_key, trust, reader_trust, shop, radios, mode):
+    """The link goes down without a goodbye: the reader learns it at once (not after its timeout), and the
+    phone's next send fails with the same clear error."""
+    phone, till = radios
+    ble = BleHolder(phone, mode)
+    holder = HolderSession([(licence, device_key)], reader_trust=reader_trust, now=NOW, retrieval_methods=[ble.method])
+    phone_side: dict[str, object] = {}
+
+    def phone_drops() -> None:
+        channel = ble.open(holder.engagement, timeout=20)
+        holder.receive(channel.receive(20))
+        channel.port.disconnect(5)  # out of range: no State 0x02
+        try:
+            channel.send(holder.respond())
+        except SessionError as exc:
+            phone_side["error"] = exc
+
+    phone_thread, _ = in_thread(phone_drops)
+    reader = reader_for(holder, trust, shop)
+    link = reader_transport(reader.engagement, till, timeout=20)
+    started = time.monotonic()
+    with pytest.raises(SessionError) as info:
+        run_reader(reader, link.transport, timeout=30)
+    assert info.value.code == "connection_lost" and time.monotonic() - started < 10
+    with pytest.raises(SessionError) as info:
+        link.transport.send(b"anyone?")
+    assert info.value.code == "connection_lost"
+    link.close()
+    phone_thread.join(20)
+    assert phone_side["error"].code == "connection_lost"
+
+
+def test_the_phone_refuses_a_reader_with_the_wrong_ident(licence, device_key, reader_trust, radios):
+    """Central client mode: a reader advertising the UUID but not knowing EDeviceKeyBytes is refused."""
+    phone, till = radios
+    ble = BleHolder(phone, Mode.CENTRAL_CLIENT)
+    holder = HolderSession([(licence, device_key)], reader_trust=reader_trust, now=NOW, retrieval_methods=[ble.method])
+    impostor = till.serve(ble.service_uuid, Mode.CENTRAL_CLIENT, e_device_key_bytes=b"\xd8\x18\x41\x00")
+    with pytest.raises(SessionError) as info:
+        ble.open(holder.engagement, timeout=10)
+    assert info.value.code == "ident_mismatch"
+    with pytest.raises(SessionError) as info:
+        impostor.accept(timeout=0.5)  # the phone never started a session with it
+    assert info.value.code in {"timeout", "connection_lost"}
+    impostor.close()
+
+
+def test_nobody_advertising_times_out(radios):
+    _, till = radios
+    started = time.monotonic()
+    with pytest.raises(SessionError) as info:
+        till.connect(uuid.uuid4(), Mode.PERIPHERAL_SERVER, timeout=1)
+    assert info.value.code == "timeout" and time.monotonic() - started < 5
+
+
+def test_without_an_adapter_the_reader_uses_the_local_network(licence, device_key, trust, reader_trust, shop,
+                                                              radios):
+    """The phone offers BLE and the local network; a till with no adapter says so and uses the network."""
+    phone, _ = radios
+    listener = TcpListener()
+    ble = BleHolder(phone, Mode.PERIPHERAL_SERVER)
+    holder = HolderSession([(licence, device_key)], reader_trust=reader_trust, now=NOW, retrieval_methods=[
+        ble.method, RetrievalMethod.local_network(listener.host, listener.port)])
+
+    def phone_over_tcp() -> bool:
+        connection = listener.accept(timeout=20)
+        try:
+            return serve_holder(holder, connection, share_all, timeout=20)
+        finally:
+            connection.close()
+            ble.close()
+
+    phone_thread, shared = in_thread(phone_over_tcp)
+    reader = reader_for(holder, trust, shop)
+    link = reader_transport(reader.engagement, None, no_adapter="no Bluetooth adapter", timeout=20)
+    assert link.kind == "local_network" and link.note == "local network (no Bluetooth adapter)"
+    assert run_reader(reader, link.transport, timeout=20).valid
+    link.close()
+    phone_thread.join(20)
+    listener.close()
+    assert shared == {"value": True}
+
+
+def test_bluetooth_only_engagement_without_an_adapter_is_a_clear_error(licence, device_key, reader_trust, radios):
+    phone, _ = radios
+    ble = BleHolder(phone, Mode.PERIPHERAL_SERVER)
+    holder = HolderSession([(licence, device_key)], reader_trust=reader_trust, now=NOW, retrieval_methods=[ble.method])
+    with pytest.raises(SessionError) as info:
+        reader_transport(holder.engagement, None, no_adapter="no Bluetooth adapter")
+    assert info.value.code == "no_adapter" and "no Bluetooth adapter" in info.value.message
+    ble.close()
+    bare = HolderSession([(licence, device_key)], reader_trust=reader_trust, now=NOW)
+    with pytest.raises(SessionError) as info:
+        reader_transport(bare.engagement, None)
+    assert info.value.code == "unsupported"
