@@ -227,7 +227,7 @@ def test_the_phone_refuses_a_reader_with_the_wrong_ident(licence, device_key, re
     assert info.value.code == "ident_mismatch"
     with pytest.raises(SessionError) as info:
         impostor.accept(timeout=0.5)  # the phone never started a session with it
-    assert info.value.code in {"timeout", "connection_lost"}
+    assert info.value.code == "timeout"
     impostor.close()
 
 
@@ -279,3 +279,25 @@ def test_bluetooth_only_engagement_without_an_adapter_is_a_clear_error(licence, 
     with pytest.raises(SessionError) as info:
         reader_transport(bare.engagement, None)
     assert info.value.code == "unsupported"
+
+
+def test_the_engagement_address_finds_the_phone(radios):
+    """Peripheral server mode with the phone's address: the reader finds the phone by that address even when
+    the UUID it looks for is not advertised (it then finds no such service there: a clear error)."""
+    phone, till = radios
+    server = phone.serve(uuid.uuid4(), Mode.PERIPHERAL_SERVER)
+    with pytest.raises(SessionError) as info:
+        till.connect(uuid.uuid4(), Mode.PERIPHERAL_SERVER, timeout=1)
+    assert info.value.code == "timeout"
+    with pytest.raises(SessionError) as info:
+        till.connect(uuid.uuid4(), Mode.PERIPHERAL_SERVER, address=phone.address, timeout=5)
+    assert info.value.code == "unsupported" and "offers no service" in info.value.message
+    thread, out = in_thread(lambda: server.accept(timeout=10))  # the phone advertises again for the right reader
+    channel = till.connect(server.service_uuid, Mode.PERIPHERAL_SERVER, timeout=5)
+    thread.join(10)
+    assert out["value"].state == "open" and channel.state == "open"
+    channel.close()
+    with pytest.raises(SessionError) as info:
+        till.connect(uuid.uuid4(), Mode.PERIPHERAL_SERVER, address=b"\x01\x02", timeout=5)
+    assert info.value.code == "malformed"
+    server.close()

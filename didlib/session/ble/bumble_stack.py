@@ -255,17 +255,19 @@ class _ClientPort(_ConnectionPort):
 
 
 async def _find(device: Device, service_uuid: uuid.UUID, address: bytes | None, timeout: float) -> hci.Address:
-    """The address to connect to: the one the engagement names, else the first advertiser of the UUID."""
-    if address is not None:
-        if len(address) != 6:
-            raise SessionError("a BLE device address is 6 bytes", code="malformed")
-        return hci.Address(bytes(reversed(address)), hci.Address.RANDOM_DEVICE_ADDRESS)
+    """The first connectable advertiser of the service UUID, or of the address the engagement names.
+
+    The address is matched while scanning rather than dialled blind: only an advertisement tells its type
+    (public or random), and a phone that also rotates private addresses is still found by its UUID."""
+    if address is not None and len(address) != 6:
+        raise SessionError("a BLE device address is 6 bytes", code="malformed")
     wanted = core.UUID(str(service_uuid))
     found: asyncio.Future[hci.Address] = asyncio.get_running_loop().create_future()
 
     def on_advertisement(advertisement: Advertisement) -> None:
         uuids = advertisement.data.get(core.AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS) or []
-        if wanted in uuids and advertisement.is_connectable and not found.done():
+        named = address is not None and bytes(reversed(bytes(advertisement.address))) == address
+        if (wanted in uuids or named) and advertisement.is_connectable and not found.done():
             found.set_result(advertisement.address)
 
     device.on(device.EVENT_ADVERTISEMENT, on_advertisement)
@@ -276,7 +278,7 @@ async def _find(device: Device, service_uuid: uuid.UUID, address: bytes | None, 
         raise SessionError(f"no device advertised {service_uuid} in {timeout:g} s", code="timeout") from None
     finally:
         device.remove_listener(device.EVENT_ADVERTISEMENT, on_advertisement)
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(core.BaseBumbleError, hci.HCI_Error):
             await device.stop_scanning()
 
 
@@ -321,25 +323,38 @@ class BumbleServer(_ConnectionPort):
         device.add_service(gatt.Service(str(service_uuid), chars))
         device.on(device.EVENT_CONNECTION, self._on_connection)
         uuids = core.AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS
-        advertising = core.AdvertisingData(
+        self._advertising = core.AdvertisingData(
             [
                 (core.AdvertisingData.FLAGS, bytes([0x06])),  # LE general discoverable, no BR/EDR
                 (uuids, bytes(core.UUID(str(service_uuid)))),
             ]
         )
-        start = device.start_advertising(
-            advertising_data=bytes(advertising),
+        adapter.run(self._advertise(), 10, "advertising")
+
+    async def _advertise(self) -> None:
+        await self.adapter.device.start_advertising(
+            advertising_data=bytes(self._advertising),
             advertising_interval_min=ADVERTISING_INTERVAL_MS,
             advertising_interval_max=ADVERTISING_INTERVAL_MS,
         )
-        adapter.run(start, 10, "advertising")
 
     def _on_connection(self, connection: Connection) -> None:
         if self.connection is not None or connection.role != hci.Role.PERIPHERAL:
             return
         self.connection = connection
-        connection.on(connection.EVENT_DISCONNECTION, lambda *_: self.channel.link_lost())
+        connection.on(connection.EVENT_DISCONNECTION, lambda *_: self._on_disconnection(connection))
         asyncio.get_running_loop().create_task(self.adapter.device.stop_advertising())
+
+    def _on_disconnection(self, connection: Connection) -> None:
+        if connection is not self.connection:
+            return
+        if self.channel.state != "connecting":
+            self.channel.link_lost()
+            return
+        # Gone before starting a session (a scanner, a reader that found the wrong service, a phone that
+        # refused our Ident): advertise again for the device that scanned the QR code.
+        self.connection = None
+        asyncio.get_running_loop().create_task(self._advertise())
 
     def _on_state(self, connection: Connection, value: bytes) -> None:
         if connection is self.connection:
