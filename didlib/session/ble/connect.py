@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Protocol
@@ -20,9 +21,11 @@ from didlib.errors import SessionError
 from didlib.session.ble.channel import BleChannel
 from didlib.session.ble.gatt import Mode
 from didlib.session.engagement import BLE, BleOptions, DeviceEngagement, RetrievalMethod
-from didlib.session.transport import TcpTransport, Transport
+from didlib.session.transport import TcpListener, TcpTransport, Transport
 
-__all__ = ["BleAdapter", "BleServer", "BleHolder", "ReaderLink", "reader_transport", "find_adapter"]
+__all__ = [
+    "BleAdapter", "BleServer", "BleHolder", "ReaderLink", "reader_transport", "holder_transport", "find_adapter",
+]
 
 ADAPTER_ENV = "DIDLIB_BLE_ADAPTER"  # a Bumble transport name, e.g. usb:0 or hci-socket:0
 DEFAULT_ADAPTERS = ("hci-socket:0", "usb:0")
@@ -82,6 +85,38 @@ class BleHolder:
     def close(self) -> None:
         if self._server is not None:
             self._server.close()
+
+
+POLL = 0.2  # seconds spent on each offered transport in turn while the holder waits for a reader
+
+
+def holder_transport(
+    engagement: DeviceEngagement, *, ble: BleHolder | None, listener: TcpListener | None, timeout: float
+) -> TcpTransport | BleChannel:
+    """The holder waits for the reader on every transport it offered; the first reader to arrive wins.
+
+    Both waits are passive (a TCP port, a BLE peripheral server), so they are polled in turn. Central
+    client mode is active (the phone looks for the reader) and is offered on its own."""
+    if ble is None and listener is None:
+        raise ValueError("the holder offers no transport")
+    if ble is not None and (listener is None or ble.mode is Mode.CENTRAL_CLIENT):
+        if listener is not None:
+            raise ValueError("central client mode cannot be offered together with the local network")
+        return ble.open(engagement, timeout)
+    assert listener is not None
+    if ble is None:
+        return listener.accept(timeout)
+    deadline = time.monotonic() + timeout
+    while True:
+        for wait in (lambda t: ble.open(engagement, t), listener.accept):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise SessionError("no reader connected in time", code="timeout")
+            try:
+                return wait(min(POLL, remaining))
+            except SessionError as exc:
+                if exc.code != "timeout":
+                    raise
 
 
 @dataclass
