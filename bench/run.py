@@ -348,6 +348,81 @@ def bench_session_round_trip(rounds: int) -> dict[str, object]:
     )
 
 
+def bench_ble_session(rounds: int) -> list[dict[str, object]]:
+    """A proof-of-age session over ISO 18013-5 BLE on Bumble's virtual controllers (no radio), at two MTUs:
+    the time from scanning the engagement to the verified answer, and the bytes the link carried."""
+    return [_ble_session_at(mtu, max(rounds // 30, 5)) for mtu in (185, 512)]
+
+
+def _ble_session_at(mtu: int, rounds: int) -> dict[str, object]:
+    import threading
+
+    from didlib.session import run_reader, serve_holder
+    from didlib.session.ble.bumble_stack import VirtualLink
+    from didlib.session.ble.connect import BleHolder, reader_transport
+
+    pki, trust = _pki()
+    signer_key, signer_cert = pki.signer()
+    device, credential = _proof_of_age(signer_key, signer_cert)
+    reader_cas = TrustStore.from_pem_files([pki.folder / "reader-ca.pem"])
+    reader_key, reader_cert = pki.key("reader"), pki.certificate("reader")
+    request = {DOCTYPE_AGE: {"uk.gov.dvla.age.1": {"age_over_18": False, "portrait": False}}}
+    virtual = VirtualLink()
+    carried = [0]
+    send = virtual.link.send_acl_data
+
+    def counting(sender: Any, destination: Any, transport: Any, data: bytes) -> None:
+        carried[0] += len(data)  # L2CAP + ATT, both directions, discovery and subscriptions included
+        send(sender, destination, transport, data)
+
+    virtual.link.send_acl_data = counting  # type: ignore[method-assign]
+    phone, till = virtual.adapter("phone"), virtual.adapter("till")
+    phone.max_mtu = till.max_mtu = mtu
+    last: dict[str, int] = {}
+
+    def session() -> None:
+        ble = BleHolder(phone)
+        holder = HolderSession([(credential, device)], reader_trust=reader_cas, retrieval_methods=[ble.method])
+        channels = []
+
+        def serve() -> None:
+            channel = ble.open(holder.engagement, 20)
+            channels.append(channel)
+            serve_holder(holder, channel, lambda pending: {d.doctype: d.allowed() for d in pending.documents}, 20)
+            channel.close()
+            ble.close()
+
+        phone_side = threading.Thread(target=serve)
+        phone_side.start()
+        before = carried[0]
+        reader = ReaderSession(holder.qr_uri(), request, trust=trust, reader_key=reader_key, reader_chain=[reader_cert])
+        link = reader_transport(reader.engagement, till, timeout=20)
+        assert run_reader(reader, link.transport, 20).valid
+        link.close()
+        phone_side.join(20)
+        sent = [link.transport, *channels]
+        last.update(
+            bytes_on_link=carried[0] - before,
+            message_chunks=sum(c.chunks_sent for c in sent),  # type: ignore[attr-defined]
+            message_chunk_bytes=sum(c.bytes_sent for c in sent),  # type: ignore[attr-defined]
+        )
+
+    raw = _raw_two_party(reader_key, device, pki.certificate("reader-ca"), reader_cert)
+    full, raw_cost = paired_medians(session, raw, rounds)
+    virtual.close()
+    return _result(
+        f"ble_session_mtu_{mtu}",
+        f"proof-of-age session over BLE (Bumble virtual link, mdoc peripheral server mode, ATT_MTU {mtu}): scan, "
+        "connect, MTU exchange, discovery, subscriptions, reader-authenticated request, response, verification, "
+        "end signal",
+        "2 key generations, 2 ECDH, 2 ECDSA signatures, 5 ECDSA verifications",
+        full,
+        raw_cost,
+        mtu=mtu,
+        **last,
+    )
+
+
 def bench_openid4vp_round_trip(rounds: int) -> dict[str, object]:
     """A website's age check over OpenID4VP, without HTTP: request, wallet check, encrypted mdoc answer, verdict."""
     pki, trust = _pki()
@@ -389,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
         *bench_qr_scan_to_verdict(args.rounds),
         bench_session_round_trip(args.rounds),
         bench_openid4vp_round_trip(args.rounds),
+        *bench_ble_session(args.rounds),
     ]
     if not args.no_service:
         from issuer import bench_issuer

@@ -301,3 +301,14 @@ def test_the_engagement_address_finds_the_phone(radios):
         till.connect(uuid.uuid4(), Mode.PERIPHERAL_SERVER, address=b"\x01\x02", timeout=5)
     assert info.value.code == "malformed"
     server.close()
+
+
+def test_find_adapter_says_when_there_is_none(monkeypatch, tmp_path):
+    from didlib.session.ble.connect import find_adapter
+
+    missing = f"serial:{tmp_path / 'no-such-port'}"
+    started = time.monotonic()
+    assert find_adapter(missing) == (None, "no Bluetooth adapter")
+    monkeypatch.setenv("DIDLIB_BLE_ADAPTER", missing)
+    assert find_adapter() == (None, "no Bluetooth adapter")
+    assert time.monotonic() - started < 10

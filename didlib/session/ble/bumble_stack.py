@@ -186,6 +186,19 @@ class _ConnectionPort:
                 self.adapter.run(_hang_up(connection), timeout, "disconnecting")
 
 
+async def _client_hangs_up(device: Device, connection: Connection) -> None:
+    gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def left(*_: object) -> None:
+        if not gone.done():
+            gone.set_result(None)
+
+    connection.once(connection.EVENT_DISCONNECTION, left)
+    if connection.handle in device.connections:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(gone, DISCONNECT_WAIT)
+
+
 async def _hang_up(connection: Connection) -> None:
     with contextlib.suppress(TimeoutError, core.BaseBumbleError, hci.HCI_Error):
         await asyncio.wait_for(connection.disconnect(), DISCONNECT_WAIT)
@@ -380,10 +393,16 @@ class BumbleServer(_ConnectionPort):
         self.adapter.run(self.adapter.device.notify_subscriber(connection, characteristic, value), timeout, "notifying")
 
     def disconnect(self, timeout: float) -> None:
+        """Stop advertising; give the client a moment to hang up first (the GATT client ends the link after
+        the end signal, and two sides hanging up at once confuse controllers), then hang up."""
         device = self.adapter.device
         device.remove_listener(device.EVENT_CONNECTION, self._on_connection)
         with contextlib.suppress(SessionError):
             self.adapter.run(device.stop_advertising(), timeout, "stopping advertising")
+        connection = self.connection
+        if connection is not None and connection.handle in device.connections:
+            with contextlib.suppress(SessionError):
+                self.adapter.run(_client_hangs_up(device, connection), timeout, "waiting for the client to leave")
         super().disconnect(timeout)
 
     def close(self) -> None:
