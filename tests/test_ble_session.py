@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import base64
+import json
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -11,9 +14,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from conftest import NOW, issue
+from conftest import NOW, ROOT, issue
 from didlib import TrustStore
 from didlib.errors import DidlibError, SessionError
+from didlib.keys import private_key_pem
 from didlib.mdoc import DOCTYPE_MDL
 from didlib.mdoc.registry import NS_ISO
 from didlib.samples import mdl_data, portrait_jpeg
@@ -312,3 +316,46 @@ def test_find_adapter_says_when_there_is_none(monkeypatch, tmp_path):
     monkeypatch.setenv("DIDLIB_BLE_ADAPTER", missing)
     assert find_adapter() == (None, "no Bluetooth adapter")
     assert time.monotonic() - started < 10
+
+
+def _line(process: subprocess.Popen, timeout: float) -> str:
+    """The next line a child prints, or a failure after ``timeout`` (never a hang)."""
+    box: list[str] = []
+    reader = threading.Thread(target=lambda: box.append(process.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    assert box and box[0], f"no line from {process.args} in {timeout} s"
+    return box[0].strip()
+
+
+@pytest.mark.parametrize("mode", MODES, ids=lambda m: m.value)
+def test_a_session_between_two_processes(licence, device_key, trust, shop, pki, tmp_path, mode):
+    """The phone and the till in separate processes, their virtual controllers on one link in a hub process
+    (python -m didlib.session.ble.hub): the till opens its adapter as a real HCI transport."""
+    (tmp_path / "credential.cbor").write_bytes(licence.to_bytes())
+    (tmp_path / "device.pem").write_bytes(private_key_pem(device_key))
+    (tmp_path / "reader-ca.pem").write_bytes((pki.folder / "reader-ca.pem").read_bytes())
+    (tmp_path / "now").write_text(NOW.isoformat())
+    hub = subprocess.Popen([sys.executable, "-m", "didlib.session.ble.hub", "--devices", "2"],
+                           stdout=subprocess.PIPE, text=True)
+    phone = None
+    try:
+        phone_adapter, till_adapter = json.loads(_line(hub, 20))["adapters"]
+        phone = subprocess.Popen([sys.executable, str(ROOT / "tests" / "ble_phone.py"), phone_adapter, str(tmp_path),
+                                  mode.value], stdout=subprocess.PIPE, text=True)
+        uri = _line(phone, 20)
+        till = BumbleAdapter.open(till_adapter)
+        key, chain = shop
+        reader = ReaderSession(uri, AGE_REQUEST, trust=trust, reader_key=key, reader_chain=chain, now=NOW)
+        link = reader_transport(reader.engagement, till, timeout=20)
+        result = run_reader(reader, link.transport, timeout=20)
+        link.close()
+        till.close()
+        assert result.valid, result.errors
+        assert json.loads(_line(phone, 20)) == {"shared": True}
+        assert phone.wait(20) == 0
+    finally:
+        for process in (phone, hub):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait(10)
