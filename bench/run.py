@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -318,14 +318,33 @@ def _raw_two_party(first: Any, second: Any, ca: x509.Certificate, leaf: x509.Cer
     return raw
 
 
+class _Parties(NamedTuple):
+    """Both sides of an ISO 18013-5 proof-of-age session."""
+
+    pki: PkiDir
+    trust: TrustStore
+    device: Any
+    credential: Credential
+    reader_cas: TrustStore
+    reader_key: Any
+    reader_cert: x509.Certificate
+    request: dict[str, dict[str, dict[str, bool]]]
+
+    @classmethod
+    def create(cls) -> _Parties:
+        pki, trust = _pki()
+        device, credential = _proof_of_age(*pki.signer())
+        return cls(pki, trust, device, credential, TrustStore.from_pem_files([pki.folder / "reader-ca.pem"]),
+                   pki.key("reader"), pki.certificate("reader"),
+                   {DOCTYPE_AGE: {"uk.gov.dvla.age.1": {"age_over_18": False, "portrait": False}}})
+
+    def raw(self) -> Callable[[], None]:
+        return _raw_two_party(self.reader_key, self.device, self.pki.certificate("reader-ca"), self.reader_cert)
+
+
 def bench_session_round_trip(rounds: int) -> dict[str, object]:
     """ISO 18013-5 proximity session in memory: engagement, reader-authenticated request, consent, response."""
-    pki, trust = _pki()
-    signer_key, signer_cert = pki.signer()
-    device, credential = _proof_of_age(signer_key, signer_cert)
-    reader_cas = TrustStore.from_pem_files([pki.folder / "reader-ca.pem"])
-    reader_key, reader_cert = pki.key("reader"), pki.certificate("reader")
-    request = {DOCTYPE_AGE: {"uk.gov.dvla.age.1": {"age_over_18": False, "portrait": False}}}
+    _, trust, device, credential, reader_cas, reader_key, reader_cert, request = parties = _Parties.create()
 
     def round_trip() -> None:
         holder = HolderSession([(credential, device)], reader_trust=reader_cas)
@@ -335,7 +354,7 @@ def bench_session_round_trip(rounds: int) -> dict[str, object]:
 
     # The raw cryptography of one round trip: the reader signs and the wallet checks readerAuth (chain +
     # signature), the wallet signs, the reader checks its 3 signatures.
-    raw = _raw_two_party(reader_key, device, pki.certificate("reader-ca"), reader_cert)
+    raw = parties.raw()
 
     full, raw_cost = paired_medians(round_trip, raw, max(rounds // 5, 20))
     return _result(
@@ -361,12 +380,7 @@ def _ble_session_at(mtu: int, rounds: int) -> dict[str, object]:
     from didlib.session.ble.bumble_stack import VirtualLink
     from didlib.session.ble.connect import BleHolder, reader_transport
 
-    pki, trust = _pki()
-    signer_key, signer_cert = pki.signer()
-    device, credential = _proof_of_age(signer_key, signer_cert)
-    reader_cas = TrustStore.from_pem_files([pki.folder / "reader-ca.pem"])
-    reader_key, reader_cert = pki.key("reader"), pki.certificate("reader")
-    request = {DOCTYPE_AGE: {"uk.gov.dvla.age.1": {"age_over_18": False, "portrait": False}}}
+    _, trust, device, credential, reader_cas, reader_key, reader_cert, request = parties = _Parties.create()
     virtual = VirtualLink()
     carried = [0]
     send = virtual.link.send_acl_data
@@ -407,8 +421,7 @@ def _ble_session_at(mtu: int, rounds: int) -> dict[str, object]:
             message_chunk_bytes=sum(c.bytes_sent for c in sent),  # type: ignore[attr-defined]
         )
 
-    raw = _raw_two_party(reader_key, device, pki.certificate("reader-ca"), reader_cert)
-    full, raw_cost = paired_medians(session, raw, rounds)
+    full, raw_cost = paired_medians(session, parties.raw(), rounds)
     virtual.close()
     return _result(
         f"ble_session_mtu_{mtu}",

@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from conftest import NOW, ROOT, issue
-from didlib import TrustStore
 from didlib.errors import DidlibError, SessionError
 from didlib.keys import private_key_pem
 from didlib.mdoc import DOCTYPE_MDL
@@ -38,16 +37,6 @@ def radios() -> Iterator[tuple[BumbleAdapter, BumbleAdapter]]:
         yield link.adapter("phone"), link.adapter("till")
     finally:
         link.close()
-
-
-@pytest.fixture(scope="module")
-def reader_trust(pki) -> TrustStore:
-    return TrustStore.from_pem_files([pki.folder / "reader-ca.pem"])
-
-
-@pytest.fixture(scope="module")
-def shop(pki):
-    return pki.key("reader"), [pki.certificate("reader")]
 
 
 @pytest.fixture(scope="module")
@@ -84,11 +73,17 @@ def share_all(pending):
     return {doc.doctype: doc.allowed() for doc in pending.documents}
 
 
-def phone_session(licence, device_key, reader_trust, phone, mode, decide=share_all, extra_methods=()):
-    """The holder: engagement with the BLE option, then serve one reader over BLE."""
+def ble_holder(licence, device_key, reader_trust, phone, mode, *methods):
+    """The holder's BLE side and session: an engagement offering BLE in ``mode`` (and ``methods``)."""
     ble = BleHolder(phone, mode)
     holder = HolderSession([(licence, device_key)], reader_trust=reader_trust, now=NOW,
-                           retrieval_methods=[ble.method, *extra_methods])
+                           retrieval_methods=[ble.method, *methods])
+    return ble, holder
+
+
+def phone_session(licence, device_key, reader_trust, phone, mode, decide=share_all):
+    """The holder: engagement with the BLE option, then serve one reader over BLE."""
+    ble, holder = ble_holder(licence, device_key, reader_trust, phone, mode)
 
     def serve() -> bool:
         channel = ble.open(holder.engagement, timeout=20)
@@ -104,6 +99,18 @@ def phone_session(licence, device_key, reader_trust, phone, mode, decide=share_a
 def reader_for(holder, trust, shop, request=AGE_REQUEST):
     key, chain = shop
     return ReaderSession(holder.qr_uri(), request, trust=trust, reader_key=key, reader_chain=chain, now=NOW)
+
+
+def reader_fails_fast(holder, trust, shop, till, code):
+    """The reader's session ends with ``code``, well before its 30-second wait for the holder; returns its
+    transport."""
+    reader = reader_for(holder, trust, shop)
+    link = reader_transport(reader.engagement, till, timeout=20)
+    started = time.monotonic()
+    with pytest.raises(SessionError) as info:
+        run_reader(reader, link.transport, timeout=30)
+    assert info.value.code == code and time.monotonic() - started < 10
+    return link
 
 
 @pytest.mark.parametrize("mode", MODES, ids=lambda m: m.value)
@@ -168,8 +175,7 @@ def test_holder_ends_the_session_early_with_the_state_end_signal(licence, device
                                                                  radios, mode):
     """The phone closes while the reader waits for the answer: BLE State 0x02, no SessionData at all."""
     phone, till = radios
-    ble = BleHolder(phone, mode)
-    holder = HolderSession([(licence, device_key)], reader_trust=reader_trust, now=NOW, retrieval_methods=[ble.method])
+    ble, holder = ble_holder(licence, device_key, reader_trust, phone, mode)
 
     def phone_leaves() -> None:
         channel = ble.open(holder.engagement, timeout=20)
@@ -177,13 +183,7 @@ def test_holder_ends_the_session_early_with_the_state_end_signal(licence, device
         channel.close()
 
     phone_thread, _ = in_thread(phone_leaves)
-    reader = reader_for(holder, trust, shop)
-    link = reader_transport(reader.engagement, till, timeout=20)
-    started = time.monotonic()
-    with pytest.raises(SessionError) as info:
-        run_reader(reader, link.transport, timeout=20)
-    assert info.value.code == "session_terminated" and time.monotonic() - started < 10
-    link.close()
+    reader_fails_fast(holder, trust, shop, till, "session_terminated").close()
     phone_thread.join(20)
 
 
@@ -192,8 +192,7 @@ def test_dropped_link(licence, device_key, trust, reader_trust, shop, radios, mo
     """The link goes down without a goodbye: the reader learns it at once (not after its timeout), and the
     phone's next send fails with the same clear error."""
     phone, till = radios
-    ble = BleHolder(phone, mode)
-    holder = HolderSession([(licence, device_key)], reader_trust=reader_trust, now=NOW, retrieval_methods=[ble.method])
+    ble, holder = ble_holder(licence, device_key, reader_trust, phone, mode)
     phone_side: dict[str, object] = {}
 
     def phone_drops() -> None:
@@ -206,12 +205,7 @@ def test_dropped_link(licence, device_key, trust, reader_trust, shop, radios, mo
             phone_side["error"] = exc
 
     phone_thread, _ = in_thread(phone_drops)
-    reader = reader_for(holder, trust, shop)
-    link = reader_transport(reader.engagement, till, timeout=20)
-    started = time.monotonic()
-    with pytest.raises(SessionError) as info:
-        run_reader(reader, link.transport, timeout=30)
-    assert info.value.code == "connection_lost" and time.monotonic() - started < 10
+    link = reader_fails_fast(holder, trust, shop, till, "connection_lost")
     with pytest.raises(SessionError) as info:
         link.transport.send(b"anyone?")
     assert info.value.code == "connection_lost"
@@ -223,8 +217,7 @@ def test_dropped_link(licence, device_key, trust, reader_trust, shop, radios, mo
 def test_the_phone_refuses_a_reader_with_the_wrong_ident(licence, device_key, reader_trust, radios):
     """Central client mode: a reader advertising the UUID but not knowing EDeviceKeyBytes is refused."""
     phone, till = radios
-    ble = BleHolder(phone, Mode.CENTRAL_CLIENT)
-    holder = HolderSession([(licence, device_key)], reader_trust=reader_trust, now=NOW, retrieval_methods=[ble.method])
+    ble, holder = ble_holder(licence, device_key, reader_trust, phone, Mode.CENTRAL_CLIENT)
     impostor = till.serve(ble.service_uuid, Mode.CENTRAL_CLIENT, e_device_key_bytes=b"\xd8\x18\x41\x00")
     with pytest.raises(SessionError) as info:
         ble.open(holder.engagement, timeout=10)
@@ -248,9 +241,8 @@ def test_without_an_adapter_the_reader_uses_the_local_network(licence, device_ke
     """The phone offers BLE and the local network; a till with no adapter says so and uses the network."""
     phone, _ = radios
     listener = TcpListener()
-    ble = BleHolder(phone, Mode.PERIPHERAL_SERVER)
-    holder = HolderSession([(licence, device_key)], reader_trust=reader_trust, now=NOW, retrieval_methods=[
-        ble.method, RetrievalMethod.local_network(listener.host, listener.port)])
+    ble, holder = ble_holder(licence, device_key, reader_trust, phone, Mode.PERIPHERAL_SERVER,
+                             RetrievalMethod.local_network(listener.host, listener.port))
 
     def phone_over_tcp() -> bool:
         connection = listener.accept(timeout=20)
@@ -272,9 +264,7 @@ def test_without_an_adapter_the_reader_uses_the_local_network(licence, device_ke
 
 
 def test_bluetooth_only_engagement_without_an_adapter_is_a_clear_error(licence, device_key, reader_trust, radios):
-    phone, _ = radios
-    ble = BleHolder(phone, Mode.PERIPHERAL_SERVER)
-    holder = HolderSession([(licence, device_key)], reader_trust=reader_trust, now=NOW, retrieval_methods=[ble.method])
+    ble, holder = ble_holder(licence, device_key, reader_trust, radios[0], Mode.PERIPHERAL_SERVER)
     with pytest.raises(SessionError) as info:
         reader_transport(holder.engagement, None, no_adapter="no Bluetooth adapter")
     assert info.value.code == "no_adapter" and "no Bluetooth adapter" in info.value.message

@@ -402,6 +402,13 @@ def test_share_over_an_iso_session_on_the_local_network(wallet, issuer_data):
     assert result.valid and result.documents[0].elements == {NS_AGE: {"age_over_18": True}}
 
 
+def _till(wallet, issuer_data) -> VerifierEngine:
+    """An age-check till with the issuer's shop reader certificate and the wallet's trust data."""
+    shop = PkiDir(issuer_data / "pki" / "dvla")
+    _, data = wallet._trust_data()
+    return VerifierEngine(AgePolicy(18), data, reader_key=shop.key("reader"), reader_chain=[shop.certificate("reader")])
+
+
 @pytest.mark.parametrize(("phone_ble", "till_ble", "note"), [
     (True, True, "Bluetooth (the phone is the server)"),
     (True, False, "local network (no Bluetooth adapter)"),
@@ -421,11 +428,7 @@ def test_share_with_a_till_over_bluetooth_or_the_local_network(wallet, issuer_da
     share = wallet.start_proximity(adapter=phone)
     assert share.bluetooth == ("Bluetooth and local network" if phone_ble
                                else "local network only (no Bluetooth adapter)")
-    shop = PkiDir(issuer_data / "pki" / "dvla")
-    _, data = wallet._trust_data()
-    engine = VerifierEngine(AgePolicy(18), data, reader_key=shop.key("reader"),
-                            reader_chain=[shop.certificate("reader")])
-    outcome = {}
+    engine, outcome = _till(wallet, issuer_data), {}
     thread = threading.Thread(target=lambda: outcome.update(zip(("verdict", "note"), engine.read_engagement(
         share.uri, till, no_adapter="no Bluetooth adapter", timeout=20), strict=True)))
     thread.start()
@@ -447,11 +450,7 @@ def test_a_till_whose_customer_declines_gets_a_plain_reason(wallet, issuer_data)
 
     link = VirtualLink()
     share = wallet.start_proximity(adapter=link.adapter("phone"))
-    shop = PkiDir(issuer_data / "pki" / "dvla")
-    _, data = wallet._trust_data()
-    engine = VerifierEngine(AgePolicy(18), data, reader_key=shop.key("reader"),
-                            reader_chain=[shop.certificate("reader")])
-    outcome = {}
+    engine, outcome = _till(wallet, issuer_data), {}
     thread = threading.Thread(target=lambda: outcome.update(zip(("verdict", "note"), engine.read_engagement(
         share.uri, link.adapter("till"), timeout=20), strict=True)))
     thread.start()
