@@ -238,3 +238,18 @@ def test_a_failing_port_surfaces_as_connection_lost():
     assert info.value.code == "connection_lost"
     channel.close()  # the end signal cannot go out; close still drops the link
     assert port.disconnected
+
+
+def test_a_flood_of_messages_is_cut_off():
+    from didlib.session.ble.channel import MAX_PENDING
+
+    channel = BleChannel(FakePort(), "server")
+    channel.state_received(b"\x01")
+    for n in range(MAX_PENDING + 5):
+        channel.chunk_received(b"\x00" + bytes([n]))
+    assert [channel.receive(0.1) for _ in range(MAX_PENDING)] == [bytes([n]) for n in range(MAX_PENDING)]
+    with pytest.raises(LimitExceeded):
+        channel.receive(0.1)
+    with pytest.raises(SessionError) as info:
+        channel.receive(0.01)  # nothing after the cut-off
+    assert info.value.code == "timeout"

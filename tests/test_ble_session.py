@@ -25,6 +25,9 @@ from didlib.session.ble import Mode
 from didlib.session.ble.bumble_stack import BumbleAdapter, VirtualLink
 from didlib.session.ble.connect import BleHolder, reader_transport
 
+# A phone or till thread that crashes fails its test rather than leaving a warning.
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+
 AGE_REQUEST = {DOCTYPE_MDL: {NS_ISO: {"age_over_18": False, "portrait": False}}}
 MODES = [Mode.PERIPHERAL_SERVER, Mode.CENTRAL_CLIENT]
 
@@ -212,6 +215,38 @@ def test_dropped_link(licence, device_key, trust, reader_trust, shop, radios, mo
     link.close()
     phone_thread.join(20)
     assert phone_side["error"].code == "connection_lost"
+
+
+def test_phone_out_of_range_without_a_word(licence, device_key, trust, reader_trust, shop, radios):
+    """The phone's radio vanishes mid-session (no disconnection reaches the till, as before a supervision
+    timeout): the till's wait ends at its own timeout with a clear error, and closing does not hang."""
+    phone, till = radios
+    ble, holder = ble_holder(licence, device_key, reader_trust, phone, Mode.PERIPHERAL_SERVER)
+    phone_side: dict[str, bool] = {}
+
+    def phone_vanishes() -> None:
+        channel = ble.open(holder.engagement, timeout=20)
+        holder.receive(channel.receive(20))
+        controller = phone.device.host.controller.sink  # the virtual controller behind the host's pipe
+
+        async def radio_off() -> None:
+            controller.link.remove_controller(controller)
+            phone_side["off"] = True
+
+        phone.run(radio_off(), 5, "switching the radio off")
+
+    phone_thread, _ = in_thread(phone_vanishes)
+    reader = reader_for(holder, trust, shop)
+    link = reader_transport(reader.engagement, till, timeout=20)
+    started = time.monotonic()
+    with pytest.raises(SessionError) as info:
+        run_reader(reader, link.transport, timeout=2)
+    assert info.value.code == "timeout" and time.monotonic() - started < 5
+    started = time.monotonic()
+    link.close()
+    assert time.monotonic() - started < 8
+    phone_thread.join(20)
+    assert phone_side == {"off": True}
 
 
 def test_the_phone_refuses_a_reader_with_the_wrong_ident(licence, device_key, reader_trust, radios):

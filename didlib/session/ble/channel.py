@@ -16,7 +16,7 @@ import queue
 import threading
 from typing import Literal, Protocol
 
-from didlib.errors import DidlibError, SessionError
+from didlib.errors import DidlibError, LimitExceeded, SessionError
 from didlib.session.ble.framing import Reassembler, split
 from didlib.session.ble.gatt import STATE_END, STATE_START
 from didlib.session.transport import MAX_MESSAGE
@@ -24,6 +24,7 @@ from didlib.session.transport import MAX_MESSAGE
 __all__ = ["GattPort", "BleChannel"]
 
 Side = Literal["server", "client"]
+MAX_PENDING = 8  # whole messages waiting to be read; a session never has more than one or two in flight
 
 
 class GattPort(Protocol):
@@ -67,6 +68,7 @@ class BleChannel:
         self._inbox: queue.Queue[bytes | object | DidlibError] = queue.Queue()
         self._opened = threading.Event()
         self._lock = threading.Lock()
+        self._flooded = False
 
     # ------------------------------------------------------------------ called by the stack
     def state_received(self, value: bytes) -> None:
@@ -85,14 +87,24 @@ class BleChannel:
         # Anything else on State is ignored, as 18013-5 defines no other value.
 
     def chunk_received(self, chunk: bytes) -> None:
-        """A write to Client2Server (server) or a notification on Server2Client (client)."""
+        """A write to Client2Server (server) or a notification on Server2Client (client).
+
+        A peer that sends messages faster than the session reads them is cut off after ``MAX_PENDING``,
+        so the unread ones never hold more than that many times the message limit."""
+        if self._flooded:
+            return
         try:
             message = self._reassembler.feed(chunk)
         except DidlibError as exc:
             self._inbox.put(exc)
             return
-        if message is not None:
-            self._inbox.put(message)
+        if message is None:
+            return
+        if self._inbox.qsize() >= MAX_PENDING:
+            self._flooded = True
+            self._inbox.put(LimitExceeded(f"the other device sent more than {MAX_PENDING} unread messages"))
+            return
+        self._inbox.put(message)
 
     def link_lost(self) -> None:
         with self._lock:
