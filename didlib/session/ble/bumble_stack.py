@@ -60,8 +60,16 @@ class _Loop:
             raise SessionError(f"Bluetooth: {what} took longer than {timeout:g} s", code="timeout") from None
         except SessionError:
             raise
-        except (core.BaseBumbleError, hci.HCI_Error, ConnectionError, asyncio.CancelledError) as exc:
-            raise SessionError(f"Bluetooth: {what} failed: {exc}", code="connection_lost") from exc
+        except core.TimeoutError as exc:
+            raise SessionError(f"Bluetooth: {what} timed out: {exc}", code="timeout") from exc
+        except (
+            core.BaseBumbleError,
+            ConnectionError,
+            asyncio.CancelledError,
+            concurrent.futures.CancelledError,  # Bumble cancels a pending request when the link drops
+        ) as exc:
+            reason = str(exc) or type(exc).__name__
+            raise SessionError(f"Bluetooth: {what} failed: {reason}", code="connection_lost") from exc
 
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -106,11 +114,15 @@ class BumbleAdapter:
 
         Raises :class:`SessionError` ``no_adapter`` when there is none."""
         loop = _Loop()
+        hci_transport = None
         try:
             hci_transport = loop.run(open_transport(spec), timeout, f"opening {spec}")
             device = Device.with_hci("didlib", hci.Address.generate_static_address(), *hci_transport)
             return cls(loop, device, timeout=timeout, hci_transport=hci_transport)
         except Exception as exc:  # each HCI transport fails its own way (libusb, sockets, serial ports)
+            if hci_transport is not None:
+                with contextlib.suppress(Exception):
+                    loop.run(hci_transport.close(), 5, "closing the adapter")
             loop.stop()
             raise SessionError(f"no Bluetooth adapter at {spec}: {exc}", code="no_adapter") from exc
 
@@ -121,7 +133,9 @@ class BumbleAdapter:
 
     def serve(self, service_uuid: uuid.UUID, mode: Mode, *, e_device_key_bytes: bytes | None = None) -> BumbleServer:
         """Be the GATT server of ``mode`` and advertise ``service_uuid``; :meth:`BumbleServer.accept` waits
-        for the client. In central client mode (the reader serves) ``e_device_key_bytes`` gives Ident."""
+        for the client. In central client mode (the reader serves) ``e_device_key_bytes`` gives Ident.
+
+        One server per adapter at a time (it advertises one service): close it before serving again."""
         return BumbleServer(self, service_uuid, mode, e_device_key_bytes)
 
     def connect(
@@ -133,8 +147,8 @@ class BumbleAdapter:
         e_device_key_bytes: bytes | None = None,
         timeout: float = 20.0,
     ) -> BleChannel:
-        """Be the GATT client of ``mode``: find the server advertising ``service_uuid`` (or connect straight
-        to ``address``), exchange the MTU, subscribe, check Ident (central client mode: the holder checks
+        """Be the GATT client of ``mode``: find the server advertising ``service_uuid`` (or the device at
+        ``address``), exchange the MTU, subscribe, check Ident (central client mode: the holder checks
         the reader against its own ``e_device_key_bytes``) and write the start signal."""
         port = _ClientPort(self)
         channel = BleChannel(port, "client")
@@ -207,7 +221,6 @@ async def _hang_up(connection: Connection) -> None:
 class _ClientPort(_ConnectionPort):
     def __init__(self, adapter: BumbleAdapter) -> None:
         super().__init__(adapter)
-        self._peer: Peer | None = None
         self._state: CharacteristicProxy[bytes] | None = None
         self._client2server: CharacteristicProxy[bytes] | None = None
 
@@ -226,7 +239,7 @@ class _ClientPort(_ConnectionPort):
         self.connection = connection = await device.connect(target, timeout=timeout)
         connection.on(connection.EVENT_DISCONNECTION, lambda *_: channel.link_lost())
         try:
-            self._peer = peer = Peer(connection)
+            peer = Peer(connection)
             await peer.request_mtu(mtu)
             names = characteristics(mode)
             services = await peer.discover_service(core.UUID(str(service_uuid)))
@@ -304,6 +317,7 @@ class BumbleServer(_ConnectionPort):
         super().__init__(adapter)
         self.service_uuid = service_uuid
         self.channel = BleChannel(self, "server")
+        self._tasks: set[asyncio.Task[None]] = set()  # advertising changes in flight (kept from the collector)
         names = characteristics(mode)
         write = gatt.Characteristic.Properties.WRITE_WITHOUT_RESPONSE
         notify = gatt.Characteristic.Properties.NOTIFY
@@ -356,7 +370,7 @@ class BumbleServer(_ConnectionPort):
             return
         self.connection = connection
         connection.on(connection.EVENT_DISCONNECTION, lambda *_: self._on_disconnection(connection))
-        asyncio.get_running_loop().create_task(self.adapter.device.stop_advertising())
+        self._spawn(self.adapter.device.stop_advertising())
 
     def _on_disconnection(self, connection: Connection) -> None:
         if connection is not self.connection:
@@ -367,7 +381,12 @@ class BumbleServer(_ConnectionPort):
         # Gone before starting a session (a scanner, a reader that found the wrong service, a phone that
         # refused our Ident): advertise again for the device that scanned the QR code.
         self.connection = None
-        asyncio.get_running_loop().create_task(self._advertise())
+        self._spawn(self._advertise())
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _on_state(self, connection: Connection, value: bytes) -> None:
         if connection is self.connection:
