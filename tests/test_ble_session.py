@@ -384,3 +384,22 @@ def test_a_session_between_two_processes(licence, device_key, trust, shop, pki, 
             if process is not None and process.poll() is None:
                 process.kill()
                 process.wait(10)
+
+
+def test_holder_waits_on_every_offer_and_gives_up_in_time(licence, device_key, reader_trust, radios):
+    from didlib.session.ble.connect import holder_transport
+
+    listener = TcpListener()
+    ble, holder = ble_holder(licence, device_key, reader_trust, radios[0], Mode.PERIPHERAL_SERVER,
+                             RetrievalMethod.local_network(listener.host, listener.port))
+    started = time.monotonic()
+    with pytest.raises(SessionError) as info:
+        holder_transport(holder.engagement, ble=ble, listener=listener, timeout=1)
+    assert info.value.code == "timeout" and time.monotonic() - started < 3
+    with pytest.raises(ValueError):
+        holder_transport(holder.engagement, ble=None, listener=None, timeout=1)
+    ble.close()
+    central, _ = ble_holder(licence, device_key, reader_trust, radios[0], Mode.CENTRAL_CLIENT)
+    with pytest.raises(ValueError):
+        holder_transport(holder.engagement, ble=central, listener=listener, timeout=1)
+    listener.close()
