@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -318,14 +318,33 @@ def _raw_two_party(first: Any, second: Any, ca: x509.Certificate, leaf: x509.Cer
     return raw
 
 
+class _Parties(NamedTuple):
+    """Both sides of an ISO 18013-5 proof-of-age session."""
+
+    pki: PkiDir
+    trust: TrustStore
+    device: Any
+    credential: Credential
+    reader_cas: TrustStore
+    reader_key: Any
+    reader_cert: x509.Certificate
+    request: dict[str, dict[str, dict[str, bool]]]
+
+    @classmethod
+    def create(cls) -> _Parties:
+        pki, trust = _pki()
+        device, credential = _proof_of_age(*pki.signer())
+        return cls(pki, trust, device, credential, TrustStore.from_pem_files([pki.folder / "reader-ca.pem"]),
+                   pki.key("reader"), pki.certificate("reader"),
+                   {DOCTYPE_AGE: {"uk.gov.dvla.age.1": {"age_over_18": False, "portrait": False}}})
+
+    def raw(self) -> Callable[[], None]:
+        return _raw_two_party(self.reader_key, self.device, self.pki.certificate("reader-ca"), self.reader_cert)
+
+
 def bench_session_round_trip(rounds: int) -> dict[str, object]:
     """ISO 18013-5 proximity session in memory: engagement, reader-authenticated request, consent, response."""
-    pki, trust = _pki()
-    signer_key, signer_cert = pki.signer()
-    device, credential = _proof_of_age(signer_key, signer_cert)
-    reader_cas = TrustStore.from_pem_files([pki.folder / "reader-ca.pem"])
-    reader_key, reader_cert = pki.key("reader"), pki.certificate("reader")
-    request = {DOCTYPE_AGE: {"uk.gov.dvla.age.1": {"age_over_18": False, "portrait": False}}}
+    _, trust, device, credential, reader_cas, reader_key, reader_cert, request = parties = _Parties.create()
 
     def round_trip() -> None:
         holder = HolderSession([(credential, device)], reader_trust=reader_cas)
@@ -335,7 +354,7 @@ def bench_session_round_trip(rounds: int) -> dict[str, object]:
 
     # The raw cryptography of one round trip: the reader signs and the wallet checks readerAuth (chain +
     # signature), the wallet signs, the reader checks its 3 signatures.
-    raw = _raw_two_party(reader_key, device, pki.certificate("reader-ca"), reader_cert)
+    raw = parties.raw()
 
     full, raw_cost = paired_medians(round_trip, raw, max(rounds // 5, 20))
     return _result(
@@ -345,6 +364,75 @@ def bench_session_round_trip(rounds: int) -> dict[str, object]:
         "2 key generations, 2 ECDH, 2 ECDSA signatures, 5 ECDSA verifications",
         full,
         raw_cost,
+    )
+
+
+def bench_ble_session(rounds: int) -> list[dict[str, object]]:
+    """A proof-of-age session over ISO 18013-5 BLE on Bumble's virtual controllers (no radio), at two MTUs:
+    the time from scanning the engagement to the verified answer, and the bytes the link carried."""
+    return [_ble_session_at(mtu, max(rounds // 30, 5)) for mtu in (185, 512)]
+
+
+def _ble_session_at(mtu: int, rounds: int) -> dict[str, object]:
+    import threading
+
+    from didlib.session import run_reader, serve_holder
+    from didlib.session.ble.bumble_stack import VirtualLink
+    from didlib.session.ble.connect import BleHolder, reader_transport
+
+    _, trust, device, credential, reader_cas, reader_key, reader_cert, request = parties = _Parties.create()
+    virtual = VirtualLink()
+    carried = [0]
+    send = virtual.link.send_acl_data
+
+    def counting(sender: Any, destination: Any, transport: Any, data: bytes) -> None:
+        carried[0] += len(data)  # L2CAP + ATT, both directions, discovery and subscriptions included
+        send(sender, destination, transport, data)
+
+    virtual.link.send_acl_data = counting  # type: ignore[method-assign]
+    phone, till = virtual.adapter("phone"), virtual.adapter("till")
+    phone.max_mtu = till.max_mtu = mtu
+    last: dict[str, int] = {}
+
+    def session() -> None:
+        ble = BleHolder(phone)
+        holder = HolderSession([(credential, device)], reader_trust=reader_cas, retrieval_methods=[ble.method])
+        channels = []
+
+        def serve() -> None:
+            channel = ble.open(holder.engagement, 20)
+            channels.append(channel)
+            serve_holder(holder, channel, lambda pending: {d.doctype: d.allowed() for d in pending.documents}, 20)
+            channel.close()
+            ble.close()
+
+        phone_side = threading.Thread(target=serve)
+        phone_side.start()
+        before = carried[0]
+        reader = ReaderSession(holder.qr_uri(), request, trust=trust, reader_key=reader_key, reader_chain=[reader_cert])
+        link = reader_transport(reader.engagement, till, timeout=20)
+        assert run_reader(reader, link.transport, 20).valid
+        link.close()
+        phone_side.join(20)
+        sent = [link.transport, *channels]
+        last.update(
+            bytes_on_link=carried[0] - before,
+            message_chunks=sum(c.chunks_sent for c in sent),  # type: ignore[attr-defined]
+            message_chunk_bytes=sum(c.bytes_sent for c in sent),  # type: ignore[attr-defined]
+        )
+
+    full, raw_cost = paired_medians(session, parties.raw(), rounds)
+    virtual.close()
+    return _result(
+        f"ble_session_mtu_{mtu}",
+        f"proof-of-age session over BLE (Bumble virtual link, mdoc peripheral server mode, ATT_MTU {mtu}): scan, "
+        "connect, MTU exchange, discovery, subscriptions, reader-authenticated request, response, verification, "
+        "end signal",
+        "2 key generations, 2 ECDH, 2 ECDSA signatures, 5 ECDSA verifications",
+        full,
+        raw_cost,
+        mtu=mtu,
+        **last,
     )
 
 
@@ -389,6 +477,7 @@ def main(argv: list[str] | None = None) -> int:
         *bench_qr_scan_to_verdict(args.rounds),
         bench_session_round_trip(args.rounds),
         bench_openid4vp_round_trip(args.rounds),
+        *bench_ble_session(args.rounds),
     ]
     if not args.no_service:
         from issuer import bench_issuer

@@ -51,6 +51,18 @@ def trust(pki: PkiDir) -> TrustStore:
 
 
 @pytest.fixture(scope="session")
+def reader_trust(pki: PkiDir) -> TrustStore:
+    """What a wallet trusts to authenticate readers: the development reader CA."""
+    return TrustStore.from_pem_files([pki.folder / "reader-ca.pem"])
+
+
+@pytest.fixture(scope="session")
+def shop(pki: PkiDir):
+    """A shop's reader key and certificate chain (entitled to an age check)."""
+    return pki.key("reader"), [pki.certificate("reader")]
+
+
+@pytest.fixture(scope="session")
 def portrait() -> bytes:
     return portrait_jpeg(7, max_bytes=900)  # small enough for the proof of age
 

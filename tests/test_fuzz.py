@@ -228,3 +228,33 @@ def _request_claims(request) -> dict:
     return {"client_id": request.client_id, "response_uri": request.response_uri, "nonce": request.nonce,
             "state": request.state, "response_type": "vp_token", "response_mode": request.response_mode,
             "dcql_query": request.dcql_query}
+
+
+@given(st.lists(st.binary(max_size=40), max_size=30), st.binary(max_size=3000), st.integers(23, 600))
+def test_ble_chunks_take_anything_and_round_trip(chunks, message, mtu):
+    """ISO 18013-5 BLE framing: any chunk sequence gives messages or a didlib error, never more than the
+    limit; and every message survives splitting at any MTU."""
+    from didlib.session.ble import Reassembler, split
+
+    joiner = Reassembler(max_size=200)
+    for chunk in chunks:
+        with contextlib.suppress(DidlibError):
+            out = joiner.feed(chunk)
+            assert out is None or len(out) <= 200
+    whole = Reassembler(max_size=len(message))
+    assert [whole.feed(c) for c in split(message, mtu)][-1] == message
+
+
+@given(cbor_values)
+def test_engagement_retrieval_options_take_anything(options):
+    """Any options map under a BLE or local-network method: a parsed engagement or a didlib error."""
+    from didlib.cbor import Embedded, encode
+    from didlib.keys import cose_key_from_public
+    from didlib.session import DeviceEngagement
+
+    key = Embedded.wrap(cose_key_from_public(generate_key().public_key()))
+    for method in (2, 100):
+        with contextlib.suppress(DidlibError):
+            engagement = DeviceEngagement.parse(encode({0: "1.0", 1: [1, key], 2: [[method, 1, options]]}))
+            (parsed,) = engagement.retrieval_methods
+            parsed.ble_options, parsed.address()

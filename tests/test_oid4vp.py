@@ -29,11 +29,6 @@ def website(pki):
 
 
 @pytest.fixture(scope="module")
-def reader_trust(pki) -> TrustStore:
-    return TrustStore.from_pem_files([pki.folder / "reader-ca.pem"])
-
-
-@pytest.fixture(scope="module")
 def age_sd_jwt(pki, device_key, portrait):
     key, cert = pki.signer()
     claims = flat_claims(proof_of_age_data(today=NOW.date(), portrait=portrait))

@@ -20,16 +20,6 @@ from didlib.session.reader_auth import UNSTATED_WARNING
 AGE_REQUEST = {DOCTYPE_MDL: {NS_ISO: {"age_over_18": False, "portrait": False}}}
 
 
-@pytest.fixture(scope="module")
-def reader_trust(pki) -> TrustStore:
-    return TrustStore.from_pem_files([pki.folder / "reader-ca.pem"])
-
-
-@pytest.fixture(scope="module")
-def shop(pki):
-    return pki.key("reader"), [pki.certificate("reader")]
-
-
 def holder_for(licence, age_credential, device_key, reader_trust, **kw):
     return HolderSession([(licence, device_key), (age_credential, device_key)], reader_trust=reader_trust, now=NOW,
                          **kw)

@@ -402,6 +402,67 @@ def test_share_over_an_iso_session_on_the_local_network(wallet, issuer_data):
     assert result.valid and result.documents[0].elements == {NS_AGE: {"age_over_18": True}}
 
 
+def _till(wallet, issuer_data) -> VerifierEngine:
+    """An age-check till with the issuer's shop reader certificate and the wallet's trust data."""
+    shop = PkiDir(issuer_data / "pki" / "dvla")
+    _, data = wallet._trust_data()
+    return VerifierEngine(AgePolicy(18), data, reader_key=shop.key("reader"), reader_chain=[shop.certificate("reader")])
+
+
+@pytest.mark.parametrize(("phone_ble", "till_ble", "note"), [
+    (True, True, "Bluetooth (the phone is the server)"),
+    (True, False, "local network (no Bluetooth adapter)"),
+    (False, True, "local network"),
+], ids=["both", "till_without_adapter", "phone_without_adapter"])
+def test_share_with_a_till_over_bluetooth_or_the_local_network(wallet, issuer_data, phone_ble, till_ble, note):
+    """The wallet offers ISO 18013-5 BLE next to the local network when it has an adapter; the till's
+    engine takes BLE when both have it, else the network, and both say which."""
+    import threading
+
+    from didlib.mdoc.registry import NS_AGE
+    from didlib.session.ble.bumble_stack import VirtualLink
+
+    link = VirtualLink()
+    phone = link.adapter("phone") if phone_ble else None
+    till = link.adapter("till") if till_ble else None
+    share = wallet.start_proximity(adapter=phone)
+    assert share.bluetooth == ("Bluetooth and local network" if phone_ble
+                               else "local network only (no Bluetooth adapter)")
+    engine, outcome = _till(wallet, issuer_data), {}
+    thread = threading.Thread(target=lambda: outcome.update(zip(("verdict", "note"), engine.read_engagement(
+        share.uri, till, no_adapter="no Bluetooth adapter", timeout=20), strict=True)))
+    thread.start()
+    pending = share.wait_for_request(timeout=20)
+    assert pending.reader.name == "Example Shop"
+    share.respond({DOCTYPE_AGE: {NS_AGE: ["age_over_18", "portrait"]}})
+    thread.join(20)
+    link.close()
+    verdict = outcome["verdict"]
+    assert verdict.decision == "accept", verdict.reasons
+    assert outcome["note"] == note
+    assert engine.stats() == {"checks": 1, "accept": 1}
+
+
+def test_a_till_whose_customer_declines_gets_a_plain_reason(wallet, issuer_data):
+    import threading
+
+    from didlib.session.ble.bumble_stack import VirtualLink
+
+    link = VirtualLink()
+    share = wallet.start_proximity(adapter=link.adapter("phone"))
+    engine, outcome = _till(wallet, issuer_data), {}
+    thread = threading.Thread(target=lambda: outcome.update(zip(("verdict", "note"), engine.read_engagement(
+        share.uri, link.adapter("till"), timeout=20), strict=True)))
+    thread.start()
+    share.wait_for_request(timeout=20)
+    share.decline()
+    thread.join(20)
+    link.close()
+    verdict = outcome["verdict"]
+    assert verdict.decision == "reject" and verdict.codes == ["session_terminated"]
+    assert verdict.reasons == ["the customer ended the check on their phone"]
+
+
 def test_each_showing_gets_a_fresh_proof_and_a_spent_batch_is_said(issuer, tmp_path):
     """specs/presentation.md: one proof of age per showing, never shown twice, no silent licence instead."""
     model, _ = new_wallet(tmp_path, issuer, lambda _: None)

@@ -1,6 +1,6 @@
 """ISO/IEC 18013-5 proximity sessions: engagement, session encryption, requests and reader authentication."""
 
-from didlib.session.engagement import DeviceEngagement, RetrievalMethod
+from didlib.session.engagement import BleOptions, DeviceEngagement, RetrievalMethod
 from didlib.session.exchange import run_reader, serve_holder
 from didlib.session.holder import HolderSession, PendingRequest, RequestedDocument
 from didlib.session.reader import ReaderSession
@@ -8,6 +8,7 @@ from didlib.session.reader_auth import ReaderIdentity, entitlement_extension
 from didlib.session.transport import InMemoryTransport, TcpListener, TcpTransport, Transport
 
 __all__ = [
+    "BleOptions",
     "DeviceEngagement",
     "HolderSession",
     "InMemoryTransport",

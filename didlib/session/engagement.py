@@ -17,7 +17,9 @@ from didlib.cbor import Embedded, Limits, decode
 from didlib.errors import DecodeError, UnsupportedError
 from didlib.keys import PublicKey, cose_key_from_public, public_key_from_cose
 
-__all__ = ["DeviceEngagement", "RetrievalMethod", "BLE", "NFC", "WIFI_AWARE", "LOCAL_NETWORK", "URI_PREFIX"]
+__all__ = [
+    "DeviceEngagement", "RetrievalMethod", "BleOptions", "BLE", "NFC", "WIFI_AWARE", "LOCAL_NETWORK", "URI_PREFIX",
+]
 
 URI_PREFIX = "mdoc:"
 CIPHER_SUITE_1 = 1  # ECDH on the curve of EDeviceKey, HKDF-SHA-256, AES-256-GCM
@@ -27,9 +29,70 @@ LOCAL_NETWORK = 100
 MAX_ENGAGEMENT_BYTES = 4096
 ENGAGEMENT_LIMITS = Limits(max_size=MAX_ENGAGEMENT_BYTES, max_depth=12, max_items=512)
 
-# BLE retrieval options (8.2.2.2 / Table 11)
+# BleOptions keys (18013-5 8.2.1.1): mode support flags, the service UUID of each mode, the mdoc's address.
 BLE_PERIPHERAL_SERVER_MODE, BLE_CENTRAL_CLIENT_MODE = 0, 1
 BLE_PERIPHERAL_SERVER_UUID, BLE_CENTRAL_CLIENT_UUID, BLE_DEVICE_ADDRESS = 10, 11, 20
+
+
+@dataclass(frozen=True)
+class BleOptions:
+    """BleOptions of a BLE DeviceRetrievalMethod (18013-5 8.2.1.1)::
+
+        BleOptions = {0: bool, 1: bool, ? 10: bstr, ? 11: bstr, ? 20: bstr}
+
+    0/1: mdoc peripheral server / central client mode supported; 10/11: the service UUID of that mode (16
+    bytes); 20: the mdoc's BLE device address for peripheral server mode (6 bytes, most significant first).
+    A supported mode must come with its UUID, or a reader could not find the service."""
+
+    peripheral_server_uuid: uuid.UUID | None = None
+    central_client_uuid: uuid.UUID | None = None
+    address: bytes | None = None
+
+    @property
+    def peripheral_server(self) -> bool:
+        return self.peripheral_server_uuid is not None
+
+    @property
+    def central_client(self) -> bool:
+        return self.central_client_uuid is not None
+
+    def to_cbor(self) -> dict[int, Any]:
+        options: dict[int, Any] = {
+            BLE_PERIPHERAL_SERVER_MODE: self.peripheral_server,
+            BLE_CENTRAL_CLIENT_MODE: self.central_client,
+        }
+        if self.peripheral_server_uuid is not None:
+            options[BLE_PERIPHERAL_SERVER_UUID] = self.peripheral_server_uuid.bytes
+        if self.central_client_uuid is not None:
+            options[BLE_CENTRAL_CLIENT_UUID] = self.central_client_uuid.bytes
+        if self.address is not None:
+            options[BLE_DEVICE_ADDRESS] = self.address
+        return options
+
+    @classmethod
+    def from_cbor(cls, options: dict[Any, Any]) -> BleOptions:
+        peripheral, central = options.get(BLE_PERIPHERAL_SERVER_MODE), options.get(BLE_CENTRAL_CLIENT_MODE)
+        if not isinstance(peripheral, bool) or not isinstance(central, bool):
+            raise DecodeError("BleOptions must say (true/false) whether each mode is supported (keys 0 and 1)")
+
+        def read_uuid(key: int, supported: bool, name: str) -> uuid.UUID | None:
+            value = options.get(key)
+            if value is None:
+                if supported:
+                    raise DecodeError(f"BleOptions supports {name} mode but gives no UUID (key {key})")
+                return None
+            if not isinstance(value, bytes) or len(value) != 16:
+                raise DecodeError(f"BleOptions key {key} ({name} mode UUID) must be 16 bytes")
+            return uuid.UUID(bytes=value) if supported else None
+
+        address = options.get(BLE_DEVICE_ADDRESS)
+        if address is not None and (not isinstance(address, bytes) or len(address) != 6):
+            raise DecodeError("BleOptions key 20 (device address) must be 6 bytes")
+        return cls(
+            read_uuid(BLE_PERIPHERAL_SERVER_UUID, peripheral, "peripheral server"),
+            read_uuid(BLE_CENTRAL_CLIENT_UUID, central, "central client"),
+            address if peripheral else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -41,14 +104,15 @@ class RetrievalMethod:
     options: dict[Any, Any]
 
     @classmethod
-    def ble(cls, *, peripheral_server: bool = False, central_client_uuid: uuid.UUID | None = None) -> RetrievalMethod:
-        options: dict[Any, Any] = {
-            BLE_PERIPHERAL_SERVER_MODE: peripheral_server,
-            BLE_CENTRAL_CLIENT_MODE: central_client_uuid is not None,
-        }
-        if central_client_uuid is not None:
-            options[BLE_CENTRAL_CLIENT_UUID] = central_client_uuid.bytes
-        return cls(BLE, 1, options)
+    def ble(cls, options: BleOptions) -> RetrievalMethod:
+        if not options.peripheral_server and not options.central_client:
+            raise ValueError("a BLE retrieval method supports at least one mode")
+        return cls(BLE, 1, options.to_cbor())
+
+    @property
+    def ble_options(self) -> BleOptions | None:
+        """The options of a BLE method (checked when the engagement was parsed), else None."""
+        return BleOptions.from_cbor(self.options) if self.type == BLE else None
 
     @classmethod
     def local_network(cls, host: str, port: int) -> RetrievalMethod:
@@ -130,7 +194,9 @@ class DeviceEngagement:
                 or not isinstance(method[2], dict)
             ):
                 raise DecodeError("DeviceRetrievalMethod must be [type, version, options]")
-            methods.append(RetrievalMethod(method[0], method[1], method[2]))
+            retrieval = RetrievalMethod(method[0], method[1], method[2])
+            _ = retrieval.ble_options  # a BLE method's options are checked now, not when a reader acts on them
+            methods.append(retrieval)
         origin_infos = value.get(5) or []
         if not isinstance(origin_infos, list):
             raise DecodeError("OriginInfos must be an array")

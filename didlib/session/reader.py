@@ -19,6 +19,7 @@ from didlib.session.engagement import DeviceEngagement
 from didlib.session.messages import STATUS_TERMINATION, STATUS_TEXT, SessionData, establishment
 from didlib.session.reader_auth import sign_reader_auth
 from didlib.session.transcript import qr_transcript, reader_key_bytes
+from didlib.status import StatusChecker
 from didlib.trust import TrustStore
 
 __all__ = ["ReaderSession"]
@@ -38,13 +39,16 @@ class ReaderSession:
         reader_key: PrivateKey | None = None,
         reader_chain: list[x509.Certificate] | None = None,
         now: dt.datetime | None = None,
+        status_checker: StatusChecker | None = None,
     ) -> None:
+        """``status_checker`` checks the credential's status list entry (revoked, suspended) too."""
         self.engagement = DeviceEngagement.from_uri(engagement) if isinstance(engagement, str) else engagement
         self._request = request
         self._trust = trust
         self._reader_key = reader_key
         self._reader_chain = reader_chain or []
         self._now = now
+        self._status_checker = status_checker
         self._e_key = generate_key(_curve_name(self.engagement))
         self._e_key_bytes = reader_key_bytes(self._e_key.public_key())
         self.transcript = qr_transcript(self.engagement, self._e_key_bytes)
@@ -83,7 +87,12 @@ class ReaderSession:
             raise SessionError(f"the holder ended the session: {text}", code=code)
         plaintext = self._encryption.decrypt(data.data)
         self.result = verify_response(
-            plaintext, trust=self._trust, session_transcript=self.transcript, reader_key=self._e_key, now=self._now
+            plaintext,
+            trust=self._trust,
+            session_transcript=self.transcript,
+            reader_key=self._e_key,
+            now=self._now,
+            status_checker=self._status_checker,
         )
         self.state = "done"
         return self.result

@@ -1,7 +1,7 @@
 """Transports carry session messages as opaque bytes; the sessions do not know which one is used.
 
-BLE (18013-5 8.3.3.1.1), NFC and the local-network transport plug in behind the same two calls. The
-in-memory pair serves tests and same-process demos.
+The local-network transport is here; ISO 18013-5 BLE (8.3.3.1.1) is :class:`didlib.session.ble.BleChannel`;
+NFC would plug in behind the same two calls. The in-memory pair serves tests and same-process demos.
 """
 
 from __future__ import annotations

@@ -17,9 +17,12 @@ from cryptography import x509
 
 from didlib.errors import DidlibError, SessionError
 from didlib.keys import PrivateKey
-from didlib.mdoc.verifier import verify_response
+from didlib.mdoc.verifier import VerificationResult, verify_response
 from didlib.presentation.qrflows import Challenge, ChallengeResponse, OneWay, parse_payload
 from didlib.qr import Assembler
+from didlib.session.ble.connect import BleAdapter, reader_transport
+from didlib.session.exchange import run_reader
+from didlib.session.reader import ReaderSession
 from didlib.status import StatusChecker
 from didlib.trust import TrustStore
 from didlib.verification import Problem
@@ -74,6 +77,35 @@ class VerifierEngine:
             return self._count(self._answer(payload))
         return self._count(rejected([Problem("wrong_code", "this is a verifier's request, not a credential")]))
 
+    def read_engagement(
+        self, uri: str, adapter: BleAdapter | None = None, *, no_adapter: str = "", timeout: float = 60.0
+    ) -> tuple[Verdict, str]:
+        """An ``mdoc:`` engagement scanned from the holder's phone: run an ISO 18013-5 session for this
+        policy's request over Bluetooth LE when the phone offers it and ``adapter`` is present (see
+        :func:`didlib.session.ble.connect.find_adapter`), else over the local network, and judge the
+        answer like any other. Returns the verdict and how the phone was reached (for the screen; with no
+        adapter it says so, from ``no_adapter``). Blocking, up to ``timeout`` for the holder to decide."""
+        now = self.clock()
+        link = None
+        try:
+            reader = ReaderSession(
+                uri,
+                self.policy.request(),
+                trust=self.trust.issuers,
+                reader_key=self.reader_key,
+                reader_chain=self.reader_chain or None,
+                now=now,
+                status_checker=self.trust.status,
+            )
+            link = reader_transport(reader.engagement, adapter, timeout=timeout, no_adapter=no_adapter)
+            result = run_reader(reader, link.transport, timeout)
+        except DidlibError as exc:
+            return self._count(rejected([Problem.of(exc)])), link.note if link is not None else no_adapter
+        finally:
+            if link is not None:
+                link.close()
+        return self._count(self._judge(result, now)), link.note
+
     def progress(self) -> dict[str, tuple[int, int]]:
         return self._assembler.progress()
 
@@ -122,6 +154,9 @@ class VerifierEngine:
             now=now,
             status_checker=self.trust.status,
         )
+        return self._judge(result, now)
+
+    def _judge(self, result: VerificationResult, now: dt.datetime) -> Verdict:
         verdict = self.policy.decide(result)
         age = self.trust.age(now)
         verdict.data_age["trustList"] = int(age.total_seconds()) if age is not None else None

@@ -42,6 +42,12 @@ PLAIN: dict[str, str] = {
     "not_didlib_qr": "this is not a credential code",
     "decryption_failed": "the answer is not for this check",
     "challenge_expired": "the request expired: start the check again",
+    "session_terminated": "the customer ended the check on their phone",
+    "connection_lost": "the connection to the phone was lost: try again",
+    "timeout": "the phone did not answer in time: try again",
+    "no_adapter": "the phone offers only Bluetooth and this till has no Bluetooth adapter",
+    "unreachable": "the phone could not be reached on the local network",
+    "session_status": "the phone refused the check",
 }
 
 

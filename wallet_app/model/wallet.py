@@ -41,6 +41,8 @@ from didlib.session import (
     TcpListener,
     TcpTransport,
 )
+from didlib.session.ble import BleChannel
+from didlib.session.ble.connect import BleAdapter, BleHolder, holder_transport
 from didlib.trust import TrustStore
 from didlib.verifier import PeerPolicy, RefreshReport, TrustCache, TrustData, Verdict, VerifierEngine
 from wallet_app.model.issuance import IssuerClient
@@ -92,19 +94,26 @@ class Card:
 
 class ProximityShare:
     """One proximity presentation: show :attr:`uri`, wait for the reader's request (blocking: call it off
-    the UI thread), then :meth:`respond` with the holder's consent or :meth:`decline`."""
+    the UI thread), then :meth:`respond` with the holder's consent or :meth:`decline`.
+
+    With a Bluetooth ``adapter`` the engagement also offers ISO 18013-5 BLE (the phone as peripheral
+    server) and the reader picks; :attr:`bluetooth` says which, for the screen."""
 
     def __init__(self, holdings: list[tuple[Credential, PrivateKey]], reader_trust: TrustStore, host: str,
-                 require_entitlement: bool = False) -> None:
+                 require_entitlement: bool = False, adapter: BleAdapter | None = None,
+                 no_adapter: str = "no Bluetooth adapter") -> None:
         self._listener = TcpListener(host)
+        self._ble = BleHolder(adapter) if adapter is not None else None
+        methods = [RetrievalMethod.local_network(self._listener.host, self._listener.port)]
         self.session = HolderSession(holdings, reader_trust=reader_trust, require_entitlement=require_entitlement,
-                                     retrieval_methods=[
-                                         RetrievalMethod.local_network(self._listener.host, self._listener.port)])
+                                     retrieval_methods=[self._ble.method, *methods] if self._ble else methods)
         self.uri = self.session.qr_uri()
-        self._transport: TcpTransport | None = None
+        self.bluetooth = "Bluetooth and local network" if self._ble else f"local network only ({no_adapter})"
+        self._transport: TcpTransport | BleChannel | None = None
 
     def wait_for_request(self, timeout: float = 120) -> PendingRequest:
-        self._transport = self._listener.accept(timeout)
+        self._transport = holder_transport(self.session.engagement, ble=self._ble, listener=self._listener,
+                                           timeout=timeout)
         try:
             return self.session.receive(self._transport.receive(timeout))
         except DidlibError as exc:
@@ -127,6 +136,8 @@ class ProximityShare:
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+        if self._ble is not None:
+            self._ble.close()
         self._listener.close()
 
 
@@ -449,10 +460,12 @@ class WalletModel:
         again (a verifier could link the two showings). Credentials outside a batch are never marked used."""
         return next((e for e in entries if not e["used"]), None)
 
-    def start_proximity(self, host: str = "127.0.0.1") -> ProximityShare:
-        """Share over an ISO 18013-5 session: an ``mdoc:`` engagement QR naming a local-network port."""
+    def start_proximity(self, host: str = "127.0.0.1", adapter: BleAdapter | None = None,
+                        no_adapter: str = "no Bluetooth adapter") -> ProximityShare:
+        """Share over an ISO 18013-5 session: an ``mdoc:`` engagement QR naming a local-network port and,
+        with a Bluetooth ``adapter`` (:func:`didlib.session.ble.connect.find_adapter`), BLE too."""
         readers, _ = self._trust_data()
-        return ProximityShare(self._holdings(), readers, host, self.require_entitlement)
+        return ProximityShare(self._holdings(), readers, host, self.require_entitlement, adapter, no_adapter)
 
     def peer_check(self, texts: Iterable[str]) -> Verdict | None:
         """Check someone else's identity code (car sharing, room rental)."""
