@@ -302,8 +302,12 @@ class WalletApp(App):
         self._screen("request").message = ""
         self._online = request
         beyond = {path.rsplit(".", 1)[-1] for path in request.beyond_entitlement}
-        rows = [(name, name not in beyond, True) for name in request.requested_claims()]
+        kept = set(request.retained_claims())
+        rows = [(name + ("  (kept by the website)" if name in kept else ""), name not in beyond, True)
+                for name in request.requested_claims()]
+        consent = self._screen("consent")
         self._consent_screen(request.reader, f"website {request.client_id.split(':', 1)[1]}", rows)
+        consent.hint += "".join(f"\nThe website says: {purpose}" for purpose in request.purposes())
 
     def _show_consent(self, pending: Any) -> None:
         """The consent screen, for a QR challenge or a proximity request alike (both say who and what)."""

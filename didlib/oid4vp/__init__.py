@@ -13,8 +13,8 @@ Split by role: :mod:`didlib.oid4vp.dcql` (the query language), :mod:`didlib.oid4
 """
 
 from didlib.oid4vp.common import MAX_REQUEST, SCHEME, VP_FORMATS, jwk_thumbprint
-from didlib.oid4vp.dcql import age_query, check_dcql
-from didlib.oid4vp.verifier import PresentationRequest, VpResult
+from didlib.oid4vp.dcql import age_query, check_dcql, volunteer_entitlement, volunteer_query
+from didlib.oid4vp.verifier import Binding, PresentationRequest, VpResult
 from didlib.oid4vp.wallet import (
     ParsedRequest,
     VpAnswer,
@@ -27,6 +27,9 @@ from didlib.oid4vp.wallet import (
 __all__ = [
     "SCHEME",
     "age_query",
+    "volunteer_query",
+    "volunteer_entitlement",
+    "Binding",
     "PresentationRequest",
     "ParsedRequest",
     "parse_request",

@@ -17,7 +17,7 @@ from jwcrypto import jwe, jwk
 
 from didlib.errors import DecodeError, DidlibError, UnsupportedError, VerificationError
 from didlib.jose import CompactJws, b64url_decode, certificates_from_x5c, parse_json, sign_jws, x5c_header
-from didlib.keys import PrivateKey
+from didlib.keys import PrivateKey, PublicKey, same_public_key
 from didlib.mdoc import verify_response
 from didlib.oid4vp.common import (
     CLIENT_PREFIX,
@@ -49,6 +49,19 @@ from didlib.trust import TrustStore
 from didlib.verification import Problem
 
 
+@dataclass(frozen=True)
+class Binding:
+    """What a verified presentation proves besides its claims: the holder's key (proven by the mdoc's device
+    authentication or the SD-JWT's key binding JWT), the issuer's status reference (the MSO's ``status``,
+    ISO 18013-5 second edition; the SD-JWT VC ``status`` claim, Token Status List 6.1) as given, never
+    assumed, and the credential's end of validity: what a verifier that keeps a record needs to keep it
+    current."""
+
+    holder_key: PublicKey | None = field(repr=False)
+    status: dict[str, Any] | None
+    valid_until: dt.datetime | None
+
+
 @dataclass
 class VpResult:
     """The verdict on a wallet's answer: ``claims`` holds only what the query asked for, never more."""
@@ -59,6 +72,14 @@ class VpResult:
     errors: list[Problem] = field(default_factory=list)
     # per credential query id, the claims of each presentation (several when the query allows ``multiple``)
     presented: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    bindings: dict[str, list[Binding]] = field(default_factory=dict)  # per credential query id, as ``presented``
+
+    def same_holder(self) -> bool:
+        """Whether every presentation is bound to one and the same proven holder key: credentials from several
+        issuers then belong to one person (the DBS and training issuers bind to the driving licence's key)."""
+        keys = [b.holder_key for entries in self.bindings.values() for b in entries]
+        first = keys[0] if keys else None
+        return first is not None and all(k is not None and same_public_key(first, k) for k in keys)
 
 
 @dataclass
@@ -240,6 +261,7 @@ class PresentationRequest:
         allowed: dict[str, set[Any]] = {}  # presentation -> the claims selected for it by every query it answers
         checked: list[tuple[str, _Presented]] = []
         presented: dict[str, list[dict[str, Any]]] = {}
+        bindings: dict[str, list[Binding]] = {}
         for query_id, presentations in token.items():
             query = queries[query_id]
             limit = MAX_PRESENTATIONS if query.get("multiple", False) else 1
@@ -258,6 +280,7 @@ class PresentationRequest:
                 presented.setdefault(query_id, []).append(
                     {_claim_name(one.held, c["path"]): claim_values(one.held, c["path"])[0] for c in claims}
                 )
+                bindings.setdefault(query_id, []).append(one.binding)
         for presentation, one in checked:
             extra = sorted(str(d) for d in one.disclosed - allowed[presentation])
             if extra:
@@ -266,7 +289,7 @@ class PresentationRequest:
                     code="over_disclosure",
                 )
         merged = {name: value for entries in presented.values() for entry in entries for name, value in entry.items()}
-        return VpResult(True, merged, ",".join(token), presented=presented)
+        return VpResult(True, merged, ",".join(token), presented=presented, bindings=bindings)
 
     def _verify_one(
         self, query: Mapping[str, Any], presentation: str, trust: TrustStore, now: dt.datetime, status_checker: Any
@@ -288,7 +311,11 @@ class PresentationRequest:
             chain = certificates_from_x5c(CompactJws.parse(jwt_part).header.get("x5c"))
             held = Held(SD_JWT, sd_jwt.vct or "", sd_jwt.claims, authority_key_ids(chain))
             named = {Disclosure.parse(d).name for d in encoded}
-            return _Presented(held, {name for name in named if name is not None})
+            status = sd_jwt.claims.get("status")
+            expires = sd_jwt.claims.get("exp")
+            binding = Binding(sd_jwt.holder_key, status if isinstance(status, dict) else None,
+                              dt.datetime.fromtimestamp(expires, dt.UTC) if isinstance(expires, int) else None)
+            return _Presented(held, {name for name in named if name is not None}, binding)
         if query["format"] != MDOC:
             return [Problem("wrong_credentials", f"this verifier does not check {query['format']!r} presentations")]
         thumbprint = jwk_thumbprint(self.encryption_key) if self.encryption_key else None
@@ -309,7 +336,9 @@ class PresentationRequest:
             return [Problem("wrong_document", f"asked for {query['meta']['doctype_value']}, got {doc.doctype}")]
         chain = [doc.signer_certificate] if doc.signer_certificate is not None else []
         held = Held(MDOC, doc.doctype or "", doc.elements, authority_key_ids(chain))
-        return _Presented(held, {(ns, e) for ns, elements in doc.elements.items() for e in elements})
+        status = doc.mso.status if doc.mso is not None else None
+        binding = Binding(doc.device_key, status if isinstance(status, dict) else None, doc.valid_until)
+        return _Presented(held, {(ns, e) for ns, elements in doc.elements.items() for e in elements}, binding)
 
 
 MAX_PRESENTATIONS = 16  # per credential query with ``multiple``
@@ -322,6 +351,7 @@ class _Presented:
 
     held: Held
     disclosed: set[Any]
+    binding: Binding
 
 
 def _meets(query: Mapping[str, Any], one: _Presented) -> list[Mapping[str, Any]]:

@@ -67,6 +67,22 @@ class ParsedRequest:
         }
         return sorted(names)
 
+    def retained_claims(self) -> list[str]:
+        """The claims the verifier says it will keep (``intent_to_retain``, mdoc claims: OpenID4VP 1.0 B.3.1,
+        ISO 18013-5 8.3.2.1.2.1), for the consent screen."""
+        return sorted({
+            str(c["path"][-1])
+            for q in self.claims["dcql_query"]["credentials"]
+            for c in q.get("claims", [])
+            if c.get("intent_to_retain") is True
+        })
+
+    def purposes(self) -> list[str]:
+        """Why the verifier asks, as its request says (``credential_sets[].purpose`` when a string): the
+        verifier's own words, signed by its reader certificate, shown as such."""
+        sets = self.claims["dcql_query"].get("credential_sets") or []
+        return list(dict.fromkeys(s["purpose"][:300] for s in sets if isinstance(s.get("purpose"), str)))
+
 
 def parse_request(
     request_object: str,

@@ -171,15 +171,22 @@ class TrustCache:
             return report
         for uri in uris:
             try:
-                body = _download(fetch, uri)
-                token: str | bytes = body.decode("ascii").strip() if body[:3] == b"eyJ" else body
-                self.store_status_token(uri, token, now)
+                self.download_status_list(uri, fetch, now)
                 report.status_lists[uri] = "updated"
-            except (DidlibError, UnicodeDecodeError) as exc:
+            except DidlibError as exc:
                 report.status_lists[uri] = "kept"
-                error = exc if isinstance(exc, DidlibError) else DecodeError("the status list is not ASCII text")
-                report.errors.append(Problem.of(error, f"{uri}: "))
+                report.errors.append(Problem.of(exc, f"{uri}: "))
         return report
+
+    def download_status_list(self, uri: str, fetch: Fetch, now: dt.datetime | None = None) -> None:
+        """Download, verify and keep the Status List Token at ``uri``: one the trust list names, or one a
+        credential's status reference points at (kept only if a trusted issuer signed it for that URI)."""
+        body = _download(fetch, uri)
+        try:
+            token: str | bytes = body.decode("ascii").strip() if body[:3] == b"eyJ" else body
+        except UnicodeDecodeError as exc:
+            raise DecodeError("the status list is not ASCII text") from exc
+        self.store_status_token(uri, token, now or dt.datetime.now(dt.UTC))
 
     def _fetched_at(self) -> dt.datetime | None:
         fetched = self._meta().get("trust_list_fetched")

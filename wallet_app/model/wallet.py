@@ -421,10 +421,10 @@ class WalletModel:
 
     def answer_online(self, request: ParsedRequest) -> None:
         """Post the answer (after the holder agreed), spending a single-use proof of age when one answers."""
-        entries = [  # per format, an unused proof of age first, then the licence
+        entries = [  # per format, an unused proof of age first, then the licence, the DBS check, the training
             entry
             for suffix in (".sd-jwt", ".mdoc")
-            for kind in (".age.", ".mdl.")
+            for kind in (".age.", ".mdl.", ".dbs.", ".training.")
             if (entry := self._fresh([e for e in self._entries()
                                       if kind in e["config_id"] and e["config_id"].endswith(suffix)])) is not None
         ]
