@@ -178,3 +178,177 @@ def test_left_volunteers_purged_after_retention(tmp_path):
     assert [v.id for v in register.volunteers("test")] == [recent, stay]
     register.close()
     assert not any(b"Leaves" in p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+
+
+# ------------------------------------------------------------------------------- recheck, without a network
+LIST_1, LIST_2 = "https://dbs.example.invalid/status/dbs/1", "https://dbs.example.invalid/status/dbs/2"
+
+
+@pytest.fixture
+def issuer_lists(pki):
+    """A trust list naming status list /1 only, and lists /1 and /2 (the issuer's list grew) on a fake server:
+    index 5 of /2 revoked, index 6 suspended."""
+    from conftest import NOW
+    from didlib.status import Status, StatusList, StatusListToken
+    from didlib.trustlist import ISSUER, TrustList, TrustListEntry
+
+    operator = generate_key()
+    entry = TrustListEntry("DBS", ISSUER, [pki.certificate("iaca")], [pki.certificate("ds")], [LIST_1])
+    grown = StatusList(16, bits=2)
+    grown.set(5, Status.INVALID)
+    grown.set(6, Status.SUSPENDED)
+    server = {
+        "https://trust.example/list": TrustList("demo", NOW, NOW + dt.timedelta(days=30), [entry]).sign(operator),
+        LIST_1: StatusListToken.create_jwt(LIST_1, StatusList(16, bits=2), pki.key("ds"), now=NOW,
+                                           chain=[pki.certificate("ds")]),
+        LIST_2: StatusListToken.create_jwt(LIST_2, grown, pki.key("ds"), now=NOW, chain=[pki.certificate("ds")]),
+    }
+
+    def fetch(url: str) -> bytes:
+        if url not in server:
+            raise OSError(f"offline: {url}")
+        return server[url].encode()
+
+    return operator, server, fetch
+
+
+def someone(number: str, dbs_idx: int, *, training: dt.date | None = None, dbs_until: dt.datetime | None = None):
+    from volunteer_register import CredentialRef, Volunteer
+
+    return Volunteer("Ann", f"Volunteer{number[-1]}", dt.date(1990, 1, 1), "enhanced_barred_lists", "child", number,
+                     dt.date(2026, 1, 1), "advanced", training, "online",
+                     [CredentialRef("licence", LIST_1, 1, None), CredentialRef("dbs", LIST_2, dbs_idx, dbs_until)])
+
+
+def test_recheck_follows_the_reference_and_flags(issuer_lists, tmp_path):
+    """Each credential at the list its reference names (/2, which the trust list does not name); revoked,
+    suspended, training due within 30 days and a credential past its end are flagged, flagged first."""
+    from conftest import NOW
+    from didlib.verifier import TrustCache
+    from volunteer_register import Register, recheck
+
+    operator, _server, fetch = issuer_lists
+    register = Register.in_folder(tmp_path)
+    fine = register.add(someone("100000000001", 1, training=NOW.date() + dt.timedelta(days=200)), "test")
+    revoked = register.add(someone("100000000002", 5), "test")
+    suspended = register.add(someone("100000000003", 6), "test")
+    due = register.add(someone("100000000004", 2, training=NOW.date() + dt.timedelta(days=20)), "test")
+    ended = register.add(someone("100000000005", 3, dbs_until=NOW - dt.timedelta(days=1)), "test")
+    cache = TrustCache(tmp_path / "trust", operator.public_key())
+    report = recheck(register, cache, "https://trust.example/list", fetch, "test", now=NOW)
+    assert not report.errors, report.errors
+    assert set(report.flagged) == {revoked, suspended, due, ended}
+    assert report.flagged[revoked] == ["DBS check revoked by its issuer"]
+    assert report.flagged[suspended] == ["DBS check suspended by its issuer"]
+    assert report.flagged[due] == [f"safeguarding training expires on {(NOW.date() + dt.timedelta(days=20))} "
+                                   "(within 30 days)"]
+    assert report.flagged[ended] == [f"DBS check credential expired on {(NOW - dt.timedelta(days=1)).date()}"]
+    listed = register.volunteers("test")
+    assert [v.id for v in listed][-1] == fine and all(v.flags for v in listed[:-1]), "flagged first"
+
+    # offline, hours later: the cached lists still answer, and the report says how old they are
+    later = NOW + dt.timedelta(hours=2)
+    offline = recheck(register, cache, "https://trust.example/list", lambda url: fetch("nowhere"), "test", now=later)
+    assert set(offline.flagged) == {revoked, suspended, due, ended}
+    assert "could not refresh" in offline.summary() and "120 min old" in offline.summary()
+
+
+def test_recheck_never_says_revoked_without_a_verified_list(issuer_lists, pki, tmp_path):
+    """A forged /2 (signed by a key no trust list names) is not kept: the status is "not confirmed", never
+    "revoked"; with no trust data at all, every check is unconfirmed."""
+    from conftest import NOW
+    from didlib.status import Status, StatusList, StatusListToken
+    from didlib.verifier import TrustCache
+    from volunteer_register import Register, recheck
+
+    operator, server, fetch = issuer_lists
+    forged = StatusList(16, bits=2)
+    forged.set(2, Status.INVALID)
+    server[LIST_2] = StatusListToken.create_jwt(LIST_2, forged, generate_key(), now=NOW)
+    register = Register.in_folder(tmp_path)
+    target = register.add(someone("100000000002", 2), "test")
+    report = recheck(register, TrustCache(tmp_path / "trust", operator.public_key()),
+                     "https://trust.example/list", fetch, "test", now=NOW)
+    assert report.flagged[target] == ["DBS check: status not confirmed (no cached status list for this URI)"]
+    assert any(LIST_2 in e.message for e in report.errors)
+    nothing = recheck(register, TrustCache(tmp_path / "empty", operator.public_key()), None, None, "test", now=NOW)
+    assert all("not confirmed" in r for r in nothing.flagged[target]) and nothing.errors
+
+
+def test_record_refusals():
+    """Only a verified answer whose credentials share one proven device key goes in the register."""
+    from didlib.errors import UsageError
+    from didlib.oid4vp import Binding, VpResult
+    from volunteer_register import record_from_result
+
+    one, other = generate_key(), generate_key()
+    claims = {"licence": [{"given_name": "A", "family_name": "B", "birth_date": "1990-01-01"}],
+              "dbs": [{"certificate_level": "enhanced", "workforce": "child", "certificate_number": "123456789012",
+                       "issue_date": "2026-01-01"}]}
+
+    def result(*keys, valid=True):
+        return VpResult(valid, presented=claims, bindings={
+            kind: [Binding(key.public_key() if key else None, None, None)]
+            for kind, key in zip(claims, keys, strict=True)})
+
+    with pytest.raises(UsageError) as info:
+        record_from_result(result(one, other))
+    assert info.value.code == "not_same_holder"
+    with pytest.raises(UsageError) as info:
+        record_from_result(result(one, None))  # a presentation without a proven key
+    assert info.value.code == "not_same_holder"
+    with pytest.raises(UsageError) as info:
+        record_from_result(result(one, one, valid=False))
+    assert info.value.code == "not_verified"
+    assert record_from_result(result(one, one)).certificate_number == "123456789012"
+
+
+# ---------------------------------------------------------------------------------------------- in person
+def test_verifier_app_adds_to_and_finds_in_the_register(pki, licence, device_key, tmp_path):
+    """The verifier app's volunteer check with the register: the wallet sees which elements are kept
+    (intent_to_retain); the cleared volunteer is added, then found; nothing is kept without "add"."""
+    from conftest import NOW, issue
+    from didlib.errors import UsageError
+    from didlib.mdoc import DOCTYPE_DBS, DOCTYPE_MDL
+    from didlib.mdoc.registry import NS_DBS, NS_ISO
+    from didlib.pki import create_reader_certificate
+    from didlib.presentation import answer_challenge, read_challenge
+    from didlib.samples import dbs_data
+    from didlib.session import entitlement_extension
+    from didlib.verifier import TrustData
+    from verifier_app.model import Settings, VerifierModel
+    from volunteer_register import Register
+
+    key = generate_key()
+    reader = create_reader_certificate(
+        pki.certificate("reader-ca"), pki.key("reader-ca"), key.public_key(), common_name="Scouts Hall",
+        not_before=NOW - dt.timedelta(days=1),
+        extra_extensions=[entitlement_extension({DOCTYPE_MDL: {NS_ISO: "*"}, DOCTYPE_DBS: {NS_DBS: "*"}})])
+    dbs = issue(pki, DOCTYPE_DBS, dbs_data(today=NOW.date()), device_key.public_key())
+    holdings = [(licence, device_key), (dbs, device_key)]
+    register = Register.in_folder(tmp_path)
+
+    def check(mode: str) -> VerifierModel:
+        model = VerifierModel(lambda: TrustData(TrustStore([pki.certificate("iaca")], [pki.certificate("ds")])),
+                              key, [reader], Settings(volunteer_register=mode), clock=lambda: NOW)
+        model.choose("volunteer")
+        pending = read_challenge(model.request_qr, holdings, TrustStore([pki.certificate("reader-ca")]), now=NOW)
+        kept = {e for d in pending.documents for els in d.elements.values() for e, retain in els.items() if retain}
+        assert kept == ({"given_name", "family_name", "birth_date", "certificate_level", "workforce",
+                         "certificate_number"} if mode == "add" else set()), "the wallet is told what is kept"
+        model._scanned(answer_challenge(pending, holdings))
+        assert model.verdict.headline == "VOLUNTEER CLEARED"
+        return model
+
+    with pytest.raises(UsageError):
+        check("").add_to_register(register)
+    model = check("add")
+    volunteer_id = model.add_to_register(register)
+    record = register.get(volunteer_id, "test")
+    assert record.checked_how == "in_person" and record.certificate_number == dbs.elements()[NS_DBS][
+        "certificate_number"]
+    assert {c.kind for c in record.credentials} == {"licence", "dbs"}
+    assert check("lookup").find_in_register(register).id == volunteer_id
+    model.done()
+    with pytest.raises(UsageError):
+        model.add_to_register(register), "nothing personal stays after the result clears"

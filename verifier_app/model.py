@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from didlib.errors import DidlibError
+from didlib.errors import DidlibError, UsageError
 from didlib.pki import common_name_of
 from didlib.qr import decode_image, decode_rgba
 from didlib.trust import TrustStore
 from didlib.verifier import AgePolicy, PeerPolicy, Policy, TrustData, Verdict, VerifierEngine, VolunteerPolicy
 from didlib.verifier.replay import ReplayCache
+from volunteer_register import Register, Volunteer, record_from_verdict
 
 __all__ = ["CHECKS", "Check", "Settings", "VerifierModel"]
 
@@ -34,7 +35,7 @@ class Check:
         if self.key.startswith("age"):
             return AgePolicy(int(self.key.split(":")[1]), challenge25=True)
         if self.key == "volunteer":
-            return VolunteerPolicy(minimum_level=settings.dbs_minimum_level)
+            return VolunteerPolicy(minimum_level=settings.dbs_minimum_level, register=settings.volunteer_register)
         return PeerPolicy()
 
 
@@ -52,6 +53,9 @@ class Settings:
     clear_after_seconds: int = 10
     dbs_minimum_level: str = "enhanced_barred_lists"
     distrusted: set[str] = field(default_factory=set)  # issuer names switched off by the operator
+    # the volunteer check and the organisation's register: "" (not used), "add" (keep the volunteer: the
+    # wallet shows what is kept) or "lookup" (compare with the register, keep nothing new)
+    volunteer_register: str = ""
 
 
 @dataclass
@@ -162,6 +166,22 @@ class VerifierModel:
         self.counts["checks"] = self.counts.get("checks", 0) + 1
         self.counts[verdict.decision] = self.counts.get(verdict.decision, 0) + 1
         self._changed()
+
+    def add_to_register(self, register: Register, actor: str = "verifier") -> int:
+        """Keep the volunteer just cleared in the organisation's register (their wallet showed that it would);
+        their register id. Only after a volunteer check with ``volunteer_register = "add"``."""
+        kept = self.verdict.kept if self.verdict is not None and self.settings.volunteer_register == "add" else {}
+        if not kept:
+            raise UsageError("no volunteer check to keep: choose \"add\" for the register in the settings",
+                             code="nothing_to_keep")
+        return register.add(record_from_verdict(kept), actor)
+
+    def find_in_register(self, register: Register, actor: str = "verifier") -> Volunteer | None:
+        """The register's record of the volunteer just checked (by DBS certificate number), or None."""
+        number = self.verdict.kept.get("certificate_number") if self.verdict is not None else None
+        if not isinstance(number, str):
+            raise UsageError("no volunteer check to look up", code="nothing_to_look_up")
+        return register.find(number, actor)
 
     def tick(self) -> None:
         """Called every second: the result clears itself, so nothing personal stays on screen."""

@@ -43,7 +43,7 @@ from didlib.errors import UsageError
 from didlib.oid4vp import VpResult
 from issuer_service.models import make_engine
 
-__all__ = ["Register", "Volunteer", "CredentialRef", "record_from_result", "KINDS"]
+__all__ = ["Register", "Volunteer", "CredentialRef", "record_from_result", "record_from_verdict", "KINDS"]
 
 KINDS = ("licence", "dbs", "training")  # the credential query ids of didlib.oid4vp.volunteer_query
 
@@ -57,7 +57,7 @@ volunteers = Table(
     Column("dbs_level", String(32), nullable=False),
     Column("workforce", String(32), nullable=False),
     Column("certificate_number", String(12), nullable=False, unique=True),
-    Column("dbs_issue_date", Date, nullable=False),
+    Column("dbs_issue_date", Date),  # not asked in person
     Column("training_level", String(32)),
     Column("training_renewal", Date),
     Column("checked_at", DateTime(timezone=True), nullable=False),
@@ -106,7 +106,7 @@ class Volunteer:
     dbs_level: str
     workforce: str
     certificate_number: str
-    dbs_issue_date: dt.date
+    dbs_issue_date: dt.date | None
     training_level: str | None = None
     training_renewal: dt.date | None = None
     checked_how: str = "online"
@@ -139,34 +139,50 @@ def _text(value: Any, what: str, limit: int = MAX_NAME) -> str:
     return value
 
 
-def record_from_result(result: VpResult, how: str = "online") -> Volunteer:
-    """The register's record of a verified volunteer answer (:func:`didlib.oid4vp.volunteer_query`): only what
-    the query marked ``intent_to_retain``, and each credential's status reference. Raises ``not_same_holder``
-    unless every credential is bound to one device key (the DBS and training issuers bind to the licence's)."""
+def record_from_result(result: VpResult) -> Volunteer:
+    """The register's record of a verified online application (:func:`didlib.oid4vp.volunteer_query`): only
+    what the query marked ``intent_to_retain``, and each credential's status reference. Raises
+    ``not_same_holder`` unless every credential is bound to one device key (the DBS and training issuers bind
+    to the licence's)."""
     if not result.valid:
         raise UsageError("only a verified answer goes in the register", code="not_verified")
     if not result.same_holder():
         raise UsageError("the credentials are not bound to the same device key: they may not belong to one "
                          "person", code="not_same_holder")
     first = {kind: entries[0] for kind, entries in result.presented.items() if entries}
-    if "licence" not in first or "dbs" not in first:
+    refs = {kind: (bindings[0].status, bindings[0].valid_until) for kind, bindings in result.bindings.items()
+            if bindings}
+    return _record(first.get("licence"), first.get("dbs"), first.get("training") or {}, refs, "online")
+
+
+def record_from_verdict(kept: Mapping[str, Any]) -> Volunteer:
+    """The register's record of an in-person volunteer check (``Verdict.kept`` of a
+    :class:`didlib.verifier.VolunteerPolicy` with ``register="add"``: same holder already proven)."""
+    credentials = kept.get("credentials")
+    refs = {kind: (c.get("status"), c.get("valid_until")) for kind, c in credentials.items()} \
+        if isinstance(credentials, Mapping) else {}
+    return _record(kept, kept, {}, refs, "in_person")
+
+
+def _record(licence: Mapping[str, Any] | None, dbs: Mapping[str, Any] | None, training: Mapping[str, Any],
+            refs: Mapping[str, tuple[Any, Any]], how: str) -> Volunteer:
+    if licence is None or dbs is None:
         raise UsageError("a driving licence and a DBS check are both needed", code="document_missing")
-    licence, dbs, training = first["licence"], first["dbs"], first.get("training", {})
-    refs = []
-    for kind, bindings in result.bindings.items():
-        ref = (bindings[0].status or {}).get("status_list") if bindings else None
+    credentials = []
+    for kind, (status, valid_until) in refs.items():
+        ref = status.get("status_list") if isinstance(status, Mapping) else None
         uri, idx = (ref.get("uri"), ref.get("idx")) if isinstance(ref, Mapping) else (None, None)
-        refs.append(CredentialRef(kind, uri if isinstance(uri, str) else None,
-                                  idx if isinstance(idx, int) and not isinstance(idx, bool) else None,
-                                  bindings[0].valid_until if bindings else None))
+        credentials.append(CredentialRef(kind, uri if isinstance(uri, str) else None,
+                                         idx if isinstance(idx, int) and not isinstance(idx, bool) else None,
+                                         valid_until if isinstance(valid_until, dt.datetime) else None))
     return Volunteer(
         _text(licence.get("given_name"), "given name"), _text(licence.get("family_name"), "family name"),
         _date(licence.get("birth_date"), "birth date"), _text(dbs.get("certificate_level"), "DBS level", 32),
         _text(dbs.get("workforce"), "workforce", 32), _text(dbs.get("certificate_number"), "certificate number", 12),
-        _date(dbs.get("issue_date"), "DBS issue date"),
+        _date(dbs["issue_date"], "DBS issue date") if dbs.get("issue_date") is not None else None,
         training.get("level") if isinstance(training.get("level"), str) else None,
         _date(training["renewal_date"], "training renewal date") if "renewal_date" in training else None,
-        how, refs,
+        how, credentials,
     )
 
 

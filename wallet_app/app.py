@@ -316,10 +316,11 @@ class WalletApp(App):
         self._choices = {}
         for doc in self._pending.documents:
             for ns, elements in doc.elements.items():
-                for element in elements:
+                for element, retain in elements.items():
                     entitled = element not in doc.beyond_entitlement.get(ns, [])
-                    rows.append((element + ("" if doc.held else "  (you do not hold this)"), entitled and doc.held,
-                                 not entitled or not doc.held))
+                    note = ("" if doc.held else "  (you do not hold this)") + ("  (kept by the verifier)" if retain
+                                                                               else "")
+                    rows.append((element + note, entitled and doc.held, not entitled or not doc.held))
                     self._choices[(doc.doctype, ns, element)] = len(rows) - 1
         boxes = self._consent_screen(pending.reader, "", rows)
         self._choices = {key: boxes[index] for key, index in self._choices.items()}

@@ -26,6 +26,7 @@ __all__ = [
     "Profile",
     "PROFILES",
     "ONLINE_AGE_ENTITLEMENT",
+    "VOLUNTEER_RETAINED",
     "MDL",
     "PROOF_OF_AGE",
     "DBS_CHECK",
@@ -398,6 +399,14 @@ AGE_CHECK_ENTITLEMENT: dict[str, dict[str, list[str]]] = {
 ONLINE_AGE_ENTITLEMENT: dict[str, dict[str, list[str]]] = {
     DOCTYPE_MDL: {NS_ISO: _AGE_CHECK[:-1]},
     DOCTYPE_AGE: {NS_AGE: _AGE_CHECK[:-1]},
+}
+
+# What a youth organisation's volunteer register keeps of each credential (``intent_to_retain`` true in its
+# requests), per docType and namespace; everything else it asks for is only looked at (specs/volunteers.md).
+VOLUNTEER_RETAINED: dict[str, dict[str, list[str]]] = {
+    DOCTYPE_MDL: {NS_ISO: ["given_name", "family_name", "birth_date"]},
+    DOCTYPE_DBS: {NS_DBS: ["certificate_level", "workforce", "certificate_number", "issue_date"]},
+    DOCTYPE_TRAINING: {NS_TRAINING: ["level", "renewal_date"]},
 }
 
 

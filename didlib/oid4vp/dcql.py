@@ -23,6 +23,7 @@ from didlib.mdoc.registry import (
     NS_ISO,
     NS_TRAINING,
     PROFILES,
+    VOLUNTEER_RETAINED,
 )
 from didlib.sdjwt.profiles import DOCTYPE_FOR_VCT, VCT
 
@@ -65,25 +66,24 @@ def age_query(threshold: int = 18) -> dict[str, Any]:
     }
 
 
-# What a youth organisation asks of a volunteer, element -> whether it keeps it (its volunteer register).
-VOLUNTEER_ELEMENTS: dict[str, tuple[str, str, dict[str, bool]]] = {
-    "licence": (DOCTYPE_MDL, NS_ISO, {"given_name": True, "family_name": True, "birth_date": True,
-                                      "portrait": False}),
-    "dbs": (DOCTYPE_DBS, NS_DBS, {"certificate_level": True, "workforce": True, "outcome": False,
-                                  "certificate_number": True, "issue_date": True}),
-    "training": (DOCTYPE_TRAINING, NS_TRAINING, {"level": True, "renewal_date": True}),
+# What a youth organisation's website asks of a volunteer: query id -> (docType, namespace, elements).
+VOLUNTEER_ASKS: dict[str, tuple[str, str, list[str]]] = {
+    "licence": (DOCTYPE_MDL, NS_ISO, ["given_name", "family_name", "birth_date", "portrait"]),
+    "dbs": (DOCTYPE_DBS, NS_DBS, ["certificate_level", "workforce", "outcome", "certificate_number", "issue_date"]),
+    "training": (DOCTYPE_TRAINING, NS_TRAINING, ["level", "renewal_date"]),
 }
 
 
 def volunteer_entitlement() -> dict[str, dict[str, list[str]]]:
     """The reader-certificate entitlement a youth organisation's website needs for :func:`volunteer_query`."""
-    return {doctype: {ns: list(elements)} for doctype, ns, elements in VOLUNTEER_ELEMENTS.values()}
+    return {doctype: {ns: list(elements)} for doctype, ns, elements in VOLUNTEER_ASKS.values()}
 
 
 def volunteer_query(purpose: str, retention: str) -> dict[str, Any]:
     """DCQL for a volunteer's application: the driving licence (name, birth date, portrait) and the DBS check,
-    required, and the safeguarding training, optional; as mdocs, each element with ``intent_to_retain`` as
-    the organisation's register keeps it (OpenID4VP 1.0 B.3.1, ISO 18013-5 8.3.2.1.2.1).
+    required, and the safeguarding training, optional; as mdocs, each element with ``intent_to_retain`` true
+    when the organisation's register keeps it (``VOLUNTEER_RETAINED``; OpenID4VP 1.0 B.3.1, ISO 18013-5
+    8.3.2.1.2.1).
 
     ``purpose`` and ``retention`` go in each credential set's ``purpose`` (defined by OpenID4VP drafts 22-25
     for the wallet to show, dropped from 1.0; a 1.0 wallet ignores it as an unknown member, section 6).
@@ -95,9 +95,10 @@ def volunteer_query(purpose: str, retention: str) -> dict[str, Any]:
                 "id": query_id,
                 "format": MDOC,
                 "meta": {"doctype_value": doctype},
-                "claims": [{"path": [ns, element], "intent_to_retain": keep} for element, keep in elements.items()],
+                "claims": [{"path": [ns, element], "intent_to_retain": element in VOLUNTEER_RETAINED[doctype][ns]}
+                           for element in elements],
             }
-            for query_id, (doctype, ns, elements) in VOLUNTEER_ELEMENTS.items()
+            for query_id, (doctype, ns, elements) in VOLUNTEER_ASKS.items()
         ],
         "credential_sets": [
             {"options": [["licence", "dbs"]], "required": True, "purpose": said},

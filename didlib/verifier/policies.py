@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from didlib.keys import PublicKey
-from didlib.mdoc.registry import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, NS_AGE, NS_DBS, NS_ISO
+from didlib.mdoc.registry import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, NS_AGE, NS_DBS, NS_ISO, VOLUNTEER_RETAINED
 from didlib.mdoc.verifier import DocumentResult, VerificationResult
 from didlib.verification import Problem
 
@@ -67,6 +67,9 @@ class Verdict:
     valid_until: dt.datetime | None = None
     data_age: dict[str, int | None] = field(default_factory=dict)  # seconds, of the trust list and status data
     stale: bool = False
+    # for an organisation's register (VolunteerPolicy with ``register``): the retained elements and each
+    # credential's status reference; never shown, gone with the verdict
+    kept: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def as_json(self) -> dict[str, Any]:
         display = {k: base64.b64encode(v).decode() if isinstance(v, bytes) else v for k, v in self.display.items()}
@@ -177,6 +180,9 @@ class VolunteerPolicy(Policy):
 
     minimum_level: str = "enhanced_barred_lists"
     workforce: str = "child"
+    # "add": the organisation keeps the volunteer in its register (the elements it keeps are asked with
+    # intent_to_retain, which the wallet shows); "lookup": it compares with its register and keeps nothing new
+    register: str = ""
     name = "volunteer"
 
     def request(self) -> dict[str, dict[str, dict[str, bool]]]:
@@ -197,7 +203,12 @@ class VolunteerPolicy(Policy):
                 "certificate_number",
             )
         }
-        return {DOCTYPE_MDL: {NS_ISO: identity}, DOCTYPE_DBS: {NS_DBS: dbs}}
+        request = {DOCTYPE_MDL: {NS_ISO: identity}, DOCTYPE_DBS: {NS_DBS: dbs}}
+        if self.register == "add":
+            for doctype, namespaces in request.items():
+                for ns, elements in namespaces.items():
+                    elements.update(dict.fromkeys(set(elements) & set(VOLUNTEER_RETAINED[doctype][ns]), True))
+        return request
 
     def decide(self, result: VerificationResult) -> Verdict:
         licence, dbs = _document(result, DOCTYPE_MDL), _document(result, DOCTYPE_DBS)
@@ -234,6 +245,14 @@ class VolunteerPolicy(Policy):
         verdict.issuer, verdict.valid_until = dbs.issuer, dbs.valid_until
         for doc in (licence, dbs):
             _status_note(doc, verdict)
+        if self.register and same_key and same_person:
+            verdict.kept = {
+                **{e: who.get(e) for e in VOLUNTEER_RETAINED[DOCTYPE_MDL][NS_ISO]},
+                **{e: check.get(e) for e in VOLUNTEER_RETAINED[DOCTYPE_DBS][NS_DBS]},
+                "credentials": {kind: {"status": doc.mso.status if doc.mso is not None else None,
+                                       "valid_until": doc.valid_until} for kind, doc in (("licence", licence),
+                                                                                         ("dbs", dbs))},
+            }
         return verdict
 
     def _decision(self, check: dict[str, Any], same_key: bool, same_person: bool) -> Verdict:
