@@ -18,6 +18,7 @@ import pytest
 
 from conftest import new_wallet
 from didlib import TrustStore
+from didlib.errors import UsageError
 from didlib.keys import generate_key
 from didlib.oid4vp import build_response, parse_request, request_uri_parts
 from didlib.samples import SAMPLE_DRIVER, driver_number
@@ -65,6 +66,25 @@ def volunteer(issuer, tmp_path_factory):
         offer = wallet.request_bound(issuer[0], kind, reference)
         wallet.add_from_offer(offer["credential_offer_uri"], offer.get("tx_code"))
     return wallet
+
+
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("DIDLIB_TEST_POSTGRES") else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def register(request, tmp_path):
+    """An empty register on SQLite (always) and PostgreSQL (when DIDLIB_TEST_POSTGRES is set)."""
+    from volunteer_register import Register
+    from volunteer_register.register import metadata
+
+    if request.param == "sqlite":
+        made = Register.in_folder(tmp_path / "register")
+    else:
+        made = Register(os.environ["DIDLIB_TEST_POSTGRES"])
+        metadata.drop_all(made.engine)
+        metadata.create_all(made.engine)
+    yield made
+    made.close()
 
 
 def cli(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -161,10 +181,9 @@ def test_erased_volunteer_is_gone_from_the_files(issuer, portal, volunteer, stat
     assert "erase" in cli(state, "audit").stdout
 
 
-def test_left_volunteers_purged_after_retention(tmp_path):
-    from volunteer_register import Register, Volunteer
+def test_left_volunteers_purged_after_retention(register):
+    from volunteer_register import Volunteer
 
-    register = Register.in_folder(tmp_path)
     today = dt.date(2026, 6, 1)
     stay = register.add(Volunteer("Ann", "Stays", dt.date(1990, 1, 1), "enhanced", "child", "111111111111",
                                   dt.date(2026, 1, 1)), "test")
@@ -176,8 +195,30 @@ def test_left_volunteers_purged_after_retention(tmp_path):
     register.left(recent, "test", on=today - dt.timedelta(days=10))
     assert register.purge(dt.timedelta(days=365), "test", today=today) == 1
     assert [v.id for v in register.volunteers("test")] == [recent, stay]
-    register.close()
-    assert not any(b"Leaves" in p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+    assert [e["action"] for e in register.audit_log("test")][:2] == ["list", "purge"]
+    with pytest.raises(UsageError):
+        register.left(gone, "test")
+
+
+def test_erase_on_the_register(register):
+    """Erasure at the register: the row and its credential references go; on SQLite not a byte is left (many
+    volunteers, so the erased one shared pages with others); a second erase is a clear error."""
+    from volunteer_register import CredentialRef, Volunteer
+
+    ids = [register.add(Volunteer("Given", f"Family{n:04d}", dt.date(1990, 1, 1), "enhanced", "child",
+                                  f"{n:012d}", dt.date(2026, 1, 1), credentials=[
+                                      CredentialRef("dbs", LIST_2, n, None)]), "test") for n in range(1, 200)]
+    target = ids[100]
+    register.erase(target, "test")
+    left = register.volunteers("test")
+    assert len(left) == 198 and target not in {v.id for v in left}
+    assert all(c.status_idx != 101 for v in left for c in v.credentials)
+    for path in register.files():
+        data = path.read_bytes()
+        assert b"Family0101" not in data and b"000000000101" not in data, path.name
+    with pytest.raises(UsageError) as info:
+        register.erase(target, "test")
+    assert info.value.code == "not_found"
 
 
 # ------------------------------------------------------------------------------- recheck, without a network
@@ -220,15 +261,14 @@ def someone(number: str, dbs_idx: int, *, training: dt.date | None = None, dbs_u
                      [CredentialRef("licence", LIST_1, 1, None), CredentialRef("dbs", LIST_2, dbs_idx, dbs_until)])
 
 
-def test_recheck_follows_the_reference_and_flags(issuer_lists, tmp_path):
+def test_recheck_follows_the_reference_and_flags(issuer_lists, register, tmp_path):
     """Each credential at the list its reference names (/2, which the trust list does not name); revoked,
     suspended, training due within 30 days and a credential past its end are flagged, flagged first."""
     from conftest import NOW
     from didlib.verifier import TrustCache
-    from volunteer_register import Register, recheck
+    from volunteer_register import recheck
 
     operator, _server, fetch = issuer_lists
-    register = Register.in_folder(tmp_path)
     fine = register.add(someone("100000000001", 1, training=NOW.date() + dt.timedelta(days=200)), "test")
     revoked = register.add(someone("100000000002", 5), "test")
     suspended = register.add(someone("100000000003", 6), "test")
@@ -253,19 +293,18 @@ def test_recheck_follows_the_reference_and_flags(issuer_lists, tmp_path):
     assert "could not refresh" in offline.summary() and "120 min old" in offline.summary()
 
 
-def test_recheck_never_says_revoked_without_a_verified_list(issuer_lists, pki, tmp_path):
+def test_recheck_never_says_revoked_without_a_verified_list(issuer_lists, register, tmp_path):
     """A forged /2 (signed by a key no trust list names) is not kept: the status is "not confirmed", never
     "revoked"; with no trust data at all, every check is unconfirmed."""
     from conftest import NOW
     from didlib.status import Status, StatusList, StatusListToken
     from didlib.verifier import TrustCache
-    from volunteer_register import Register, recheck
+    from volunteer_register import recheck
 
     operator, server, fetch = issuer_lists
     forged = StatusList(16, bits=2)
     forged.set(2, Status.INVALID)
     server[LIST_2] = StatusListToken.create_jwt(LIST_2, forged, generate_key(), now=NOW)
-    register = Register.in_folder(tmp_path)
     target = register.add(someone("100000000002", 2), "test")
     report = recheck(register, TrustCache(tmp_path / "trust", operator.public_key()),
                      "https://trust.example/list", fetch, "test", now=NOW)
@@ -277,7 +316,6 @@ def test_recheck_never_says_revoked_without_a_verified_list(issuer_lists, pki, t
 
 def test_record_refusals():
     """Only a verified answer whose credentials share one proven device key goes in the register."""
-    from didlib.errors import UsageError
     from didlib.oid4vp import Binding, VpResult
     from volunteer_register import record_from_result
 
@@ -304,11 +342,10 @@ def test_record_refusals():
 
 
 # ---------------------------------------------------------------------------------------------- in person
-def test_verifier_app_adds_to_and_finds_in_the_register(pki, licence, device_key, tmp_path):
+def test_verifier_app_adds_to_and_finds_in_the_register(pki, licence, device_key, register):
     """The verifier app's volunteer check with the register: the wallet sees which elements are kept
     (intent_to_retain); the cleared volunteer is added, then found; nothing is kept without "add"."""
     from conftest import NOW, issue
-    from didlib.errors import UsageError
     from didlib.mdoc import DOCTYPE_DBS, DOCTYPE_MDL
     from didlib.mdoc.registry import NS_DBS, NS_ISO
     from didlib.pki import create_reader_certificate
@@ -317,7 +354,6 @@ def test_verifier_app_adds_to_and_finds_in_the_register(pki, licence, device_key
     from didlib.session import entitlement_extension
     from didlib.verifier import TrustData
     from verifier_app.model import Settings, VerifierModel
-    from volunteer_register import Register
 
     key = generate_key()
     reader = create_reader_certificate(
@@ -326,7 +362,6 @@ def test_verifier_app_adds_to_and_finds_in_the_register(pki, licence, device_key
         extra_extensions=[entitlement_extension({DOCTYPE_MDL: {NS_ISO: "*"}, DOCTYPE_DBS: {NS_DBS: "*"}})])
     dbs = issue(pki, DOCTYPE_DBS, dbs_data(today=NOW.date()), device_key.public_key())
     holdings = [(licence, device_key), (dbs, device_key)]
-    register = Register.in_folder(tmp_path)
 
     def check(mode: str) -> VerifierModel:
         model = VerifierModel(lambda: TrustData(TrustStore([pki.certificate("iaca")], [pki.certificate("ds")])),

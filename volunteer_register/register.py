@@ -67,7 +67,7 @@ volunteers = Table(
     Column("rechecked_at", DateTime(timezone=True)),
 )
 credentials = Table(
-    "credentials", metadata,
+    "volunteer_credentials", metadata,
     Column("id", Integer, primary_key=True),
     Column("volunteer_id", Integer, ForeignKey("volunteers.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("kind", String(16), nullable=False),
@@ -76,7 +76,7 @@ credentials = Table(
     Column("valid_until", DateTime(timezone=True)),
 )
 audit = Table(
-    "audit", metadata,
+    "volunteer_audit", metadata,
     Column("id", Integer, primary_key=True),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("actor", String(64), nullable=False),
@@ -301,8 +301,8 @@ class Register:
                     driver.execute(statement)  # type: ignore[union-attr]
             else:
                 driver.autocommit = True  # type: ignore[union-attr]
-                for table in ("volunteers", "credentials"):
-                    driver.execute(f"VACUUM {table}")  # type: ignore[union-attr]
+                for table in (volunteers, credentials):
+                    driver.execute(f"VACUUM {table.name}")  # type: ignore[union-attr]
         finally:
             raw.close()
             self.engine.dispose()  # not back into the pool with autocommit set
