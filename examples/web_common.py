@@ -1,5 +1,6 @@
 """What the example websites (the age-gated shop, the volunteer portal) share: OpenID4VP transactions kept in
-SQLite, the trust data they verify answers with, the two OpenID4VP endpoints and the security headers.
+SQLite, the trust data they verify answers with, the two OpenID4VP endpoints, the page a transaction waits on
+and the security headers.
 
 A transaction (a checkout, an application) belongs to the browser that started it (a cookie), starting one
 is rate-limited per client, and an answer that does not verify never ends a waiting one. Limits and reasons:
@@ -8,9 +9,11 @@ specs/online.md, "The demo shop".
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import hashlib
+import html
 import json
 import os
 import secrets
@@ -28,6 +31,7 @@ from fastapi.responses import JSONResponse, Response
 
 from didlib.errors import DidlibError
 from didlib.oid4vp import PresentationRequest, VpResult
+from didlib.qr import qr_png
 from didlib.verifier import TrustCache, TrustData
 
 MAX_PENDING = 1000  # waiting transactions, all clients together
@@ -231,3 +235,39 @@ def page(request: Request, title: str, body: str, style: str = "") -> str:
 <style nonce="{request.state.nonce}">body{{font-family:sans-serif;max-width:32em;margin:2em auto}}
 .verified{{color:#0a0;font-weight:bold}} .refused{{color:#a00;font-weight:bold}}{style}</style></head>
 <body><h1>{title}</h1>{body}</body></html>"""
+
+
+def waiting_page(request: Request, site: Site, checkout_id: str, cookie: str, *, title: str, intro: str, alt: str,
+                 poll: str, expired: str, done: str) -> str:
+    """The page a transaction waits on, for the browser that started it (else 404): the ``openid4vp://`` link
+    (same device) and its QR (cross-device), and a script that polls ``poll`` until the wallet's answer is in,
+    then runs ``done`` (JavaScript with the outcome as ``o``). ``intro`` is trusted HTML."""
+    checkout = site.checkouts.get(checkout_id, request.cookies.get(cookie, ""))
+    link = checkout.request.uri(f"{site.base_url}/request/{checkout_id}")
+    qr = base64.b64encode(qr_png(link, ecc="M", box_size=5)).decode()
+    return page(request, title, f"""
+            <p>Scan with your wallet, or <a id="link" href="{html.escape(link)}">open your wallet on this phone</a>.
+            {intro}</p>
+            <img id="qr" alt="{html.escape(alt)}" src="data:image/png;base64,{qr}">
+            <p id="outcome" data-link="{html.escape(link)}">Waiting for your wallet&hellip;</p>
+            <script nonce="{request.state.nonce}">
+              async function poll() {{
+                const p = document.getElementById("outcome");
+                const r = await fetch("{poll}");
+                if (!r.ok) {{
+                  p.textContent = "{expired}";
+                  p.className = "refused";
+                  return;
+                }}
+                const o = await r.json();
+                if (o.outcome === "waiting") {{
+                  if (o.detail) p.textContent = "An answer was not accepted (" + o.detail + "): waiting";
+                  setTimeout(poll, 500);
+                  return;
+                }}
+                document.getElementById("qr").hidden = true;
+                {done}
+                p.className = "verified";
+              }}
+              poll();
+            </script>""")

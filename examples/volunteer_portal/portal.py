@@ -22,7 +22,6 @@ volunteers who left longer ago than the retention period; ``volunteer-register``
 from __future__ import annotations
 
 import argparse
-import base64
 import datetime as dt
 import html
 import os
@@ -43,7 +42,6 @@ from didlib.errors import UsageError
 from didlib.keys import load_public_key
 from didlib.oid4vp import PresentationRequest, VpResult, volunteer_entitlement, volunteer_query
 from didlib.pkidir import PkiDir
-from didlib.qr import qr_png
 from didlib.verification import Problem
 from didlib.verifier import TrustCache, TrustData
 from issuer_service.app import BodyLimit
@@ -52,7 +50,7 @@ from volunteer_register.recheck import RecheckReport, recheck
 from volunteer_register.register import Register, record_from_result
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # examples/web_common.py, shared with the shop
-from web_common import REFRESH, Checkouts, Site, openid4vp_routes, page, security_headers
+from web_common import REFRESH, Checkouts, Site, openid4vp_routes, page, security_headers, waiting_page
 
 COOKIE = "portal_browser"
 RECHECK = 3600  # seconds between scheduled rechecks
@@ -146,35 +144,10 @@ def create_app(portal: Portal, staff_token: str) -> FastAPI:
 
     @app.get("/apply/{application}", response_class=HTMLResponse)
     def waiting(application: str, request: Request) -> str:
-        found = portal.checkouts.get(application, request.cookies.get(COOKIE, ""))
-        link = found.request.uri(f"{portal.base_url}/request/{application}")
-        qr = base64.b64encode(qr_png(link, ecc="M", box_size=5)).decode()
-        return page(request, "Apply with your wallet", f"""
-            <p>Scan with your wallet, or <a id="link" href="{html.escape(link)}">open your wallet on this phone</a>.
-            Your wallet shows what we ask, what we keep and why.</p>
-            <img id="qr" alt="application QR code" src="data:image/png;base64,{qr}">
-            <p id="outcome" data-link="{html.escape(link)}">Waiting for your wallet&hellip;</p>
-            <script nonce="{request.state.nonce}">
-              async function poll() {{
-                const p = document.getElementById("outcome");
-                const r = await fetch("/apply/{application}/outcome");
-                if (!r.ok) {{
-                  p.textContent = "This application has expired: start again";
-                  p.className = "refused";
-                  return;
-                }}
-                const o = await r.json();
-                if (o.outcome === "waiting") {{
-                  if (o.detail) p.textContent = "Your answer was not accepted (" + o.detail + "): waiting";
-                  setTimeout(poll, 500);
-                  return;
-                }}
-                document.getElementById("qr").hidden = true;
-                p.textContent = "Thank you: your checks are verified and you are on our register";
-                p.className = "verified";
-              }}
-              poll();
-            </script>""")
+        return waiting_page(request, portal, application, COOKIE, title="Apply with your wallet",
+                            intro="Your wallet shows what we ask, what we keep and why.", alt="application QR code",
+                            poll=f"/apply/{application}/outcome", expired="This application has expired: start again",
+                            done='p.textContent = "Thank you: your checks are verified and you are on our register";')
 
     @app.get("/apply/{application}/outcome")
     def outcome(application: str, request: Request) -> dict[str, object]:
