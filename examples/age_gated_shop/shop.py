@@ -18,9 +18,7 @@ and reasons: specs/online.md, "The demo shop".
 from __future__ import annotations
 
 import argparse
-import base64
 import datetime as dt
-import html
 import secrets
 import sys
 import tempfile
@@ -36,12 +34,11 @@ from didlib.keys import load_public_key
 from didlib.mdoc.registry import ONLINE_AGE_ENTITLEMENT
 from didlib.oid4vp import VpResult, age_query
 from didlib.pkidir import PkiDir
-from didlib.qr import qr_png
 from didlib.verifier import TrustCache
 from issuer_service.app import BodyLimit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # examples/web_common.py, shared with the portal
-from web_common import REFRESH, Checkouts, Site, openid4vp_routes, page, security_headers
+from web_common import REFRESH, Checkouts, Site, openid4vp_routes, page, security_headers, waiting_page
 
 COOKIE = "shop_browser"
 
@@ -86,34 +83,11 @@ def create_app(shop: Shop) -> FastAPI:
 
     @app.get("/checkout/{checkout_id}", response_class=HTMLResponse)
     def waiting(checkout_id: str, request: Request) -> str:
-        checkout = shop.checkouts.get(checkout_id, request.cookies.get(COOKIE, ""))
-        link = checkout.request.uri(f"{shop.base_url}/request/{checkout_id}")
-        qr = base64.b64encode(qr_png(link, ecc="M", box_size=5)).decode()
-        return page(request, "Verify your age", f"""
-            <p>Scan with your wallet, or <a id="link" href="{html.escape(link)}">open your wallet on this phone</a>.</p>
-            <img id="qr" alt="age check QR code" src="data:image/png;base64,{qr}">
-            <p id="outcome" data-link="{html.escape(link)}">Waiting for your wallet&hellip;</p>
-            <script nonce="{request.state.nonce}">
-              async function poll() {{
-                const p = document.getElementById("outcome");
-                const r = await fetch("/checkout/{checkout_id}/outcome");
-                if (!r.ok) {{
-                  p.textContent = "This checkout has expired: start again";
-                  p.className = "refused";
-                  return;
-                }}
-                const o = await r.json();
-                if (o.outcome === "waiting") {{
-                  if (o.detail) p.textContent = "An answer was not accepted (" + o.detail + "): waiting";
-                  setTimeout(poll, 500);
-                  return;
-                }}
-                document.getElementById("qr").hidden = true;
-                p.textContent = o.age_over_18 ? "Age verified: over 18" : "Not over 18: we cannot sell this to you";
-                p.className = "verified";
-              }}
-              poll();
-            </script>""")
+        return waiting_page(request, shop, checkout_id, COOKIE, title="Verify your age", intro="",
+                            alt="age check QR code", poll=f"/checkout/{checkout_id}/outcome",
+                            expired="This checkout has expired: start again",
+                            done='p.textContent = o.age_over_18 ? "Age verified: over 18" : '
+                                 '"Not over 18: we cannot sell this to you";')
 
     @app.get("/checkout/{checkout_id}/outcome")
     def outcome(checkout_id: str, request: Request) -> dict[str, object]:
