@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from didlib.errors import DidlibError
 from didlib.oid4vp import PresentationRequest, VpResult
@@ -175,10 +175,18 @@ class Site:
             except DidlibError:  # e.g. the trust list expired and the issuer cannot be reached
                 self.data = None
 
-    def start(self, client: str, browser: str, query: Mapping[str, Any]) -> str:
-        """A transaction asking ``query``, answered at ``/response/{id}``."""
-        return self.checkouts.start(client, digest(browser), lambda checkout_id: PresentationRequest.create(
+    def begin(self, request: Request, cookie: str, query: Mapping[str, Any], pages: str) -> RedirectResponse:
+        """Start a transaction asking ``query`` (answered at ``/response/{id}``) for the browser that asks, give
+        that browser its random cookie the first time, and send it to the page at ``pages/{id}``."""
+        self.refresh_trust()
+        browser = request.cookies.get(cookie) or secrets.token_urlsafe(32)
+        client = request.client.host if request.client else "unknown"
+        checkout_id = self.checkouts.start(client, digest(browser), lambda checkout_id: PresentationRequest.create(
             self.host, f"{self.base_url}/response/{checkout_id}", query), dt.datetime.now(dt.UTC))
+        response = RedirectResponse(f"{pages}/{checkout_id}", status_code=303)
+        response.set_cookie(cookie, browser, max_age=86_400, httponly=True, samesite="lax",
+                            secure=self.base_url.startswith("https:"))
+        return response
 
     def verify(self, saved: PresentationRequest, fields: Mapping[str, str], data: TrustData) -> VpResult:
         """The check of an answer; a site with more to prove than the presentations' validity extends it."""

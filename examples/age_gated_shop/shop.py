@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import secrets
 import sys
 import tempfile
 from pathlib import Path
@@ -48,14 +47,7 @@ def over_18(result: VpResult) -> dict[str, Any]:
     return {"age_over_18": result.claims.get("age_over_18") is True}
 
 
-class Shop(Site):
-    """The shop: a site that asks for "over 18" and keeps that boolean of each checkout."""
-
-    def new_checkout(self, client: str, browser: str) -> str:
-        return self.start(client, browser, age_query(18))
-
-
-def create_app(shop: Shop) -> FastAPI:
+def create_app(shop: Site) -> FastAPI:
     app = FastAPI(title="Age-gated shop (OpenID4VP demo)", docs_url=None, redoc_url=None)
     app.add_middleware(BodyLimit)
     security_headers(app)
@@ -73,13 +65,7 @@ def create_app(shop: Shop) -> FastAPI:
 
     @app.post("/checkout")
     def start(request: Request) -> RedirectResponse:
-        shop.refresh_trust()
-        browser = request.cookies.get(COOKIE) or secrets.token_urlsafe(32)
-        checkout_id = shop.new_checkout(request.client.host if request.client else "unknown", browser)
-        response = RedirectResponse(f"/checkout/{checkout_id}", status_code=303)
-        response.set_cookie(COOKIE, browser, max_age=86_400, httponly=True, samesite="lax",
-                            secure=shop.base_url.startswith("https:"))
-        return response
+        return shop.begin(request, COOKIE, age_query(18), "/checkout")
 
     @app.get("/checkout/{checkout_id}", response_class=HTMLResponse)
     def waiting(checkout_id: str, request: Request) -> str:
@@ -100,12 +86,12 @@ def create_app(shop: Shop) -> FastAPI:
 
 
 def build_shop(issuer: str, reader_pki: Path, base_url: str, host: str, state: Path,
-               refresh: int = REFRESH) -> Shop:
+               refresh: int = REFRESH) -> Site:
     """Get a reader certificate for ``host`` from the reader CA and the issuer's trust list."""
     operator = load_public_key(httpx.get(f"{issuer}/trust/operator.pem", timeout=10).raise_for_status().content)
     reader = PkiDir(reader_pki).website_reader(host, organisation="Example Cider Shop",
                                                entitlement=ONLINE_AGE_ENTITLEMENT)
-    shop = Shop(base_url, host, reader, TrustCache(state / "trust", operator), f"{issuer}/trust/list",
+    shop = Site(base_url, host, reader, TrustCache(state / "trust", operator), f"{issuer}/trust/list",
                 Checkouts(state / "checkouts.sqlite", over_18), refresh_every=dt.timedelta(seconds=refresh))
     shop.refresh_trust()
     return shop

@@ -70,10 +70,10 @@ class Portal(Site):
     retention: dt.timedelta
     last_recheck: RecheckReport | None = None
 
-    def new_application(self, client: str, browser: str) -> str:
+    def query(self) -> dict[str, Any]:
         kept = f"your name, birth date and DBS details for as long as you volunteer and " \
                f"{self.retention.days} days after; never your photo"
-        return self.start(client, browser, volunteer_query(PURPOSE, kept))
+        return volunteer_query(PURPOSE, kept)
 
     def verify(self, saved: PresentationRequest, fields: Mapping[str, str], data: TrustData) -> VpResult:
         """The presentations verify, and they belong to one person (one device key): then the register keeps
@@ -134,13 +134,7 @@ def create_app(portal: Portal, staff_token: str) -> FastAPI:
 
     @app.post("/apply")
     def start(request: Request) -> RedirectResponse:
-        portal.refresh_trust()
-        browser = request.cookies.get(COOKIE) or secrets.token_urlsafe(32)
-        application = portal.new_application(request.client.host if request.client else "unknown", browser)
-        response = RedirectResponse(f"/apply/{application}", status_code=303)
-        response.set_cookie(COOKIE, browser, max_age=86_400, httponly=True, samesite="lax",
-                            secure=portal.base_url.startswith("https:"))
-        return response
+        return portal.begin(request, COOKIE, portal.query(), "/apply")
 
     @app.get("/apply/{application}", response_class=HTMLResponse)
     def waiting(application: str, request: Request) -> str:
