@@ -390,3 +390,15 @@ def test_verifier_app_adds_to_and_finds_in_the_register(pki, licence, device_key
     model.done()
     with pytest.raises(UsageError):
         model.add_to_register(register), "nothing personal stays after the result clears"
+
+
+def test_cli_usage_errors(tmp_path):
+    """Clear errors (exit 2), never a traceback: no register set up, an issuer that cannot be reached, an
+    unknown volunteer; a certificate number not on the register is exit 1."""
+    not_set_up = cli(tmp_path, "recheck")
+    assert not_set_up.returncode == 2 and "[not_set_up]" in not_set_up.stderr, not_set_up.stderr
+    closed = cli(tmp_path, "init", "--issuer", f"http://127.0.0.1:{process.free_port()}")
+    assert closed.returncode == 2 and "[unreachable]" in closed.stderr, closed.stderr
+    assert cli(tmp_path, "erase", "7").stderr.strip().endswith("[not_found]")
+    assert cli(tmp_path, "find", "123456789012").returncode == 1
+    assert "Traceback" not in not_set_up.stderr + closed.stderr

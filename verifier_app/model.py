@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from didlib.errors import DidlibError, UsageError
 from didlib.pki import common_name_of
@@ -20,7 +20,9 @@ from didlib.qr import decode_image, decode_rgba
 from didlib.trust import TrustStore
 from didlib.verifier import AgePolicy, PeerPolicy, Policy, TrustData, Verdict, VerifierEngine, VolunteerPolicy
 from didlib.verifier.replay import ReplayCache
-from volunteer_register import Register, Volunteer, record_from_verdict
+
+if TYPE_CHECKING:  # the register needs SQLAlchemy (didlib[service]); a till without a register does not
+    from volunteer_register import Register, Volunteer
 
 __all__ = ["CHECKS", "Check", "Settings", "VerifierModel"]
 
@@ -174,6 +176,8 @@ class VerifierModel:
         if not kept:
             raise UsageError("no volunteer check to keep: choose \"add\" for the register in the settings",
                              code="nothing_to_keep")
+        from volunteer_register import record_from_verdict
+
         return register.add(record_from_verdict(kept), actor)
 
     def find_in_register(self, register: Register, actor: str = "verifier") -> Volunteer | None:
