@@ -141,8 +141,16 @@ def test_apply_register_revoke_recheck(issuer, portal, volunteer, state):
     offline = cli(state, "recheck", "--offline")  # no network: the cached lists, with their age
     assert offline.returncode == 1 and "DBS check revoked" in offline.stdout and "min old" in offline.stdout
 
+    together = [subprocess.Popen([str(Path(sys.executable).with_name("volunteer-register")), "--state", str(state),
+                                  "--actor", f"cron{n}", "recheck"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True) for n in range(4)]  # four rechecks at once on one register
+    outputs = [proc.communicate(timeout=120) for proc in together]
+    assert [proc.returncode for proc in together] == [1] * 4, outputs
+    assert all("DBS check revoked" in out for out, _ in outputs)
+
     staff_page = httpx.get(f"{portal}/register", auth=STAFF)
     assert staff_page.status_code == 200 and "DBS check revoked by its issuer" in staff_page.text
+    assert "volunteers checked" in staff_page.text, "the portal's own scheduled recheck ran"
     assert httpx.get(f"{portal}/register").status_code == 401
     assert httpx.get(f"{portal}/register", auth=("lead", "wrong")).status_code == 401
     export = httpx.get(f"{portal}/register.csv", auth=STAFF)
