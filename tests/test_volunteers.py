@@ -5,6 +5,7 @@ check bound to another key than the licence is refused; an erased volunteer is g
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import html
 import os
@@ -38,7 +39,7 @@ STAFF = ("lead", "staff-secret")
 def issuer(tmp_path_factory):
     data = tmp_path_factory.mktemp("issuer")
     proc, base = process.start(data, DIDLIB_ADMIN_TOKEN="admin", DIDLIB_SEED_DRIVERS="10",
-                               DIDLIB_RATE_PER_MINUTE="1000")
+                               DIDLIB_RATE_PER_MINUTE="1000", DIDLIB_STATUS_LIST_SIZE="16")
     yield base, data
     process.stop(proc)
 
@@ -62,7 +63,14 @@ def portal(issuer, state):
 
 @pytest.fixture(scope="module")
 def volunteer(issuer, tmp_path_factory):
-    """A wallet with the sample driver's licence, a DBS check and safeguarding training bound to it."""
+    """A wallet with the sample driver's licence, a DBS check and safeguarding training bound to it. Nine DBS
+    checks are issued first, so the DBS issuer's first list (16 entries, a new one opens at half) is full and
+    the volunteer's check is on a later list."""
+    client = IssuerClient(issuer[0])
+    (other,) = client.obtain(client.identify(*IDENTITY), "uk.dvla.mdl.mdoc")
+    for _ in range(9):
+        client.obtain(client.bind("dbs", SAMPLE_DBS_NUMBER, other.mdoc(), other.key).json(), "uk.dbs.check.mdoc",
+                      keys=[other.key])
     wallet, _ = new_wallet(tmp_path_factory.mktemp("wallet"), issuer[0])
     for kind, reference in (("dbs", SAMPLE_DBS_NUMBER), ("training", SAMPLE_TRAINING_REFERENCE)):
         offer = wallet.request_bound(issuer[0], kind, reference)
@@ -125,6 +133,12 @@ def test_apply_register_revoke_recheck(issuer, portal, volunteer, state):
     never = {what: value for what, value in needles(SAMPLE_DRIVER, IDENTITY[0], portrait, keys).items()
              if what.startswith(("portrait", "document number", "device key"))}
     assert personal_traces(state, [never]) == [], "no photo, no licence number, no device key in the register"
+    from volunteer_register import Register
+
+    with contextlib.closing(Register.in_folder(state)) as register:
+        (record,) = register.volunteers("test")
+    dbs_list = next(c.status_uri for c in record.credentials if c.kind == "dbs")
+    assert not dbs_list.endswith("/1"), f"the volunteer's DBS check is on a later list: {dbs_list}"
     first = cli(state, "recheck")
     assert first.returncode == 0, first.stdout + first.stderr
     assert "1 volunteers checked, 0 flagged" in first.stdout
