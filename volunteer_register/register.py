@@ -312,7 +312,8 @@ class Register:
         query = select(volunteers).order_by(volunteers.c.family_name, volunteers.c.given_name)
         rows = db.execute(query if where is None else query.where(where)).mappings().all()
         refs: dict[int, list[CredentialRef]] = {}
-        for ref in db.execute(select(credentials)).mappings():
+        ids = [row["id"] for row in rows]
+        for ref in db.execute(select(credentials).where(credentials.c.volunteer_id.in_(ids))).mappings():
             refs.setdefault(ref["volunteer_id"], []).append(
                 CredentialRef(ref["kind"], ref["status_uri"], ref["status_idx"], _utc(ref["valid_until"])))
         return [Volunteer(**{k: v for k, v in row.items() if k not in ("checked_at", "rechecked_at")},
