@@ -438,7 +438,7 @@ def cmd_vp_answer(args: argparse.Namespace) -> int:
     mdocs = [(_credential(path), load_private_key(args.device_key)) for path in args.mdoc or []]
     answer = build_response(asked, sd_jwts, mdocs, now=_now(args.now))
     _write(args.out, json.dumps(answer.form).encode())
-    print(json.dumps({"client_id": asked.client_id, "reader": asked.reader.name, "claims": asked.requested_claims()}))
+    print(json.dumps({"client_id": asked.client_id, "reader": asked.asker, "claims": asked.requested_claims()}))
     return EXIT_OK
 
 

@@ -8,18 +8,32 @@ verifies the request object against the reader CAs the wallet trusts and checks 
 client, and :func:`build_response` presents SD-JWT VCs (key binding to ``nonce`` and ``client_id``) or mdocs
 (device-signed over the OpenID4VP handover SessionTranscript of ISO 18013-7 / OpenID4VP B.2.6.1).
 
+Over the W3C Digital Credentials API (Appendix A): :meth:`PresentationRequest.create_dc_api` and
+:meth:`PresentationRequest.dc_api_requests` on the verifier's side, :func:`parse_dc_api_request` on the
+wallet's, the answer bound to the page's origin (B.2.6.2, A.4); the browser glue in :mod:`didlib.oid4vp.dc_api`.
+
 Split by role: :mod:`didlib.oid4vp.dcql` (the query language), :mod:`didlib.oid4vp.verifier`,
 :mod:`didlib.oid4vp.wallet`, and the wire constants both share in :mod:`didlib.oid4vp.common`.
 """
 
-from didlib.oid4vp.common import MAX_REQUEST, SCHEME, VP_FORMATS, jwk_thumbprint
+from didlib.oid4vp.common import (
+    DC_API_PROTOCOLS,
+    MAX_REQUEST,
+    PROTOCOL_SIGNED,
+    PROTOCOL_UNSIGNED,
+    SCHEME,
+    VP_FORMATS,
+    jwk_thumbprint,
+)
 from didlib.oid4vp.dcql import age_query, check_dcql, volunteer_entitlement, volunteer_query
 from didlib.oid4vp.verifier import Binding, PresentationRequest, VpResult
 from didlib.oid4vp.wallet import (
     ParsedRequest,
     VpAnswer,
     build_response,
+    dc_api_error,
     error_response,
+    parse_dc_api_request,
     parse_request,
     request_uri_parts,
 )
@@ -42,4 +56,9 @@ __all__ = [
     "jwk_thumbprint",
     "MAX_REQUEST",
     "VP_FORMATS",
+    "DC_API_PROTOCOLS",
+    "PROTOCOL_SIGNED",
+    "PROTOCOL_UNSIGNED",
+    "parse_dc_api_request",
+    "dc_api_error",
 ]

@@ -15,20 +15,25 @@ from typing import Any
 from cryptography import x509
 from jwcrypto import jwe, jwk
 
-from didlib.errors import DecodeError, DidlibError, UnsupportedError, VerificationError
+from didlib.errors import DecodeError, DidlibError, UnsupportedError, UsageError, VerificationError
 from didlib.jose import CompactJws, b64url_decode, certificates_from_x5c, parse_json, sign_jws, x5c_header
 from didlib.keys import PrivateKey, PublicKey, same_public_key
 from didlib.mdoc import verify_response
 from didlib.oid4vp.common import (
     CLIENT_PREFIX,
     CONTENT_ENCRYPTION,
+    DC_API_MODES,
     ENC,
     MAX_REQUEST,
     REQUEST_LIFETIME,
     REQUEST_TYP,
     RESPONSE_MODES,
+    PROTOCOL_SIGNED,
+    PROTOCOL_UNSIGNED,
     SCHEME,
     VP_FORMATS,
+    check_origin,
+    dc_api_audience,
     jwk_thumbprint,
 )
 from didlib.oid4vp.dcql import (
@@ -44,7 +49,7 @@ from didlib.oid4vp.dcql import (
 )
 from didlib.sdjwt import verify_sd_jwt_vc
 from didlib.sdjwt.core import Disclosure, split_sd_jwt
-from didlib.session.transcript import openid4vp_transcript
+from didlib.session.transcript import dc_api_transcript, openid4vp_transcript
 from didlib.trust import TrustStore
 from didlib.verification import Problem
 
@@ -84,7 +89,12 @@ class VpResult:
 
 @dataclass
 class PresentationRequest:
-    """One authorization request of a relying party (a transaction): what it asks and how to check the answer."""
+    """One authorization request of a relying party (a transaction): what it asks and how to check the answer.
+
+    Over the Digital Credentials API (OpenID4VP 1.0 Appendix A, :meth:`create_dc_api`) ``origin`` is the page's
+    origin: the answer comes back through the browser, bound to that origin instead of ``client_id`` (which is
+    empty for a verifier that only sends unsigned requests), and there is no ``response_uri`` or ``state``.
+    """
 
     client_id: str
     response_uri: str
@@ -95,6 +105,7 @@ class PresentationRequest:
     encryption_key: jwk.JWK | None = field(default=None, repr=False)
     created: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     answered: bool = False
+    origin: str | None = None  # the page's origin, for a request over the Digital Credentials API
 
     @classmethod
     def create(
@@ -120,29 +131,78 @@ class PresentationRequest:
             now or dt.datetime.now(dt.UTC),
         )
 
-    def request_object(self, key: PrivateKey, chain: Sequence[x509.Certificate]) -> str:
-        """The signed request object the wallet fetches from ``request_uri``."""
-        claims: dict[str, Any] = {
-            "iss": self.client_id,
-            "aud": "https://self-issued.me/v2",
-            "client_id": self.client_id,
-            "response_type": "vp_token",
-            "response_mode": self.response_mode,
-            "response_uri": self.response_uri,
-            "nonce": self.nonce,
-            "state": self.state,
-            "dcql_query": self.dcql_query,
-            "iat": int(self.created.timestamp()),
-            "exp": int((self.created + REQUEST_LIFETIME).timestamp()),
-        }
-        claims["client_metadata"] = {"vp_formats_supported": VP_FORMATS}
+    @classmethod
+    def create_dc_api(
+        cls,
+        origin: str,
+        dcql_query: Mapping[str, Any],
+        *,
+        host: str | None = None,
+        encrypted: bool = True,
+        now: dt.datetime | None = None,
+    ) -> PresentationRequest:
+        """A request for the W3C Digital Credentials API from the page at ``origin``; with ``host`` (the DNS name
+        of the reader certificate) it can also be sent signed (:meth:`dc_api_requests`). ``encrypted`` asks for
+        ``dc_api.jwt``."""
+        check_dcql(dcql_query)
+        key = jwk.JWK.generate(kty="EC", crv="P-256", use="enc") if encrypted else None
+        return cls(
+            CLIENT_PREFIX + host if host else "",
+            "",
+            dict(dcql_query),
+            secrets.token_urlsafe(24),
+            "",
+            "dc_api.jwt" if encrypted else "dc_api",
+            key,
+            now or dt.datetime.now(dt.UTC),
+            origin=check_origin(origin),
+        )
+
+    def _parameters(self) -> dict[str, Any]:
+        """The authorization request parameters (OpenID4VP 1.0 5.1) both transports share."""
+        metadata: dict[str, Any] = {"vp_formats_supported": VP_FORMATS}
         if self.encryption_key is not None:
             public = json.loads(self.encryption_key.export_public())
-            claims["client_metadata"] |= {
+            metadata |= {
                 "jwks": {"keys": [public | {"alg": "ECDH-ES", "use": "enc", "kid": self.encryption_key.thumbprint()}]},
                 "encrypted_response_enc_values_supported": [ENC],
             }
+        return {
+            "response_type": "vp_token",
+            "response_mode": self.response_mode,
+            "nonce": self.nonce,
+            "dcql_query": self.dcql_query,
+            "client_metadata": metadata,
+        }
+
+    def _sign(self, claims: dict[str, Any], key: PrivateKey, chain: Sequence[x509.Certificate]) -> str:
+        claims |= {"iat": int(self.created.timestamp()), "exp": int((self.created + REQUEST_LIFETIME).timestamp())}
         return sign_jws(claims, key, {"typ": REQUEST_TYP, "x5c": x5c_header(list(chain))})
+
+    def request_object(self, key: PrivateKey, chain: Sequence[x509.Certificate]) -> str:
+        """The signed request object the wallet fetches from ``request_uri``."""
+        if self.origin is not None:
+            raise UsageError("a Digital Credentials API request is sent with dc_api_requests()")
+        claims = {"iss": self.client_id, "aud": "https://self-issued.me/v2", "client_id": self.client_id,
+                  **self._parameters(), "response_uri": self.response_uri, "state": self.state}
+        return self._sign(claims, key, chain)
+
+    def dc_api_requests(self, signer: tuple[PrivateKey, Sequence[x509.Certificate]] | None = None
+                        ) -> list[dict[str, Any]]:
+        """The ``digital.requests`` entries for ``navigator.credentials.get`` (OpenID4VP 1.0 A.1-A.3): with
+        ``signer`` first a signed request object carrying ``client_id`` and ``expected_origins``
+        (``openid4vp-v1-signed``), then always the unsigned parameters without ``client_id``
+        (``openid4vp-v1-unsigned``). Both are answered alike: bound to the origin."""
+        if self.origin is None:
+            raise UsageError("not a Digital Credentials API request (see create_dc_api)")
+        entries = []
+        if signer is not None:
+            if not self.client_id:
+                raise UsageError("a signed request needs the host its reader certificate names (create_dc_api)")
+            claims = {"client_id": self.client_id, "expected_origins": [self.origin], **self._parameters()}
+            entries.append({"protocol": PROTOCOL_SIGNED, "data": {"request": self._sign(claims, *signer)}})
+        entries.append({"protocol": PROTOCOL_UNSIGNED, "data": self._parameters()})
+        return entries
 
     def to_json(self) -> str:
         """The transaction as a verifier keeps it between the request and the answer (private key included)."""
@@ -157,6 +217,7 @@ class PresentationRequest:
                 "encryption_key": json.loads(self.encryption_key.export_private()) if self.encryption_key else None,
                 "created": self.created.isoformat(),
                 "answered": self.answered,
+                "origin": self.origin,
             }
         )
 
@@ -175,15 +236,32 @@ class PresentationRequest:
                 key,
                 dt.datetime.fromisoformat(data["created"]),
                 data["answered"],
+                data.get("origin"),
             )
         except Exception as exc:  # missing fields, wrong types, a key jwcrypto refuses
             raise DecodeError(f"not a saved presentation request: {exc}") from exc
         fields = (request.client_id, request.response_uri, request.nonce, request.state, request.response_mode)
-        if not all(isinstance(v, str) for v in fields) or request.response_mode not in RESPONSE_MODES \
+        modes = RESPONSE_MODES if request.origin is None else DC_API_MODES
+        if not all(isinstance(v, str) for v in fields) or request.response_mode not in modes \
                 or request.created.tzinfo is None or not isinstance(request.answered, bool):
             raise DecodeError("not a saved presentation request: a field has the wrong type")
+        if request.origin is not None:
+            check_origin(request.origin)
         check_dcql(request.dcql_query)
         return request
+
+    @property
+    def audience(self) -> str:
+        """The KB-JWT ``aud`` an answer must carry: the client identifier, or over the DC API the origin (A.4)."""
+        return self.client_id if self.origin is None else dc_api_audience(self.origin)
+
+    def session_transcript(self) -> bytes:
+        """The SessionTranscript an mdoc answer is device-signed over: the OpenID4VP handover (B.2.6.1), or over
+        the DC API the handover with the origin (B.2.6.2); both bind the response key's thumbprint."""
+        thumbprint = jwk_thumbprint(self.encryption_key) if self.encryption_key else None
+        if self.origin is not None:
+            return dc_api_transcript(self.origin, self.nonce, thumbprint)
+        return openid4vp_transcript(self.client_id, self.nonce, self.response_uri, thumbprint)
 
     def uri(self, request_uri: str) -> str:
         """``openid4vp://?client_id=...&request_uri=...``: the same-device link and the cross-device QR."""
@@ -198,14 +276,15 @@ class PresentationRequest:
         status_checker: Any = None,
         max_age: dt.timedelta = REQUEST_LIFETIME,
     ) -> VpResult:
-        """Verify the wallet's POST to ``response_uri``; a request is answered once, within ``max_age``.
+        """Verify the wallet's POST to ``response_uri`` (or, over the DC API, the ``data`` of the browser's
+        ``DigitalCredential``); a request is answered once, within ``max_age``.
 
         Never raises for bad input. Not thread-safe: a server serialises the checks of one request.
         """
         now = now or dt.datetime.now(dt.UTC)
         try:
             params = self._open(form)
-            if params.get("state") != self.state:
+            if self.origin is None and params.get("state") != self.state:  # no state over the DC API (A.2)
                 raise VerificationError("the response is for another request", code="wrong_state")
             if self.answered:
                 raise VerificationError("this request has already been answered", code="replayed")
@@ -224,11 +303,11 @@ class PresentationRequest:
         return result
 
     def _open(self, form: Mapping[str, str]) -> dict[str, Any]:
-        if self.response_mode == "direct_post" or ("error" in form and "response" not in form):
+        if self.response_mode in ("direct_post", "dc_api") or ("error" in form and "response" not in form):
             return dict(form)  # a wallet that cannot encrypt may send its error in the clear (8.3.1)
         response = form.get("response")
         if not isinstance(response, str) or len(response) > MAX_REQUEST or self.encryption_key is None:
-            raise DecodeError("an encrypted response (direct_post.jwt) was expected")
+            raise DecodeError(f"an encrypted response ({self.response_mode}) was expected")
         try:
             token = jwe.JWE()
             token.allowed_algs = ["ECDH-ES", *CONTENT_ENCRYPTION]
@@ -300,7 +379,7 @@ class PresentationRequest:
                 presentation,
                 trust=trust,
                 nonce=self.nonce,
-                aud=self.client_id,
+                aud=self.audience,
                 now=now,
                 expected_vct=query["meta"]["vct_values"],
                 status_checker=status_checker,
@@ -318,12 +397,10 @@ class PresentationRequest:
             return _Presented(held, {name for name in named if name is not None}, binding)
         if query["format"] != MDOC:
             return [Problem("wrong_credentials", f"this verifier does not check {query['format']!r} presentations")]
-        thumbprint = jwk_thumbprint(self.encryption_key) if self.encryption_key else None
-        transcript = openid4vp_transcript(self.client_id, self.nonce, self.response_uri, thumbprint)
         mdoc = verify_response(
             b64url_decode(presentation),
             trust=trust,
-            session_transcript=transcript,
+            session_transcript=self.session_transcript(),
             now=now,
             status_checker=status_checker,
         )

@@ -1,5 +1,9 @@
 """The wallet side of OpenID4VP 1.0: verify who asks (the signed request object), then answer with SD-JWT
-VCs (key binding to ``nonce`` and ``client_id``) or mdocs (device-signed over the OpenID4VP handover)."""
+VCs (key binding to ``nonce`` and ``client_id``) or mdocs (device-signed over the OpenID4VP handover).
+
+Over the W3C Digital Credentials API (Appendix A, :func:`parse_dc_api_request`) the platform hands the wallet
+the request and the calling page's origin; the answer is bound to that origin and goes back through the
+browser (:func:`build_response` returns it as the ``data`` object)."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from typing import Any
 from cryptography import x509
 from jwcrypto import jwe, jwk
 
-from didlib.errors import DecodeError, DidlibError, ReaderNotAuthorised
+from didlib.errors import DecodeError, DidlibError, ReaderNotAuthorised, UnsupportedError
 from didlib.jose import CompactJws, b64url_encode, certificates_from_x5c
 from didlib.keys import PrivateKey
 from didlib.mdoc import Credential, present_elements
@@ -21,12 +25,17 @@ from didlib.oid4vp.common import (
     CLIENT_PREFIX,
     CLOCK_SKEW,
     CONTENT_ENCRYPTION,
+    DC_API_MODES,
+    DC_API_PROTOCOLS,
     ENC,
     MAX_REQUEST,
     MAX_REQUEST_AGE,
+    PROTOCOL_SIGNED,
     REQUEST_TYP,
     RESPONSE_MODES,
     SCHEME,
+    check_origin,
+    dc_api_audience,
     jwk_thumbprint,
 )
 from didlib.oid4vp.dcql import MDOC, SD_JWT, Held, authority_key_ids, check_dcql, doctype_ns, select
@@ -34,7 +43,7 @@ from didlib.pki import Purpose, public_key_of
 from didlib.sdjwt import present_sd_jwt
 from didlib.sdjwt.core import process_disclosures, split_sd_jwt
 from didlib.session.reader_auth import ReaderIdentity, reader_identity
-from didlib.session.transcript import openid4vp_transcript
+from didlib.session.transcript import dc_api_transcript, openid4vp_transcript
 from didlib.trust import TrustStore
 
 
@@ -42,20 +51,32 @@ from didlib.trust import TrustStore
 class VpAnswer:
     """What the wallet sends (``form``, to POST to ``response_uri``) and the credentials it came from."""
 
-    form: dict[str, str]
+    form: dict[str, Any]  # POST fields (strings); over the DC API the DigitalCredential's data object
     used: list[str | Credential]
 
 
 @dataclass
 class ParsedRequest:
-    """A verified request: who asks (their reader certificate), for what, and where to answer."""
+    """A verified request: who asks (their reader certificate), for what, and where to answer.
+
+    Over the DC API ``origin`` is the calling page's origin as the platform asserted it, for the holder to see;
+    an unsigned request (``openid4vp-v1-unsigned``) has no ``reader`` and its ``client_id`` is ``origin:``
+    and the origin."""
 
     client_id: str
-    reader: ReaderIdentity
+    reader: ReaderIdentity | None  # None only for an unsigned DC API request: the origin is all that is known
     claims: dict[str, Any]  # the request object
     beyond_entitlement: list[str]
-    encryption_key: jwk.JWK | None = field(default=None, repr=False)  # for direct_post.jwt
+    encryption_key: jwk.JWK | None = field(default=None, repr=False)  # for direct_post.jwt and dc_api.jwt
     enc: str = ENC
+    origin: str | None = None
+
+    @property
+    def asker(self) -> str:
+        """Who asks, as the consent screen names them: the certificate's name, and the origin over the DC API."""
+        if self.reader is None:
+            return self.origin or self.client_id
+        return self.reader.name + (f" ({self.origin})" if self.origin else "")
 
     def requested_claims(self) -> list[str]:
         """Every claim name the query mentions, for the consent screen. With ``claim_sets`` or
@@ -98,6 +119,34 @@ def parse_request(
     certificate without one is shown with a warning (``reader.consent_warnings()``), or refused when
     ``require_entitlement`` (strict)."""
     now = now or dt.datetime.now(dt.UTC)
+    claims, chain, reader = _verified_request_object(request_object, reader_trust, now, require_entitlement)
+    signed_client = claims["client_id"]
+    if client_id is not None and client_id != signed_client:
+        raise ReaderNotAuthorised("the link and the signed request name different clients", code="client_id_mismatch")
+    for key in ("response_uri", "nonce"):
+        if not isinstance(claims.get(key), str) or not claims[key]:
+            raise DecodeError(f"the request has no {key}")
+    if not isinstance(claims.get("state", ""), str):  # optional in OpenID4VP 1.0; returned when given
+        raise DecodeError("the request's state must be a string")
+    if claims.get("response_type") != "vp_token" or claims.get("response_mode") not in RESPONSE_MODES:
+        raise DecodeError("only response_type vp_token with direct_post or direct_post.jwt is supported")
+    check_dcql(claims.get("dcql_query"))
+    response = urllib.parse.urlsplit(claims["response_uri"])
+    if response.hostname != signed_client[len(CLIENT_PREFIX) :]:
+        raise ReaderNotAuthorised("the response would go to another host than the client's", code="client_id_mismatch")
+    if not _secure(response):
+        raise ReaderNotAuthorised("the response must go over https", code="insecure_response_uri")
+    parsed = ParsedRequest(signed_client, reader, claims, _beyond(claims["dcql_query"], reader))
+    if claims["response_mode"] == "direct_post.jwt":
+        parsed.encryption_key, parsed.enc = _response_key(claims.get("client_metadata"))
+    return parsed
+
+
+def _verified_request_object(
+    request_object: str, reader_trust: TrustStore, now: dt.datetime, require_entitlement: bool
+) -> tuple[dict[str, Any], list[x509.Certificate], ReaderIdentity]:
+    """A request object's claims after the checks both transports share: signed by a reader certificate from a
+    trusted reader CA, within its lifetime, its ``x509_san_dns`` client identifier named by the certificate."""
     try:
         jws = CompactJws.parse(request_object)
         if jws.header.get("typ") != REQUEST_TYP:
@@ -118,29 +167,63 @@ def parse_request(
     signed_client = claims.get("client_id")
     if not isinstance(signed_client, str) or not signed_client.startswith(CLIENT_PREFIX):
         raise ReaderNotAuthorised("only x509_san_dns client identifiers are accepted", code="client_id")
-    if client_id is not None and client_id != signed_client:
-        raise ReaderNotAuthorised("the link and the signed request name different clients", code="client_id_mismatch")
-    host = signed_client[len(CLIENT_PREFIX) :]
-    if host not in _dns_names(chain[0]):
+    if signed_client[len(CLIENT_PREFIX) :] not in _dns_names(chain[0]):
         raise ReaderNotAuthorised("the certificate does not name this client", code="client_id_mismatch")
-    for key in ("response_uri", "nonce"):
-        if not isinstance(claims.get(key), str) or not claims[key]:
-            raise DecodeError(f"the request has no {key}")
-    if not isinstance(claims.get("state", ""), str):  # optional in OpenID4VP 1.0; returned when given
-        raise DecodeError("the request's state must be a string")
-    if claims.get("response_type") != "vp_token" or claims.get("response_mode") not in RESPONSE_MODES:
-        raise DecodeError("only response_type vp_token with direct_post or direct_post.jwt is supported")
-    check_dcql(claims.get("dcql_query"))
-    response = urllib.parse.urlsplit(claims["response_uri"])
-    if response.hostname != host:
-        raise ReaderNotAuthorised("the response would go to another host than the client's", code="client_id_mismatch")
-    if not _secure(response):
-        raise ReaderNotAuthorised("the response must go over https", code="insecure_response_uri")
     reader = reader_identity(chain[0], checked.warnings)
     if require_entitlement:
         reader.require_entitlement()
-    parsed = ParsedRequest(signed_client, reader, claims, _beyond(claims["dcql_query"], reader))
-    if claims["response_mode"] == "direct_post.jwt":
+    return claims, chain, reader
+
+
+def parse_dc_api_request(
+    protocol: str,
+    data: Any,
+    origin: str,
+    reader_trust: TrustStore,
+    *,
+    now: dt.datetime | None = None,
+    require_entitlement: bool = False,
+) -> ParsedRequest:
+    """A request that came through the Digital Credentials API (OpenID4VP 1.0 Appendix A) as the platform hands
+    it to the wallet (Android Credential Manager: the request's ``protocol`` and ``data``, and the calling
+    ``origin``).
+
+    ``openid4vp-v1-signed``: the request object is checked as :func:`parse_request` checks one, and refused
+    (``origin_mismatch``, sent back as ``invalid_request``) unless ``origin`` is one of its ``expected_origins``
+    (A.2). ``openid4vp-v1-unsigned``: nobody is authenticated but the origin; ``client_id`` and
+    ``expected_origins`` are ignored (A.2). Either way the answer is bound to ``origin``.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    origin = check_origin(origin)
+    if protocol not in DC_API_PROTOCOLS:
+        raise UnsupportedError(f"unsupported Digital Credentials API protocol {str(protocol)[:64]!r}",
+                               code="unsupported_protocol")
+    if not isinstance(data, dict):
+        raise DecodeError("the request data must be an object")
+    reader: ReaderIdentity | None = None
+    if protocol == PROTOCOL_SIGNED:
+        if not isinstance(data.get("request"), str) or len(data["request"]) > MAX_REQUEST:
+            raise DecodeError("a signed request carries its request object in data.request")
+        claims, _, reader = _verified_request_object(data["request"], reader_trust, now, require_entitlement)
+        expected = claims.get("expected_origins")
+        if not isinstance(expected, list) or not expected or not all(isinstance(o, str) for o in expected):
+            raise DecodeError("a signed request must list its expected_origins", code="no_expected_origins")
+        if origin not in expected:
+            raise ReaderNotAuthorised(f"the request was made for another website than {origin}",
+                                      code="origin_mismatch")
+        client_id = claims["client_id"]
+    else:
+        if len(json.dumps(data)) > MAX_REQUEST:
+            raise DecodeError("the request is too large")
+        claims = {k: v for k, v in data.items() if k not in ("client_id", "expected_origins")}
+        client_id = dc_api_audience(origin)
+    if claims.get("response_type") != "vp_token" or claims.get("response_mode") not in DC_API_MODES:
+        raise DecodeError("only response_type vp_token with dc_api or dc_api.jwt is supported over the DC API")
+    if not isinstance(claims.get("nonce"), str) or not claims["nonce"]:
+        raise DecodeError("the request has no nonce")
+    check_dcql(claims.get("dcql_query"))
+    parsed = ParsedRequest(client_id, reader, claims, _beyond(claims["dcql_query"], reader), origin=origin)
+    if claims["response_mode"] == "dc_api.jwt":
         parsed.encryption_key, parsed.enc = _response_key(claims.get("client_metadata"))
     return parsed
 
@@ -200,11 +283,11 @@ def _dns_names(cert: x509.Certificate) -> list[str]:
 
 
 
-def _beyond(dcql: Any, reader: ReaderIdentity) -> list[str]:
+def _beyond(dcql: Any, reader: ReaderIdentity | None) -> list[str]:
     """The claims asked for (dotted paths) that the reader certificate's entitlement does not grant (none
-    when it states no entitlement: the holder decides)."""
+    when it states no entitlement or there is no certificate: the holder decides)."""
     beyond: list[str] = []
-    if not reader.entitlement_stated:
+    if reader is None or not reader.entitlement_stated:
         return beyond
     for query in dcql.get("credentials", []) if isinstance(dcql, dict) else []:
         for claim in query.get("claims", []):
@@ -260,12 +343,23 @@ def build_response(
 
 def error_response(request: ParsedRequest, error: str = "access_denied", description: str = "") -> dict[str, str]:
     """The error response form (OpenID4VP 1.0 8.5, RFC 6749 4.1.2.1): ``access_denied`` when the wallet holds
-    nothing that satisfies the query or the holder declined."""
+    nothing that satisfies the query or the holder declined. Over the DC API only ``error``, in the clear
+    (A.4: the page learns no more than it must, 15.9.2)."""
+    if request.origin is not None:
+        return dc_api_error(error)
     params = {"error": error, **({"error_description": description} if description else {}), **_state(request)}
     return _response_form(request, params)
 
 
+def dc_api_error(error: str = "invalid_request") -> dict[str, str]:
+    """The ``data`` of an error answer over the DC API (A.4): a single ``error`` member. For a request the wallet
+    could not even parse, or one for another origin (``invalid_request``, A.2)."""
+    return {"error": error}
+
+
 def _state(request: ParsedRequest) -> dict[str, str]:
+    if request.origin is not None:  # state is not defined over the DC API (A.2)
+        return {}
     return {"state": request.claims["state"]} if "state" in request.claims else {}
 
 
@@ -296,15 +390,22 @@ def _present(
     """One presentation disclosing exactly ``claims``: an SD-JWT with a KB-JWT, or an mdoc DeviceResponse."""
     paths = [c["path"] for c in claims]
     nonce = request.claims["nonce"]
-    if isinstance(credential, str):
-        return present_sd_jwt(credential, key, [".".join(p) for p in paths], nonce=nonce, aud=request.client_id,
-                              now=now)
+    if isinstance(credential, str):  # A.4: over the DC API the audience is the origin, for signed requests too
+        aud = request.client_id if request.origin is None else dc_api_audience(request.origin)
+        return present_sd_jwt(credential, key, [".".join(p) for p in paths], nonce=nonce, aud=aud, now=now)
     thumbprint = jwk_thumbprint(request.encryption_key) if request.encryption_key else None
-    transcript = openid4vp_transcript(request.client_id, nonce, request.claims["response_uri"], thumbprint)
+    if request.origin is not None:
+        transcript = dc_api_transcript(request.origin, nonce, thumbprint)
+    else:
+        transcript = openid4vp_transcript(request.client_id, nonce, request.claims["response_uri"], thumbprint)
     return b64url_encode(present_elements(credential, key, [f"{p[0]}:{p[1]}" for p in paths], transcript))
 
 
-def _response_form(request: ParsedRequest, params: dict[str, Any]) -> dict[str, str]:
+def _response_form(request: ParsedRequest, params: dict[str, Any]) -> dict[str, Any]:
+    """Form fields for ``direct_post`` (objects as JSON text), the ``data`` object itself for ``dc_api``, or
+    for the encrypted modes the one ``response`` field (OpenID4VP 1.0 8.3)."""
+    if request.encryption_key is None and request.origin is not None:
+        return params
     if request.encryption_key is None:
         return {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}
     token = jwe.JWE(

@@ -7,7 +7,9 @@ from it: the session keys, ReaderAuthentication and DeviceAuthentication. It is 
 Handover: ``null`` for QR engagement; ``[HandoverSelect, HandoverRequest or null]`` for NFC;
 ``["OpenID4VPHandover", SHA-256(OpenID4VPHandoverInfo)]`` for OpenID4VP 1.0 (Appendix B.2.6.1), where
 OpenID4VPHandoverInfo = [client_id, nonce, JWK thumbprint or null, response_uri] and both
-DeviceEngagementBytes and EReaderKeyBytes are null.
+DeviceEngagementBytes and EReaderKeyBytes are null; ``["OpenID4VPDCAPIHandover", SHA-256(OpenID4VPDCAPIHandoverInfo)]``
+over the Digital Credentials API (B.2.6.2), where OpenID4VPDCAPIHandoverInfo = [origin, nonce, JWK thumbprint or
+null].
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ __all__ = [
     "qr_transcript",
     "nfc_transcript",
     "openid4vp_transcript",
+    "dc_api_handover_info",
+    "dc_api_transcript",
     "reader_key_bytes",
     "parse_transcript",
     "fresh_qr_transcript",
@@ -56,6 +60,19 @@ def openid4vp_transcript(client_id: str, nonce: str, response_uri: str | None, j
     """The SessionTranscript of an mdoc presented over OpenID4VP 1.0 (redirect flows)."""
     info = cbor2.dumps([client_id, nonce, jwk_thumbprint, response_uri])
     return _transcript(None, None, ["OpenID4VPHandover", hashlib.sha256(info).digest()])
+
+
+def dc_api_handover_info(origin: str, nonce: str, jwk_thumbprint: bytes | None) -> bytes:
+    """OpenID4VPDCAPIHandoverInfo (OpenID4VP 1.0 B.2.6.2): the page's origin as the browser asserted it (never
+    prefixed with ``origin:``), the request's nonce, and the thumbprint of the response key for ``dc_api.jwt``
+    (null for ``dc_api``)."""
+    return cbor2.dumps([origin, nonce, jwk_thumbprint])
+
+
+def dc_api_transcript(origin: str, nonce: str, jwk_thumbprint: bytes | None) -> bytes:
+    """The SessionTranscript of an mdoc presented over the Digital Credentials API (OpenID4VP 1.0 B.2.6.2)."""
+    digest = hashlib.sha256(dc_api_handover_info(origin, nonce, jwk_thumbprint)).digest()
+    return _transcript(None, None, ["OpenID4VPDCAPIHandover", digest])
 
 
 def fresh_qr_transcript() -> tuple[bytes, PrivateKey]:
