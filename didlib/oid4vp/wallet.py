@@ -119,7 +119,7 @@ def parse_request(
     certificate without one is shown with a warning (``reader.consent_warnings()``), or refused when
     ``require_entitlement`` (strict)."""
     now = now or dt.datetime.now(dt.UTC)
-    claims, chain, reader = _verified_request_object(request_object, reader_trust, now, require_entitlement)
+    claims, reader = _verified_request_object(request_object, reader_trust, now, require_entitlement)
     signed_client = claims["client_id"]
     if client_id is not None and client_id != signed_client:
         raise ReaderNotAuthorised("the link and the signed request name different clients", code="client_id_mismatch")
@@ -144,7 +144,7 @@ def parse_request(
 
 def _verified_request_object(
     request_object: str, reader_trust: TrustStore, now: dt.datetime, require_entitlement: bool
-) -> tuple[dict[str, Any], list[x509.Certificate], ReaderIdentity]:
+) -> tuple[dict[str, Any], ReaderIdentity]:
     """A request object's claims after the checks both transports share: signed by a reader certificate from a
     trusted reader CA, within its lifetime, its ``x509_san_dns`` client identifier named by the certificate."""
     try:
@@ -172,7 +172,7 @@ def _verified_request_object(
     reader = reader_identity(chain[0], checked.warnings)
     if require_entitlement:
         reader.require_entitlement()
-    return claims, chain, reader
+    return claims, reader
 
 
 def parse_dc_api_request(
@@ -204,7 +204,7 @@ def parse_dc_api_request(
     if protocol == PROTOCOL_SIGNED:
         if not isinstance(data.get("request"), str) or len(data["request"]) > MAX_REQUEST:
             raise DecodeError("a signed request carries its request object in data.request")
-        claims, _, reader = _verified_request_object(data["request"], reader_trust, now, require_entitlement)
+        claims, reader = _verified_request_object(data["request"], reader_trust, now, require_entitlement)
         expected = claims.get("expected_origins")
         if not isinstance(expected, list) or not expected or not all(isinstance(o, str) for o in expected):
             raise DecodeError("a signed request must list its expected_origins", code="no_expected_origins")
