@@ -276,3 +276,40 @@ def test_dc_api_and_redirect_requests_are_not_mixed(website):
     assert [e["protocol"] for e in unsigned_only.dc_api_requests()] == [PROTOCOL_UNSIGNED]
     with pytest.raises(UsageError):
         unsigned_only.dc_api_requests(website)
+
+
+def test_wallet_chooses_the_signed_request_and_refuses_what_it_cannot_read(website):
+    from didlib.oid4vp.dc_api import choose_request, navigator_options
+
+    request, entries = ask(website)
+    options = json.loads(json.dumps(navigator_options(request, website)))
+    assert options["mediation"] == "required" and [e["protocol"] for e in options["digital"]["requests"]] == [
+        PROTOCOL_SIGNED, PROTOCOL_UNSIGNED]
+    reordered = {"requests": list(reversed(options["digital"]["requests"]))}
+    assert choose_request(json.dumps(reordered)) == (PROTOCOL_SIGNED, options["digital"]["requests"][0]["data"])
+    assert choose_request({"protocol": PROTOCOL_UNSIGNED, "data": entries[PROTOCOL_UNSIGNED]})[0] == PROTOCOL_UNSIGNED
+    with pytest.raises(UnsupportedError) as info:
+        choose_request({"requests": [{"protocol": "org-iso-mdoc", "data": {}}]})
+    assert info.value.code == "unsupported_protocol"
+    for bad in ("not json", "[]", json.dumps({"requests": "x"}), json.dumps({"requests": [{}] * 17}),
+                json.dumps({"protocol": PROTOCOL_UNSIGNED, "data": "x"}), "x" * 70_000):
+        with pytest.raises(DecodeError):
+            choose_request(bad)
+
+
+def test_server_reads_the_posted_digital_credential():
+    from didlib.oid4vp.dc_api import read_answer
+
+    assert read_answer(json.dumps({"protocol": PROTOCOL_UNSIGNED, "data": {"vp_token": {}}}).encode()) == {
+        "vp_token": {}}
+    for bad in (b"{", b"[]", json.dumps({"protocol": "org-iso-mdoc", "data": {}}).encode(),
+                json.dumps({"protocol": PROTOCOL_SIGNED, "data": "x"}).encode(), b"{" + b" " * 70_000 + b"}"):
+        with pytest.raises(DecodeError):
+            read_answer(bad)
+
+
+def test_browser_script_is_shipped():
+    from didlib.oid4vp.dc_api import browser_script
+
+    script = browser_script()
+    assert "navigator.credentials.get" in script and "DigitalCredential" in script and "data-dc-api-request" in script

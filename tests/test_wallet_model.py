@@ -336,6 +336,38 @@ def test_reader_without_entitlement_is_shown_with_a_warning(wallet, issuer_data)
         wallet.require_entitlement = False
 
 
+def test_dc_api_request_answered_for_the_calling_origin(wallet, issuer_data):
+    """Item 2 of issue 18: the request and origin as Android Credential Manager hands them over, the consent data
+    (origin shown), the answer bound to the origin and a single-use proof spent; a signed request made for
+    another origin is refused."""
+    from didlib.mdoc.registry import ONLINE_AGE_ENTITLEMENT
+    from didlib.oid4vp import PresentationRequest, age_query, dc_api_error, error_response
+    from didlib.oid4vp.dc_api import navigator_options
+
+    reader = PkiDir(issuer_data / "pki" / "dvla").website_reader("shop.example", organisation="Example Shop",
+                                                                 entitlement=ONLINE_AGE_ENTITLEMENT)
+    _, data = wallet._trust_data()
+    request = PresentationRequest.create_dc_api("https://shop.example", age_query(18), host="shop.example")
+    digital = json.dumps(navigator_options(request, reader)["digital"])
+    with pytest.raises(ReaderNotAuthorised) as info:  # a page elsewhere relays the shop's signed request
+        wallet.open_dc_api_request(digital, "https://www.shop.example")
+    assert info.value.code == "origin_mismatch" and dc_api_error() == {"error": "invalid_request"}
+    asked = wallet.open_dc_api_request(digital, "https://shop.example")
+    assert asked.asker == "Example Shop (https://shop.example)" and asked.requested_claims() == ["age_over_18"]
+    assert asked.beyond_entitlement == [] and wallet.consent_warnings(asked.reader) == []
+    before = {c.doctype: c.online for c in wallet.cards()}[DOCTYPE_AGE]
+    answer = wallet.answer_dc_api(asked)
+    assert set(answer) == {"response"}, "dc_api.jwt: encrypted to the page's request key"
+    result = request.check(answer, trust=data.issuers, status_checker=data.status)
+    assert result.valid and result.claims == {"age_over_18": True}, result.errors
+    assert {c.doctype: c.online for c in wallet.cards()}[DOCTYPE_AGE] == before - 1, "a single-use proof spent"
+    assert error_response(asked) == {"error": "access_denied"}
+    unsigned = {"protocol": "openid4vp-v1-unsigned",
+                "data": request.dc_api_requests()[0]["data"] | {"client_id": "x509_san_dns:elsewhere"}}
+    asked = wallet.open_dc_api_request(unsigned, "https://anywhere.example")
+    assert asked.reader is None and asked.asker == "https://anywhere.example"
+
+
 def test_peer_check_between_two_wallets(wallet, issuer, tmp_path):
     other = WalletModel(tmp_path / "other")
     other.setup("135790")

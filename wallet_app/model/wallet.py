@@ -27,9 +27,11 @@ from didlib.oid4vp import (
     ParsedRequest,
     build_response,
     error_response,
+    parse_dc_api_request,
     parse_request,
     request_uri_parts,
 )
+from didlib.oid4vp.dc_api import choose_request
 from didlib.pki import common_name_of
 from didlib.presentation import PendingChallenge, answer_challenge, make_oneway, read_challenge
 from didlib.qr import codes_for
@@ -421,6 +423,27 @@ class WalletModel:
 
     def answer_online(self, request: ParsedRequest) -> None:
         """Post the answer (after the holder agreed), spending a single-use proof of age when one answers."""
+        self._answer_online(request, lambda form: self._post_online(request, form))
+
+    def open_dc_api_request(self, request: str | Mapping[str, Any], origin: str) -> ParsedRequest:
+        """A website's request as the platform's credential selector hands it over (Android Credential Manager:
+        the request JSON and the calling app's ``origin``, which the browser asserts): who asks (verified, for a
+        signed request), the origin the consent screen shows (``asker``), and for what. A signed request made for
+        another origin is refused (``origin_mismatch``: hand back ``dc_api_error()``)."""
+        readers, _ = self._trust_data()
+        protocol, data = choose_request(request)
+        return parse_dc_api_request(protocol, data, origin, readers, now=self.clock(),
+                                    require_entitlement=self.require_entitlement)
+
+    def answer_dc_api(self, request: ParsedRequest) -> dict[str, Any]:
+        """The ``data`` the platform returns to the page (after the holder agreed), bound to the request's origin;
+        spends a single-use proof of age as :meth:`answer_online` does. When nothing may answer it raises, and
+        the platform gets ``error_response(request)`` (only ``access_denied``)."""
+        sent: list[dict[str, Any]] = []
+        self._answer_online(request, sent.append)
+        return sent[0]
+
+    def _answer_online(self, request: ParsedRequest, send: Callable[[dict[str, Any]], None]) -> None:
         entries = [  # per format, an unused proof of age first, then the licence, the DBS check, the training
             entry
             for suffix in (".sd-jwt", ".mdoc")
@@ -436,9 +459,9 @@ class WalletModel:
             answer = build_response(request, sd_jwts, mdocs, now=self.clock())
         except DidlibError as exc:  # nothing the holder may share answers it: the website hears access_denied
             with contextlib.suppress(DidlibError):  # best effort: the holder learns why either way
-                self._post_online(request, error_response(request, "access_denied", exc.message))
+                send(error_response(request, "access_denied", exc.message))
             raise
-        self._post_online(request, answer.form)
+        send(answer.form)
         for credential, entry in origin:
             if entry["batch"] and any(credential is used for used in answer.used):
                 entry["used"] = True
