@@ -24,7 +24,8 @@ from didlib.keys import PublicKey, generate_key, load_private_key, load_public_k
 from didlib.mdoc import Credential, issue_mdoc, present_elements, verify_response
 from didlib.mdoc.registry import ONLINE_AGE_ENTITLEMENT
 from didlib.mdoc.verifier import VerificationResult
-from didlib.oid4vp import PresentationRequest, age_query, build_response, parse_request
+from didlib.oid4vp import PresentationRequest, age_query, build_response, parse_dc_api_request, parse_request
+from didlib.oid4vp.dc_api import choose_request, navigator_options, read_answer
 from didlib.pki import common_name_of
 from didlib.pkidir import PkiDir
 from didlib.presentation import make_oneway
@@ -420,6 +421,21 @@ def cmd_vp_request(args: argparse.Namespace) -> int:
     """A website's side, part 1: an age check request signed with a new reader certificate naming ``--host``."""
     key, chain = PkiDir(Path(args.pki)).website_reader(args.host, organisation=args.organisation,
                                                  entitlement=ONLINE_AGE_ENTITLEMENT)
+    if args.dc_api:  # OpenID4VP 1.0 Appendix A: the page hands the options to navigator.credentials.get
+        if not args.origin:
+            raise _Usage("--dc-api needs --origin (the page's origin, e.g. https://shop.example)")
+        try:
+            dc_request = PresentationRequest.create_dc_api(args.origin, age_query(args.age), host=args.host,
+                                                           encrypted=not args.plain)
+        except DecodeError as exc:
+            raise _Usage(exc.message) from exc
+        options = navigator_options(dc_request, (key, chain))
+        _write(args.out, json.dumps(options).encode())
+        write_private(args.state, dc_request.to_json().encode())
+        print(json.dumps({"origin": dc_request.origin, "client_id": dc_request.client_id,
+                          "protocols": [r["protocol"] for r in options["digital"]["requests"]],
+                          "response_mode": dc_request.response_mode}))
+        return EXIT_OK
     request = PresentationRequest.create(args.host, args.response_uri or f"https://{args.host}/response",
                                          age_query(args.age), encrypted=not args.plain)
     _write(args.out, request.request_object(key, chain).encode())
@@ -433,7 +449,11 @@ def cmd_vp_answer(args: argparse.Namespace) -> int:
     """The wallet's side: check who asks, then write the form it would POST (only what was asked)."""
     if (args.sd_jwt and not args.holder_key) or (args.mdoc and not args.device_key):
         raise _Usage("--sd-jwt needs --holder-key and --mdoc needs --device-key")
-    asked = parse_request(_text(args.request, "request object"), _trust(args.reader_trust), now=_now(args.now))
+    if args.origin:  # over the DC API: the navigator.credentials.get options, and the origin the browser asserts
+        protocol, data = choose_request(parse_json(_read(args.request, "request options")))
+        asked = parse_dc_api_request(protocol, data, args.origin, _trust(args.reader_trust), now=_now(args.now))
+    else:
+        asked = parse_request(_text(args.request, "request object"), _trust(args.reader_trust), now=_now(args.now))
     sd_jwts = [(_text(path, "SD-JWT VC"), load_private_key(args.holder_key)) for path in args.sd_jwt or []]
     mdocs = [(_credential(path), load_private_key(args.device_key)) for path in args.mdoc or []]
     answer = build_response(asked, sd_jwts, mdocs, now=_now(args.now))
@@ -447,7 +467,10 @@ def cmd_vp_check(args: argparse.Namespace) -> int:
     with locked(args.state):  # read, check, mark answered: one process at a time, so one answer is valid
         try:
             request = PresentationRequest.from_json(_read(args.state, "saved request"))
-            form = parse_json(_read(args.form, "response form"))
+            raw = _read(args.form, "response form")
+            form = parse_json(raw)
+            if request.origin is not None and isinstance(form, dict) and "protocol" in form:
+                form = read_answer(raw)  # the DigitalCredential as the page posts it: {protocol, data}
         except DecodeError as exc:
             raise _Usage(exc.message) from exc
         if not isinstance(form, dict):
@@ -622,13 +645,19 @@ def build_parser() -> argparse.ArgumentParser:
     vr.add_argument("--age", type=int, default=18)
     vr.add_argument("--response-uri", help="default https://HOST/response")
     vr.add_argument("--request-uri", help="where the request object is served; default https://HOST/request")
-    vr.add_argument("--plain", action="store_true", help="direct_post instead of an encrypted direct_post.jwt")
+    vr.add_argument("--plain", action="store_true", help="direct_post (dc_api) instead of an encrypted "
+                    "direct_post.jwt (dc_api.jwt)")
+    vr.add_argument("--dc-api", action="store_true", help="for the W3C Digital Credentials API: --out gets the "
+                    "navigator.credentials.get options (signed and unsigned OpenID4VP requests)")
+    vr.add_argument("--origin", help="with --dc-api: the page's origin (https://HOST[:PORT])")
     vr.add_argument("--out", required=True, help="the request object (JWT)")
     vr.add_argument("--state", required=True, help="the saved request, with its private key (mode 600)")
     vr.set_defaults(func=cmd_vp_request)
     va = vp.add_parser("answer", help="check a request object and write the wallet's response form (JSON)")
     va.add_argument("request")
     va.add_argument("--reader-trust", action="append", required=True, help="reader CA certificate(s)")
+    va.add_argument("--origin", help="the request is a Digital Credentials API one (navigator.credentials.get "
+                    "options) from the page at this origin; --out gets the DigitalCredential's data")
     va.add_argument("--sd-jwt", action="append", help="an SD-JWT VC (text)")
     va.add_argument("--holder-key", help="the SD-JWT VC's holder key")
     va.add_argument("--mdoc", action="append", help="an mdoc (Credential CBOR)")
@@ -636,7 +665,8 @@ def build_parser() -> argparse.ArgumentParser:
     va.add_argument("--out", required=True)
     va.add_argument("--now")
     va.set_defaults(func=cmd_vp_answer)
-    vc = vp.add_parser("check", help="verify a response form against the saved request; prints JSON")
+    vc = vp.add_parser("check", help="verify a response form (or a DC API DigitalCredential or its data) against "
+                       "the saved request; prints JSON")
     vc.add_argument("form")
     vc.add_argument("--state", required=True)
     vc.add_argument("--trust", action="append", required=True, help="issuer IACA certificate(s)")

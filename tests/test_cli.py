@@ -267,6 +267,44 @@ def test_vp_usage_and_refusals(world, capsys):
         assert code == 2 and "saved presentation request" in err, broken
 
 
+VP_DC_REQUEST = VP_REQUEST.replace("req.jwt", "options.json") + " --dc-api --origin https://shop.example"
+VP_DC_ANSWER = VP_ANSWER.replace("req.jwt", "options.json") + " --origin {origin}"
+
+
+@pytest.mark.parametrize("plain", ["", " --plain"])
+def test_vp_over_the_digital_credentials_api(world, capsys, plain):
+    """Issue 18 item 5: the navigator.credentials.get options, the wallet's answer for the calling origin and the
+    check of the DigitalCredential; an answer made for another origin is refused, a replay too."""
+    code, out, _ = run(capsys, VP_DC_REQUEST + plain, world)
+    assert code == 0 and out == {"origin": "https://shop.example", "client_id": "x509_san_dns:shop.example",
+                                 "protocols": ["openid4vp-v1-signed", "openid4vp-v1-unsigned"],
+                                 "response_mode": "dc_api" if plain else "dc_api.jwt"}
+    options = json.loads((world / "options.json").read_text())
+    assert [r["protocol"] for r in options["digital"]["requests"]] == out["protocols"]
+    code, _, err = run(capsys, VP_DC_ANSWER.format(origin="https://evil.example", w="{w}"), world)
+    assert code == 1 and "another website" in err, "the signed request names only the shop's origin"
+    unsigned = {"digital": {"requests": options["digital"]["requests"][1:]}}
+    (world / "options.json").write_text(json.dumps(unsigned))
+    code, out, _ = run(capsys, VP_DC_ANSWER.format(origin="https://evil.example", w="{w}"), world)
+    assert code == 0 and out["client_id"] == "origin:https://evil.example" and out["reader"] == "https://evil.example"
+    code, out, _ = run(capsys, VP_CHECK, world)
+    assert code == 1 and [e["code"] for e in out["errors"]] == ["device_auth_failed"]
+    (world / "options.json").write_text(json.dumps(options))
+    code, out, _ = run(capsys, VP_DC_ANSWER.format(origin="https://shop.example", w="{w}"), world)
+    assert code == 0 and out["reader"] == "Example Shop (https://shop.example)"
+    data = json.loads((world / "form.json").read_text())
+    assert set(data) == {"vp_token"} if plain else {"response"}
+    (world / "form.json").write_text(json.dumps({"protocol": "openid4vp-v1-signed", "data": data}))
+    code, out, _ = run(capsys, VP_CHECK, world)
+    assert code == 0 and out["valid"] and out["claims"] == {"age_over_18": True}
+    code, out, _ = run(capsys, VP_CHECK, world)
+    assert code == 1 and [e["code"] for e in out["errors"]] == ["replayed"]
+    code, _, err = run(capsys, VP_DC_REQUEST.replace("https://shop.example", "shop.example"), world)
+    assert code == 2 and "origin" in err
+    code, _, err = run(capsys, VP_DC_REQUEST.replace(" --origin https://shop.example", ""), world)
+    assert code == 2 and "--origin" in err
+
+
 def test_a_closed_pipe_ends_quietly(tmp_path):
     """``didlib ... | head``: when the reader has gone, no traceback, only the SIGPIPE exit status."""
     proc = subprocess.Popen(

@@ -37,9 +37,9 @@ def navigator_options(
 
 def choose_request(request: str | bytes | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """(protocol, data) of the first request a wallet here can answer, from what the platform hands it: the
-    ``digital`` member (``{"requests": [...]}``, as Android Credential Manager's ``requestJson``) or one
-    ``{"protocol", "data"}`` entry. ``openid4vp-v1-signed`` before ``-unsigned`` whatever the page's order:
-    a signed request says who asks."""
+    ``digital`` member (``{"requests": [...]}``, as Android Credential Manager's ``requestJson``), the whole
+    ``navigator.credentials.get`` argument, or one ``{"protocol", "data"}`` entry. ``openid4vp-v1-signed``
+    before ``-unsigned`` whatever the page's order: a signed request says who asks."""
     if isinstance(request, (str, bytes)):
         if len(request) > MAX_REQUEST:
             raise DecodeError("the request is too large")
@@ -49,6 +49,8 @@ def choose_request(request: str | bytes | Mapping[str, Any]) -> tuple[str, dict[
             raise DecodeError(f"the request is not JSON: {exc}") from exc
     if not isinstance(request, Mapping):
         raise DecodeError("the request must be an object")
+    if isinstance(request.get("digital"), Mapping):  # the whole navigator.credentials.get argument
+        request = request["digital"]
     entries = request.get("requests", [request]) if "protocol" not in request else [request]
     if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries) or len(entries) > 16:
         raise DecodeError("requests must be a short list of objects")
