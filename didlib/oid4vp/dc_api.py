@@ -40,18 +40,19 @@ def choose_request(request: str | bytes | Mapping[str, Any]) -> tuple[str, dict[
     ``digital`` member (``{"requests": [...]}``, as Android Credential Manager's ``requestJson``), the whole
     ``navigator.credentials.get`` argument, or one ``{"protocol", "data"}`` entry. ``openid4vp-v1-signed``
     before ``-unsigned`` whatever the page's order: a signed request says who asks."""
+    parsed: Any = request
     if isinstance(request, (str, bytes)):
         if len(request) > MAX_REQUEST:
             raise DecodeError("the request is too large")
         try:
-            request = json.loads(request)
+            parsed = json.loads(request)
         except ValueError as exc:
             raise DecodeError(f"the request is not JSON: {exc}") from exc
-    if not isinstance(request, Mapping):
+    if not isinstance(parsed, Mapping):
         raise DecodeError("the request must be an object")
-    if isinstance(request.get("digital"), Mapping):  # the whole navigator.credentials.get argument
-        request = request["digital"]
-    entries = request.get("requests", [request]) if "protocol" not in request else [request]
+    if isinstance(parsed.get("digital"), Mapping):  # the whole navigator.credentials.get argument
+        parsed = parsed["digital"]
+    entries = parsed.get("requests", [parsed]) if "protocol" not in parsed else [parsed]
     if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries) or len(entries) > 16:
         raise DecodeError("requests must be a short list of objects")
     for protocol in DC_API_PROTOCOLS:
