@@ -31,6 +31,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from didlib.errors import DidlibError
 from didlib.oid4vp import PresentationRequest, VpResult
+from didlib.oid4vp.dc_api import browser_script, navigator_options, read_answer
 from didlib.qr import qr_png
 from didlib.verifier import TrustCache, TrustData
 
@@ -45,6 +46,8 @@ _SCHEMA = (
     "request TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL, verdict TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS starts (client TEXT NOT NULL, at REAL NOT NULL)",
     "CREATE INDEX IF NOT EXISTS starts_client ON starts (client, at)",
+    # a transaction's Digital Credentials API request (made when the page asks for it; a new one replaces it)
+    "CREATE TABLE IF NOT EXISTS dc_requests (id TEXT PRIMARY KEY, request TEXT NOT NULL)",
 )
 
 
@@ -100,6 +103,7 @@ class Checkouts:
         with self._transaction() as db:
             moment = now.timestamp()
             db.execute("DELETE FROM transactions WHERE created < ?", (moment - LIFETIME.total_seconds(),))
+            db.execute("DELETE FROM dc_requests WHERE id NOT IN (SELECT id FROM transactions)")
             db.execute("DELETE FROM starts WHERE at < ?", (moment - 60,))
             (recent,) = db.execute("SELECT COUNT(*) FROM starts WHERE client = ?", (client,)).fetchone()
             if recent >= RATE_PER_MINUTE:
@@ -131,16 +135,39 @@ class Checkouts:
             raise HTTPException(404, "not found (or it has expired)")
         return found
 
-    def answer(self, checkout_id: str, check: Callable[[PresentationRequest], VpResult]) -> VpResult:
-        """Check a wallet's answer and record it, in one transaction: of two processes given one answer, one
-        accepts it. A valid answer ends the transaction; any other leaves it waiting, with the reason."""
+    def dc_api_request(self, checkout_id: str, browser: str,
+                       make: Callable[[PresentationRequest], PresentationRequest]) -> PresentationRequest:
+        """A new Digital Credentials API request (``make`` gets the transaction's own request) for the waiting
+        transaction of ``browser``, replacing any earlier one."""
         with self._transaction() as db:
             checkout = self._load(db, checkout_id)
-            result = check(checkout.request)
+            if not secrets.compare_digest(checkout.browser, digest(browser)):
+                raise HTTPException(404, "not found (or it has expired)")
+            if checkout.outcome != "waiting":
+                raise HTTPException(409, "already verified")
+            request = make(checkout.request)
+            db.execute("INSERT OR REPLACE INTO dc_requests VALUES (?, ?)", (checkout_id, request.to_json()))
+        return request
+
+    def answer(self, checkout_id: str, check: Callable[[PresentationRequest], VpResult],
+               dc_api: bool = False) -> VpResult:
+        """Check a wallet's answer (to the transaction's request, or with ``dc_api`` to its Digital Credentials
+        API request) and record it, in one transaction: of two processes given one answer, one accepts it. A
+        valid answer ends the transaction; any other leaves it waiting, with the reason."""
+        with self._transaction() as db:
+            checkout = self._load(db, checkout_id)
+            request = checkout.request
+            if dc_api:
+                row = db.execute("SELECT request FROM dc_requests WHERE id = ?", (checkout_id,)).fetchone()
+                if row is None:
+                    raise HTTPException(404, "no browser request for this transaction")
+                request = PresentationRequest.from_json(row[0])
+            result = check(request)
             if result.valid:
+                db.execute("UPDATE dc_requests SET request = ? WHERE id = ?", (request.to_json(), checkout_id))
                 db.execute("UPDATE transactions SET request = ?, outcome = 'verified', detail = '', verdict = ? "
-                           "WHERE id = ?", (checkout.request.to_json(), json.dumps(self.summary(result)),
-                                            checkout_id))
+                           "WHERE id = ?", (checkout.request.to_json() if dc_api else request.to_json(),
+                                            json.dumps(self.summary(result)), checkout_id))
             elif checkout.outcome == "waiting":
                 db.execute("UPDATE transactions SET detail = ? WHERE id = ?", (result.errors[0].message, checkout_id))
         return result
@@ -174,6 +201,11 @@ class Site:
                 self.data = self.trust.load(now)
             except DidlibError:  # e.g. the trust list expired and the issuer cannot be reached
                 self.data = None
+
+    @property
+    def origin(self) -> str:
+        """The site's web origin, as browsers name it: what its Digital Credentials API answers are bound to."""
+        return self.base_url.rstrip("/")
 
     def begin(self, request: Request, cookie: str, query: Mapping[str, Any], pages: str) -> RedirectResponse:
         """Start a transaction asking ``query`` (answered at ``/response/{id}``) for the browser that asks, give
@@ -216,6 +248,40 @@ def openid4vp_routes(app: FastAPI, site: Site) -> None:
         return JSONResponse({})
 
 
+def dc_api_routes(app: FastAPI, site: Site, cookie: str, pages: str) -> None:
+    """The W3C Digital Credentials API beside the QR code (OpenID4VP 1.0 Appendix A): ``GET /dc-api.js`` (didlib's
+    page script), ``POST {pages}/{id}/dc-api`` (the ``navigator.credentials.get`` options: the transaction's
+    query, signed with the site's reader certificate and unsigned, bound to the site's own origin) and
+    ``POST {pages}/{id}/dc-api/response`` (the browser's ``{protocol, data}``, checked like a wallet's POST).
+    Both are for the browser that started the transaction (its cookie); :func:`waiting_page` shows the button."""
+
+    @app.get("/dc-api.js")
+    def dc_api_script() -> Response:
+        return Response(browser_script(), media_type="text/javascript")
+
+    @app.post(pages + "/{checkout_id}/dc-api")
+    def dc_api_request(checkout_id: str, request: Request) -> dict[str, Any]:
+        made = site.checkouts.dc_api_request(checkout_id, request.cookies.get(cookie, ""), lambda saved: (
+            PresentationRequest.create_dc_api(site.origin, saved.dcql_query, host=site.host)))
+        return navigator_options(made, site.reader)
+
+    @app.post(pages + "/{checkout_id}/dc-api/response")
+    async def dc_api_response(checkout_id: str, request: Request) -> JSONResponse:
+        site.checkouts.get(checkout_id, request.cookies.get(cookie, ""))  # the browser that started it, or 404
+        try:
+            fields = read_answer(await request.body())
+        except DidlibError as exc:
+            return JSONResponse({"error": "invalid_request", "error_description": exc.message}, 400)
+        data = site.data
+        if data is None:
+            return JSONResponse({"error": "temporarily_unavailable", "error_description": "no trust data"}, 503)
+        result = await run_in_threadpool(site.checkouts.answer, checkout_id,
+                                         lambda saved: site.verify(saved, fields, data), True)
+        if not result.valid and "error" not in fields:
+            return JSONResponse({"error": "invalid_request", "error_description": result.errors[0].message}, 400)
+        return JSONResponse({"outcome": "verified" if result.valid else "waiting"})
+
+
 def csp(nonce: str) -> str:
     """Only this page's own script and style (by nonce), images inline, polls to itself, and no framing
     (clickjacking the "verify" button): CSP Level 3 ``frame-ancestors``, with X-Frame-Options for old browsers."""
@@ -246,18 +312,26 @@ def page(request: Request, title: str, body: str, style: str = "") -> str:
 
 
 def waiting_page(request: Request, site: Site, checkout_id: str, cookie: str, *, title: str, intro: str, alt: str,
-                 poll: str, expired: str, done: str) -> str:
+                 poll: str, expired: str, done: str, dc_api: str | None = None) -> str:
     """The page a transaction waits on, for the browser that started it (else 404): the ``openid4vp://`` link
     (same device) and its QR (cross-device), and a script that polls ``poll`` until the wallet's answer is in,
-    then runs ``done`` (JavaScript with the outcome as ``o``). ``intro`` is trusted HTML."""
+    then runs ``done`` (JavaScript with the outcome as ``o``). ``intro`` is trusted HTML. With ``dc_api`` (the
+    transaction's path under :func:`dc_api_routes`) a "Verify with your wallet" button, shown by didlib's page
+    script where the browser has the Digital Credentials API."""
     checkout = site.checkouts.get(checkout_id, request.cookies.get(cookie, ""))
     link = checkout.request.uri(f"{site.base_url}/request/{checkout_id}")
     qr = base64.b64encode(qr_png(link, ecc="M", box_size=5)).decode()
-    return page(request, title, f"""
+    button = "" if dc_api is None else f"""
+            <p><button id="dc-api" hidden data-dc-api-request="{dc_api}/dc-api"
+                data-dc-api-response="{dc_api}/dc-api/response" data-dc-api-status="outcome"
+                >Verify with your wallet</button></p>"""
+    script = "" if dc_api is None else f'<script nonce="{request.state.nonce}" src="/dc-api.js"></script>'
+    return page(request, title, f"""{button}
             <p>Scan with your wallet, or <a id="link" href="{html.escape(link)}">open your wallet on this phone</a>.
             {intro}</p>
             <img id="qr" alt="{html.escape(alt)}" src="data:image/png;base64,{qr}">
             <p id="outcome" data-link="{html.escape(link)}">Waiting for your wallet&hellip;</p>
+            {script}
             <script nonce="{request.state.nonce}">
               async function poll() {{
                 const p = document.getElementById("outcome");
@@ -274,6 +348,7 @@ def waiting_page(request: Request, site: Site, checkout_id: str, cookie: str, *,
                   return;
                 }}
                 document.getElementById("qr").hidden = true;
+                for (const b of document.querySelectorAll("[data-dc-api-request]")) b.hidden = true;
                 {done}
                 p.className = "verified";
               }}

@@ -3,11 +3,14 @@ Chromium, its QR read back from Chromium's screenshot by the wallet model, and t
 
 from __future__ import annotations
 
+import base64
 import html
+import json
 import re
 import shutil
 import subprocess
 import sys
+import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -142,6 +145,134 @@ def test_checkout_page_qr_wallet_and_age_verified(shop, wallet, tmp_path):
     with pytest.raises(Exception) as info:  # the same request cannot be answered twice
         wallet.answer_online(request)
     assert getattr(info.value, "code", None) == "refused"
+
+
+# ------------------------------------------------------------- the Digital Credentials API (issue 18, item 3)
+# The browser's wallet selector, played by the test: the page's navigator.credentials.get hands its argument and
+# the page's origin to the test (a DevTools binding), and resolves with the DigitalCredential the test gives it.
+SELECTOR = """(() => {
+  let answered = null;
+  window.__walletAnswers = (credential) => { const resolve = answered; answered = null; resolve(credential); };
+  if (typeof window.DigitalCredential === "undefined") window.DigitalCredential = function DigitalCredential() {};
+  Object.defineProperty(navigator.credentials, "get", {value: (options) => new Promise((resolve) => {
+    answered = resolve;
+    window.__walletSelector(JSON.stringify({digital: options.digital, origin: location.origin}));
+  })});
+})();"""
+WITHOUT_API = "delete window.DigitalCredential;"
+
+
+def browser_page(tmp: Path, events: list[dict], script: str):
+    """Headless Chromium over the DevTools protocol with ``script`` run before every page's own."""
+    from devtools import DevTools
+
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (.ci/run installs Debian's chromium)")
+    page = DevTools(CHROMIUM, tmp / "devtools-profile", events.append)
+    page.call("Runtime.enable")
+    page.call("Page.enable")
+    page.call("Runtime.addBinding", name="__walletSelector")
+    page.call("Page.addScriptToEvaluateOnNewDocument", source=script)
+    return page
+
+
+def press_verify(page, shop: str) -> None:
+    """The customer opens the shop and presses "Verify my age": the checkout page, the browser's own."""
+    page.call("Page.navigate", url=shop + "/")
+    page.wait_for("document.readyState === 'complete' && !!document.getElementById('verify')")
+    page.evaluate("document.getElementById('verify').click()")
+    page.wait_for("location.pathname.startsWith('/checkout/') && document.readyState === 'complete' "
+                  "&& !!document.getElementById('qr')")
+
+
+def selector_request(page, events: list[dict]) -> dict:
+    """What the page handed to navigator.credentials.get, with its origin."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        calls = [e for e in events if e["method"] == "Runtime.bindingCalled"]
+        if calls:
+            events.remove(calls[0])
+            return json.loads(calls[0]["params"]["payload"])
+        page.pump(0.2)
+    raise AssertionError("the page never called navigator.credentials.get")
+
+
+@pytest.mark.parametrize("answer_origin", ["page", "another"])
+def test_shop_verifies_through_the_digital_credentials_api(shop, wallet, tmp_path, answer_origin):
+    """The page offers "Verify with your wallet" (the browser has the API); the browser's wallet selector hands
+    the request and the page's origin to the wallet, whose answer the page posts; the shop shows the verdict.
+    An answer made for another origin (a phishing page relaying the shop's unsigned request) is refused."""
+    events: list[dict] = []
+    page = browser_page(tmp_path, events, SELECTOR)
+    try:
+        press_verify(page, shop)
+        assert page.wait_for("!document.getElementById('dc-api').hidden && "
+                             "document.getElementById('dc-api').textContent") == "Verify with your wallet"
+        page.evaluate("document.getElementById('dc-api').click()", userGesture=True)
+        asked = selector_request(page, events)
+        assert asked["origin"] == shop, "the browser asserts the page's origin"
+        protocols = [r["protocol"] for r in asked["digital"]["requests"]]
+        assert protocols == ["openid4vp-v1-signed", "openid4vp-v1-unsigned"]
+        before = unused(wallet)
+        if answer_origin == "page":
+            request = wallet.open_dc_api_request(asked["digital"], asked["origin"])
+            assert request.asker == f"Example Cider Shop ({shop})" and request.requested_claims() == ["age_over_18"]
+            protocol = "openid4vp-v1-signed"
+        else:
+            with pytest.raises(ReaderNotAuthorised):  # the signed request names the shop's origin only
+                wallet.open_dc_api_request(asked["digital"], "https://evil.example")
+            unsigned = {"requests": asked["digital"]["requests"][1:]}
+            request = wallet.open_dc_api_request(unsigned, "https://evil.example")
+            protocol = "openid4vp-v1-unsigned"
+        data = wallet.answer_dc_api(request)
+        assert sum(before.values()) - sum(unused(wallet).values()) == 1, "one single-use proof spent"
+        page.evaluate(f"window.__walletAnswers({json.dumps({'protocol': protocol, 'data': data})})")
+        outcome = page.wait_for("(() => { const p = document.getElementById('outcome'); "
+                                "return /verified|not accepted/i.test(p.textContent) && "
+                                "[p.textContent, p.className]; })()")
+        if answer_origin == "page":
+            assert outcome == ["Age verified: over 18", "verified"]
+            assert page.evaluate("document.getElementById('qr').hidden && document.getElementById('dc-api').hidden")
+        else:
+            assert "not accepted" in outcome[0] and "another audience" in outcome[0], outcome
+            assert outcome[1] == "refused" and "Age verified" not in page.evaluate("document.body.innerText")
+            checkout = page.evaluate("location.pathname")
+            status = page.evaluate(f"fetch('{checkout}/outcome').then(r => r.json())")
+            assert status["outcome"] == "waiting" and status["detail"], status
+        SCREENSHOTS.mkdir(exist_ok=True)
+        shot = page.call("Page.captureScreenshot", format="png")["data"]
+        (SCREENSHOTS / f"shop-dc-api-{answer_origin}.png").write_bytes(base64.b64decode(shot))
+    finally:
+        page.close()
+
+
+def test_browsers_without_the_api_get_the_qr_code_and_link(shop, tmp_path):
+    events: list[dict] = []
+    page = browser_page(tmp_path, events, WITHOUT_API)
+    try:
+        press_verify(page, shop)
+        page.pump(0.5)
+        assert page.evaluate("document.getElementById('dc-api').hidden"), "no button without the API"
+        assert page.evaluate("!document.getElementById('qr').hidden && "
+                             "document.getElementById('link').href.startsWith('openid4vp://')")
+    finally:
+        page.close()
+
+
+def test_dc_api_endpoints_refuse_other_browsers_and_bad_answers(shop):
+    browser, page = new_checkout(shop)
+    assert httpx.post(page + "/dc-api").status_code == 404, "only the browser that started the checkout"
+    options = browser.post(page + "/dc-api").json()
+    assert [r["protocol"] for r in options["digital"]["requests"]] == ["openid4vp-v1-signed", "openid4vp-v1-unsigned"]
+    for body in (b"{", b'{"protocol": "org-iso-mdoc", "data": {}}', b'{"protocol": "openid4vp-v1-unsigned"}'):
+        assert browser.post(page + "/dc-api/response", content=body).status_code == 400
+    bogus = {"protocol": "openid4vp-v1-unsigned", "data": {"response": "a.b.c.d.e"}}
+    reply = browser.post(page + "/dc-api/response", json=bogus)
+    assert reply.status_code == 400 and "does not decrypt" in reply.json()["error_description"]
+    assert httpx.post(page + "/dc-api/response", json=bogus).status_code == 404
+    assert browser.get(page + "/outcome").json()["outcome"] == "waiting"
+    script = browser.get(shop + "/dc-api.js")
+    assert script.status_code == 200 and "navigator.credentials.get" in script.text
 
 
 def test_request_object_is_signed_for_the_shop_host(shop, wallet):

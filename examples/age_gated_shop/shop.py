@@ -2,7 +2,9 @@
 
 The checkout makes a :class:`didlib.oid4vp.PresentationRequest`, shows it as a QR (cross-device) and as an
 ``openid4vp://`` link (same device), hands the signed request object to the wallet at ``/request/{id}``,
-takes the encrypted answer at ``/response/{id}`` and shows the verdict the page polls for. Issuer trust
+takes the encrypted answer at ``/response/{id}`` and shows the verdict the page polls for. Where the browser
+has the W3C Digital Credentials API, the page also offers "Verify with your wallet" (didlib's page script asks
+the browser, bound to the shop's origin; web_common.dc_api_routes). Issuer trust
 and status lists come from the issuer's signed trust list; the shop's own reader certificate (naming its
 host) comes from a reader CA folder. All protocol work is didlib's.
 
@@ -37,7 +39,16 @@ from didlib.verifier import TrustCache
 from issuer_service.app import BodyLimit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # examples/web_common.py, shared with the portal
-from web_common import REFRESH, Checkouts, Site, openid4vp_routes, page, security_headers, waiting_page
+from web_common import (
+    REFRESH,
+    Checkouts,
+    Site,
+    dc_api_routes,
+    openid4vp_routes,
+    page,
+    security_headers,
+    waiting_page,
+)
 
 COOKIE = "shop_browser"
 
@@ -73,7 +84,7 @@ def create_app(shop: Site) -> FastAPI:
                             alt="age check QR code", poll=f"/checkout/{checkout_id}/outcome",
                             expired="This checkout has expired: start again",
                             done='p.textContent = o.age_over_18 ? "Age verified: over 18" : '
-                                 '"Not over 18: we cannot sell this to you";')
+                                 '"Not over 18: we cannot sell this to you";', dc_api=f"/checkout/{checkout_id}")
 
     @app.get("/checkout/{checkout_id}/outcome")
     def outcome(checkout_id: str, request: Request) -> dict[str, object]:
@@ -82,6 +93,7 @@ def create_app(shop: Site) -> FastAPI:
                 "detail": checkout.detail}
 
     openid4vp_routes(app, shop)
+    dc_api_routes(app, shop, COOKIE, "/checkout")
     return app
 
 
