@@ -1,7 +1,8 @@
 // didlib: OpenID4VP over the W3C Digital Credentials API, the page's side (OpenID4VP 1.0 Appendix A).
 //
 // Markup: <button hidden data-dc-api-request="URL" data-dc-api-response="URL" data-dc-api-status="ID">.
-// Where the browser has the API (window.DigitalCredential and navigator.credentials.get), the button is shown;
+// Where the browser has the API (window.DigitalCredential and navigator.credentials.get) and allows an
+// OpenID4VP protocol (DigitalCredential.userAgentAllowsProtocol, where it has that), the button is shown;
 // a press POSTs to data-dc-api-request for the navigator.credentials.get options (made by the server with
 // didlib.oid4vp.dc_api.navigator_options), asks the browser, and POSTs the DigitalCredential's
 // {protocol, data} to data-dc-api-response as JSON. The server checks it; the page learns the verdict from
@@ -10,9 +11,15 @@
 (function () {
   "use strict";
 
+  const PROTOCOLS = ["openid4vp-v1-signed", "openid4vp-v1-unsigned"];
+
+  // The API, and one of our protocols allowed where the browser says (Safari 26 speaks only org-iso-mdoc).
   function available() {
-    return typeof window.DigitalCredential !== "undefined" && !!navigator.credentials &&
-      typeof navigator.credentials.get === "function";
+    const api = window.DigitalCredential;
+    if (typeof api === "undefined" || !navigator.credentials || typeof navigator.credentials.get !== "function") {
+      return false;
+    }
+    return typeof api.userAgentAllowsProtocol !== "function" || PROTOCOLS.some((p) => api.userAgentAllowsProtocol(p));
   }
 
   function say(button, text) {
