@@ -14,8 +14,10 @@ from hypothesis import HealthCheck, settings
 from didlib import TrustStore
 from didlib.keys import generate_key
 from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_MDL, Credential, issue_mdoc
+from didlib.mdoc.registry import ONLINE_AGE_ENTITLEMENT
 from didlib.pkidir import PkiDir
-from didlib.samples import mdl_data, portrait_jpeg, proof_of_age_data
+from didlib.samples import flat_claims, mdl_data, portrait_jpeg, proof_of_age_data
+from didlib.sdjwt.profiles import VCT, issue_credential_sd_jwt
 from didlib.session.transcript import fresh_qr_transcript
 
 settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -26,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VECTORS = Path(os.environ.get("DIDLIB_VECTORS", ROOT / "tests" / "vectors"))
 UTC = dt.UTC
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+SHOP_HOST = "shop.example"
 
 
 def load_vectors(name: str) -> dict:
@@ -89,6 +92,21 @@ def licence(pki: PkiDir, device_key, portrait: bytes) -> Credential:
 @pytest.fixture(scope="session")
 def age_credential(pki: PkiDir, device_key, portrait: bytes) -> Credential:
     return issue(pki, DOCTYPE_AGE, proof_of_age_data(today=NOW.date(), portrait=portrait), device_key.public_key())
+
+
+@pytest.fixture(scope="session")
+def website(pki: PkiDir):
+    """A website's reader certificate (OpenID4VP, x509_san_dns:shop.example) with the online age entitlement."""
+    return pki.website_reader(SHOP_HOST, organisation="Example Shop", entitlement=ONLINE_AGE_ENTITLEMENT, now=NOW)
+
+
+@pytest.fixture(scope="session")
+def age_sd_jwt(pki: PkiDir, device_key, portrait: bytes) -> str:
+    """A proof of age SD-JWT VC bound to ``device_key``."""
+    key, cert = pki.signer()
+    claims = flat_claims(proof_of_age_data(today=NOW.date(), portrait=portrait))
+    return issue_credential_sd_jwt(VCT[DOCTYPE_AGE], claims, signer_key=key, signer_chain=[cert],
+                                   holder_key=device_key.public_key(), now=NOW)
 
 
 @pytest.fixture

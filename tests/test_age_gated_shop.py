@@ -163,6 +163,15 @@ WITHOUT_API = "delete window.DigitalCredential;"
 MDOC_ONLY = SELECTOR + "DigitalCredential.userAgentAllowsProtocol = (protocol) => protocol === 'org-iso-mdoc';"
 
 
+@pytest.fixture(scope="module")
+def dc_shop(issuer, tmp_path_factory):
+    """A shop of its own for the browser tests: their checkouts come from 127.0.0.1 like the others' and would
+    use up that client's 10 a minute."""
+    proc, url = launch_shop(issuer, tmp_path_factory.mktemp("dc-shop"))
+    yield url
+    process.stop(proc)
+
+
 def browser_page(tmp: Path, events: list[dict], script: str):
     """Headless Chromium over the DevTools protocol with ``script`` run before every page's own."""
     from devtools import DevTools
@@ -199,25 +208,25 @@ def selector_request(page, events: list[dict]) -> dict:
 
 
 @pytest.mark.parametrize("answer_origin", ["page", "another"])
-def test_shop_verifies_through_the_digital_credentials_api(shop, wallet, tmp_path, answer_origin):
+def test_shop_verifies_through_the_digital_credentials_api(dc_shop, wallet, tmp_path, answer_origin):
     """The page offers "Verify with your wallet" (the browser has the API); the browser's wallet selector hands
     the request and the page's origin to the wallet, whose answer the page posts; the shop shows the verdict.
     An answer made for another origin (a phishing page relaying the shop's unsigned request) is refused."""
     events: list[dict] = []
     page = browser_page(tmp_path, events, SELECTOR)
     try:
-        press_verify(page, shop)
+        press_verify(page, dc_shop)
         assert page.wait_for("!document.getElementById('dc-api').hidden && "
                              "document.getElementById('dc-api').textContent") == "Verify with your wallet"
         page.evaluate("document.getElementById('dc-api').click()", userGesture=True)
         asked = selector_request(page, events)
-        assert asked["origin"] == shop, "the browser asserts the page's origin"
+        assert asked["origin"] == dc_shop, "the browser asserts the page's origin"
         protocols = [r["protocol"] for r in asked["digital"]["requests"]]
         assert protocols == ["openid4vp-v1-signed", "openid4vp-v1-unsigned"]
         before = unused(wallet)
         if answer_origin == "page":
             request = wallet.open_dc_api_request(asked["digital"], asked["origin"])
-            assert request.asker == f"Example Cider Shop ({shop})" and request.requested_claims() == ["age_over_18"]
+            assert request.asker == f"Example Cider Shop ({dc_shop})" and request.requested_claims() == ["age_over_18"]
             protocol = "openid4vp-v1-signed"
         else:
             with pytest.raises(ReaderNotAuthorised):  # the signed request names the shop's origin only
@@ -248,12 +257,12 @@ def test_shop_verifies_through_the_digital_credentials_api(shop, wallet, tmp_pat
 
 
 @pytest.mark.parametrize("script", [WITHOUT_API, MDOC_ONLY], ids=["no-api", "org-iso-mdoc-only"])
-def test_browsers_without_the_api_get_the_qr_code_and_link(shop, tmp_path, script):
+def test_browsers_without_the_api_get_the_qr_code_and_link(dc_shop, tmp_path, script):
     """Firefox, older Chrome (no API) and Safari 26 (the API, but only org-iso-mdoc): no button, QR and link."""
     events: list[dict] = []
     page = browser_page(tmp_path, events, script)
     try:
-        press_verify(page, shop)
+        press_verify(page, dc_shop)
         page.pump(0.5)
         assert page.evaluate("document.getElementById('dc-api').hidden"), "no button without the API"
         assert page.evaluate("!document.getElementById('qr').hidden && "
@@ -262,8 +271,8 @@ def test_browsers_without_the_api_get_the_qr_code_and_link(shop, tmp_path, scrip
         page.close()
 
 
-def test_dc_api_endpoints_refuse_other_browsers_and_bad_answers(shop):
-    browser, page = new_checkout(shop)
+def test_dc_api_endpoints_refuse_other_browsers_and_bad_answers(dc_shop):
+    browser, page = new_checkout(dc_shop)
     assert httpx.post(page + "/dc-api").status_code == 404, "only the browser that started the checkout"
     options = browser.post(page + "/dc-api").json()
     assert [r["protocol"] for r in options["digital"]["requests"]] == ["openid4vp-v1-signed", "openid4vp-v1-unsigned"]
@@ -274,7 +283,7 @@ def test_dc_api_endpoints_refuse_other_browsers_and_bad_answers(shop):
     assert reply.status_code == 400 and "does not decrypt" in reply.json()["error_description"]
     assert httpx.post(page + "/dc-api/response", json=bogus).status_code == 404
     assert browser.get(page + "/outcome").json()["outcome"] == "waiting"
-    script = browser.get(shop + "/dc-api.js")
+    script = browser.get(dc_shop + "/dc-api.js")
     assert script.status_code == 200 and "navigator.credentials.get" in script.text
 
 

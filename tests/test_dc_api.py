@@ -10,11 +10,10 @@ import pytest
 from jwcrypto import jwk
 
 from conftest import NOW
+from conftest import SHOP_HOST as HOST
 from didlib import TrustStore
 from didlib.errors import DecodeError, ReaderNotAuthorised, UnsupportedError, UsageError
 from didlib.jose import CompactJws, b64url_decode
-from didlib.mdoc import DOCTYPE_AGE
-from didlib.mdoc.registry import ONLINE_AGE_ENTITLEMENT
 from didlib.oid4vp import (
     PROTOCOL_SIGNED,
     PROTOCOL_UNSIGNED,
@@ -25,11 +24,8 @@ from didlib.oid4vp import (
     jwk_thumbprint,
     parse_dc_api_request,
 )
-from didlib.samples import flat_claims, proof_of_age_data
-from didlib.sdjwt.profiles import VCT, issue_credential_sd_jwt
 from didlib.session.transcript import dc_api_handover_info, dc_api_transcript
 
-HOST = "shop.example"
 ORIGIN = f"https://{HOST}"
 LATER = NOW + dt.timedelta(seconds=20)
 
@@ -47,24 +43,6 @@ def test_dc_api_handover_known_answer():
     assert dc_api_transcript("https://example.com", nonce, thumbprint).hex() == (
         "83f6f682764f70656e4944345650444341504948616e646f7665725820fbece366f4"
         "212f9762c74cfdbf83b8c69e371d5d68cea09cb4c48ca6daab761a")
-
-
-@pytest.fixture(scope="module")
-def website(pki):
-    return pki.website_reader(HOST, organisation="Example Shop", entitlement=ONLINE_AGE_ENTITLEMENT, now=NOW)
-
-
-@pytest.fixture(scope="module")
-def reader_trust(pki) -> TrustStore:
-    return TrustStore.from_pem_files([pki.folder / "reader-ca.pem"])
-
-
-@pytest.fixture(scope="module")
-def age_sd_jwt(pki, device_key, portrait):
-    key, cert = pki.signer()
-    claims = flat_claims(proof_of_age_data(today=NOW.date(), portrait=portrait))
-    return issue_credential_sd_jwt(VCT[DOCTYPE_AGE], claims, signer_key=key, signer_chain=[cert],
-                                   holder_key=device_key.public_key(), now=NOW)
 
 
 def ask(website, *, encrypted=True, origin=ORIGIN):

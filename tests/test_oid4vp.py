@@ -8,6 +8,7 @@ import json
 import pytest
 
 from conftest import NOW
+from conftest import SHOP_HOST as HOST
 from didlib import TrustStore
 from didlib.errors import DecodeError, DidlibError, ReaderNotAuthorised
 from didlib.jose import sign_jws, x5c_header
@@ -18,22 +19,8 @@ from didlib.oid4vp import PresentationRequest, age_query, build_response, check_
 from didlib.samples import flat_claims, proof_of_age_data
 from didlib.sdjwt.profiles import VCT, issue_credential_sd_jwt
 
-HOST = "shop.example"
 RESPONSE_URI = f"https://{HOST}/response"
 LATER = NOW + dt.timedelta(seconds=20)
-
-
-@pytest.fixture(scope="module")
-def website(pki):
-    return pki.website_reader(HOST, organisation="Example Shop", entitlement=ONLINE_AGE_ENTITLEMENT, now=NOW)
-
-
-@pytest.fixture(scope="module")
-def age_sd_jwt(pki, device_key, portrait):
-    key, cert = pki.signer()
-    claims = flat_claims(proof_of_age_data(today=NOW.date(), portrait=portrait))
-    return issue_credential_sd_jwt(VCT[DOCTYPE_AGE], claims, signer_key=key, signer_chain=[cert],
-                                   holder_key=device_key.public_key(), now=NOW)
 
 
 def ask(website, *, encrypted=True, query=None):

@@ -12,7 +12,6 @@ otherwise.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from cryptography import x509
 
 from didlib.errors import DecodeError, UnsupportedError
+from didlib.jose import parse_json
 from didlib.keys import PrivateKey
 from didlib.oid4vp.common import DC_API_PROTOCOLS, MAX_REQUEST
 from didlib.oid4vp.verifier import PresentationRequest
@@ -40,14 +40,7 @@ def choose_request(request: str | bytes | Mapping[str, Any]) -> tuple[str, dict[
     ``digital`` member (``{"requests": [...]}``, as Android Credential Manager's ``requestJson``), the whole
     ``navigator.credentials.get`` argument, or one ``{"protocol", "data"}`` entry. ``openid4vp-v1-signed``
     before ``-unsigned`` whatever the page's order: a signed request says who asks."""
-    parsed: Any = request
-    if isinstance(request, (str, bytes)):
-        if len(request) > MAX_REQUEST:
-            raise DecodeError("the request is too large")
-        try:
-            parsed = json.loads(request)
-        except ValueError as exc:
-            raise DecodeError(f"the request is not JSON: {exc}") from exc
+    parsed = parse_json(request, max_size=MAX_REQUEST) if isinstance(request, (str, bytes)) else request
     if not isinstance(parsed, Mapping):
         raise DecodeError("the request must be an object")
     if isinstance(parsed.get("digital"), Mapping):  # the whole navigator.credentials.get argument
@@ -71,12 +64,7 @@ def read_answer(body: bytes) -> dict[str, Any]:
     """The ``data`` of the ``DigitalCredential`` a page posts as ``{"protocol": ..., "data": {...}}`` (JSON, at
     most :data:`MAX_REQUEST` bytes), for :meth:`PresentationRequest.check`. Signed and unsigned answers are
     checked alike: both are bound to the origin and the nonce."""
-    if len(body) > MAX_REQUEST:
-        raise DecodeError("the answer is too large")
-    try:
-        answer = json.loads(body)
-    except ValueError as exc:
-        raise DecodeError(f"the answer is not JSON: {exc}") from exc
+    answer = parse_json(body, max_size=MAX_REQUEST)
     if not isinstance(answer, dict) or not isinstance(answer.get("data"), dict):
         raise DecodeError("the answer must be {protocol, data} with data an object")
     if answer.get("protocol") not in DC_API_PROTOCOLS:
