@@ -380,7 +380,7 @@ class WalletApp(App):
         def send() -> None:
             try:
                 self.model.answer_online(request)
-                message = f"Sent to {request.reader.name}: {', '.join(request.requested_claims())}"
+                message = f"Sent to {request.asker}: {', '.join(request.requested_claims())}"
             except DidlibError as exc:
                 message = f"Not sent: {exc.message}"
 
