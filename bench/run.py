@@ -299,6 +299,39 @@ def bench_qr_scan_to_verdict(rounds: int) -> list[dict[str, object]]:
     ]
 
 
+def bench_video_frames_per_second() -> dict[str, object]:
+    """The till's camera: 1280x720 video frames read, converted to grey and searched for QR codes, on one
+    core (OpenCV limited to one thread; zxing-cpp reads on the calling thread), through didlib.scanner."""
+    import cv2
+
+    from didlib.scanner import Scanner, VideoSource, write_code_video
+
+    pki, _ = _pki()
+    signer_key, signer_cert = pki.signer()
+    device, credential = _proof_of_age(signer_key, signer_cert)
+    codes = codes_for(make_oneway(credential, device))
+    video = write_code_video(codes, Path(tempfile.mkdtemp(prefix="didlib-bench-")) / "till.avi",
+                             frames_per_code=30, rounds=2)
+    cv2.setNumThreads(1)
+    best = 0.0
+    for _ in range(3):  # the best of three runs: other work on a shared machine only ever slows a run down
+        source, scanner = VideoSource(video), Scanner()
+        start, frames, found = time.perf_counter(), 0, 0
+        for frame in source.frames():
+            frames += 1
+            found += len(scanner.scan(frame, now=frames / 15))
+        best = max(best, frames / (time.perf_counter() - start))
+        assert found == 2 * len(codes), "every appearance of every code is read"
+    return {
+        "name": "video_frames_per_second",
+        "what": f"1280x720 MJPG video of a phone showing {len(codes)} code(s) with blur and noise: read, grey, "
+        "decode (didlib.scanner), one core",
+        "frames_per_second": round(best, 1),
+        "frames": frames,
+        "goal": ">= 20 frames per second",
+    }
+
+
 def _raw_two_party(first: Any, second: Any, ca: x509.Certificate, leaf: x509.Certificate) -> Callable[[], None]:
     """The raw cost shared by the session and OpenID4VP round trips: 2 key generations and 2 ECDH, a
     signature by each party, one certificate verification and 4 signature verifications."""
@@ -475,6 +508,7 @@ def main(argv: list[str] | None = None) -> int:
         *bench_sd_jwt_verification(args.rounds),
         *bench_status_lookup(args.rounds),
         *bench_qr_scan_to_verdict(args.rounds),
+        bench_video_frames_per_second(),
         bench_session_round_trip(args.rounds),
         bench_openid4vp_round_trip(args.rounds),
         *bench_ble_session(args.rounds),

@@ -36,7 +36,7 @@ from didlib.session.transcript import fresh_qr_transcript
 from didlib.status import StatusChecker, StatusList
 from didlib.trust import TrustStore
 from didlib.trustlist import ISSUER, READER_CA, TrustList, TrustListEntry
-from didlib.verifier import ReplayCache, TrustData, VerifierEngine, policy_from_text
+from didlib.verifier import ReplayCache, TrustData, Verdict, VerifierEngine, policy_from_text
 from didlib.verifier.state import Counts, StateDb
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -216,8 +216,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     """The till: read QR codes (images or text), decide, print the verdict. Keeps only nonces and counts."""
     if args.camera:
         raise _Usage("this build has no camera support; pass QR images or --payload (the verifier app has a camera)")
-    if not args.images and not args.payload:
-        raise _Usage("give QR images, --payload TEXT or --camera")
+    if not args.images and not args.payload and not args.video:
+        raise _Usage("give QR images, --payload TEXT, --video FILE or --camera")
     texts: list[str] = list(args.payload or [])
     for image in args.images:
         try:
@@ -235,7 +235,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         window=dt.timedelta(seconds=args.window),
         clock=_clock(_now(args.now)),
     )
-    verdict = None
+    verdict = _scan_video(args.video, engine) if args.video else None
     for text in texts:
         verdict = engine.scan(text) or verdict
     if verdict is None:
@@ -245,6 +245,17 @@ def cmd_check(args: argparse.Namespace) -> int:
         Counts(state).add(verdict.decision)
     print(json.dumps(verdict.as_json(), indent=2))
     return EXIT_OK if verdict.decision == "accept" else EXIT_INVALID
+
+
+def _scan_video(path: str, engine: VerifierEngine) -> Verdict | None:
+    """``check --video``: the video's frames through the apps' own frame-to-verdict path (didlib.scanner)."""
+    from didlib.scanner import VideoSource, scan_video
+
+    source = VideoSource(path)
+    try:
+        return scan_video(source, engine, source.fps)
+    finally:
+        source.close()
 
 
 def _clock(fixed: dt.datetime | None) -> Callable[[], dt.datetime]:
@@ -620,6 +631,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--operator", help="trust list operator public key (PEM), when --trust is a trust list")
     check.add_argument("--payload", action="append", help="QR text instead of an image (repeatable)")
     check.add_argument("--camera", action="store_true", help="scan with a camera (the verifier app)")
+    check.add_argument("--video", help="a video file of the QR code(s), read frame by frame (needs didlib[apps])")
     check.add_argument("--state", help="folder for the replay cache and the counts")
     check.add_argument("--window", type=int, default=60, help="freshness window in seconds (default 60)")
     check.add_argument("--status-token", action="append", help="cached status list token (JWT text or CWT)")

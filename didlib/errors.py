@@ -92,6 +92,12 @@ class UsageError(DidlibError):
     code = "usage"
 
 
+class NoCamera(UsageError):
+    """The camera or video file named cannot be opened."""
+
+    code = "no_camera"
+
+
 class SessionError(DidlibError):
     """The proximity session broke: a message that does not decrypt, arrives out of order, or comes late."""
 

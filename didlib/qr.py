@@ -3,8 +3,8 @@
 A didlib QR payload is CBOR, compressed with zlib and written in base45 (RFC 9285) so the code uses QR
 alphanumeric mode, as the EU Digital COVID Certificate did: ``DL1:<base45>``. A payload too large for one
 comfortable code is split over several ``DLM:<i>/<n>:<id>:<base45 part>`` codes that a verifier assembles
-in any order. Decoding lives behind :func:`decode_image` and :func:`decode_rgba` only, so a phone build
-can swap zxing-cpp for another decoder in one place.
+in any order. Decoding lives behind :func:`decode_image`, :func:`decode_rgba` and :func:`decode_luminance`
+only: zxing-cpp on desktops, pyzbar on a phone build (python-for-android packages it, not zxing-cpp).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import base45
 
@@ -37,6 +37,7 @@ __all__ = [
     "qr_version",
     "decode_image",
     "decode_rgba",
+    "decode_luminance",
     "SINGLE",
     "MULTI",
 ]
@@ -228,9 +229,30 @@ def _check_size(width: int, height: int) -> None:
 
 def decode_rgba(pixels: bytes, width: int, height: int) -> list[str]:
     """Every QR code's text in a raw RGBA frame (a camera texture), without numpy or OpenCV."""
-    import zxingcpp
-
     if len(pixels) != width * height * 4:
         raise DecodeError("RGBA frame has the wrong size")
-    view = zxingcpp.ImageView(memoryview(pixels), width, height, zxingcpp.ImageFormat.RGBA)
+    try:
+        import zxingcpp
+    except ImportError:  # a phone build: pyzbar reads luminance only
+        from PIL import Image
+
+        return decode_luminance(Image.frombytes("RGBA", (width, height), pixels).convert("L").tobytes(), width, height)
+    view = zxingcpp.ImageView(cast(Any, memoryview(pixels)), width, height, zxingcpp.ImageFormat.RGBA)
+    return _texts(zxingcpp.read_barcodes(view, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)))
+
+
+def decode_luminance(pixels: bytes, width: int, height: int) -> list[str]:
+    """Every QR code's text in an 8-bit greyscale frame: what a camera gives most cheaply (OpenCV's grey
+    conversion, the Y plane of Android's NV21 preview). zxing-cpp on desktops; pyzbar (over libzbar) where
+    zxing-cpp is not packaged, as in python-for-android, which has recipes for both pyzbar and libzbar."""
+    if width <= 0 or height <= 0 or len(pixels) != width * height:
+        raise DecodeError("greyscale frame has the wrong size")
+    try:
+        import zxingcpp
+    except ImportError:
+        from pyzbar import pyzbar
+
+        found = pyzbar.decode((pixels, width, height), symbols=[pyzbar.ZBarSymbol.QRCODE])
+        return [r.data.decode("ascii", "replace") for r in found if r.data]
+    view = zxingcpp.ImageView(cast(Any, memoryview(pixels)), width, height, zxingcpp.ImageFormat.Lum)
     return _texts(zxingcpp.read_barcodes(view, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)))

@@ -228,6 +228,29 @@ def test_check_refuses_odd_images_as_usage_errors(tmp_path, capsys, size):
     assert code == 2 and "too large" in err
 
 
+def test_check_video_prints_the_verdict(till_world, capsys):
+    """The till command reads a video's frames through the scanner the apps use (didlib.scanner)."""
+    pytest.importorskip("cv2")
+    from didlib.qr import decode_image
+    from didlib.scanner import write_code_video
+
+    world, files = till_world
+    codes = [text for file in files for text in decode_image(file)]
+    write_code_video(codes, world / "till.avi")
+    code, out, _ = run(capsys, CHECK + " --video {w}/till.avi", world)
+    assert code == 0 and out["verdict"] == "accept" and out["headline"] == "OVER 18"
+    code, out, _ = run(capsys, CHECK + " --video {w}/till.avi", world)
+    assert code == 1 and out["reasons"] == ["this code was already used"]
+    write_code_video(codes[:1], world / "half.avi", rounds=1)
+    code, _, err = run(capsys, CHECK + " --video {w}/half.avi", world)
+    if len(codes) > 1:
+        assert code == 2 and "incomplete" in err
+    assert run(capsys, CHECK + " --video {w}/missing.avi", world)[0] == 2
+    (world / "junk.avi").write_bytes(b"junk")
+    code, _, err = run(capsys, CHECK + " --video {w}/junk.avi", world)
+    assert code == 2 and "no_camera" in err
+
+
 VP_REQUEST = "vp request --pki {w}/pki --host shop.example --out {w}/req.jwt --state {w}/state.json"
 VP_ANSWER = ("vp answer {w}/req.jwt --reader-trust {w}/pki/reader-ca.pem --mdoc {w}/cred.cbor "
              "--device-key {w}/phone.pem --out {w}/form.json")
