@@ -150,7 +150,9 @@ def test_revoked(pki, device_key, portrait, engine_for):
     store = TrustStore([pki.certificate("iaca")], [pki.certificate("ds")])
     engine = engine_for(trust=TrustData(store, StatusChecker({uri: token}, trust=store)))
     verdict = engine.scan(make_oneway(cred, device_key, now=NOW))
-    assert verdict.decision == "reject" and verdict.reasons == ["licence revoked"]
+    assert verdict.decision == "reject" and verdict.reasons == ["this proof of age has been revoked by its issuer"]
+    assert verdict.action == "Do not sell. Ask for another proof of age.", "a red screen says what to do"
+    assert verdict.as_json()["action"] == verdict.action
 
 
 def test_stale_trust_data_is_said(age_credential, device_key, engine_for, pki):

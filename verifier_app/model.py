@@ -1,8 +1,8 @@
 """The verifier app's model: what the screens show and what a tap does. No Kivy import (tested headless).
 
-A small state machine the UI observes: ``home`` (pick a check) -> ``scanning`` (camera frames or an image
-file; for challenge checks the request QR is shown) -> ``result`` (full screen, clears itself after a few
-seconds) -> ``home``. All decisions are the verifier engine's; nothing personal is kept after the result
+A small state machine the UI observes: ``setup`` (no trust data yet) or ``home`` (pick a check) ->
+``scanning`` (codes read by the camera or from an image file; for challenge checks the request QR is shown)
+-> ``result`` (full screen, with a countdown, clears itself after a few seconds) -> ``home``. All decisions are the verifier engine's; nothing personal is kept after the result
 clears, only counts.
 """
 
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from didlib.errors import DidlibError, UsageError
 from didlib.pki import common_name_of
-from didlib.qr import decode_image, decode_rgba
+from didlib.qr import decode_image
 from didlib.trust import TrustStore
 from didlib.verifier import AgePolicy, PeerPolicy, Policy, TrustData, Verdict, VerifierEngine, VolunteerPolicy
 from didlib.verifier.replay import ReplayCache
@@ -24,7 +24,22 @@ from didlib.verifier.replay import ReplayCache
 if TYPE_CHECKING:  # the register needs SQLAlchemy (didlib[service]); a till without a register does not
     from volunteer_register import Register, Volunteer
 
-__all__ = ["CHECKS", "Check", "Settings", "VerifierModel"]
+__all__ = ["CHECKS", "Check", "Settings", "VerifierModel", "plain_age"]
+
+
+NO_READER_KEY = ("This till has no reader key, so it cannot ask a phone for {what}. "
+                 "Ask your organisation for a reader key and certificate, then start the app with "
+                 "--reader-key and --reader-cert (they are remembered).")
+
+
+def plain_age(age: dt.timedelta) -> str:
+    """'2 days ago', '3 hours ago', 'a few minutes ago': how old, in words staff read at a glance."""
+    if age.days >= 1:
+        return f"{age.days} day{'s' if age.days != 1 else ''} ago"
+    hours = age.seconds // 3600
+    if hours >= 1:
+        return f"{hours} hour{'s' if hours != 1 else ''} ago"
+    return "a few minutes ago"
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,7 @@ class VerifierModel:
     verdict: Verdict | None = None
     request_qr: str | None = None
     message: str = ""
+    blocked: str = ""  # why the chosen check cannot run on this till, and what to do
     counts: dict[str, int] = field(default_factory=dict)
     _engine: VerifierEngine | None = None
     _shown_at: dt.datetime | None = None
@@ -85,20 +101,32 @@ class VerifierModel:
         for listener in list(self.listeners):
             listener(self)
 
+    def has_trust(self) -> bool:
+        try:
+            self.trust()
+        except DidlibError:
+            return False
+        return True
+
     def trust_status(self) -> tuple[str, bool]:
-        """A line for the home screen about the trust data's age, and whether it is stale."""
+        """A line for the home screen about the trust data's age in plain words, and whether it is stale."""
         try:
             data = self.trust()
         except DidlibError as exc:
-            return f"No trust data: {exc.message}", True
+            return exc.message, True
         age = data.age(self.clock())
         if age is None:
-            return "Trust data configured on this device", False
-        days, hours = age.days, age.seconds // 3600
-        text = f"Trust list updated {days} day{'s' if days != 1 else ''} ago" if days else \
-            f"Trust list updated {hours} hour{'s' if hours != 1 else ''} ago"
-        stale = age > data.max_age
-        return text + (": out of date, update when online" if stale else ""), stale
+            return "Trusted issuers loaded from files on this till", False
+        if age > data.max_age:
+            return f"Trust list from {plain_age(age)}: out of date, update when online", True
+        return f"Trust list from {plain_age(age)}", False
+
+    def seconds_left(self) -> int:
+        """Seconds until the verdict clears itself (shown as a countdown)."""
+        if self.state != "result" or self._shown_at is None:
+            return 0
+        shown = (self.clock() - self._shown_at).total_seconds()
+        return max(0, int(self.settings.clear_after_seconds - shown + 0.999))
 
     def trusted_issuers(self) -> list[tuple[str, bool]]:
         """(issuer name, on) for the settings screen."""
@@ -112,13 +140,24 @@ class VerifierModel:
     def choose(self, key: str) -> None:
         """Home -> scanning for the chosen check (a fresh challenge QR for challenge checks)."""
         self.check = next(c for c in CHECKS if c.key == key)
-        data = self._effective_trust()
+        try:
+            data = self._effective_trust()
+        except DidlibError as exc:
+            self.state, self.message = "setup", exc.message
+            self._changed()
+            return
+        self.state, self.verdict, self.message, self.blocked = "scanning", None, "", ""
         self._engine = VerifierEngine(self.check.policy(self.settings), data, replay=self.replay,
                                       window=dt.timedelta(seconds=self.settings.freshness_seconds),
                                       reader_key=self.reader_key, reader_chain=list(self.reader_chain),
                                       clock=self.clock)
-        self.request_qr = self._engine.start_challenge() if self.check.challenge and self.reader_key else None
-        self.state, self.verdict, self.message = "scanning", None, ""
+        self.request_qr = None
+        if self.check.challenge:
+            if self.reader_key is None or not self.reader_chain:
+                what = "a DBS check" if self.check.key == "volunteer" else "a driving licence"
+                self.blocked, self._engine = NO_READER_KEY.format(what=what), None
+            else:
+                self.request_qr = self._engine.start_challenge()
         self._changed()
 
     def _effective_trust(self) -> TrustData:
@@ -129,14 +168,8 @@ class VerifierModel:
         issuers = TrustStore(kept, data.issuers.document_signers)
         return TrustData(issuers, data.status, data.fetched_at, data.max_age)
 
-    def frame(self, pixels: bytes, width: int, height: int) -> None:
-        """A camera frame (RGBA): decode whatever QR codes it shows and feed them to the engine."""
-        if self.state != "scanning":
-            return
-        try:
-            texts = decode_rgba(pixels, width, height)
-        except DidlibError:
-            return
+    def codes(self, texts: list[str]) -> None:
+        """QR texts the camera's scanner read (didlib.scanner): feed them to the engine."""
         for text in texts:
             self._scanned(text)
 
@@ -194,6 +227,7 @@ class VerifierModel:
             self.done()
 
     def done(self) -> None:
-        self.state, self.verdict, self.request_qr, self.message, self._shown_at = "home", None, None, "", None
+        self.state, self.verdict, self.request_qr, self._shown_at = "home", None, None, None
+        self.message, self.blocked = "", ""
         self._engine = None
         self._changed()

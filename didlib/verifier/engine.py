@@ -166,6 +166,7 @@ class VerifierEngine:
         return verdict
 
     def _count(self, verdict: Verdict) -> Verdict:
+        verdict.action = verdict.action or self.policy.action(verdict.decision)
         self.counts["checks"] += 1
         self.counts[verdict.decision] += 1
         return verdict

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from didlib.keys import PublicKey
 from didlib.mdoc.registry import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, NS_AGE, NS_DBS, NS_ISO, VOLUNTEER_RETAINED
@@ -30,8 +30,8 @@ PLAIN: dict[str, str] = {
     "certificate_expired": "the issuer's certificate has expired",
     "mso_expired": "the credential has expired",
     "mso_not_yet_valid": "the credential is not valid yet",
-    "status_invalid": "licence revoked",
-    "status_suspended": "licence suspended",
+    "status_invalid": "this {document} has been revoked by its issuer",
+    "status_suspended": "this {document} has been suspended by its issuer",
     "digest_mismatch": "the code has been altered",
     "bad_signature": "the code has been altered",
     "duplicate_element": "the code has been altered",
@@ -51,8 +51,12 @@ PLAIN: dict[str, str] = {
 }
 
 
-def plain_reason(problem: Problem) -> str:
-    return PLAIN.get(problem.code, problem.message)
+# What each document is called on a till's screen (a revoked proof of age is not a revoked licence).
+DOCUMENT_NAMES = {DOCTYPE_AGE: "proof of age", DOCTYPE_MDL: "driving licence", DOCTYPE_DBS: "DBS check"}
+
+
+def plain_reason(problem: Problem, document: str = "credential") -> str:
+    return PLAIN.get(problem.code, problem.message).replace("{document}", document)
 
 
 @dataclass
@@ -70,6 +74,7 @@ class Verdict:
     # for an organisation's register (VolunteerPolicy with ``register``): the retained elements and each
     # credential's status reference; never shown, gone with the verdict
     kept: dict[str, Any] = field(default_factory=dict, repr=False)
+    action: str = ""  # what staff do now, on a red or amber screen ("Do not sell. Ask for another proof of age.")
 
     def as_json(self) -> dict[str, Any]:
         display = {k: base64.b64encode(v).decode() if isinstance(v, bytes) else v for k, v in self.display.items()}
@@ -84,12 +89,20 @@ class Verdict:
             "validUntil": self.valid_until.strftime("%Y-%m-%dT%H:%M:%SZ") if self.valid_until else None,
             "dataAgeSeconds": self.data_age,
             "stale": self.stale,
+            "action": self.action,
         }
 
 
-def rejected(problems: list[Problem], headline: str = "NOT VERIFIED") -> Verdict:
-    reasons = list(dict.fromkeys(plain_reason(p) for p in problems))
+def rejected(problems: list[Problem], headline: str = "NOT VERIFIED", document: str = "credential") -> Verdict:
+    reasons = list(dict.fromkeys(plain_reason(p, document) for p in problems))
     return Verdict(REJECT, headline, reasons, [p.code for p in problems])
+
+
+def refused(result: VerificationResult) -> Verdict:
+    """A presentation that failed verification, its revoked or suspended documents named."""
+    named = [DOCUMENT_NAMES.get(d.doctype, "credential") for d in result.documents
+             if d.status is not None and d.status.state in ("invalid", "suspended")]
+    return rejected(result.errors, document=" and ".join(dict.fromkeys(named)) or "credential")
 
 
 def _status_note(doc: DocumentResult, verdict: Verdict) -> None:
@@ -109,6 +122,11 @@ def _status_note(doc: DocumentResult, verdict: Verdict) -> None:
 
 class Policy:
     name = "policy"
+    # What staff do on a red (reject) or amber (refer) screen, in the words of the job.
+    actions: ClassVar[dict[str, str]] = {}
+
+    def action(self, decision: str) -> str:
+        return self.actions.get(decision, "")
 
     def request(self) -> dict[str, dict[str, dict[str, bool]]]:
         """What the challenge flow asks for: docType -> namespace -> element -> intent to retain."""
@@ -128,6 +146,10 @@ class AgePolicy(Policy):
 
     threshold: int = 18
     challenge25: bool = True
+    actions: ClassVar[dict[str, str]] = {
+        REJECT: "Do not sell. Ask for another proof of age.",
+        REFER: "Do not sell yet. Check a photo ID, or ask for another proof of age.",
+    }
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -139,7 +161,7 @@ class AgePolicy(Policy):
 
     def decide(self, result: VerificationResult) -> Verdict:
         if not result.valid:
-            return rejected(result.errors)
+            return refused(result)
         doc = _document(result, DOCTYPE_AGE, DOCTYPE_MDL)
         if doc is None:
             return Verdict(REFER, "CHECK ID", ["the code holds no proof of age or driving licence"], ["wrong_document"])
@@ -184,6 +206,10 @@ class VolunteerPolicy(Policy):
     # intent_to_retain, which the wallet shows); "lookup": it compares with its register and keeps nothing new
     register: str = ""
     name = "volunteer"
+    actions: ClassVar[dict[str, str]] = {
+        REJECT: "Do not let them start. Tell your safeguarding lead.",
+        REFER: "Do not let them start yet. Your safeguarding lead must review the DBS certificate.",
+    }
 
     def request(self) -> dict[str, dict[str, dict[str, bool]]]:
         identity = {e: False for e in ("family_name", "given_name", "birth_date", "portrait")}
@@ -214,11 +240,11 @@ class VolunteerPolicy(Policy):
         licence, dbs = _document(result, DOCTYPE_MDL), _document(result, DOCTYPE_DBS)
         if licence is None or dbs is None:
             if result.errors:
-                return rejected(result.errors)
+                return refused(result)
             missing = "driving licence" if licence is None else "DBS check"
             return Verdict(REFER, "NOT COMPLETE", [f"the code holds no valid {missing}"], ["document_missing"])
         if not result.valid:
-            return rejected(result.errors)
+            return refused(result)
         who, check = licence.elements.get(NS_ISO, {}), dbs.elements.get(NS_DBS, {})
         same_key = (
             licence.device_key is not None
@@ -306,13 +332,17 @@ class PeerPolicy(Policy):
     """Car sharing, room rental: the other person's name and portrait from their licence."""
 
     name = "peer"
+    actions: ClassVar[dict[str, str]] = {
+        REJECT: "Do not hand over. Ask for another proof of identity.",
+        REFER: "Do not hand over yet. Check a photo ID.",
+    }
 
     def request(self) -> dict[str, dict[str, dict[str, bool]]]:
         return {DOCTYPE_MDL: {NS_ISO: {"given_name": False, "family_name": False, "portrait": False}}}
 
     def decide(self, result: VerificationResult) -> Verdict:
         if not result.valid:
-            return rejected(result.errors)
+            return refused(result)
         doc = _document(result, DOCTYPE_MDL)
         if doc is None:
             return Verdict(REFER, "CHECK ID", ["the code holds no driving licence"], ["wrong_document"])

@@ -1,0 +1,105 @@
+"""What the till remembers between runs, in its state folder: where its trust data comes from, its camera,
+the operator's settings and the operator PIN that guards them. A phone starts the app with no arguments,
+so everything it needs to start is here. No Kivy import.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import secrets
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from verifier_app.model import Settings
+
+__all__ = ["AppConfig", "CONFIG_FILE"]
+
+CONFIG_FILE = "verifier.json"
+MAX_CONFIG = 64 * 1024
+MIN_PIN = 4
+
+
+def _pin_hash(pin: str, salt: bytes) -> bytes:
+    """scrypt (RFC 7914) with interactive-login costs: a guessed PIN costs a guesser real time."""
+    return Scrypt(salt=salt, length=32, n=2**14, r=8, p=1).derive(pin.encode())
+
+
+@dataclass
+class AppConfig:
+    folder: Path
+    issuer: str | None = None  # the issuer service to update the trust list from
+    trust_files: list[str] = field(default_factory=list)  # PEM certificates trusted directly (no trust list)
+    camera: str = "0"  # a camera index or a video file
+    reader_key: str | None = None
+    reader_cert: str | None = None
+    settings: Settings = field(default_factory=Settings)
+    pin_salt: str | None = None
+    pin_hash: str | None = None
+
+    @classmethod
+    def load(cls, folder: str | Path) -> AppConfig:
+        """The saved configuration; a missing or damaged file gives the defaults (and the setup screen)."""
+        folder = Path(folder)
+        config = cls(folder)
+        try:
+            raw = (folder / CONFIG_FILE).read_bytes()
+            data = json.loads(raw) if len(raw) <= MAX_CONFIG else {}
+        except (OSError, ValueError):
+            return config
+        if not isinstance(data, dict):
+            return config
+        for name in ("issuer", "camera", "reader_key", "reader_cert", "pin_salt", "pin_hash"):
+            if isinstance(data.get(name), str):
+                setattr(config, name, data[name])
+        if isinstance(data.get("trust_files"), list):
+            config.trust_files = [str(p) for p in data["trust_files"] if isinstance(p, str)]
+        saved = data.get("settings")
+        if isinstance(saved, dict):
+            for name in ("freshness_seconds", "clear_after_seconds"):
+                value = saved.get(name)
+                if isinstance(value, int) and 1 <= value <= 3600:
+                    setattr(config.settings, name, value)
+            if isinstance(saved.get("dbs_minimum_level"), str):
+                config.settings.dbs_minimum_level = saved["dbs_minimum_level"]
+            distrusted = saved.get("distrusted")
+            config.settings.distrusted = {str(n) for n in distrusted} if isinstance(distrusted, list) else set()
+        return config
+
+    def save(self) -> None:
+        """Written atomically, readable by this user only (it holds the PIN's hash)."""
+        data: dict[str, Any] = {k: v for k, v in asdict(self).items() if k not in ("folder", "settings")}
+        data["settings"] = asdict(self.settings) | {"distrusted": sorted(self.settings.distrusted)}
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=1)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, self.folder / CONFIG_FILE)
+
+    # ------------------------------------------------------------------------------- operator PIN
+    @property
+    def has_pin(self) -> bool:
+        return bool(self.pin_salt and self.pin_hash)
+
+    def set_pin(self, pin: str) -> None:
+        if not pin.isdigit() or len(pin) < MIN_PIN:
+            raise ValueError(f"the PIN must be at least {MIN_PIN} digits")
+        salt = secrets.token_bytes(16)
+        self.pin_salt, self.pin_hash = salt.hex(), _pin_hash(pin, salt).hex()
+        self.save()
+
+    def check_pin(self, pin: str) -> bool:
+        if not self.pin_salt or not self.pin_hash:
+            return False
+        try:
+            expected = bytes.fromhex(self.pin_hash)
+            salt = bytes.fromhex(self.pin_salt)
+        except ValueError:
+            return False
+        return hmac.compare_digest(_pin_hash(pin, salt), expected)
