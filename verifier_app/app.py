@@ -1,17 +1,27 @@
 """The verifier app's screens (Kivy). They render :class:`verifier_app.model.VerifierModel` and forward taps;
-every decision is made in didlib. Readable at arm's length: big type, full-screen colours for the verdict.
+every decision is made in didlib. Readable at arm's length on a phone: sizes in dp, type in sp (it follows
+the phone's text size setting), full-screen colours for the verdict.
+
+Offline first: the app starts from its cached trust data and updates it on a worker thread; no exception
+ends it (one handler logs it and shows a message).
 """
 
 from __future__ import annotations
 
 import io
+import logging
+import threading
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from kivy.app import App
+from kivy.base import ExceptionHandler, ExceptionManager
 from kivy.clock import Clock
 from kivy.core.image import Image as CoreImage
 from kivy.lang import Builder
+from kivy.metrics import dp, sp
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.checkbox import CheckBox
@@ -20,26 +30,40 @@ from kivy.uix.label import Label
 from kivy.uix.popup import Popup
 from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 
+from didlib.errors import DidlibError
 from didlib.qr import qr_png
-from verifier_app.camera import FrameSource
+from didlib_apps.viewfinder import Viewfinder, open_camera, request_camera_permission
+from verifier_app import palette
+from verifier_app.config import AppConfig
 from verifier_app.model import VerifierModel
+from verifier_app.trust import TrustSource
 
 __all__ = ["VerifierApp"]
+
+log = logging.getLogger("verifier_app")
 
 # Not named verifier.kv: Kivy would load that a second time by itself for VerifierApp.
 Builder.load_file(str(Path(__file__).with_name("screens.kv")))
 
-COLOURS = {"accept": (0.05, 0.55, 0.22, 1), "reject": (0.78, 0.1, 0.1, 1), "refer": (0.85, 0.5, 0.0, 1)}
-
 
 def texture(data: bytes, ext: str) -> Any:
-    return CoreImage(io.BytesIO(data), ext=ext).texture
+    """A texture from image bytes, scaled smoothly (a small portrait shown large must not look blocky)."""
+    loaded = CoreImage(io.BytesIO(data), ext=ext).texture
+    loaded.mag_filter = "linear"
+    loaded.min_filter = "linear"
+    return loaded
+
+
+class SetupScreen(Screen):
+    message = StringProperty("")
+    busy = BooleanProperty(False)
 
 
 class HomeScreen(Screen):
     trust_text = StringProperty("")
     trust_stale = BooleanProperty(False)
     counts_text = StringProperty("")
+    message = StringProperty("")
 
 
 class ScanScreen(Screen):
@@ -47,15 +71,24 @@ class ScanScreen(Screen):
     hint = StringProperty("")
     message = StringProperty("")
     request_png = BooleanProperty(False)
+    blocked = StringProperty("")
 
 
 class ResultScreen(Screen):
     headline = StringProperty("")
     details = StringProperty("")
     reasons = StringProperty("")
+    action = StringProperty("")
     footer = StringProperty("")
-    background = ListProperty([0.5, 0.5, 0.5, 1])
+    countdown = StringProperty("")
+    background = ListProperty(list(palette.NEUTRAL))
     has_portrait = BooleanProperty(False)
+    portrait_ratio = NumericProperty(4 / 3)  # height / width of the portrait
+
+
+class PinScreen(Screen):
+    prompt = StringProperty("")
+    message = StringProperty("")
 
 
 class SettingsScreen(Screen):
@@ -63,58 +96,152 @@ class SettingsScreen(Screen):
     clear_after = NumericProperty(10)
 
 
+class _ShowErrors(ExceptionHandler):
+    """The one place an unexpected exception ends up: logged, shown, and the app goes on."""
+
+    def __init__(self, app: VerifierApp) -> None:
+        super().__init__()
+        self.app = app
+
+    def handle_exception(self, inst: BaseException) -> Any:
+        if isinstance(inst, KeyboardInterrupt | SystemExit):
+            return ExceptionManager.RAISE
+        self.app.report(inst)
+        return ExceptionManager.PASS
+
+
 class VerifierApp(App):
     title = "didlib verifier"
 
-    def __init__(self, model: VerifierModel, camera: FrameSource | None = None,
-                 refresh: Any = None, **kwargs: Any) -> None:
+    def __init__(self, model: VerifierModel, config: AppConfig | None = None,
+                 source: TrustSource | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.model = model
-        self.camera = camera
-        self._refresh = refresh
+        self.app_config = config
+        self.trust_source = source
+        self.busy = False
         model.listeners.append(lambda _: self.render())
 
+    @classmethod
+    def from_config(cls, config: AppConfig) -> VerifierApp:
+        """The app as configured in its state folder (the reader key and certificate, if any, loaded here)."""
+        source = TrustSource(config)
+        key, chain, problem = None, [], ""
+        if config.reader_key and config.reader_cert:
+            try:
+                from cryptography import x509
+
+                from didlib.keys import load_private_key
+
+                key = load_private_key(config.reader_key)
+                chain = [x509.load_pem_x509_certificate(Path(config.reader_cert).read_bytes())]
+            except (DidlibError, OSError, ValueError) as exc:
+                key, chain, problem = None, [], f"The reader key could not be loaded: {exc}"
+        model = VerifierModel(source.load, reader_key=key, reader_chain=chain, settings=config.settings)
+        model.message = problem
+        return cls(model, config, source)
+
     def build(self) -> ScreenManager:
+        ExceptionManager.add_handler(_ShowErrors(self))
+        threading.excepthook = lambda hook: Clock.schedule_once(lambda _dt: self.report(hook.exc_value), 0)
         manager = ScreenManager(transition=NoTransition())
-        for screen in (HomeScreen(), ScanScreen(), ResultScreen(), SettingsScreen()):
+        for screen in (SetupScreen(), HomeScreen(), ScanScreen(), ResultScreen(), PinScreen(), SettingsScreen()):
             manager.add_widget(screen)
-        manager.bind(current=lambda *_: self._settings_shown() if manager.current == "settings" else None)
-        Clock.schedule_interval(lambda _: self._camera_tick(), 0.2)
-        Clock.schedule_interval(lambda _: self.model.tick(), 1.0)
-        Clock.schedule_once(lambda _: self.render(), 0)
+        self.viewfinder: Viewfinder = manager.get_screen("scan").ids.viewfinder
+        Clock.schedule_interval(lambda _: self._tick(), 0.25)
+        Clock.schedule_once(lambda _: self.start(), 0)
         return manager
+
+    def start(self) -> None:
+        """First screen: set-up when there is no trust data, else home and an update in the background."""
+        self.render()
+        if self.model.has_trust() and self.app_config is not None and self.app_config.issuer:
+            self.update_trust()
+
+    def on_stop(self) -> None:
+        if self.root is not None:
+            self.viewfinder.stop()
+
+    # ------------------------------------------------------------------------------------- errors
+    def report(self, exc: BaseException | None) -> None:
+        log.error("unexpected error: %s", "".join(traceback.format_exception(exc)) if exc else "")
+        if self.root is None:
+            return
+        words = exc.message if isinstance(exc, DidlibError) else "Something went wrong"
+        self.model.message = f"{words}. The app is still working: try again."
+        self.render()
+
+    def in_background(self, work: Callable[[], str], then: Callable[[str], None]) -> None:
+        """Run ``work`` off the UI thread (network, files) and hand its message to ``then`` on the UI thread."""
+
+        def run() -> None:
+            try:
+                message = work()
+            except Exception as exc:  # the handler's job, on the UI thread
+                log.error("background task failed: %s", "".join(traceback.format_exception(exc)))
+                message = f"Something went wrong: {exc}"
+            Clock.schedule_once(lambda _dt: then(message), 0)
+
+        threading.Thread(target=run, daemon=True, name="verifier-task").start()
 
     # ------------------------------------------------------------------------------------- render
     def render(self) -> None:
         if self.root is None:
             return
         model = self.model
-        if model.state == "home":
+        if self.root.current in ("pin", "settings") and model.state in ("home", "setup"):
+            return
+        if model.state == "setup" or (model.state == "home" and not model.has_trust()):
+            setup = self.root.get_screen("setup")
+            setup.message, setup.busy = model.message, self.busy
+            self._show("setup")
+        elif model.state == "home":
             home = self.root.get_screen("home")
             home.trust_text, home.trust_stale = model.trust_status()
             counts = model.counts
-            home.counts_text = (f"Checks today: {counts.get('checks', 0)}  (accepted {counts.get('accept', 0)}, "
+            home.counts_text = (f"Checks today: {counts.get('checks', 0)} (accepted {counts.get('accept', 0)}, "
                                 f"refused {counts.get('reject', 0)}, referred {counts.get('refer', 0)})")
-            if self.root.current != "settings":
-                self.root.current = "home"
+            home.message = model.message
+            self._show("home")
         elif model.state == "scanning":
             self._render_scan()
         elif model.state == "result" and model.verdict is not None:
             self._render_result()
 
+    def _show(self, name: str) -> None:
+        if name != "scan":
+            self.viewfinder.stop()
+        self.root.current = name
+
     def _render_scan(self) -> None:
         scan = self.root.get_screen("scan")
         model = self.model
         scan.title = model.check.title if model.check else ""
+        scan.blocked = model.blocked
         if model.request_qr:
-            scan.hint = "Ask the person to scan this code with their wallet, then show their answer to the camera"
+            scan.hint = "Ask the person to scan this code with their wallet, then hold their answer up to the camera"
             scan.ids.request.texture = texture(qr_png(model.request_qr, "L", box_size=5), "png")
             scan.request_png = True
         else:
-            scan.hint = "Point the camera at the code on the customer's phone"
+            scan.hint = "" if model.blocked else "Hold the code on the customer's phone inside the frame"
             scan.request_png = False
-        scan.message = model.message or ("" if self.camera else "No camera found: use a picture of the code")
-        self.root.current = "scan"
+        scan.message = model.message or self.viewfinder.error
+        if self.root.current != "scan":
+            self.root.current = "scan"
+            if not model.blocked:
+                self.start_camera()
+
+    def start_camera(self) -> None:
+        camera = self.app_config.camera if self.app_config is not None else "0"
+
+        def granted(ok: bool) -> None:
+            if not ok:
+                self.viewfinder.error = "The camera is not allowed: allow it in the phone's settings, or use a picture"
+                self.render()
+                return
+            self.viewfinder.start(lambda: open_camera(camera), self.model.codes)
+
+        request_camera_permission(granted)
 
     def _render_result(self) -> None:
         verdict = self.model.verdict
@@ -122,11 +249,16 @@ class VerifierApp(App):
             return
         result = self.root.get_screen("result")
         result.headline = verdict.headline
-        result.background = list(COLOURS.get(verdict.decision, (0.3, 0.3, 0.3, 1)))
+        result.background = list(palette.VERDICT.get(verdict.decision, palette.NEUTRAL))
         portrait = verdict.display.get("portrait")
         result.has_portrait = isinstance(portrait, bytes)
         if isinstance(portrait, bytes):
-            result.ids.portrait.texture = texture(portrait, "jpg")
+            try:
+                shown = texture(portrait, "jpg")
+                result.ids.portrait.texture = shown
+                result.portrait_ratio = shown.height / max(shown.width, 1)
+            except Exception:  # a portrait Kivy cannot draw is left out, the verdict still shows
+                result.has_portrait = False
         lines = []
         display = verdict.display
         if "name" in display:
@@ -142,11 +274,113 @@ class VerifierApp(App):
                 proven = "proven" if display.get("same_holder_proven") else "NOT proven"
                 lines.append(f"Same person as the licence: {proven}")
         result.details = "\n".join(lines)
-        result.reasons = "\n".join(verdict.reasons)
+        result.reasons = "\n".join(r[:1].upper() + r[1:] for r in verdict.reasons)
+        result.action = verdict.action
         issued = f"Issuer: {verdict.issuer}" if verdict.issuer else ""
-        until = f"  valid until {verdict.valid_until:%d %b %Y}" if verdict.valid_until else ""
-        result.footer = issued + until + ("   (trust data out of date)" if verdict.stale else "")
-        self.root.current = "result"
+        until = f", valid until {verdict.valid_until:%d %b %Y}" if verdict.valid_until else ""
+        result.footer = issued + until + (" (trust list out of date)" if verdict.stale else "")
+        self._update_countdown()
+        self._show("result")
+
+    def _update_countdown(self) -> None:
+        left = self.model.seconds_left()
+        self.root.get_screen("result").countdown = f"Clears in {left} s" if left else ""
+
+    def _tick(self) -> None:
+        self.model.tick()
+        if self.model.state == "result":
+            self._update_countdown()
+        elif self.model.state == "scanning" and self.root.current == "scan":
+            self.root.get_screen("scan").message = self.model.message or self.viewfinder.error
+
+    # ------------------------------------------------------------------------------------- input
+    def pick_file(self, title: str, filters: list[str], chosen: Callable[[str], None]) -> None:
+        chooser = FileChooserListView(filters=filters, path=str(Path.home()))
+        popup = Popup(title=title, content=chooser, size_hint=(0.95, 0.9), title_size=sp(18))
+
+        def submit(_chooser: FileChooserListView, selection: list[str], _touch: object) -> None:
+            popup.dismiss()
+            if selection:
+                chosen(selection[0])
+
+        chooser.bind(on_submit=submit)
+        popup.open()
+
+    def pick_image(self) -> None:
+        self.pick_file("Choose a picture of the code", ["*.png", "*.jpg", "*.jpeg"], self.model.image)
+
+    def update_trust(self) -> None:
+        """Update the trust list off the UI thread; the message says what happened (and what is kept)."""
+        if self.trust_source is None:
+            self.model.message = "No issuer to update from"
+            self.render()
+            return
+        if self.busy:
+            return
+        self.busy = True
+        self.model.message = "Updating the trust list..."
+        self.render()
+        self.in_background(self.trust_source.refresh, self._updated)
+
+    def connect(self, issuer: str) -> None:
+        """Set-up: the first connection to an issuer (pins its trust list key) and a first download."""
+        if self.trust_source is None or self.busy:
+            return
+        self.busy = True
+        self.model.message = "Connecting..."
+        self.render()
+        self.in_background(lambda: self.trust_source.connect(issuer), self._updated)  # type: ignore[union-attr]
+
+    def load_trust_file(self) -> None:
+        if self.trust_source is None:
+            return
+        source = self.trust_source
+
+        def chosen(path: str) -> None:
+            self.in_background(lambda: source.load_file(path), self._updated)
+
+        self.pick_file("Choose a trust list or certificate file", ["*.jwt", "*.pem"], chosen)
+
+    def _updated(self, message: str) -> None:
+        self.busy = False
+        self.model.message = message
+        if self.model.state == "setup" and self.model.has_trust():
+            self.model.state = "home"
+        self.render()
+
+    # --------------------------------------------------------------------------------- settings
+    def open_settings(self) -> None:
+        """Settings sit behind the operator PIN (chosen the first time)."""
+        pin = self.root.get_screen("pin")
+        has_pin = self.app_config is not None and self.app_config.has_pin
+        pin.prompt = "Operator PIN" if has_pin else "Choose an operator PIN (at least 4 digits)"
+        pin.message = ""
+        pin.ids.pin.text = ""
+        self.root.current = "pin"
+
+    def enter_pin(self, text: str) -> None:
+        pin = self.root.get_screen("pin")
+        config = self.app_config
+        if config is None:
+            return
+        if config.has_pin:
+            if not config.check_pin(text):
+                pin.message, pin.ids.pin.text = "Wrong PIN", ""
+                return
+        else:
+            try:
+                config.set_pin(text)
+            except ValueError as exc:
+                pin.message = str(exc).capitalize()
+                return
+        self._settings_shown()
+        self.root.current = "settings"
+
+    def close_settings(self) -> None:
+        if self.app_config is not None:
+            self.app_config.save()
+        self.root.current = "home"
+        self.render()
 
     def _settings_shown(self) -> None:
         screen = self.root.get_screen("settings")
@@ -155,39 +389,15 @@ class VerifierApp(App):
         box = screen.ids.issuers
         box.clear_widgets()
         for name, on in self.model.trusted_issuers():
-            row = BoxLayout(size_hint_y=None, height=44)
-            check = CheckBox(active=on, size_hint_x=None, width=48, color=(0.1, 0.1, 0.12, 1))
+            row = BoxLayout(size_hint_y=None, height=dp(48), spacing=dp(8))
+            check = CheckBox(active=on, size_hint_x=None, width=dp(48), color=palette.INK)
             check.bind(active=lambda _w, value, n=name: self._trust_issuer(n, value))
             row.add_widget(check)
-            row.add_widget(Label(text=name, color=(0.1, 0.1, 0.12, 1), font_size=20, halign="left",
-                                 text_size=(400, None)))
+            label = Label(text=name, color=palette.INK, font_size=sp(18), halign="left", valign="middle",
+                          shorten=True, shorten_from="right")
+            label.bind(size=lambda w, size: setattr(w, "text_size", size))
+            row.add_widget(label)
             box.add_widget(row)
 
     def _trust_issuer(self, name: str, on: bool) -> None:
         (self.model.settings.distrusted.discard if on else self.model.settings.distrusted.add)(name)
-
-    # ------------------------------------------------------------------------------------- input
-    def _camera_tick(self) -> None:
-        if self.camera is None or self.model.state != "scanning":
-            return
-        frame = self.camera.next_frame()
-        if frame is not None:
-            self.model.frame(*frame)
-
-    def pick_image(self) -> None:
-        chooser = FileChooserListView(filters=["*.png", "*.jpg", "*.jpeg"], path=str(Path.home()))
-        popup = Popup(title="Choose a picture of the code", content=chooser, size_hint=(0.95, 0.9))
-
-        def chosen(_chooser: FileChooserListView, selection: list[str], _touch: object) -> None:
-            popup.dismiss()
-            self.model.image(selection[0])
-
-        chooser.bind(on_submit=chosen)
-        popup.open()
-
-    def update_trust(self) -> None:
-        if self._refresh is None:
-            self.model.message = "No issuer configured to update from"
-        else:
-            self.model.message = self._refresh()
-        self.render()

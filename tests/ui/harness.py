@@ -16,8 +16,10 @@ os.environ.update(KIVY_NO_ARGS="1", KIVY_NO_FILELOG="1", KIVY_NO_CONSOLELOG="1",
 
 from kivy.config import Config
 
-Config.set("graphics", "width", "540")
-Config.set("graphics", "height", "960")
+# The window size in dp (density 1): UI_SIZE=360x780 is a small phone in portrait.
+_width, _height = os.environ.get("UI_SIZE", "540x960").split("x")
+Config.set("graphics", "width", _width)
+Config.set("graphics", "height", _height)
 
 from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
@@ -69,6 +71,10 @@ class StepDriver:
             return False
         return True
 
+    def layout(self, name: str) -> None:
+        """Record what is wrong with the current screen's layout (see :func:`layout_problems`)."""
+        self.results.setdefault("layout", {})[name] = layout_problems(self.app.root.current_screen)
+
     def report(self) -> None:
         """Add what the test checks at the end (overridden by each driver)."""
 
@@ -77,3 +83,49 @@ class StepDriver:
         (self.out / "results.json").write_text(json.dumps(self.results, indent=1))
         self.steps = []
         self.app.stop()
+
+
+def _shown(widget: Any) -> bool:
+    return widget.opacity > 0 and widget.width > 0 and widget.height > 0
+
+
+def layout_problems(screen: Any) -> list[str]:
+    """Text that does not fit its widget (clipped or spilling out), widgets outside the window, and sibling
+    widgets in a layout that overlap: what a person would see as broken at this window size."""
+    from kivy.uix.label import Label
+    from kivy.uix.layout import Layout
+    from kivy.uix.scrollview import ScrollView
+
+    problems: list[str] = []
+    win_w, win_h = Window.size
+    scrolled = {id(w) for s in screen.walk() if isinstance(s, ScrollView) for w in s.walk(restrict=True) if w is not s}
+    for widget in screen.walk():
+        if not _shown(widget) or any(not _shown(p) for p in _parents(widget, screen)):
+            continue
+        name = f"{type(widget).__name__}({getattr(widget, 'text', '')[:30]!r})"
+        if isinstance(widget, Label) and widget.text:
+            widget.texture_update()
+            tw, th = widget.texture_size
+            if tw > widget.width + 1 or th > widget.height + 1:
+                problems.append(f"{name}: text {tw:.0f}x{th:.0f} does not fit {widget.width:.0f}x{widget.height:.0f}")
+        if id(widget) not in scrolled:
+            x, y = widget.to_window(widget.x, widget.y)
+            if x < -1 or y < -1 or x + widget.width > win_w + 1 or y + widget.height > win_h + 1:
+                problems.append(f"{name}: outside the window at {x:.0f},{y:.0f} {widget.width:.0f}x{widget.height:.0f}")
+        if isinstance(widget, Layout):
+            kids = [c for c in widget.children if _shown(c)]
+            for i, a in enumerate(kids):
+                for b in kids[i + 1 :]:
+                    if a.x < b.right - 1 and b.x < a.right - 1 and a.y < b.top - 1 and b.y < a.top - 1:
+                        problems.append(f"{type(a).__name__}({getattr(a, 'text', '')[:20]!r}) overlaps "
+                                        f"{type(b).__name__}({getattr(b, 'text', '')[:20]!r}) in {type(widget).__name__}")
+    return problems
+
+
+def _parents(widget: Any, top: Any) -> list[Any]:
+    out = []
+    parent = widget.parent
+    while parent is not None and widget is not top and parent is not top:
+        out.append(parent)
+        parent = parent.parent
+    return out

@@ -1,8 +1,10 @@
-"""Runs the real verifier app (offscreen or under Xvfb) with a fake camera, taps through each scenario and
-takes a screenshot of every screen. Writes ``results.json`` in the output folder. Started by
-``tests/test_verifier_app.py`` in its own process (Kivy runs one app per process).
+"""Runs the real verifier app (offscreen or under Xvfb) as ``python -m verifier_app`` would: its state folder
+holds a trust list cached two days ago, the issuer is unreachable, and its camera is a video file (a phone's
+screen showing the codes, with blur and noise) read through didlib.scanner, the same path as a real camera.
+Taps through each scenario, screenshots every screen and checks its layout. Writes ``results.json``.
+Started by ``tests/test_verifier_app.py`` in its own process (Kivy runs one app per process).
 
-    python tests/ui/verifier_ui_driver.py OUTPUT_DIR
+    UI_SIZE=360x780 python tests/ui/verifier_ui_driver.py OUTPUT_DIR [checks|setup]
 """
 
 from __future__ import annotations
@@ -13,41 +15,46 @@ import tempfile
 from pathlib import Path
 
 from harness import StepDriver
+from kivy.app import App
 from kivy.clock import Clock
-from PIL import Image
+from kivy.uix.textinput import TextInput
 
 from didlib import TrustStore
 from didlib.cbor import decode, encode
-from didlib.keys import generate_key
+from didlib.keys import generate_key, private_key_pem, public_key_pem
 from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, Credential, issue_mdoc
 from didlib.mdoc.registry import NS_AGE, NS_DBS, NS_ISO
-from didlib.pki import create_reader_certificate
+from didlib.pki import common_name_of, create_reader_certificate
 from didlib.pkidir import PkiDir
 from didlib.presentation import answer_challenge, make_oneway, read_challenge
 from didlib.presentation.qrflows import ONE_WAY
-from didlib.qr import codes_for, frame, qr_image, unframe
+from didlib.qr import codes_for, frame, unframe
 from didlib.samples import dbs_data, mdl_data, proof_of_age_data
+from didlib.scanner import write_code_video
 from didlib.session import entitlement_extension
-from didlib.status import StatusChecker, StatusList, StatusListToken
-from didlib.verifier import TrustData
-from verifier_app.app import VerifierApp
-from verifier_app.camera import FakeCamera
-from verifier_app.model import VerifierModel
+from didlib.status import StatusList, StatusListToken
+from didlib.trustlist import ISSUER, TrustList, TrustListEntry
+from didlib.verifier import TrustCache
+from issuer_service.process import free_port
+from verifier_app.__main__ import main as start_app
 
 OUT = Path(sys.argv[1])
+MODE = sys.argv[2] if len(sys.argv) > 2 else "checks"
 NOW = dt.datetime.now(dt.UTC)
 STATUS_URI = "https://dvla.example.invalid/status/1"
+UNREACHABLE = f"http://127.0.0.1:{free_port()}"  # nothing listens: the till is offline
 
 
-def camera_frames(text: str) -> list[tuple[bytes, int, int]]:
-    """Each code of a presentation drawn into a 1280x720 camera-like frame (RGBA)."""
-    frames = []
-    codes = codes_for(text)
-    for code in codes:
-        picture = Image.new("RGBA", (1280, 720), (80, 90, 85, 255))
-        picture.paste(qr_image(code, "M" if len(codes) > 1 else "L", box_size=3).convert("RGBA"), (420, 40))
-        frames.append((picture.tobytes(), 1280, 720))
-    return frames
+def blank_video(path: Path) -> Path:
+    """An empty counter: the camera sees no code."""
+    import cv2
+    import numpy as np
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 15.0, (640, 360))
+    for _ in range(5):
+        writer.write(np.full((360, 640, 3), 90, np.uint8))
+    writer.release()
+    return path
 
 
 def build_world() -> dict:
@@ -71,7 +78,7 @@ def build_world() -> dict:
         organisation="Example Scouts", extra_extensions=[entitlement_extension(
             {DOCTYPE_MDL: {NS_ISO: "*"}, DOCTYPE_DBS: {NS_DBS: "*"}})])
     return {
-        "pki": pki, "phone": phone, "store": store, "status": StatusChecker({STATUS_URI: token}, trust=store),
+        "pki": pki, "phone": phone, "store": store, "status_token": token, "signer_cert": signer_cert,
         "proof": issue(DOCTYPE_AGE, proof_of_age_data(), status_idx=3),
         "revoked": issue(DOCTYPE_AGE, proof_of_age_data(), status_idx=9),
         "stranger": issue(DOCTYPE_AGE, proof_of_age_data(), signer=other.signer()),
@@ -92,36 +99,89 @@ def tampered(text: str) -> str:
     return frame([ONE_WAY, created, nonce, encode(doc)])
 
 
-class Driver(StepDriver):
-    """Steps through scenarios: tap, feed the camera, wait, screenshot, record."""
+def till_state(world: dict, folder: Path) -> list[str]:
+    """What the till kept from its last time online, two days ago; returns the app's command line."""
+    operator = generate_key()
+    folder.mkdir(parents=True)
+    (folder / "operator.pem").write_bytes(public_key_pem(operator.public_key()))
+    iaca = world["pki"].certificate("iaca")
+    entry = TrustListEntry(common_name_of(iaca), ISSUER, [iaca], [world["signer_cert"]], [STATUS_URI])
+    when = NOW - dt.timedelta(days=2)
+    cache = TrustCache(folder, operator.public_key())
+    cache.store_trust_list(TrustList("Test operator", when, NOW + dt.timedelta(days=30), [entry]).sign(operator), when)
+    cache.store_status_token(STATUS_URI, world["status_token"], NOW)
+    key, cert = world["club"]
+    (folder.parent / "reader.pem").write_bytes(private_key_pem(key))
+    from cryptography.hazmat.primitives.serialization import Encoding
 
-    def __init__(self, app: VerifierApp, camera: FakeCamera, world: dict) -> None:
-        super().__init__(app, OUT)
-        self.camera, self.world = camera, world
+    (folder.parent / "reader-cert.pem").write_bytes(cert.public_bytes(Encoding.PEM))
+    return ["--state", str(folder), "--issuer", UNREACHABLE, "--camera", str(blank_video(folder.parent / "blank.avi")),
+            "--reader-key", str(folder.parent / "reader.pem"), "--reader-cert", str(folder.parent / "reader-cert.pem")]
+
+
+class Driver(StepDriver):
+    """Steps through scenarios: a video for the camera, tap, wait for the verdict, screenshot, record."""
+
+    def __init__(self, world: dict) -> None:
+        super().__init__(App.get_running_app(), OUT)
+        self.world = world
+        self.videos = OUT / "videos"
+        self.videos.mkdir(exist_ok=True)
 
     def record(self, name: str) -> None:
         model = self.app.model
         verdict = model.verdict
+        screen = self.app.root.current_screen
         self.results[name] = {"screen": self.app.root.current,
                               "headline": verdict.headline if verdict else None,
                               "decision": verdict.decision if verdict else None,
                               "reasons": verdict.reasons if verdict else [],
-                              "display_keys": sorted(verdict.display) if verdict else []}
+                              "action": verdict.action if verdict else "",
+                              "display_keys": sorted(verdict.display) if verdict else [],
+                              "message": getattr(screen, "message", ""),
+                              "countdown": getattr(screen, "countdown", "")}
+        if self.app.root.current == "result":
+            self.results[name]["sizes"] = self.sizes()
+
+    def sizes(self) -> dict:
+        """The headline's height and the portrait's width against the window's."""
+        from kivy.core.window import Window
+
+        ids = self.app.root.get_screen("result").ids
+        portrait = ids.portrait
+        return {"window": list(Window.size), "headline_height": ids.headline.height,
+                "headline_font": ids.headline.font_size,
+                "portrait_width": portrait.width if portrait.opacity else 0,
+                "portrait_filter": portrait.texture.mag_filter if portrait.texture else None}
+
+    def wait_for(self, condition, ticks: int = 60) -> None:
+        """Repeat this step (a tick at a time) until ``condition`` holds."""
+        if not condition() and ticks > 0:
+            self.steps.insert(0, lambda: self.wait_for(condition, ticks - 1))
+
+    def camera(self, name: str, text: str) -> None:
+        self.app.app_config.camera = str(write_code_video(codes_for(text), self.videos / f"{name}.avi"))
 
     def scenario(self, name: str, check: str, text_of) -> None:
         self.steps += [
+            lambda: self.camera(name, text_of()),
             lambda: self.tap(check),
-            lambda: self.camera.load(camera_frames(text_of())),
-            *([lambda: None] * 8),  # camera ticks every 0.2 s
+            lambda: self.wait_for(lambda: self.app.model.state == "result"),
+            lambda: None,
             lambda: self.shot(name),
+            lambda: self.layout(name),
             lambda: self.record(name),
             lambda: self.tap("Done"),
         ]
 
     def run(self) -> None:
+        if MODE == "setup":
+            self.run_setup()
+            return
         w = self.world
         first = make_oneway(w["proof"], w["phone"])
-        self.steps += [lambda: None, lambda: self.shot("home"), lambda: self.record("home")]
+        self.steps += [lambda: self.wait_for(lambda: not self.app.busy), lambda: None,
+                       lambda: self.shot("home"), lambda: self.layout("home"), lambda: self.record("home")]
         self.scenario("valid", "Age 18", lambda: first)
         self.scenario("replayed", "Age 18", lambda: first)
         self.scenario("tampered", "Age 18", lambda: tampered(make_oneway(w["proof"], w["phone"])))
@@ -133,20 +193,62 @@ class Driver(StepDriver):
                                                                                      ["age_over_25", "portrait"]))
         holdings = [(w["licence"], w["phone"]), (w["dbs"], w["phone"])]
         reader_cas = TrustStore([w["pki"].certificate("reader-ca")])
+
+        def answer() -> None:
+            request = read_challenge(self.app.model.request_qr, holdings, reader_cas)
+            self.camera("volunteer", answer_challenge(request, holdings))
+            self.app.start_camera()
+
         self.steps += [
+            lambda: setattr(self.app.app_config, "camera", str(blank_video(self.videos / "blank.avi"))),
             lambda: self.tap("Volunteer DBS check"),
             lambda: None,
             lambda: self.shot("volunteer_request"),
-            lambda: self.camera.load(camera_frames(answer_challenge(
-                read_challenge(self.app.model.request_qr, holdings, reader_cas), holdings))),
-            *([lambda: None] * 10),
+            lambda: self.layout("volunteer_request"),
+            answer,
+            lambda: self.wait_for(lambda: self.app.model.state == "result"),
+            lambda: None,
             lambda: self.shot("volunteer"),
+            lambda: self.layout("volunteer"),
             lambda: self.record("volunteer"),
             lambda: self.tap("Done"),
+            lambda: self.tap("Age 18"),
+            lambda: self.wait_for(lambda: self.app.viewfinder.texture is not None, 20),
+            lambda: None,
+            lambda: self.shot("scan"),
+            lambda: self.layout("scan"),
+            lambda: self.tap("Cancel"),
             lambda: self.tap("Settings"),
             lambda: None,
+            lambda: self.shot("pin"),
+            lambda: self.layout("pin"),
+            lambda: self.type_pin("2468"),
+            lambda: self.tap("OK"),
+            lambda: None,
             lambda: self.shot("settings"),
-            lambda: self.tap("Back"),
+            lambda: self.layout("settings"),
+            lambda: self.record("settings"),
+            lambda: self.tap("Save and go back"),
+            lambda: self.finish(),
+        ]
+        self.start(0.25)
+
+    def type_pin(self, pin: str) -> None:
+        next(w for w in self.widgets(TextInput)).text = pin
+
+    def run_setup(self) -> None:
+        self.steps += [
+            lambda: None,
+            lambda: self.record("setup_first"),
+            lambda: self.shot("setup"),
+            lambda: self.layout("setup"),
+            lambda: setattr(next(w for w in self.widgets(TextInput)), "text", UNREACHABLE),
+            lambda: self.tap("Connect"),
+            lambda: self.wait_for(lambda: not self.app.busy),
+            lambda: None,
+            lambda: self.record("setup_offline"),
+            lambda: self.shot("setup_offline"),
+            lambda: self.layout("setup_offline"),
             lambda: self.finish(),
         ]
         self.start(0.25)
@@ -158,15 +260,11 @@ class Driver(StepDriver):
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     world = build_world()
-    camera = FakeCamera([])
-    model = VerifierModel(lambda: TrustData(world["store"], world["status"]), reader_key=world["club"][0],
-                          reader_chain=[world["club"][1]])
-    app = VerifierApp(model, camera=camera)
-    driver = Driver(app, camera, world)
-    Clock.schedule_once(lambda _: driver.run(), 0.5)
-    app.run()
+    state = Path(tempfile.mkdtemp()) / "till"
+    argv = till_state(world, state) if MODE == "checks" else ["--state", str(state)]
+    Clock.schedule_once(lambda _: Driver(world).run(), 0.5)
+    start_app(argv)
 
 
 if __name__ == "__main__":
     main()
-
