@@ -90,38 +90,112 @@ def test_model_stale_trust_data(pki):
     assert model.trust_status() == ("Trust list from 9 days ago: out of date, update when online", True)
 
 
-@pytest.mark.skipif(not shutil.which("Xvfb") and not os.environ.get("DISPLAY") and sys.platform != "linux",
-                    reason="needs a display or SDL's offscreen driver")
-def test_ui_every_verdict_screen(tmp_path):
-    out = tmp_path / "shots"
-    env = os.environ | {"SDL_AUDIODRIVER": "dummy"}
-    command = [sys.executable, str(ROOT / "tests" / "ui" / "verifier_ui_driver.py"), str(out)]
+def test_a_challenge_check_without_a_reader_key_says_why(model):
+    model.choose("volunteer")
+    assert model.state == "scanning" and model.request_qr is None
+    assert "no reader key" in model.blocked and "DBS check" in model.blocked and "--reader-key" in model.blocked
+    model.codes(["DL1:anything"])
+    assert model.state == "scanning", "nothing is checked without a request"
+    model.done()
+    assert model.blocked == ""
+
+
+def test_the_countdown_before_the_verdict_clears(model, age_credential, device_key):
+    model.choose("age:18")
+    for codes in frames_of(make_oneway(age_credential, device_key, now=NOW)):
+        model.codes(codes)
+    assert model.seconds_left() == 10
+    model.clock_box[0] = NOW + dt.timedelta(seconds=7.5)
+    assert model.seconds_left() == 3
+
+
+def test_every_text_colour_has_contrast():
+    from verifier_app.palette import PAIRS, contrast
+
+    low = {name: round(contrast(text, background), 2) for name, text, background in PAIRS
+           if contrast(text, background) < 4.5}
+    assert not low, f"below 4.5:1 (WCAG 2.1 1.4.3): {low}"
+
+
+SIZES = ("360x780", "412x915", "800x1280")
+
+
+def _driver(out, size: str, mode: str) -> subprocess.Popen:
+    env = os.environ | {"SDL_AUDIODRIVER": "dummy", "UI_SIZE": size}
+    command = [sys.executable, str(ROOT / "tests" / "ui" / "verifier_ui_driver.py"), str(out), mode]
     if shutil.which("xvfb-run") and not os.environ.get("DISPLAY"):
-        command = ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", *command]  # a real X window
-    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+        command = ["xvfb-run", "-a", "-s", "-screen 0 1280x1400x24", *command]  # a real X window
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _results(proc: subprocess.Popen, out) -> dict:
+    output, _ = proc.communicate(timeout=400)
     results_file = out / "results.json"
-    assert results_file.exists(), proc.stdout[-2000:] + proc.stderr[-4000:]
+    assert results_file.exists(), output[-4000:]
     results = json.loads(results_file.read_text())
     assert "error" not in results, results.get("error")
+    return results
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") and not os.environ.get("DISPLAY") and sys.platform != "linux",
+                    reason="needs a display or SDL's offscreen driver")
+def test_ui_at_a_till_offline_with_a_video_camera(tmp_path):
+    """``python -m verifier_app`` with a trust list cached two days ago, the issuer unreachable and a video of
+    a phone's screen (blur, noise, two-part codes) as its camera; at three phone sizes in portrait. Then a
+    till with no trust data at all. Every screen is screenshotted and its layout checked."""
+    runs = {size: (tmp_path / size, "checks" if size == SIZES[0] else "screens") for size in SIZES}
+    runs["setup"] = (tmp_path / "setup", "setup")
+    procs = {}
+    for name, (out, mode) in runs.items():  # two at a time: this is a 2-core machine
+        procs[name] = _driver(out, SIZES[0] if name == "setup" else name, mode)
+        if len(procs) % 2 == 0:
+            for running in list(procs.values())[-2:]:
+                running.wait(timeout=400)
+    results = {name: _results(proc, runs[name][0]) for name, proc in procs.items()}
+
+    checks = results[SIZES[0]]
+    assert "Could not update the trust list (no connection to the issuer): still using the one from 2 days ago" \
+        == checks["home"]["message"], "offline start: the cache is used and the failed update is said"
     expected = {
         "valid": ("accept", "OVER 18", []),
         "replayed": ("reject", "NOT VERIFIED", ["this code was already used"]),
         "tampered": ("reject", "NOT VERIFIED", ["the code has been altered"]),
         "expired": ("reject", "NOT VERIFIED", ["this code is too old: ask for a fresh one"]),
-        "revoked": ("reject", "NOT VERIFIED", ["licence revoked"]),
+        "revoked": ("reject", "NOT VERIFIED", ["this proof of age has been revoked by its issuer"]),
         "untrusted": ("reject", "NOT VERIFIED", ["issuer not trusted (not on the trust list)"]),
         "challenge25": ("accept", "OVER 25", []),
         "volunteer": ("accept", "VOLUNTEER CLEARED", []),
     }
     for name, (decision, headline, reasons) in expected.items():
-        got = results[name]
+        got = checks[name]
         assert (got["screen"], got["decision"], got["headline"]) == ("result", decision, headline), name
         for reason in reasons:
             assert reason in got["reasons"], name
-    assert results["valid"]["display_keys"] == ["over_18", "portrait"], "an age check shows nothing else"
-    assert results["counts"]["counts"] == {"checks": 8, "accept": 3, "reject": 5}
-    for shot in ("home", "valid", "replayed", "volunteer_request", "volunteer", "settings"):
-        assert (out / f"{shot}.png").stat().st_size > 2000, shot
+        if decision == "reject":
+            assert got["action"] == "Do not sell. Ask for another proof of age.", name
+        assert got["countdown"].startswith("Clears in "), name
+    assert checks["valid"]["display_keys"] == ["over_18", "portrait"], "an age check shows nothing else"
+    assert checks["counts"]["counts"] == {"checks": 8, "accept": 3, "reject": 5}
+
+    setup = results["setup"]
+    assert setup["setup_first"]["screen"] == "setup", "no trust data: the setup screen, not a traceback"
+    assert setup["setup_offline"]["message"] == "Could not connect (no connection to the issuer)"
+
     SHOTS.mkdir(parents=True, exist_ok=True)
-    for png in out.glob("*.png"):
-        shutil.copy(png, SHOTS / png.name)
+    for name, result in results.items():
+        out = runs[name][0]
+        assert result["layout"] and not any(result["layout"].values()), (name, result["layout"])
+        for screen in ("valid", "revoked", "volunteer"):
+            if screen in result:
+                sizes = result[screen]["sizes"]
+                width, height = sizes["window"]
+                assert sizes["headline_height"] >= height / 10, (name, screen, sizes)
+                if screen != "revoked":
+                    assert sizes["portrait_width"] >= 0.6 * width and sizes["portrait_filter"] == "linear", sizes
+        shots = sorted(out.glob("*.png"))
+        assert shots and all(png.stat().st_size > 2000 for png in shots)
+        for png in shots:
+            shutil.copy(png, SHOTS / f"{name}-{png.name}")
+    for name in SIZES:
+        assert {"home", "scan", "valid", "revoked", "volunteer_request", "volunteer", "pin", "settings"} <= \
+            {p.stem for p in runs[name][0].glob("*.png")}, name
