@@ -152,7 +152,7 @@ class Viewfinder(Image):
             frame, self._latest = self._latest, None
             texts, self._pending = self._pending, []
         if frame is not None and frame.preview is not None:
-            texture = self.texture
+            texture: Any = getattr(self, "texture", None)
             if texture is None or tuple(texture.size) != (frame.width, frame.height):
                 texture = Texture.create(size=(frame.width, frame.height), colorfmt="rgb")
                 texture.flip_vertical()

@@ -2,8 +2,8 @@
 
 A small state machine the UI observes: ``setup`` (no trust data yet) or ``home`` (pick a check) ->
 ``scanning`` (codes read by the camera or from an image file; for challenge checks the request QR is shown)
--> ``result`` (full screen, with a countdown, clears itself after a few seconds) -> ``home``. All decisions are the verifier engine's; nothing personal is kept after the result
-clears, only counts.
+-> ``result`` (full screen, with a countdown, clears itself after a few seconds) -> ``home``. All
+decisions are the verifier engine's; nothing personal is kept after the result clears, only counts.
 """
 
 from __future__ import annotations

@@ -100,7 +100,7 @@ def rejected(problems: list[Problem], headline: str = "NOT VERIFIED", document: 
 
 def refused(result: VerificationResult) -> Verdict:
     """A presentation that failed verification, its revoked or suspended documents named."""
-    named = [DOCUMENT_NAMES.get(d.doctype, "credential") for d in result.documents
+    named = [DOCUMENT_NAMES.get(d.doctype or "", "credential") for d in result.documents
              if d.status is not None and d.status.state in ("invalid", "suspended")]
     return rejected(result.errors, document=" and ".join(dict.fromkeys(named)) or "credential")
 

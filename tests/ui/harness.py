@@ -117,8 +117,8 @@ def layout_problems(screen: Any) -> list[str]:
             for i, a in enumerate(kids):
                 for b in kids[i + 1 :]:
                     if a.x < b.right - 1 and b.x < a.right - 1 and a.y < b.top - 1 and b.y < a.top - 1:
-                        problems.append(f"{type(a).__name__}({getattr(a, 'text', '')[:20]!r}) overlaps "
-                                        f"{type(b).__name__}({getattr(b, 'text', '')[:20]!r}) in {type(widget).__name__}")
+                        first, second = (f"{type(c).__name__}({getattr(c, 'text', '')[:20]!r})" for c in (a, b))
+                        problems.append(f"{first} overlaps {second} in {type(widget).__name__}")
     return problems
 
 
