@@ -143,11 +143,11 @@ def test_ui_at_a_till_offline_with_a_video_camera(tmp_path):
     """``python -m verifier_app`` with a trust list cached two days ago, the issuer unreachable and a video of
     a phone's screen (blur, noise, two-part codes) as its camera; at three phone sizes in portrait. Then a
     till with no trust data at all. Every screen is screenshotted and its layout checked."""
-    runs = {size: (tmp_path / size, "checks" if size == SIZES[0] else "screens") for size in SIZES}
-    runs["setup"] = (tmp_path / "setup", "setup")
+    runs = {size: (tmp_path / size, size, "checks" if size == SIZES[0] else "screens") for size in SIZES}
+    runs |= {f"setup-{size}": (tmp_path / f"setup-{size}", size, "setup") for size in SIZES}
     procs = {}
-    for name, (out, mode) in runs.items():  # two at a time: this is a 2-core machine
-        procs[name] = _driver(out, SIZES[0] if name == "setup" else name, mode)
+    for name, (out, size, mode) in runs.items():  # two at a time: this is a 2-core machine
+        procs[name] = _driver(out, size, mode)
         if len(procs) % 2 == 0:
             for running in list(procs.values())[-2:]:
                 running.wait(timeout=400)
@@ -177,13 +177,14 @@ def test_ui_at_a_till_offline_with_a_video_camera(tmp_path):
     assert checks["valid"]["display_keys"] == ["over_18", "portrait"], "an age check shows nothing else"
     assert checks["counts"]["counts"] == {"checks": 8, "accept": 3, "reject": 5}
 
-    setup = results["setup"]
-    assert setup["setup_first"]["screen"] == "setup", "no trust data: the setup screen, not a traceback"
-    assert setup["setup_offline"]["message"] == "Could not connect (no connection to the issuer)"
+    for size in SIZES:
+        setup = results[f"setup-{size}"]
+        assert setup["setup_first"]["screen"] == "setup", "no trust data: the setup screen, not a traceback"
+        assert setup["setup_offline"]["message"] == "Could not connect (no connection to the issuer)"
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     for name, result in results.items():
-        out = runs[name][0]
+        out, size = runs[name][:2]
         assert result["layout"] and not any(result["layout"].values()), (name, result["layout"])
         for screen in ("valid", "revoked", "volunteer"):
             if screen in result:
@@ -195,7 +196,7 @@ def test_ui_at_a_till_offline_with_a_video_camera(tmp_path):
         shots = sorted(out.glob("*.png"))
         assert shots and all(png.stat().st_size > 2000 for png in shots)
         for png in shots:
-            shutil.copy(png, SHOTS / f"{name}-{png.name}")
+            shutil.copy(png, SHOTS / f"{size}-{png.name}")
     for name in SIZES:
         assert {"home", "scan", "valid", "revoked", "volunteer_request", "volunteer", "pin", "settings"} <= \
             {p.stem for p in runs[name][0].glob("*.png")}, name

@@ -168,7 +168,7 @@ class Driver(StepDriver):
         self.steps += [
             lambda: self.camera(name, text_of()),
             lambda: self.tap(check),
-            lambda: self.wait_for(lambda: self.app.model.state == "result"),
+            lambda: self.wait_for(lambda: self.app.model.state == "result", 150),
             lambda: None,
             lambda: self.shot(name),
             lambda: self.layout(name),
@@ -209,7 +209,7 @@ class Driver(StepDriver):
             lambda: self.shot("volunteer_request"),
             lambda: self.layout("volunteer_request"),
             answer,
-            lambda: self.wait_for(lambda: self.app.model.state == "result"),
+            lambda: self.wait_for(lambda: self.app.model.state == "result", 150),
             lambda: None,
             lambda: self.shot("volunteer"),
             lambda: self.layout("volunteer"),
@@ -235,7 +235,7 @@ class Driver(StepDriver):
             lambda: self.tap("Save and go back"),
             lambda: self.finish(),
         ]
-        self.start(0.25)
+        self.start(0.1)
 
     def type_pin(self, pin: str) -> None:
         next(w for w in self.widgets(TextInput)).text = pin
@@ -255,7 +255,7 @@ class Driver(StepDriver):
             lambda: self.layout("setup_offline"),
             lambda: self.finish(),
         ]
-        self.start(0.25)
+        self.start(0.1)
 
     def report(self) -> None:
         self.results["counts"] = {"counts": self.app.model.counts}
