@@ -176,11 +176,15 @@ def test_ui_at_a_till_offline_with_a_video_camera(tmp_path):
         assert got["countdown"].startswith("Clears in "), name
     assert checks["valid"]["display_keys"] == ["over_18", "portrait"], "an age check shows nothing else"
     assert checks["counts"]["counts"] == {"checks": 8, "accept": 3, "reject": 5}
+    assert checks["saved"]["pin"], "the operator PIN chosen before the settings is saved for the next start"
 
     for size in SIZES:
         setup = results[f"setup-{size}"]
         assert setup["setup_first"]["screen"] == "setup", "no trust data: the setup screen, not a traceback"
         assert setup["setup_offline"]["message"] == "Could not connect (no connection to the issuer)"
+        assert setup["after_a_bug"]["message"] == "Something went wrong. The app is still working: try again."
+        broken = " ".join(setup["layout"].pop("broken_on_purpose"))
+        assert "does not fit" in broken and "overlaps" in broken, "the layout check sees clipping and overlaps"
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     for name, result in results.items():

@@ -194,6 +194,8 @@ class VerifierApp(App):
         if model.state == "setup" or (model.state == "home" and not model.has_trust()):
             setup = self.root.get_screen("setup")
             setup.message, setup.busy = model.message, self.busy
+            if not setup.ids.issuer.text and self.app_config is not None and self.app_config.issuer:
+                setup.ids.issuer.text = self.app_config.issuer
             self._show("setup")
         elif model.state == "home":
             home = self.root.get_screen("home")

@@ -253,12 +253,36 @@ class Driver(StepDriver):
             lambda: self.record("setup_offline"),
             lambda: self.shot("setup_offline"),
             lambda: self.layout("setup_offline"),
+            lambda: Clock.schedule_once(lambda _dt: 1 / 0, 0),  # a bug somewhere in the app
+            lambda: None,
+            lambda: None,
+            lambda: self.record("after_a_bug"),
+            self.break_layout,
+            lambda: None,
+            lambda: self.layout("broken_on_purpose"),
             lambda: self.finish(),
         ]
         self.start(0.1)
 
+    def break_layout(self) -> None:
+        """The layout check must see what it is for: clipped text and overlapping siblings."""
+        from kivy.uix.button import Button
+        from kivy.uix.floatlayout import FloatLayout
+        from kivy.uix.label import Label
+
+        screen = self.app.root.current_screen
+        screen.clear_widgets()
+        broken = FloatLayout()
+        broken.add_widget(Label(text="a long line of text in a narrow label", size_hint=(None, None),
+                                size=(60, 30), pos=(10, 10)))
+        broken.add_widget(Button(text="x", size_hint=(None, None), size=(80, 80), pos=(40, 20)))
+        screen.add_widget(broken)
+
     def report(self) -> None:
+        from verifier_app.config import AppConfig
+
         self.results["counts"] = {"counts": self.app.model.counts}
+        self.results["saved"] = {"pin": AppConfig.load(self.app.app_config.folder).has_pin}
 
 
 def main() -> None:
