@@ -32,6 +32,7 @@ from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 
 from didlib.errors import DidlibError
 from didlib.qr import qr_png
+from didlib.verifier import ReplayCache
 from didlib_apps.viewfinder import Viewfinder, open_camera, request_camera_permission
 from verifier_app import palette
 from verifier_app.config import AppConfig
@@ -41,6 +42,7 @@ from verifier_app.trust import TrustSource
 __all__ = ["VerifierApp"]
 
 log = logging.getLogger("verifier_app")
+REPLAY_FILE = "replay.sqlite"
 
 # Not named verifier.kv: Kivy would load that a second time by itself for VerifierApp.
 Builder.load_file(str(Path(__file__).with_name("screens.kv")))
@@ -137,7 +139,10 @@ class VerifierApp(App):
                 chain = [x509.load_pem_x509_certificate(Path(config.reader_cert).read_bytes())]
             except (DidlibError, OSError, ValueError) as exc:
                 key, chain, problem = None, [], f"The reader key could not be loaded: {exc}"
-        model = VerifierModel(source.load, reader_key=key, reader_chain=chain, settings=config.settings)
+        # Nonces in the state folder: a code already shown is refused after a restart too.
+        replay = ReplayCache(config.folder / REPLAY_FILE)
+        model = VerifierModel(source.load, reader_key=key, reader_chain=chain, settings=config.settings,
+                              replay=replay)
         model.message = problem
         return cls(model, config, source)
 

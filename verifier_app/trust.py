@@ -42,7 +42,6 @@ def http_fetch(url: str) -> bytes:
 
 def _why(exc: BaseException) -> str:
     # Transport errors are the common case at a till: say "no connection", not the library's words.
-    # (TrustCache.refresh is being changed to raise didlib errors for these; httpx errors are caught until then.)
     if isinstance(exc, httpx.HTTPError | OSError):
         return "no connection to the issuer"
     return exc.message if isinstance(exc, DidlibError) else str(exc)
@@ -93,12 +92,11 @@ class TrustSource:
         cache, issuer = self._cache(), self.config.issuer
         if cache is None or not issuer:
             return "No issuer to update from: connect once in the setup screen"
-        try:
-            report = cache.refresh(f"{issuer}/trust/list", self.fetch, self.clock())
-        except (DidlibError, httpx.HTTPError, OSError) as exc:
-            return self._kept(_why(exc))
+        report = cache.refresh(f"{issuer}/trust/list", self.fetch, self.clock())  # never raises for the network
         if report.trust_list != "updated":
-            return self._kept("no connection to the issuer" if report.errors else "the issuer sent nothing new")
+            unreachable = any(p.code == "unreachable" for p in report.errors)
+            why = report.errors[0].message if report.errors and not unreachable else "no connection to the issuer"
+            return self._kept(why)
         kept = [uri for uri, state in report.status_lists.items() if state != "updated"]
         return "Trust list updated" + (f" (revocation lists kept from before: {len(kept)})" if kept else "")
 
