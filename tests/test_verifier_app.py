@@ -117,14 +117,15 @@ def test_every_text_colour_has_contrast():
     assert not low, f"below 4.5:1 (WCAG 2.1 1.4.3): {low}"
 
 
-SIZES = ("360x780", "412x915", "800x1280")
+SIZES = ("360x780", "412x915", "800x1280")  # dp, portrait
+DENSITY = {"412x915": "2"}  # one size drawn at two pixels per dp, as on a high-density phone
 
 
 def _driver(out, size: str, mode: str) -> subprocess.Popen:
-    env = os.environ | {"SDL_AUDIODRIVER": "dummy", "UI_SIZE": size}
+    env = os.environ | {"SDL_AUDIODRIVER": "dummy", "UI_SIZE": size, "UI_DENSITY": DENSITY.get(size, "1")}
     command = [sys.executable, str(ROOT / "tests" / "ui" / "verifier_ui_driver.py"), str(out), mode]
     if shutil.which("xvfb-run") and not os.environ.get("DISPLAY"):
-        command = ["xvfb-run", "-a", "-s", "-screen 0 1280x1400x24", *command]  # a real X window
+        command = ["xvfb-run", "-a", "-s", "-screen 0 1700x2000x24", *command]  # a real X window
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

@@ -11,15 +11,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+# UI_DENSITY=2 draws every dp and sp at two pixels, as on a high-density phone (sizes built from raw pixels
+# would come out half as large as the rest).
 os.environ.update(KIVY_NO_ARGS="1", KIVY_NO_FILELOG="1", KIVY_NO_CONSOLELOG="1", KIVY_HOME=tempfile.mkdtemp(),
-                  KIVY_USE_DEFAULTCONFIG="1", KIVY_METRICS_DENSITY="1")
+                  KIVY_USE_DEFAULTCONFIG="1", KIVY_METRICS_DENSITY=os.environ.get("UI_DENSITY", "1"))
 
 from kivy.config import Config
 
-# The window size in dp (density 1): UI_SIZE=360x780 is a small phone in portrait.
-_width, _height = os.environ.get("UI_SIZE", "540x960").split("x")
-Config.set("graphics", "width", _width)
-Config.set("graphics", "height", _height)
+# The window size in dp: UI_SIZE=360x780 is a small phone in portrait.
+_density = float(os.environ["KIVY_METRICS_DENSITY"])
+_width, _height = (int(float(v) * _density) for v in os.environ.get("UI_SIZE", "540x960").split("x"))
+Config.set("graphics", "width", str(_width))
+Config.set("graphics", "height", str(_height))
 
 from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from harness import StepDriver
@@ -154,10 +155,12 @@ class Driver(StepDriver):
                 "portrait_width": portrait.width if portrait.opacity else 0,
                 "portrait_filter": portrait.texture.mag_filter if portrait.texture else None}
 
-    def wait_for(self, condition, ticks: int = 60) -> None:
-        """Repeat this step (a tick at a time) until ``condition`` holds."""
-        if not condition() and ticks > 0:
-            self.steps.insert(0, lambda: self.wait_for(condition, ticks - 1))
+    def wait_for(self, condition, seconds: float = 60.0, deadline: float | None = None) -> None:
+        """Repeat this step (a tick at a time) until ``condition`` holds or ``seconds`` have passed (a
+        loaded machine slows the camera thread down, so the limit is in time, not in ticks)."""
+        deadline = time.monotonic() + seconds if deadline is None else deadline
+        if not condition() and time.monotonic() < deadline:
+            self.steps.insert(0, lambda: self.wait_for(condition, seconds, deadline))
 
     def camera(self, name: str, text: str, parts: int = 8) -> None:
         """The camera becomes a video of a phone showing ``text``'s codes (the first ``parts`` of them)."""
@@ -168,7 +171,7 @@ class Driver(StepDriver):
         self.steps += [
             lambda: self.camera(name, text_of()),
             lambda: self.tap(check),
-            lambda: self.wait_for(lambda: self.app.model.state == "result", 150),
+            lambda: self.wait_for(lambda: self.app.model.state == "result"),
             lambda: None,
             lambda: self.shot(name),
             lambda: self.layout(name),
@@ -209,7 +212,7 @@ class Driver(StepDriver):
             lambda: self.shot("volunteer_request"),
             lambda: self.layout("volunteer_request"),
             answer,
-            lambda: self.wait_for(lambda: self.app.model.state == "result", 150),
+            lambda: self.wait_for(lambda: self.app.model.state == "result"),
             lambda: None,
             lambda: self.shot("volunteer"),
             lambda: self.layout("volunteer"),
@@ -217,7 +220,7 @@ class Driver(StepDriver):
             lambda: self.tap("Done"),
             lambda: self.camera("scan", make_oneway(w["proof"], w["phone"]), parts=1),
             lambda: self.tap("Age 18"),
-            lambda: self.wait_for(lambda: "Part 1 of 2" in self.app.model.message, 40),
+            lambda: self.wait_for(lambda: "Part 1 of 2" in self.app.model.message, 20),
             lambda: None,
             lambda: self.shot("scan"),
             lambda: self.layout("scan"),
