@@ -93,7 +93,8 @@ def test_model_stale_trust_data(pki):
 def test_a_challenge_check_without_a_reader_key_says_why(model):
     model.choose("volunteer")
     assert model.state == "scanning" and model.request_qr is None
-    assert "no reader key" in model.blocked and "DBS check" in model.blocked and "--reader-key" in model.blocked
+    assert "no reader key" in model.blocked and "DBS check" in model.blocked
+    assert "load them in Settings" in model.blocked, "what to do about it"
     model.codes(["DL1:anything"])
     assert model.state == "scanning", "nothing is checked without a request"
     model.done()
@@ -178,6 +179,7 @@ def test_ui_at_a_till_offline_with_a_video_camera(tmp_path):
     assert checks["valid"]["display_keys"] == ["over_18", "portrait"], "an age check shows nothing else"
     assert checks["counts"]["counts"] == {"checks": 8, "accept": 3, "reject": 5}
     assert checks["saved"]["pin"], "the operator PIN chosen before the settings is saved for the next start"
+    assert checks["reader_loaded"]["message"] == "Reader key loaded: Scouts Hall", "loaded in Settings, no command line"
 
     for size in SIZES:
         setup = results[f"setup-{size}"]

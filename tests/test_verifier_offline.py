@@ -127,3 +127,20 @@ def test_settings_and_pin_survive_a_restart(tmp_path):
     assert damaged.issuer is None and damaged.settings.freshness_seconds == 60 and not damaged.has_pin
     (tmp_path / CONFIG_FILE).write_text("{not json")
     assert AppConfig.load(tmp_path).camera == "0"
+
+
+def test_a_reader_key_loaded_from_files_is_kept(tmp_path, pki):
+    """On a phone there is no command line: the organisation's reader key and certificate are loaded once."""
+    config = AppConfig(tmp_path / "till")
+    assert config.load_reader() == (None, [])
+    key_file, cert_file = pki.folder / "reader.key", pki.folder / "reader.pem"
+    assert config.store_reader(key_file, cert_file).startswith("Reader key loaded")
+    again = AppConfig.load(tmp_path / "till")
+    key, chain = again.load_reader()
+    assert key is not None and len(chain) == 1 and (tmp_path / "till" / "reader-key.pem").stat().st_mode & 0o077 == 0
+    mismatch = config.store_reader(key_file, pki.folder / "iaca.pem")
+    assert mismatch == "The key and the certificate do not belong together"
+    assert config.store_reader(cert_file, cert_file).startswith("Could not use these files")
+    assert config.store_reader(key_file, tmp_path / "missing.pem").startswith("Could not use these files")
+    (tmp_path / "junk.pem").write_text("junk")
+    assert config.store_reader(key_file, tmp_path / "junk.pem").startswith("Could not use these files")

@@ -96,6 +96,7 @@ class PinScreen(Screen):
 class SettingsScreen(Screen):
     freshness = NumericProperty(60)
     clear_after = NumericProperty(10)
+    message = StringProperty("")
 
 
 class _ShowErrors(ExceptionHandler):
@@ -128,17 +129,13 @@ class VerifierApp(App):
     def from_config(cls, config: AppConfig) -> VerifierApp:
         """The app as configured in its state folder (the reader key and certificate, if any, loaded here)."""
         source = TrustSource(config)
-        key, chain, problem = None, [], ""
-        if config.reader_key and config.reader_cert:
-            try:
-                from cryptography import x509
-
-                from didlib.keys import load_private_key
-
-                key = load_private_key(config.reader_key)
-                chain = [x509.load_pem_x509_certificate(Path(config.reader_cert).read_bytes())]
-            except (DidlibError, OSError, ValueError) as exc:
-                key, chain, problem = None, [], f"The reader key could not be loaded: {exc}"
+        key: Any = None
+        chain: list[Any] = []
+        problem = ""
+        try:
+            key, chain = config.load_reader()
+        except (DidlibError, ValueError) as exc:
+            problem = f"The reader key could not be loaded: {exc}"
         # Nonces in the state folder: a code already shown is refused after a restart too.
         replay = ReplayCache(config.folder / REPLAY_FILE)
         model = VerifierModel(source.load, reader_key=key, reader_chain=chain, settings=config.settings,
@@ -405,6 +402,24 @@ class VerifierApp(App):
             label.bind(size=lambda w, size: setattr(w, "text_size", size))
             row.add_widget(label)
             box.add_widget(row)
+
+    def load_reader(self) -> None:
+        """Settings: the organisation's reader key, then its certificate, for volunteer and peer checks."""
+        config = self.app_config
+        if config is None:
+            return
+
+        def key_chosen(key_file: str) -> None:
+            def cert_chosen(cert_file: str) -> None:
+                message = config.store_reader(key_file, cert_file)
+                key, chain = config.load_reader() if message.startswith("Reader key loaded") else (None, [])
+                if key is not None:
+                    self.model.reader_key, self.model.reader_chain = key, chain
+                self.root.get_screen("settings").message = message
+
+            self.pick_file("Now choose the reader certificate (PEM)", ["*.pem", "*.crt"], cert_chosen)
+
+        self.pick_file("Choose the reader key (PEM)", ["*.pem", "*.key"], key_chosen)
 
     def _trust_issuer(self, name: str, on: bool) -> None:
         (self.model.settings.distrusted.discard if on else self.model.settings.distrusted.add)(name)

@@ -7,20 +7,26 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
 import secrets
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from didlib.errors import DidlibError
+from didlib.files import read_limited, write_private
+from didlib.keys import PrivateKey, load_private_key
+from didlib.pki import common_name_of
 from verifier_app.model import Settings
 
 __all__ = ["AppConfig", "CONFIG_FILE"]
 
 CONFIG_FILE = "verifier.json"
+READER_KEY_FILE, READER_CERT_FILE = "reader-key.pem", "reader-cert.pem"
+MAX_PEM = 64 * 1024
 MAX_CONFIG = 64 * 1024
 MIN_PIN = 4
 
@@ -75,12 +81,38 @@ class AppConfig:
         """Written atomically, readable by this user only (it holds the PIN's hash)."""
         data: dict[str, Any] = {k: v for k, v in asdict(self).items() if k not in ("folder", "settings")}
         data["settings"] = asdict(self.settings) | {"distrusted": sorted(self.settings.distrusted)}
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=1)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.folder / CONFIG_FILE)
+        write_private(self.folder / CONFIG_FILE, json.dumps(data, indent=1).encode())
+
+    # ------------------------------------------------------------------------------- reader key
+    def load_reader(self) -> tuple[PrivateKey | None, list[x509.Certificate]]:
+        """The reader authentication key and certificate for challenge checks (none configured: None, [])."""
+        if not self.reader_key or not self.reader_cert:
+            return None, []
+        key = load_private_key(read_limited(self.reader_key, MAX_PEM, "reader key"))
+        cert = x509.load_pem_x509_certificate(read_limited(self.reader_cert, MAX_PEM, "reader certificate"))
+        return key, [cert]
+
+    def store_reader(self, key_file: str | Path, cert_file: str | Path) -> str:
+        """Copy a reader key and its certificate (from the organisation, on a memory card) into the state
+        folder, so a phone needs no command line. Returns what to show."""
+        try:
+            key_pem = read_limited(key_file, MAX_PEM, "reader key")
+            cert_pem = read_limited(cert_file, MAX_PEM, "reader certificate")
+            key = load_private_key(key_pem)
+            cert = x509.load_pem_x509_certificate(cert_pem)
+        except DidlibError as exc:
+            return f"Could not use these files: {exc.message}"
+        except ValueError:
+            return "Could not use these files: the second one is not a certificate"
+        spki = (Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        if key.public_key().public_bytes(*spki) != cert.public_key().public_bytes(*spki):
+            return "The key and the certificate do not belong together"
+        write_private(self.folder / READER_KEY_FILE, key_pem)
+        write_private(self.folder / READER_CERT_FILE, cert_pem)
+        self.reader_key = str(self.folder / READER_KEY_FILE)
+        self.reader_cert = str(self.folder / READER_CERT_FILE)
+        self.save()
+        return f"Reader key loaded: {common_name_of(cert)}"
 
     # ------------------------------------------------------------------------------- operator PIN
     @property

@@ -28,8 +28,8 @@ __all__ = ["CHECKS", "Check", "Settings", "VerifierModel", "plain_age"]
 
 
 NO_READER_KEY = ("This till has no reader key, so it cannot ask a phone for {what}. "
-                 "Ask your organisation for a reader key and certificate, then start the app with "
-                 "--reader-key and --reader-cert (they are remembered).")
+                 "Ask your organisation for a reader key and certificate, then load them in Settings "
+                 "(or start the app with --reader-key and --reader-cert).")
 
 
 def plain_age(age: dt.timedelta) -> str:

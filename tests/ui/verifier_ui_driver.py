@@ -116,6 +116,7 @@ def till_state(world: dict, folder: Path) -> list[str]:
     from cryptography.hazmat.primitives.serialization import Encoding
 
     (folder.parent / "reader-cert.pem").write_bytes(cert.public_bytes(Encoding.PEM))
+    world["reader_files"] = [str(folder.parent / "reader.pem"), str(folder.parent / "reader-cert.pem")]
     return ["--state", str(folder), "--issuer", UNREACHABLE, "--camera", str(blank_video(folder.parent / "blank.avi")),
             "--reader-key", str(folder.parent / "reader.pem"), "--reader-cert", str(folder.parent / "reader-cert.pem")]
 
@@ -235,10 +236,25 @@ class Driver(StepDriver):
             lambda: self.shot("settings"),
             lambda: self.layout("settings"),
             lambda: self.record("settings"),
+            lambda: self.tap("Load reader key and certificate"),
+            lambda: None,
+            lambda: self.choose_file(self.world["reader_files"][0]),
+            lambda: None,
+            lambda: self.choose_file(self.world["reader_files"][1]),
+            lambda: None,
+            lambda: self.record("reader_loaded"),
             lambda: self.tap("Save and go back"),
             lambda: self.finish(),
         ]
         self.start(0.1)
+
+    def choose_file(self, path: str) -> None:
+        """Pick ``path`` in the open file chooser, as a double tap on it would."""
+        from kivy.core.window import Window
+        from kivy.uix.popup import Popup
+
+        popup = next(w for w in Window.children if isinstance(w, Popup))
+        popup.content.dispatch("on_submit", [path], None)
 
     def type_pin(self, pin: str) -> None:
         next(w for w in self.widgets(TextInput)).text = pin
