@@ -15,10 +15,11 @@ SPEC = ROOT / "verifier_app" / "buildozer.spec"
 PACKAGED = ("didlib", "didlib_apps", "verifier_app")
 # Import name -> the requirement that provides it on Android.
 PROVIDED_BY = {"jwt": "pyjwt", "PIL": "pillow", "kivy": "kivy", "android": "android", "jnius": "kivy"}
-# Imported only on desktops, behind a platform check or an ImportError fallback (see didlib.qr, didlib.scanner).
+# Imported only on desktops or by optional extras, never by the app on a phone (see didlib.qr, didlib.scanner).
 DESKTOP_ONLY = {"zxingcpp": "the desktop QR decoder; pyzbar decodes on Android",
                 "cv2": "the desktop camera and video files; Kivy's Android camera there",
-                "numpy": "video writing for demos and tests (didlib.scanner.write_code_video)"}
+                "numpy": "video writing for demos and tests (didlib.scanner.write_code_video)",
+                "bumble": "the BLE host stack of didlib[ble] (desktops, tests); the verifier app does not import it"}
 
 
 def spec() -> configparser.SectionProxy:
