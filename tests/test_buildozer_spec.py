@@ -19,7 +19,8 @@ PROVIDED_BY = {"jwt": "pyjwt", "PIL": "pillow", "kivy": "kivy", "android": "andr
 DESKTOP_ONLY = {"zxingcpp": "the desktop QR decoder; pyzbar decodes on Android",
                 "cv2": "the desktop camera and video files; Kivy's Android camera there",
                 "numpy": "video writing for demos and tests (didlib.scanner.write_code_video)",
-                "bumble": "the BLE host stack of didlib[ble] (desktops, tests); the verifier app does not import it"}
+                "bumble": "the BLE host stack of didlib[ble] (desktops, tests); the verifier app does not import it",
+                "volunteer_register": "an organisation's register (SQLAlchemy), imported only when a till keeps one"}
 
 
 def spec() -> configparser.SectionProxy:
@@ -63,7 +64,13 @@ def imported_modules() -> set[str]:
     names: set[str] = set()
     for package in PACKAGED:
         for file in (ROOT / package).rglob("*.py"):
-            for node in ast.walk(ast.parse(file.read_text())):
+            tree = ast.parse(file.read_text())
+            typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
+                           and isinstance(block.test, ast.Name) and block.test.id == "TYPE_CHECKING"
+                           for n in ast.walk(block)}
+            for node in ast.walk(tree):
+                if id(node) in typing_only:  # for the type checker only, never imported when running
+                    continue
                 if isinstance(node, ast.Import):
                     names |= {a.name.split(".")[0] for a in node.names}
                 elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
