@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import secrets
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TypeVar
@@ -21,6 +23,7 @@ from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from didlib.errors import CertificateError, UntrustedIssuer
@@ -36,6 +39,8 @@ __all__ = [
     "create_reader_ca",
     "create_reader_certificate",
     "check_chain",
+    "chain_cache",
+    "ChainCache",
     "load_der_certificate",
     "country_of",
     "common_name_of",
@@ -372,16 +377,74 @@ def _check_leaf_profile(cert: x509.Certificate, purpose: Purpose, warnings: list
                 warnings.append(f"document signer certificate has no {label} extension")
 
 
+class ChainCache:
+    """Bounded memory of certificate pairs that passed the time-independent half of :func:`check_chain`.
+
+    A verifier sees the same few document signers all day, and the signature on a certificate is the
+    dearest step of checking it. An entry says "this exact leaf (DER) is signed by this exact anchor (DER)
+    and fits the profile for this purpose, with these warnings"; it is keyed by both certificates' exact
+    bytes, so a different certificate with the same subject, or the same leaf under another anchor, never
+    hits. It holds no verdict that depends on time or on the trust store: the anchor must still be among
+    the anchors given on each call, and both validity periods are checked against ``now`` every time.
+    Failures are not remembered. Least recently used entries go first once ``maxsize`` is reached.
+    """
+
+    def __init__(self, maxsize: int = 1024) -> None:
+        self.maxsize = maxsize
+        self._entries: OrderedDict[tuple[bytes, bytes, Purpose], tuple[str, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, leaf: bytes, anchor: bytes, purpose: Purpose) -> tuple[str, ...] | None:
+        key = (leaf, anchor, purpose)
+        with self._lock:
+            warnings = self._entries.get(key)
+            if warnings is not None:
+                self._entries.move_to_end(key)
+            return warnings
+
+    def put(self, leaf: bytes, anchor: bytes, purpose: Purpose, warnings: tuple[str, ...]) -> None:
+        with self._lock:
+            self._entries[(leaf, anchor, purpose)] = warnings
+            self._entries.move_to_end((leaf, anchor, purpose))
+            while len(self._entries) > self.maxsize:
+                self._entries.popitem(last=False)
+
+    def count(self, hit: bool) -> None:
+        with self._lock:
+            if hit:
+                self.hits += 1
+            else:
+                self.misses += 1
+
+    def stats(self) -> dict[str, int]:
+        """Hits and misses (one per :func:`check_chain` call that found an anchor or none), size, bound."""
+        with self._lock:
+            return {"hits": self.hits, "misses": self.misses, "size": len(self._entries), "maxsize": self.maxsize}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.hits = self.misses = 0
+
+
+chain_cache = ChainCache()
+
+
 def check_chain(
     chain: list[x509.Certificate],
     anchors: list[x509.Certificate],
     purpose: Purpose,
     now: dt.datetime,
+    cache: ChainCache | None = chain_cache,
 ) -> ChainResult:
     """Check that ``chain[0]`` is issued directly by one of ``anchors`` and fits its Annex B profile.
 
     Other certificates in ``chain`` are accepted only if they are the anchor itself (some issuers send
-    the IACA along); 18013-5 has no intermediate CAs under an IACA.
+    the IACA along); 18013-5 has no intermediate CAs under an IACA. ``cache`` (the process-wide
+    :data:`chain_cache` unless ``None``) saves the signature and profile checks of a pair seen before;
+    the validity periods are checked against ``now`` on every call.
     """
     if not chain:
         raise CertificateError("no certificate to check", code="missing_certificate")
@@ -389,12 +452,24 @@ def check_chain(
     for extra in chain[1:]:
         if extra not in anchors:
             raise UntrustedIssuer("certificate chain contains a CA that is not a trust anchor")
-    anchor = next((a for a in anchors if _names_issuer(leaf, a) and _signed_by(leaf, a)), None)
+    leaf_der = _der(leaf)
+    anchor, warnings = None, None
+    for candidate in anchors:
+        warnings = cache.get(leaf_der, _der(candidate), purpose) if cache is not None else None
+        if warnings is not None or (_names_issuer(leaf, candidate) and _signed_by(leaf, candidate)):
+            anchor = candidate
+            break
+    if cache is not None:
+        cache.count(warnings is not None)
     if anchor is None:
         raise UntrustedIssuer(f"{common_name_of(leaf)} is not issued by a trusted authority")
     _check_time(anchor, now, "root")
     _check_time(leaf, now, "document signer" if purpose is Purpose.DOCUMENT_SIGNER else "reader")
-    return ChainResult(leaf=leaf, anchor=anchor, warnings=list(_static_checks(leaf, anchor, purpose)))
+    if warnings is None:
+        warnings = _static_checks(leaf, anchor, purpose)
+        if cache is not None:
+            cache.put(leaf_der, _der(anchor), purpose, warnings)
+    return ChainResult(leaf=leaf, anchor=anchor, warnings=list(warnings))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -402,11 +477,14 @@ def _names_issuer(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     return cert.issuer == issuer.subject
 
 
-@functools.lru_cache(maxsize=256)
-def _static_checks(leaf: x509.Certificate, anchor: x509.Certificate, purpose: Purpose) -> tuple[str, ...]:
-    """The checks of a leaf and its anchor that do not depend on time or on signatures, cached per pair.
+def _der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(Encoding.DER)
 
-    Returns the profile warnings; raises on a profile or country error (errors are not cached).
+
+def _static_checks(leaf: x509.Certificate, anchor: x509.Certificate, purpose: Purpose) -> tuple[str, ...]:
+    """The checks of a leaf and its anchor that do not depend on time or on signatures.
+
+    Returns the profile warnings; raises on a profile or country error.
     """
     warnings: list[str] = []
     _check_leaf_profile(leaf, purpose, warnings)
