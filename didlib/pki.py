@@ -14,6 +14,7 @@ import functools
 import secrets
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TypeVar
@@ -42,6 +43,7 @@ __all__ = [
     "chain_cache",
     "ChainCache",
     "load_der_certificate",
+    "der_of",
     "country_of",
     "common_name_of",
 ]
@@ -93,6 +95,38 @@ def load_der_certificate(der: bytes) -> x509.Certificate:
     except _PARSE_ERRORS as exc:
         raise CertificateError(f"certificate does not parse: {exc}") from exc
     return cert
+
+
+_R = TypeVar("_R")
+
+
+def _per_certificate(func: Callable[[x509.Certificate], _R]) -> Callable[[x509.Certificate], _R]:
+    """Memoise what is derived from a certificate, per certificate object. ``lru_cache`` would hash the
+    certificate on every call, and ``cryptography`` re-encodes it for that (microseconds each, more than the
+    rest of a cached chain check); certificates from outside come from :func:`load_der_certificate`, one
+    object per DER. Entries hold the certificate, so its id is never another object's while they live."""
+    memo: OrderedDict[int, tuple[x509.Certificate, _R]] = OrderedDict()
+    lock = threading.Lock()
+
+    @functools.wraps(func)
+    def per_certificate(cert: x509.Certificate) -> _R:
+        entry = memo.get(id(cert))
+        if entry is not None and entry[0] is cert:
+            return entry[1]
+        value = func(cert)
+        with lock:
+            memo[id(cert)] = (cert, value)
+            while len(memo) > 1024:
+                memo.popitem(last=False)
+        return value
+
+    return per_certificate
+
+
+@_per_certificate
+def der_of(cert: x509.Certificate) -> bytes:
+    """The exact DER bytes of ``cert``."""
+    return cert.public_bytes(Encoding.DER)
 
 
 def _hash_for(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None:
@@ -289,13 +323,13 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-@functools.lru_cache(maxsize=256)
+@_per_certificate
 def country_of(cert: x509.Certificate) -> str | None:
     attrs = cert.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)
     return str(attrs[0].value) if attrs else None
 
 
-@functools.lru_cache(maxsize=256)
+@_per_certificate
 def common_name_of(cert: x509.Certificate) -> str:
     attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(attrs[0].value) if attrs else cert.subject.rfc4514_string()
@@ -452,10 +486,10 @@ def check_chain(
     for extra in chain[1:]:
         if extra not in anchors:
             raise UntrustedIssuer("certificate chain contains a CA that is not a trust anchor")
-    leaf_der = _der(leaf)
+    leaf_der = der_of(leaf)
     anchor, warnings = None, None
     for candidate in anchors:
-        warnings = cache.get(leaf_der, _der(candidate), purpose) if cache is not None else None
+        warnings = cache.get(leaf_der, der_of(candidate), purpose) if cache is not None else None
         if warnings is not None or (_names_issuer(leaf, candidate) and _signed_by(leaf, candidate)):
             anchor = candidate
             break
@@ -468,17 +502,13 @@ def check_chain(
     if warnings is None:
         warnings = _static_checks(leaf, anchor, purpose)
         if cache is not None:
-            cache.put(leaf_der, _der(anchor), purpose, warnings)
+            cache.put(leaf_der, der_of(anchor), purpose, warnings)
     return ChainResult(leaf=leaf, anchor=anchor, warnings=list(warnings))
 
 
 @functools.lru_cache(maxsize=1024)
 def _names_issuer(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     return cert.issuer == issuer.subject
-
-
-def _der(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(Encoding.DER)
 
 
 def _static_checks(leaf: x509.Certificate, anchor: x509.Certificate, purpose: Purpose) -> tuple[str, ...]:
@@ -514,7 +544,7 @@ def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=256)
+@_per_certificate
 def _signature_parts(cert: x509.Certificate) -> tuple[bytes, bytes, hashes.HashAlgorithm | None]:
     try:
         hash_alg = cert.signature_hash_algorithm
@@ -523,7 +553,7 @@ def _signature_parts(cert: x509.Certificate) -> tuple[bytes, bytes, hashes.HashA
     return cert.signature, cert.tbs_certificate_bytes, hash_alg
 
 
-@functools.lru_cache(maxsize=256)
+@_per_certificate
 def public_key_of(cert: x509.Certificate) -> PublicKey:
     """The certificate's key (cached: parsing an EC point costs as much as hashing a message)."""
     key = cert.public_key()
