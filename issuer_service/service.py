@@ -86,6 +86,21 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
+STATUS_TTL = 3600  # seconds: a status list token's ttl, and the max-age its response may be cached for
+STATUS_RECHECK = 1.0  # seconds a worker serves a token from memory before confirming its list version again
+
+
+@dataclass(frozen=True)
+class SignedStatusList:
+    """A signed Status List Token as served: its bytes, a strong entity tag over them, the list version."""
+
+    body: bytes
+    etag: str
+    version: int
+    signed_at: float
+    max_age: int = STATUS_TTL
+
+
 class RateLimited(Exception):
     """Too many requests from one client for a protected endpoint."""
 
@@ -121,7 +136,7 @@ class IssuerService:
         self._rate: dict[tuple[str, str], deque[float]] = defaultdict(deque)
         self._rate_lock = threading.Lock()
         self._purged = -math.inf
-        self._status_tokens: dict[tuple[str, bool], tuple[int, float, str | bytes]] = {}
+        self._status_tokens: dict[tuple[str, bool], tuple[SignedStatusList, float]] = {}  # and when confirmed
         self._ensure_status_lists()
 
     def seed(self, progress: Any = None) -> int:
@@ -555,20 +570,33 @@ class IssuerService:
                 )
             )
 
-    def status_token(self, authority_name: str, number: int, cwt: bool) -> str | bytes:
-        """A Status List Token. Tokens are signed once per list version and reused for five minutes, so
-        verifiers polling the list cost a database read, not a signature and a compression each."""
+    def recent_status_token(self, authority_name: str, number: int, cwt: bool) -> SignedStatusList | None:
+        """The token in memory, if its list version was confirmed in the database less than
+        ``STATUS_RECHECK`` seconds ago (no database, no waiting: safe on the event loop). A change made by this
+        process drops the entry at once; one made by another worker is served within ``STATUS_RECHECK``."""
+        authority = self.authorities.get(authority_name)
+        if authority is None:
+            return None
+        entry = self._status_tokens.get((authority.status_uri(number), cwt))
+        return entry[0] if entry and time.monotonic() - entry[1] < STATUS_RECHECK else None
+
+    def status_token(self, authority_name: str, number: int, cwt: bool) -> SignedStatusList:
+        """A Status List Token, signed once per list version and kept in memory: confirming it costs one
+        indexed read of the list's version, not a signature and a compression. A token is re-signed when
+        its list changes or when it is ``STATUS_TTL`` old."""
         authority = self.authorities.get(authority_name)
         if authority is None:
             raise OID4VCIError("not_found", "no such status list", 404)
         uri = authority.status_uri(number)
+        checked = time.monotonic()
         with self.reads() as session:
             version = session.scalar(select(StatusListRow.version).where(StatusListRow.uri == uri))
             if version is None:
                 raise OID4VCIError("not_found", "no such status list", 404)
             cached = self._status_tokens.get((uri, cwt))
-            if cached and cached[0] == version and time.monotonic() - cached[1] < 300:
-                return cached[2]
+            if cached and cached[0].version == version and checked - cached[0].signed_at < STATUS_TTL:
+                self._status_tokens[(uri, cwt)] = (cached[0], checked)
+                return cached[0]
             row = session.get(StatusListRow, uri)
         status_list = StatusList(row.size, row.bits, row.data)
         make = StatusListToken.create_cwt if cwt else StatusListToken.create_jwt
@@ -578,10 +606,12 @@ class IssuerService:
             authority.signer_key,
             chain=[authority.signer_cert],
             valid_for=dt.timedelta(days=1),
-            ttl=3600,
+            ttl=STATUS_TTL,
         )
-        self._status_tokens[(uri, cwt)] = (row.version, time.monotonic(), token)
-        return token
+        body = token if isinstance(token, bytes) else token.encode()
+        signed = SignedStatusList(body, f'"{hashlib.sha256(body).hexdigest()[:32]}"', row.version, checked)
+        self._status_tokens[(uri, cwt)] = (signed, checked)
+        return signed
 
     def set_state(self, credential_id: int, state: Status, actor: str) -> dict[str, Any]:
         """Revoke, suspend or reinstate one issued credential (its status list entry). The list is read,
@@ -600,6 +630,8 @@ class IssuerService:
             issued.state = int(state)
             self.audit(session, actor, state.name.lower(), f"credential:{credential_id}")
             session.commit()
+            for cwt in (False, True):
+                self._status_tokens.pop((issued.status_uri, cwt), None)
             return {"id": credential_id, "state": state.name.lower()}
 
     def set_driver_state(self, driver_number: str, state: Status, actor: str) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ from didlib.oid4vci import make_proof
 from didlib.samples import SAMPLE_DRIVER, driver_number
 from didlib.sdjwt import present_sd_jwt, verify_sd_jwt_vc
 from didlib.session.transcript import fresh_qr_transcript
-from didlib.status import StatusChecker
+from didlib.status import StatusChecker, StatusListToken
 from issuer_service.process import free_port, start
 from issuer_service.register import SAMPLE_DBS_NUMBER, SAMPLE_TRAINING_REFERENCE
 from wallet_app.model.issuance import Issued
@@ -271,6 +271,41 @@ def test_revocation_reaches_verifiers(wallet, trust, service):
     assert any(e["action"] == "invalid" and e["target"] == f"credential:{mine['id']}" for e in audit)
     assert not any(SAMPLE_DRIVER.family_name in str(e) for e in audit), "no personal data in the audit log"
     httpx.post(f"{service[0]}/admin/credentials/{mine['id']}/reinstate", headers=admin)
+
+
+def test_status_list_etag_and_not_modified(licence, service, trust):
+    """Issue 17: a status list token is served from memory per list version with an ETag, Cache-Control
+    max-age equal to the token's ttl and Vary: Accept; If-None-Match with the current tag (or one of several,
+    weak or strong, or *) gets 304 with no body; a suspension changes the tag and the old one gets 200."""
+    reference = licence.mdoc().mso.status["status_list"]
+    uri = reference["uri"]
+    tags = {}
+    for accept in ("application/statuslist+jwt", "application/statuslist+cwt"):
+        first = httpx.get(uri, headers={"Accept": accept})
+        token = StatusListToken.verify(first.content.decode() if accept.endswith("jwt") else first.content, trust=trust)
+        assert first.status_code == 200 and token.ttl == 3600
+        assert first.headers["cache-control"] == f"public, max-age={token.ttl}"
+        assert first.headers["vary"] == "Accept"
+        etag = tags[accept] = first.headers["etag"]
+        assert etag.startswith('"') and etag.endswith('"') and len(etag) > 10
+        again = httpx.get(uri, headers={"Accept": accept})
+        assert again.content == first.content and again.headers["etag"] == etag, "the same signed token"
+        for header in (etag, f'"nope", W/{etag}', "*"):
+            cached = httpx.get(uri, headers={"Accept": accept, "If-None-Match": header})
+            assert cached.status_code == 304 and cached.content == b""
+            assert cached.headers["etag"] == etag and cached.headers["cache-control"] == first.headers["cache-control"]
+        for header in ('"other"', etag[:-2] + '"', "W/"):
+            assert httpx.get(uri, headers={"Accept": accept, "If-None-Match": header}).status_code == 200
+    assert tags["application/statuslist+jwt"] != tags["application/statuslist+cwt"]
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    listed = httpx.get(f"{service[0]}/admin/drivers/{DRIVER}/credentials", headers=admin).json()
+    mine = next(c for c in listed if (c["statusList"], c["statusIndex"]) == (uri, reference["idx"]))
+    assert httpx.post(f"{service[0]}/admin/credentials/{mine['id']}/suspend", headers=admin).status_code == 200
+    changed = httpx.get(uri, headers={"If-None-Match": tags["application/statuslist+jwt"]})
+    assert changed.status_code == 200 and changed.headers["etag"] != tags["application/statuslist+jwt"]
+    assert StatusListToken.verify(changed.text, trust=trust).status_list.get(reference["idx"]) == 2
+    httpx.post(f"{service[0]}/admin/credentials/{mine['id']}/reinstate", headers=admin)
+    assert httpx.get(f"{service[0]}/status/dvla/999", headers={"If-None-Match": "*"}).status_code == 404
 
 
 def test_trust_list_and_rate_limit(service):
