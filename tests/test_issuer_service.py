@@ -361,3 +361,40 @@ def test_no_lost_or_duplicated_records_when_killed(tmp_path, backend):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+def test_a_batch_is_written_in_one_transaction(tmp_path):
+    """Issue 17: a credential request for a batch of five proofs of age commits once (nonces, allowance,
+    status list entries, the five records and their audit lines), not once or twice per credential; the
+    five get distinct entries and each its own key."""
+    import base64
+
+    from sqlalchemy import event
+
+    from didlib.keys import same_public_key
+    from didlib.mdoc import Credential
+    from didlib.oid4vci import CredentialOffer
+    from issuer_service.config import Settings
+    from issuer_service.service import IssuerService
+
+    settings = Settings.from_env({"DIDLIB_ISSUER_DATA": str(tmp_path), "DIDLIB_SEED_DRIVERS": "1",
+                                  "DIDLIB_ADMIN_TOKEN": ADMIN, "DIDLIB_DEMO": "1"})
+    svc = IssuerService(settings)
+    try:
+        svc.seed()
+        offer = svc.identify_driver(DRIVER, SAMPLE_DRIVER.birth_date, SAMPLE_DRIVER.postcode)
+        code = CredentialOffer.from_uri(offer.uri).pre_authorized_code
+        access = svc.token("urn:ietf:params:oauth:grant-type:pre-authorized_code", code, offer.tx_code)["access_token"]
+        nonce = svc.c_nonce()
+        keys = [generate_key() for _ in range(5)]
+        body = {"credential_configuration_id": "uk.dvla.age.mdoc",
+                "proofs": {"jwt": [make_proof(k, settings.public_url, nonce) for k in keys]}}
+        commits = []
+        event.listen(svc.engine, "commit", lambda _connection: commits.append(1))
+        credentials = svc.credential(access, body)["credentials"]
+        assert len(commits) == 1
+        issued = [Credential.from_bytes(base64.urlsafe_b64decode(c["credential"] + "==")) for c in credentials]
+        assert len({(c.mso.status["status_list"]["uri"], c.mso.status["status_list"]["idx"]) for c in issued}) == 5
+        assert all(same_public_key(c.mso.device_key, k.public_key()) for c, k in zip(issued, keys, strict=True))
+    finally:
+        svc.close()
