@@ -413,10 +413,10 @@ def _route(request: Request) -> str:
 
 
 def _etag_matches(if_none_match: str, etag: str) -> bool:
-    """If-None-Match uses the weak comparison (RFC 9110 13.1.2): ``*``, or any listed tag equal to ours once
-    a ``W/`` prefix is set aside."""
+    """If-None-Match uses the weak comparison (RFC 9110 13.1.2): ``*``, or any listed tag whose opaque part
+    equals ours, a ``W/`` prefix set aside on both."""
     tags = [tag.strip() for tag in if_none_match.split(",")]
-    return "*" in tags or any(tag.removeprefix("W/") == etag for tag in tags)
+    return "*" in tags or any(tag.removeprefix("W/") == etag.removeprefix("W/") for tag in tags)
 
 
 def _state(action: str) -> Status:

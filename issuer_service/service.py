@@ -92,13 +92,18 @@ STATUS_RECHECK = 1.0  # seconds a worker serves a token from memory before confi
 
 @dataclass(frozen=True)
 class SignedStatusList:
-    """A signed Status List Token as served: its bytes, a strong entity tag over them, the list version."""
+    """A signed Status List Token as served: its bytes, its entity tag, the list version and signing hour."""
 
     body: bytes
     etag: str
     version: int
-    signed_at: float
+    epoch: int
     max_age: int = STATUS_TTL
+
+
+def _status_epoch() -> int:
+    """The hour (``STATUS_TTL``) of the wall clock: workers re-sign their tokens at the same moments."""
+    return int(time.time() // STATUS_TTL)
 
 
 class RateLimited(Exception):
@@ -618,23 +623,28 @@ class IssuerService:
         if authority is None:
             return None
         entry = self._status_tokens.get((authority.status_uri(number), cwt))
-        return entry[0] if entry and time.monotonic() - entry[1] < STATUS_RECHECK else None
+        if entry and time.monotonic() - entry[1] < STATUS_RECHECK and entry[0].epoch == _status_epoch():
+            return entry[0]
+        return None
 
     def status_token(self, authority_name: str, number: int, cwt: bool) -> SignedStatusList:
-        """A Status List Token, signed once per list version and kept in memory: confirming it costs one
-        indexed read of the list's version, not a signature and a compression. A token is re-signed when
-        its list changes or when it is ``STATUS_TTL`` old."""
+        """A Status List Token, signed once per list version and hour (``STATUS_TTL``) and kept in memory:
+        confirming it costs one indexed read of the list's version, not a signature and a compression.
+
+        Its entity tag is weak and names the list, the version, the format and the hour, not the bytes: every
+        worker signs its own token (ECDSA signatures differ), and a client's ``If-None-Match`` must match at
+        any of them. A token is re-signed each hour, so a cache that revalidates gets a fresh ``exp``."""
         authority = self.authorities.get(authority_name)
         if authority is None:
             raise OID4VCIError("not_found", "no such status list", 404)
         uri = authority.status_uri(number)
-        checked = time.monotonic()
+        checked, epoch = time.monotonic(), _status_epoch()
         with self.reads() as session:
             version = session.scalar(select(StatusListRow.version).where(StatusListRow.uri == uri))
             if version is None:
                 raise OID4VCIError("not_found", "no such status list", 404)
             cached = self._status_tokens.get((uri, cwt))
-            if cached and cached[0].version == version and checked - cached[0].signed_at < STATUS_TTL:
+            if cached and cached[0].version == version and cached[0].epoch == epoch:
                 self._status_tokens[(uri, cwt)] = (cached[0], checked)
                 return cached[0]
             row = session.get(StatusListRow, uri)
@@ -649,7 +659,8 @@ class IssuerService:
             ttl=STATUS_TTL,
         )
         body = token if isinstance(token, bytes) else token.encode()
-        signed = SignedStatusList(body, f'"{hashlib.sha256(body).hexdigest()[:32]}"', row.version, checked)
+        tag = hashlib.sha256(f"{uri} {row.version} {'cwt' if cwt else 'jwt'} {epoch}".encode()).hexdigest()[:32]
+        signed = SignedStatusList(body, f'W/"{tag}"', row.version, epoch)
         self._status_tokens[(uri, cwt)] = (signed, checked)
         return signed
 
