@@ -43,6 +43,7 @@ fuzz: $(VENV)/.dev
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q tests/test_fuzz.py
 
 bench: $(VENV)/.dev
+	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python bench/run.py
 
 # The verifier app on a desktop, with trust data from a local issuer service (start one with didlib-issuer),

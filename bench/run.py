@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
 import random
 import statistics
@@ -35,6 +36,7 @@ from didlib.mdoc import DOCTYPE_AGE, Credential, issue_mdoc, present_elements, v
 from didlib.mdoc.registry import ONLINE_AGE_ENTITLEMENT
 from didlib.mdoc.structures import device_authentication_bytes
 from didlib.oid4vp import PresentationRequest, age_query, build_response, parse_request
+from didlib.pki import chain_cache
 from didlib.pkidir import PkiDir
 from didlib.presentation import make_oneway, parse_payload
 from didlib.qr import codes_for, decode_rgba, qr_image, qr_version
@@ -119,7 +121,7 @@ def _proof_of_age(signer_key: Any, signer_cert: x509.Certificate) -> tuple[Any, 
     return device, Credential.from_issuer_signed(issued)
 
 
-def bench_mdoc_verification(rounds: int) -> dict[str, object]:
+def bench_mdoc_verification(rounds: int) -> list[dict[str, object]]:
     pki, trust = _pki()
     iaca = pki.certificate("iaca")
     signer_key, signer_cert = pki.signer()
@@ -141,19 +143,66 @@ def bench_mdoc_verification(rounds: int) -> dict[str, object]:
             _raw_ecdsa(device_sig, device.public_key(), device_payload),
         ]
     )
-    full, raw_cost = paired_medians(
-        lambda: verify_response(response, trust=trust, session_transcript=transcript, now=now), raw, rounds
+    steady = _in_order(
+        [
+            _raw_ecdsa(issuer_auth, signer_cert.public_key(), issuer_auth.payload),
+            _raw_ecdsa(device_sig, device.public_key(), device_payload),
+        ]
     )
-    return _result(
-        "mdoc_verify_proof_of_age",
-        "verify_response on a proof-of-age DeviceResponse (age_over_18 + portrait, deviceSignature): "
-        "chain, issuer signature, MSO, digests, device signature",
-        "3 ECDSA P-256 verifications (DS certificate, issuerAuth, deviceSignature)",
-        full,
-        raw_cost,
-        response_bytes=len(response),
-        target_ratio=2.0,
-    )
+
+    def ours() -> None:
+        verify_response(response, trust=trust, session_transcript=transcript, now=now)
+
+    full, raw_cost = paired_medians(ours, raw, rounds)
+    again, steady_cost = paired_medians(ours, steady, rounds)
+    return [
+        _result(
+            "mdoc_verify_proof_of_age",
+            "verify_response on a proof-of-age DeviceResponse (age_over_18 + portrait, deviceSignature): "
+            "chain (cached after the first), issuer signature, MSO, digests, device signature",
+            "3 ECDSA P-256 verifications (DS certificate, issuerAuth, deviceSignature)",
+            full,
+            raw_cost,
+            response_bytes=len(response),
+            target_ratio=1.3,
+            ratio_to_2_signatures=round(again / steady_cost, 3),
+        ),
+        *_pymdoccbor_comparison(response, iaca, ours, raw, rounds),
+    ]
+
+
+def _pymdoccbor_comparison(
+    response: bytes, iaca: x509.Certificate, ours: Callable[[], None], raw: Callable[[], None], rounds: int
+) -> list[dict[str, object]]:
+    """The same DeviceResponse verified by pyMDOC-CBOR (the EUDI wallet's Python library; ``pip install
+    '.[bench]'``): its chain to the IACA, issuer signature and digests; it does not check device
+    authentication. Measured alternately with ours and with the three raw verifications."""
+    try:
+        from pymdoccbor.mdoc.verifier import MdocCbor
+    except ImportError:
+        return [{"name": "mdoc_verify_pymdoccbor", "skipped": "pymdoccbor is not installed (pip install '.[bench]')"}]
+
+    def theirs() -> None:
+        mdoc = MdocCbor()
+        mdoc.loads(response)
+        assert mdoc.verify(trusted_root_certs=[iaca])
+
+    rounds = max(rounds // 3, 30)
+    other, mine = paired_medians(theirs, ours, rounds)
+    other_again, raw_cost = paired_medians(theirs, raw, rounds)
+    return [
+        _result(
+            "mdoc_verify_pymdoccbor",
+            "pyMDOC-CBOR MdocCbor.loads + verify(trusted_root_certs=[IACA]) on the same proof-of-age "
+            "DeviceResponse (chain, issuer signature, digests; no device authentication)",
+            "3 ECDSA P-256 verifications (DS certificate, issuerAuth, deviceSignature)",
+            other_again,
+            raw_cost,
+            didlib_median_seconds=round(mine, 7),
+            didlib_times_faster=round(other / mine, 2),
+            target="didlib at least 8x faster",
+        )
+    ]
 
 
 def bench_sd_jwt_verification(rounds: int) -> list[dict[str, object]]:
@@ -195,6 +244,14 @@ def bench_sd_jwt_verification(rounds: int) -> list[dict[str, object]]:
             _in_order(steps),
             rounds,
         )
+        extra = {}
+        if label == "x5c":  # the certificate check comes from the chain cache after the first call
+            again, steady = paired_medians(
+                lambda: verify_sd_jwt_vc(presentation, nonce="n", aud="a", now=now, trust=trust),
+                _in_order(steps[1:]),
+                rounds,
+            )
+            extra["ratio_to_2_signatures"] = round(again / steady, 3)
         results.append(
             _result(
                 f"sd_jwt_verify_proof_of_age_{label}",
@@ -204,7 +261,8 @@ def bench_sd_jwt_verification(rounds: int) -> list[dict[str, object]]:
                 full,
                 raw,
                 presentation_bytes=len(presentation),
-                target_ratio=2.0,
+                target_ratio=1.4,
+                **extra,
             )
         )
     return results
@@ -506,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-service", action="store_true", help="skip the issuer service benchmarks")
     args = parser.parse_args(argv)
     results = [
-        bench_mdoc_verification(args.rounds),
+        *bench_mdoc_verification(args.rounds),
         *bench_sd_jwt_verification(args.rounds),
         *bench_status_lookup(args.rounds),
         *bench_qr_scan_to_verdict(args.rounds),
@@ -524,7 +582,10 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "python": platform.python_version(),
                 "machine": platform.machine(),
+                "cpus": os.cpu_count(),
+                "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
                 "rounds": args.rounds,
+                "certificate_chain_cache": chain_cache.stats(),
                 "results": results,
             },
             indent=2,

@@ -72,34 +72,40 @@ def _unsupported(key: Any) -> str:
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in out:
-            raise DecodeError(f"JSON member {name!r} appears twice")
-        out[name] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        name = next(name for name, _ in pairs if name in seen or seen.add(name))  # type: ignore[func-returns-value]
+        raise DecodeError(f"JSON member {name!r} appears twice")
     return out
 
 
 def _depth(value: Any, limit: int) -> None:
-    """Refuse nesting beyond ``limit`` (json.loads itself only stops at the interpreter's recursion limit)."""
-    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
-    while stack:
-        item, depth = stack.pop()
+    """Refuse nesting beyond ``limit`` (json.loads itself only stops at the interpreter's recursion limit);
+    walked level by level, the containers of each level only."""
+    level = [value] if isinstance(value, (dict, list)) else []
+    depth = 0
+    while level:
+        depth += 1
         if depth > limit:
             raise LimitExceeded(f"JSON nested deeper than {limit}")
-        children = item.values() if isinstance(item, dict) else item
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+        level = [
+            child
+            for item in level
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, (dict, list))
+        ]
 
 
 def parse_json(data: bytes | str, *, max_size: int = MAX_TOKEN, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """Strict JSON: size and depth limits, no duplicate member names, no NaN or Infinity."""
+    """Strict JSON (RFC 8259 UTF-8 text): size and depth limits, no duplicate member names, no NaN or Infinity."""
     if len(data) > max_size:
         raise LimitExceeded(f"JSON of {len(data)} bytes exceeds the limit of {max_size}")
     try:
-        value = json.loads(data, object_pairs_hook=_reject_duplicates, parse_constant=_no_constants)
+        value = _DECODER.decode(data.decode("utf-8") if isinstance(data, bytes) else data)
     except DecodeError:
         raise
-    except (ValueError, RecursionError, TypeError) as exc:
+    except (ValueError, RecursionError, TypeError, AttributeError) as exc:
         raise DecodeError(f"invalid JSON: {exc}") from exc
     _depth(value, max_depth)
     return value
@@ -107,6 +113,10 @@ def parse_json(data: bytes | str, *, max_size: int = MAX_TOKEN, max_depth: int =
 
 def _no_constants(name: str) -> Any:
     raise DecodeError(f"JSON constant {name} is not allowed")
+
+
+# One strict decoder, built once (json.loads with hooks builds a new one on every call).
+_DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates, parse_constant=_no_constants)
 
 
 def sign_jws(payload: dict[str, Any], key: PrivateKey, headers: dict[str, Any]) -> str:
@@ -195,13 +205,33 @@ def public_from_jwk(jwk_data: Any) -> PublicKey:
     if kty not in ("EC", "OKP"):
         raise BadKey(f"JWK key type {kty!r} is not accepted (EC or OKP)")
     try:
-        key = (
-            jwt.algorithms.ECAlgorithm.from_jwk(jwk_data)
-            if kty == "EC"
-            else jwt.algorithms.OKPAlgorithm.from_jwk(jwk_data)
-        )
+        key = _ec_from_jwk(jwk_data) if kty == "EC" else jwt.algorithms.OKPAlgorithm.from_jwk(jwk_data)
     except (PyJWKError, InvalidKeyError, ValueError, TypeError, KeyError) as exc:
         raise BadKey(f"not a usable JWK: {exc}") from exc
     if not isinstance(key, (ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
         raise BadKey(f"JWK key type {type(key).__name__} is not accepted")
     return key
+
+
+_CURVES: dict[str, tuple[ec.EllipticCurve, int]] = {
+    "P-256": (ec.SECP256R1(), 32),
+    "P-384": (ec.SECP384R1(), 48),
+    "P-521": (ec.SECP521R1(), 66),
+}
+
+
+def _ec_from_jwk(jwk_data: dict[str, Any]) -> ec.EllipticCurvePublicKey:
+    """An EC JWK (RFC 7518 6.2.1) as an uncompressed SEC 1 point: each coordinate exactly the curve's size,
+    the point checked to be on the curve by ``cryptography`` (a verifier reads one per presentation, and
+    this costs half of pyjwt's way through EllipticCurvePublicNumbers)."""
+    curve = _CURVES.get(jwk_data.get("crv"))  # type: ignore[arg-type]
+    x, y = jwk_data.get("x"), jwk_data.get("y")
+    if curve is None or not isinstance(x, str) or not isinstance(y, str):
+        raise ValueError("an EC JWK needs crv (P-256, P-384 or P-521), x and y")
+    try:
+        xb, yb = b64url_decode(x), b64url_decode(y)
+    except DecodeError as exc:
+        raise ValueError(exc.message) from exc
+    if len(xb) != curve[1] or len(yb) != curve[1]:
+        raise ValueError(f"EC JWK coordinates must be {curve[1]} bytes for {jwk_data['crv']}")
+    return ec.EllipticCurvePublicKey.from_encoded_point(curve[0], b"\x04" + xb + yb)

@@ -12,6 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TypeVar
@@ -21,6 +24,7 @@ from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from didlib.errors import CertificateError, UntrustedIssuer
@@ -36,7 +40,10 @@ __all__ = [
     "create_reader_ca",
     "create_reader_certificate",
     "check_chain",
+    "chain_cache",
+    "ChainCache",
     "load_der_certificate",
+    "der_of",
     "country_of",
     "common_name_of",
 ]
@@ -88,6 +95,38 @@ def load_der_certificate(der: bytes) -> x509.Certificate:
     except _PARSE_ERRORS as exc:
         raise CertificateError(f"certificate does not parse: {exc}") from exc
     return cert
+
+
+_R = TypeVar("_R")
+
+
+def _per_certificate(func: Callable[[x509.Certificate], _R]) -> Callable[[x509.Certificate], _R]:
+    """Memoise what is derived from a certificate, per certificate object. ``lru_cache`` would hash the
+    certificate on every call, and ``cryptography`` re-encodes it for that (microseconds each, more than the
+    rest of a cached chain check); certificates from outside come from :func:`load_der_certificate`, one
+    object per DER. Entries hold the certificate, so its id is never another object's while they live."""
+    memo: OrderedDict[int, tuple[x509.Certificate, _R]] = OrderedDict()
+    lock = threading.Lock()
+
+    @functools.wraps(func)
+    def per_certificate(cert: x509.Certificate) -> _R:
+        entry = memo.get(id(cert))
+        if entry is not None and entry[0] is cert:
+            return entry[1]
+        value = func(cert)
+        with lock:
+            memo[id(cert)] = (cert, value)
+            while len(memo) > 1024:
+                memo.popitem(last=False)
+        return value
+
+    return per_certificate
+
+
+@_per_certificate
+def der_of(cert: x509.Certificate) -> bytes:
+    """The exact DER bytes of ``cert``."""
+    return cert.public_bytes(Encoding.DER)
 
 
 def _hash_for(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None:
@@ -284,13 +323,13 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-@functools.lru_cache(maxsize=256)
+@_per_certificate
 def country_of(cert: x509.Certificate) -> str | None:
     attrs = cert.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)
     return str(attrs[0].value) if attrs else None
 
 
-@functools.lru_cache(maxsize=256)
+@_per_certificate
 def common_name_of(cert: x509.Certificate) -> str:
     attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(attrs[0].value) if attrs else cert.subject.rfc4514_string()
@@ -372,16 +411,74 @@ def _check_leaf_profile(cert: x509.Certificate, purpose: Purpose, warnings: list
                 warnings.append(f"document signer certificate has no {label} extension")
 
 
+class ChainCache:
+    """Bounded memory of certificate pairs that passed the time-independent half of :func:`check_chain`.
+
+    A verifier sees the same few document signers all day, and the signature on a certificate is the
+    dearest step of checking it. An entry says "this exact leaf (DER) is signed by this exact anchor (DER)
+    and fits the profile for this purpose, with these warnings"; it is keyed by both certificates' exact
+    bytes, so a different certificate with the same subject, or the same leaf under another anchor, never
+    hits. It holds no verdict that depends on time or on the trust store: the anchor must still be among
+    the anchors given on each call, and both validity periods are checked against ``now`` every time.
+    Failures are not remembered. Least recently used entries go first once ``maxsize`` is reached.
+    """
+
+    def __init__(self, maxsize: int = 1024) -> None:
+        self.maxsize = maxsize
+        self._entries: OrderedDict[tuple[bytes, bytes, Purpose], tuple[str, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, leaf: bytes, anchor: bytes, purpose: Purpose) -> tuple[str, ...] | None:
+        key = (leaf, anchor, purpose)
+        with self._lock:
+            warnings = self._entries.get(key)
+            if warnings is not None:
+                self._entries.move_to_end(key)
+            return warnings
+
+    def put(self, leaf: bytes, anchor: bytes, purpose: Purpose, warnings: tuple[str, ...]) -> None:
+        with self._lock:
+            self._entries[(leaf, anchor, purpose)] = warnings
+            self._entries.move_to_end((leaf, anchor, purpose))
+            while len(self._entries) > self.maxsize:
+                self._entries.popitem(last=False)
+
+    def count(self, hit: bool) -> None:
+        with self._lock:
+            if hit:
+                self.hits += 1
+            else:
+                self.misses += 1
+
+    def stats(self) -> dict[str, int]:
+        """Hits and misses (one per :func:`check_chain` call that found an anchor or none), size, bound."""
+        with self._lock:
+            return {"hits": self.hits, "misses": self.misses, "size": len(self._entries), "maxsize": self.maxsize}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.hits = self.misses = 0
+
+
+chain_cache = ChainCache()
+
+
 def check_chain(
     chain: list[x509.Certificate],
     anchors: list[x509.Certificate],
     purpose: Purpose,
     now: dt.datetime,
+    cache: ChainCache | None = chain_cache,
 ) -> ChainResult:
     """Check that ``chain[0]`` is issued directly by one of ``anchors`` and fits its Annex B profile.
 
     Other certificates in ``chain`` are accepted only if they are the anchor itself (some issuers send
-    the IACA along); 18013-5 has no intermediate CAs under an IACA.
+    the IACA along); 18013-5 has no intermediate CAs under an IACA. ``cache`` (the process-wide
+    :data:`chain_cache` unless ``None``) saves the signature and profile checks of a pair seen before;
+    the validity periods are checked against ``now`` on every call.
     """
     if not chain:
         raise CertificateError("no certificate to check", code="missing_certificate")
@@ -389,12 +486,24 @@ def check_chain(
     for extra in chain[1:]:
         if extra not in anchors:
             raise UntrustedIssuer("certificate chain contains a CA that is not a trust anchor")
-    anchor = next((a for a in anchors if _names_issuer(leaf, a) and _signed_by(leaf, a)), None)
+    leaf_der = der_of(leaf)
+    anchor, warnings = None, None
+    for candidate in anchors:
+        warnings = cache.get(leaf_der, der_of(candidate), purpose) if cache is not None else None
+        if warnings is not None or (_names_issuer(leaf, candidate) and _signed_by(leaf, candidate)):
+            anchor = candidate
+            break
+    if cache is not None:
+        cache.count(warnings is not None)
     if anchor is None:
         raise UntrustedIssuer(f"{common_name_of(leaf)} is not issued by a trusted authority")
     _check_time(anchor, now, "root")
     _check_time(leaf, now, "document signer" if purpose is Purpose.DOCUMENT_SIGNER else "reader")
-    return ChainResult(leaf=leaf, anchor=anchor, warnings=list(_static_checks(leaf, anchor, purpose)))
+    if warnings is None:
+        warnings = _static_checks(leaf, anchor, purpose)
+        if cache is not None:
+            cache.put(leaf_der, der_of(anchor), purpose, warnings)
+    return ChainResult(leaf=leaf, anchor=anchor, warnings=list(warnings))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -402,11 +511,10 @@ def _names_issuer(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     return cert.issuer == issuer.subject
 
 
-@functools.lru_cache(maxsize=256)
 def _static_checks(leaf: x509.Certificate, anchor: x509.Certificate, purpose: Purpose) -> tuple[str, ...]:
-    """The checks of a leaf and its anchor that do not depend on time or on signatures, cached per pair.
+    """The checks of a leaf and its anchor that do not depend on time or on signatures.
 
-    Returns the profile warnings; raises on a profile or country error (errors are not cached).
+    Returns the profile warnings; raises on a profile or country error.
     """
     warnings: list[str] = []
     _check_leaf_profile(leaf, purpose, warnings)
@@ -436,7 +544,7 @@ def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=256)
+@_per_certificate
 def _signature_parts(cert: x509.Certificate) -> tuple[bytes, bytes, hashes.HashAlgorithm | None]:
     try:
         hash_alg = cert.signature_hash_algorithm
@@ -445,7 +553,7 @@ def _signature_parts(cert: x509.Certificate) -> tuple[bytes, bytes, hashes.HashA
     return cert.signature, cert.tbs_certificate_bytes, hash_alg
 
 
-@functools.lru_cache(maxsize=256)
+@_per_certificate
 def public_key_of(cert: x509.Certificate) -> PublicKey:
     """The certificate's key (cached: parsing an EC point costs as much as hashing a message)."""
     key = cert.public_key()

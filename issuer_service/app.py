@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLTimeoutError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -346,18 +347,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(result, headers={"Cache-Control": "no-store"})
 
     @app.get("/status/{issuer}/{number}")
-    def status_list(
+    async def status_list(
         issuer: str, number: Annotated[int, Path(ge=1, le=MAX_ID)], svc: Svc,
         accept: Annotated[str | None, Header()] = None,
+        if_none_match: Annotated[str | None, Header()] = None,
     ) -> Response:
+        """The list's token, with an ETag and max-age = its ttl, so a CDN or a till's cache answers most polls;
+        304 when the client already holds this version (RFC 9110 13.1.2, 15.4.5). Answered from memory on the
+        event loop while the version is freshly confirmed; the database read and any signing run in the
+        thread pool."""
         cwt = accept is not None and "statuslist+cwt" in accept
-        token = svc.status_token(issuer, number, cwt)
+        signed = svc.recent_status_token(issuer, number, cwt)
+        if signed is None:
+            signed = await run_in_threadpool(svc.status_token, issuer, number, cwt)
+        headers = {"ETag": signed.etag, "Cache-Control": f"public, max-age={signed.max_age}", "Vary": "Accept"}
+        if if_none_match is not None and _etag_matches(if_none_match, signed.etag):
+            return Response(status_code=304, headers=headers)
         media = "application/statuslist+cwt" if cwt else "application/statuslist+jwt"
-        return Response(
-            token if isinstance(token, bytes) else token.encode(),
-            media_type=media,
-            headers={"Cache-Control": "max-age=300"},
-        )
+        return Response(signed.body, media_type=media, headers=headers)
 
     @app.get("/trust/list")
     def trust_list(request: Request, svc: Svc) -> Response:
@@ -403,6 +410,13 @@ def _route(request: Request) -> str:
     """The route's template (``/admin/drivers/{driver_number}/...``): a log line never holds a driver number."""
     route = request.scope.get("route")
     return str(getattr(route, "path", "unmatched route"))
+
+
+def _etag_matches(if_none_match: str, etag: str) -> bool:
+    """If-None-Match uses the weak comparison (RFC 9110 13.1.2): ``*``, or any listed tag whose opaque part
+    equals ours, a ``W/`` prefix set aside on both."""
+    tags = [tag.strip() for tag in if_none_match.split(",")]
+    return "*" in tags or any(tag.removeprefix("W/") == etag.removeprefix("W/") for tag in tags)
 
 
 def _state(action: str) -> Status:

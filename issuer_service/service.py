@@ -86,6 +86,26 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
+STATUS_TTL = 3600  # seconds: a status list token's ttl, and the max-age its response may be cached for
+STATUS_RECHECK = 1.0  # seconds a worker serves a token from memory before confirming its list version again
+
+
+@dataclass(frozen=True)
+class SignedStatusList:
+    """A signed Status List Token as served: its bytes, its entity tag, the list version and signing hour."""
+
+    body: bytes
+    etag: str
+    version: int
+    epoch: int
+    max_age: int = STATUS_TTL
+
+
+def _status_epoch() -> int:
+    """The hour (``STATUS_TTL``) of the wall clock: workers re-sign their tokens at the same moments."""
+    return int(time.time() // STATUS_TTL)
+
+
 class RateLimited(Exception):
     """Too many requests from one client for a protected endpoint."""
 
@@ -121,7 +141,7 @@ class IssuerService:
         self._rate: dict[tuple[str, str], deque[float]] = defaultdict(deque)
         self._rate_lock = threading.Lock()
         self._purged = -math.inf
-        self._status_tokens: dict[tuple[str, bool], tuple[int, float, str | bytes]] = {}
+        self._status_tokens: dict[tuple[str, bool], tuple[SignedStatusList, float]] = {}  # and when confirmed
         self._ensure_status_lists()
 
     def seed(self, progress: Any = None) -> int:
@@ -318,26 +338,30 @@ class IssuerService:
         self._spend_nonces({value} if value else set(), purpose)
 
     def _spend_nonces(self, values: set[str], purpose: str) -> None:
+        with self.sessions() as session:
+            self._spend_nonces_in(session, values, purpose)
+            session.commit()
+
+    @staticmethod
+    def _spend_nonces_in(session: Any, values: set[str], purpose: str) -> None:
         """Spend every nonce of one request at once: all were handed out, unused and unexpired, or none is
         spent. A batch request's proofs may share one ``c_nonce`` (OpenID4VCI 1.0 section 7.2: the wallet uses
         the nonce it has until it gets a fresh one); the next request needs another."""
         if not values:
             raise OID4VCIError("invalid_nonce", "a nonce from the nonce endpoint is required")
-        with self.sessions() as session:
-            spent = session.execute(
-                update(Nonce)
-                .where(
-                    Nonce.value.in_(sorted(values)),
-                    Nonce.purpose == purpose,
-                    Nonce.used.is_(False),
-                    Nonce.expires > _now(),
-                )
-                .values(used=True)
+        spent = session.execute(
+            update(Nonce)
+            .where(
+                Nonce.value.in_(sorted(values)),
+                Nonce.purpose == purpose,
+                Nonce.used.is_(False),
+                Nonce.expires > _now(),
             )
-            if _rowcount(spent) != len(values):
-                session.rollback()
-                raise OID4VCIError("invalid_nonce", "the nonce is unknown, used or expired; get a new one")
-            session.commit()
+            .values(used=True)
+        )
+        if _rowcount(spent) != len(values):
+            session.rollback()
+            raise OID4VCIError("invalid_nonce", "the nonce is unknown, used or expired; get a new one")
 
     # ---------------------------------------------------------------------------------- credentials
     def credential(self, access_token: str, body: Any) -> dict[str, Any]:
@@ -350,30 +374,29 @@ class IssuerService:
             offer = session.get(Offer, token.offer_id)
         config = self._requested_config(body, offer)
         keys, nonces = self._proven_keys(body, offer)
-        self._spend_nonces(nonces, "proof")
-        self._take_allowance(offer, config, len(keys))
-        return {"credentials": [{"credential": self._issue(config, offer, key)} for key in keys]}
+        issued, data = self._record_batch(config, offer, nonces, len(keys))
+        signed = [self._sign(config, data, row, key) for row, key in zip(issued, keys, strict=True)]
+        return {"credentials": [{"credential": credential} for credential in signed]}
 
     def _allowance(self, config: CredentialConfig) -> int:
         """What one offer may issue of a configuration: a batch of single-use proofs of age, one of the rest
         (one licence, one DBS check, one training record), in each format."""
         return self.settings.batch_size if config.doctype == DOCTYPE_AGE else 1
 
-    def _take_allowance(self, offer: Offer, config: CredentialConfig, count: int) -> None:
+    def _take_allowance(self, session: Any, offer: Offer, config: CredentialConfig, count: int) -> None:
         """Take ``count`` from the offer's allowance for ``config`` by a conditional UPDATE, so concurrent
         requests with one access token cannot together issue more than the offer allows."""
-        with self.sessions() as session:
-            taken = session.execute(
-                update(OfferAllowance)
-                .where(
-                    OfferAllowance.offer_id == offer.id,
-                    OfferAllowance.config_id == config.id,
-                    OfferAllowance.remaining >= count,
-                )
-                .values(remaining=OfferAllowance.remaining - count)
+        taken = session.execute(
+            update(OfferAllowance)
+            .where(
+                OfferAllowance.offer_id == offer.id,
+                OfferAllowance.config_id == config.id,
+                OfferAllowance.remaining >= count,
             )
-            session.commit()
+            .values(remaining=OfferAllowance.remaining - count)
+        )
         if _rowcount(taken) != 1:
+            session.commit()  # the request's nonces stay spent
             raise OID4VCIError(
                 "credential_request_denied", f"this offer allows {self._allowance(config)} of this credential"
             )
@@ -424,68 +447,98 @@ class IssuerService:
             nonces.add(nonce)
         return keys, nonces
 
-    def _issue(self, config: CredentialConfig, offer: Offer, holder_key: PublicKey) -> str:
+    def _record_batch(
+        self, config: CredentialConfig, offer: Offer, nonces: set[str], count: int
+    ) -> tuple[list[IssuedCredential], dict[str, Any]]:
+        """Everything a credential request writes, in one short transaction: the nonces spent, the allowance
+        taken, ``count`` status list entries claimed and their credentials recorded and audited. The
+        credentials are signed after it commits, so no lock is held while signing. A refusal after the
+        nonces were spent keeps them spent (a nonce serves one request, answered or not)."""
         authority = self.authorities[config.authority]
-        today = _now().date()
-        entry_list = self._open_list(authority)  # its own transaction, before this one
         with self.sessions() as session:
+            self._spend_nonces_in(session, nonces, "proof")
+            self._take_allowance(session, offer, config, count)
             record = session.get(SUBJECTS[offer.subject_kind], offer.subject_id)
             if isinstance(record, Driver) and record.state != Status.VALID:  # revoked since the offer was made
+                session.commit()
                 raise OID4VCIError("credential_request_denied", "the driving licence is revoked or suspended")
-            data = credential_data(config, record, today)
-            issued = self._allocate(session, config, offer, entry_list)
-            reference = {"idx": issued.status_idx, "uri": issued.status_uri}
-            try:
-                if config.format == FORMAT_MDOC:
-                    credential = issue_mdoc(
-                        config.doctype,
-                        data,
-                        signer_key=authority.signer_key,
-                        signer_chain=[authority.signer_cert],
-                        device_key=holder_key,
-                        status={"status_list": reference},
-                    )
-                    text = (
-                        base64.urlsafe_b64encode(Credential.from_issuer_signed(credential).to_bytes())
-                        .rstrip(b"=")
-                        .decode()
-                    )
-                else:
-                    text = issue_credential_sd_jwt(
-                        VCT[config.doctype],
-                        flat_claims(data),
-                        signer_key=authority.signer_key,
-                        signer_chain=[authority.signer_cert],
-                        holder_key=holder_key,
-                        status=reference,
-                    )
-            except DidlibError as exc:
-                session.rollback()
-                raise OID4VCIError("credential_request_denied", f"the record cannot be issued: {exc.message}") from exc
-            self.audit(session, "issuer", "issue", f"credential:{issued.id}", config.id)
+            data = credential_data(config, record, _now().date())
+            issued = [
+                row
+                for uri, size, taken in self._claim_entries(session, authority, count)
+                for row in self._allocate(session, config, offer, (uri, size), taken)
+            ]
+            for row in issued:
+                self.audit(session, "issuer", "issue", f"credential:{row.id}", config.id)
             session.commit()
-            return text
+        return issued, data
+
+    def _sign(self, config: CredentialConfig, data: dict[str, Any], issued: IssuedCredential, key: PublicKey) -> str:
+        """The one signature of a credential, over the record read in :meth:`_record_batch`."""
+        authority = self.authorities[config.authority]
+        reference = {"idx": issued.status_idx, "uri": issued.status_uri}
+        try:
+            if config.format == FORMAT_MDOC:
+                credential = issue_mdoc(
+                    config.doctype,
+                    data,
+                    signer_key=authority.signer_key,
+                    signer_chain=[authority.signer_cert],
+                    device_key=key,
+                    status={"status_list": reference},
+                )
+                stored = Credential.from_issuer_signed(credential).to_bytes()
+                return base64.urlsafe_b64encode(stored).rstrip(b"=").decode()
+            return issue_credential_sd_jwt(
+                VCT[config.doctype],
+                flat_claims(data),
+                signer_key=authority.signer_key,
+                signer_chain=[authority.signer_cert],
+                holder_key=key,
+                status=reference,
+            )
+        except DidlibError as exc:
+            raise OID4VCIError("credential_request_denied", f"the record cannot be issued: {exc.message}") from exc
 
     def _allocate(
-        self, session: Any, config: CredentialConfig, offer: Offer, entry_list: tuple[str, int]
-    ) -> IssuedCredential:
-        """A random free index in the open status list ``(uri, size)``; the unique constraint settles races.
-        The list is at most half used (see :meth:`_open_list`), so each try succeeds with odds of one in two
-        or better and 64 tries all failing would take 2^-64 luck."""
+        self, session: Any, config: CredentialConfig, offer: Offer, entry_list: tuple[str, int], count: int
+    ) -> list[IssuedCredential]:
+        """``count`` random free indexes in the open status list ``(uri, size)``, found with one query and
+        written with one INSERT; the unique constraint settles a race (the batch is then drawn again). The list
+        is at most half used (see :meth:`_claim_entries`), so each index is free with odds of one in two or
+        better, and the few taken ones are drawn again."""
         uri, size = entry_list
         for _ in range(64):
-            issued = IssuedCredential(
-                subject_kind=offer.subject_kind,
-                subject_id=offer.subject_id,
-                config_id=config.id,
-                status_uri=uri,
-                status_idx=secrets.randbelow(size),
-                state=0,
-                issued_at=_now(),
-            )
+            chosen: set[int] = set()
+            for _ in range(64):
+                candidates = {secrets.randbelow(size) for _ in range(count - len(chosen))} - chosen
+                taken = set(
+                    session.scalars(
+                        select(IssuedCredential.status_idx).where(
+                            IssuedCredential.status_uri == uri, IssuedCredential.status_idx.in_(sorted(candidates))
+                        )
+                    )
+                )
+                chosen |= candidates - taken
+                if len(chosen) == count:
+                    break
+            else:
+                break
+            issued = [
+                IssuedCredential(
+                    subject_kind=offer.subject_kind,
+                    subject_id=offer.subject_id,
+                    config_id=config.id,
+                    status_uri=uri,
+                    status_idx=index,
+                    state=0,
+                    issued_at=_now(),
+                )
+                for index in sorted(chosen)
+            ]
             try:
                 with session.begin_nested():
-                    session.add(issued)
+                    session.add_all(issued)
                     session.flush()
                 return issued
             except IntegrityError:
@@ -494,55 +547,62 @@ class IssuerService:
 
     # ---------------------------------------------------------------------------------------- status
     def _ensure_status_lists(self) -> None:
-        for authority in self.authorities.values():
-            self._new_list(authority, 1)
+        with self.sessions() as session:
+            for authority in self.authorities.values():
+                self._add_list(session, authority, 1)
+            session.commit()
 
-    def _new_list(self, authority: Authority, number: int) -> None:
+    def _add_list(self, session: Any, authority: Authority, number: int) -> None:
         """Create list ``number`` of ``authority`` unless it exists (another request or worker may make it
         first: the unique (authority, number) settles that)."""
+        if session.get(StatusListRow, authority.status_uri(number)) is not None:
+            return
         size = self.settings.status_list_size
-        with self.sessions() as session:
-            if session.get(StatusListRow, authority.status_uri(number)) is not None:
-                return
-            session.add(
-                StatusListRow(
-                    uri=authority.status_uri(number),
-                    authority=authority.name,
-                    number=number,
-                    bits=2,
-                    size=size,
-                    data=bytes(StatusList(size, 2).data),
-                    version=0,
-                    used=0,
+        try:
+            with session.begin_nested():
+                session.add(
+                    StatusListRow(
+                        uri=authority.status_uri(number),
+                        authority=authority.name,
+                        number=number,
+                        bits=2,
+                        size=size,
+                        data=bytes(StatusList(size, 2).data),
+                        version=0,
+                        used=0,
+                    )
                 )
-            )
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
+        except IntegrityError:
+            pass
 
-    def _open_list(self, authority: Authority) -> tuple[str, int]:
-        """Claim one entry of the authority's newest list, in a short transaction of its own. A list takes
-        entries up to half its size; the claim that finds it so opens the next list (a new URI, listed in
-        the trust list), so issuance never meets a full list. A claim whose credential then fails is not
-        given back: the list just closes a little early."""
-        for _ in range(16):
-            with self.sessions() as session:
-                row = session.scalars(  # the first list is made at start-up: there always is one
-                    select(StatusListRow)
-                    .where(StatusListRow.authority == authority.name)
-                    .order_by(StatusListRow.number.desc())
-                    .limit(1)
-                ).one()
-                claimed = session.execute(
+    def _claim_entries(self, session: Any, authority: Authority, count: int) -> list[tuple[str, int, int]]:
+        """Claim ``count`` entries, as ``(uri, size, how many)`` per list. A list takes entries up to half its
+        size; the claim that finds it so opens the next list (a new URI, listed in the trust list), so
+        issuance never meets a full list, and a batch may span two lists."""
+        claims: list[tuple[str, int, int]] = []
+        for _ in range(16 + count):
+            row = session.scalars(  # the first list is made at start-up: there always is one
+                select(StatusListRow)
+                .where(StatusListRow.authority == authority.name)
+                .order_by(StatusListRow.number.desc())
+                .limit(1)
+            ).one()
+            take = min(count, row.size // 2 - row.used)
+            claimed = take > 0 and _rowcount(
+                session.execute(
                     update(StatusListRow)
-                    .where(StatusListRow.uri == row.uri, StatusListRow.used < row.size // 2)
-                    .values(used=StatusListRow.used + 1)
+                    .where(StatusListRow.uri == row.uri, StatusListRow.used + take <= row.size // 2)
+                    .values(used=StatusListRow.used + take)
                 )
-                session.commit()
-            if _rowcount(claimed) == 1:
-                return row.uri, row.size
-            self._new_list(authority, row.number + 1)
+            ) == 1
+            if claimed:
+                claims.append((row.uri, row.size, take))
+                count -= take
+                if not count:
+                    return claims
+            else:
+                self._add_list(session, authority, row.number + 1)
+            session.expire(row)
         raise OID4VCIError("credential_request_denied", "no status list entry could be had; try again", 503)
 
     def status_lists(self, authority: Authority) -> list[str]:
@@ -555,20 +615,38 @@ class IssuerService:
                 )
             )
 
-    def status_token(self, authority_name: str, number: int, cwt: bool) -> str | bytes:
-        """A Status List Token. Tokens are signed once per list version and reused for five minutes, so
-        verifiers polling the list cost a database read, not a signature and a compression each."""
+    def recent_status_token(self, authority_name: str, number: int, cwt: bool) -> SignedStatusList | None:
+        """The token in memory, if its list version was confirmed in the database less than
+        ``STATUS_RECHECK`` seconds ago (no database, no waiting: safe on the event loop). A change made by this
+        process drops the entry at once; one made by another worker is served within ``STATUS_RECHECK``."""
+        authority = self.authorities.get(authority_name)
+        if authority is None:
+            return None
+        entry = self._status_tokens.get((authority.status_uri(number), cwt))
+        if entry and time.monotonic() - entry[1] < STATUS_RECHECK and entry[0].epoch == _status_epoch():
+            return entry[0]
+        return None
+
+    def status_token(self, authority_name: str, number: int, cwt: bool) -> SignedStatusList:
+        """A Status List Token, signed once per list version and hour (``STATUS_TTL``) and kept in memory:
+        confirming it costs one indexed read of the list's version, not a signature and a compression.
+
+        Its entity tag is weak and names the list, the version, the format and the hour, not the bytes: every
+        worker signs its own token (ECDSA signatures differ), and a client's ``If-None-Match`` must match at
+        any of them. A token is re-signed each hour, so a cache that revalidates gets a fresh ``exp``."""
         authority = self.authorities.get(authority_name)
         if authority is None:
             raise OID4VCIError("not_found", "no such status list", 404)
         uri = authority.status_uri(number)
+        checked, epoch = time.monotonic(), _status_epoch()
         with self.reads() as session:
             version = session.scalar(select(StatusListRow.version).where(StatusListRow.uri == uri))
             if version is None:
                 raise OID4VCIError("not_found", "no such status list", 404)
             cached = self._status_tokens.get((uri, cwt))
-            if cached and cached[0] == version and time.monotonic() - cached[1] < 300:
-                return cached[2]
+            if cached and cached[0].version == version and cached[0].epoch == epoch:
+                self._status_tokens[(uri, cwt)] = (cached[0], checked)
+                return cached[0]
             row = session.get(StatusListRow, uri)
         status_list = StatusList(row.size, row.bits, row.data)
         make = StatusListToken.create_cwt if cwt else StatusListToken.create_jwt
@@ -578,10 +656,13 @@ class IssuerService:
             authority.signer_key,
             chain=[authority.signer_cert],
             valid_for=dt.timedelta(days=1),
-            ttl=3600,
+            ttl=STATUS_TTL,
         )
-        self._status_tokens[(uri, cwt)] = (row.version, time.monotonic(), token)
-        return token
+        body = token if isinstance(token, bytes) else token.encode()
+        tag = hashlib.sha256(f"{uri} {row.version} {'cwt' if cwt else 'jwt'} {epoch}".encode()).hexdigest()[:32]
+        signed = SignedStatusList(body, f'W/"{tag}"', row.version, epoch)
+        self._status_tokens[(uri, cwt)] = (signed, checked)
+        return signed
 
     def set_state(self, credential_id: int, state: Status, actor: str) -> dict[str, Any]:
         """Revoke, suspend or reinstate one issued credential (its status list entry). The list is read,
@@ -600,6 +681,8 @@ class IssuerService:
             issued.state = int(state)
             self.audit(session, actor, state.name.lower(), f"credential:{credential_id}")
             session.commit()
+            for cwt in (False, True):
+                self._status_tokens.pop((issued.status_uri, cwt), None)
             return {"id": credential_id, "state": state.name.lower()}
 
     def set_driver_state(self, driver_number: str, state: Status, actor: str) -> list[dict[str, Any]]:

@@ -222,6 +222,10 @@ def test_workers_share_one_configuration(tmp_path: Path, backend: str) -> None:
         assert len(set(iacas)) == 1, "one set of keys"
         status = StatusListToken.verify(httpx.get(references[0]["uri"]).text, trust=running.trust())
         assert all(status.status_list.get(r["idx"]) == 1 for r in references)
+        tag = httpx.get(references[0]["uri"]).headers["etag"]
+        path = references[0]["uri"].removeprefix(running.base)
+        revalidated = concurrently(running, 20, lambda c, _: c.get(path, headers={"If-None-Match": tag}).status_code)
+        assert revalidated == [304] * 20, "every worker answers to the same entity tag"
     finally:
         running.stop()
 

@@ -21,7 +21,7 @@ from didlib.oid4vci import make_proof
 from didlib.samples import SAMPLE_DRIVER, driver_number
 from didlib.sdjwt import present_sd_jwt, verify_sd_jwt_vc
 from didlib.session.transcript import fresh_qr_transcript
-from didlib.status import StatusChecker
+from didlib.status import StatusChecker, StatusListToken
 from issuer_service.process import free_port, start
 from issuer_service.register import SAMPLE_DBS_NUMBER, SAMPLE_TRAINING_REFERENCE
 from wallet_app.model.issuance import Issued
@@ -273,6 +273,41 @@ def test_revocation_reaches_verifiers(wallet, trust, service):
     httpx.post(f"{service[0]}/admin/credentials/{mine['id']}/reinstate", headers=admin)
 
 
+def test_status_list_etag_and_not_modified(licence, service, trust):
+    """Issue 17: a status list token is served from memory per list version with a (weak) ETag, Cache-Control
+    max-age equal to the token's ttl and Vary: Accept; If-None-Match with the current tag (or one of several,
+    weak or strong, or *) gets 304 with no body; a suspension changes the tag and the old one gets 200."""
+    reference = licence.mdoc().mso.status["status_list"]
+    uri = reference["uri"]
+    tags = {}
+    for accept in ("application/statuslist+jwt", "application/statuslist+cwt"):
+        first = httpx.get(uri, headers={"Accept": accept})
+        token = StatusListToken.verify(first.content.decode() if accept.endswith("jwt") else first.content, trust=trust)
+        assert first.status_code == 200 and token.ttl == 3600
+        assert first.headers["cache-control"] == f"public, max-age={token.ttl}"
+        assert first.headers["vary"] == "Accept"
+        etag = tags[accept] = first.headers["etag"]
+        assert etag.startswith('W/"') and etag.endswith('"') and len(etag) > 10  # weak: workers sign apart
+        again = httpx.get(uri, headers={"Accept": accept})
+        assert again.content == first.content and again.headers["etag"] == etag, "the same signed token"
+        for header in (etag, f'"nope", {etag.removeprefix("W/")}', "*"):
+            cached = httpx.get(uri, headers={"Accept": accept, "If-None-Match": header})
+            assert cached.status_code == 304 and cached.content == b""
+            assert cached.headers["etag"] == etag and cached.headers["cache-control"] == first.headers["cache-control"]
+        for header in ('"other"', etag[:-2] + '"', "W/", f"W/{etag}"):
+            assert httpx.get(uri, headers={"Accept": accept, "If-None-Match": header}).status_code == 200
+    assert tags["application/statuslist+jwt"] != tags["application/statuslist+cwt"]
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    listed = httpx.get(f"{service[0]}/admin/drivers/{DRIVER}/credentials", headers=admin).json()
+    mine = next(c for c in listed if (c["statusList"], c["statusIndex"]) == (uri, reference["idx"]))
+    assert httpx.post(f"{service[0]}/admin/credentials/{mine['id']}/suspend", headers=admin).status_code == 200
+    changed = httpx.get(uri, headers={"If-None-Match": tags["application/statuslist+jwt"]})
+    assert changed.status_code == 200 and changed.headers["etag"] != tags["application/statuslist+jwt"]
+    assert StatusListToken.verify(changed.text, trust=trust).status_list.get(reference["idx"]) == 2
+    httpx.post(f"{service[0]}/admin/credentials/{mine['id']}/reinstate", headers=admin)
+    assert httpx.get(f"{service[0]}/status/dvla/999", headers={"If-None-Match": "*"}).status_code == 404
+
+
 def test_trust_list_and_rate_limit(service):
     from didlib.keys import load_public_key
     from didlib.trustlist import TrustList
@@ -326,3 +361,40 @@ def test_no_lost_or_duplicated_records_when_killed(tmp_path, backend):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+def test_a_batch_is_written_in_one_transaction(tmp_path):
+    """Issue 17: a credential request for a batch of five proofs of age commits once (nonces, allowance,
+    status list entries, the five records and their audit lines), not once or twice per credential; the
+    five get distinct entries and each its own key."""
+    import base64
+
+    from sqlalchemy import event
+
+    from didlib.keys import same_public_key
+    from didlib.mdoc import Credential
+    from didlib.oid4vci import CredentialOffer
+    from issuer_service.config import Settings
+    from issuer_service.service import IssuerService
+
+    settings = Settings.from_env({"DIDLIB_ISSUER_DATA": str(tmp_path), "DIDLIB_SEED_DRIVERS": "1",
+                                  "DIDLIB_ADMIN_TOKEN": ADMIN, "DIDLIB_DEMO": "1"})
+    svc = IssuerService(settings)
+    try:
+        svc.seed()
+        offer = svc.identify_driver(DRIVER, SAMPLE_DRIVER.birth_date, SAMPLE_DRIVER.postcode)
+        code = CredentialOffer.from_uri(offer.uri).pre_authorized_code
+        access = svc.token("urn:ietf:params:oauth:grant-type:pre-authorized_code", code, offer.tx_code)["access_token"]
+        nonce = svc.c_nonce()
+        keys = [generate_key() for _ in range(5)]
+        body = {"credential_configuration_id": "uk.dvla.age.mdoc",
+                "proofs": {"jwt": [make_proof(k, settings.public_url, nonce) for k in keys]}}
+        commits = []
+        event.listen(svc.engine, "commit", lambda _connection: commits.append(1))
+        credentials = svc.credential(access, body)["credentials"]
+        assert len(commits) == 1
+        issued = [Credential.from_bytes(base64.urlsafe_b64decode(c["credential"] + "==")) for c in credentials]
+        assert len({(c.mso.status["status_list"]["uri"], c.mso.status["status_list"]["idx"]) for c in issued}) == 5
+        assert all(same_public_key(c.mso.device_key, k.public_key()) for c, k in zip(issued, keys, strict=True))
+    finally:
+        svc.close()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from didlib.errors import BadKey, UnsupportedError
+from didlib.jose import b64url_decode, b64url_encode, jwk_from_public, public_from_jwk
 from didlib.keys import (
     cose_key_from_public,
     generate_key,
@@ -66,3 +68,25 @@ def test_pem_files(tmp_path):
         load_public_key(tmp_path / "big.pem")
     with pytest.raises(UnsupportedError):
         generate_key("RSA")
+
+
+@pytest.mark.parametrize("curve", [ec.SECP256R1(), ec.SECP384R1(), ec.SECP521R1()])
+def test_ec_jwk_round_trip_and_refusals(curve):
+    """A holder's EC JWK is read as an uncompressed point: every curve round-trips; a point off the curve,
+    a coordinate of the wrong length, padding, an unknown curve and a private member are refused."""
+    key = ec.generate_private_key(curve).public_key()
+    jwk = jwk_from_public(key)
+    assert public_from_jwk(jwk).public_numbers() == key.public_numbers()
+    size = (curve.key_size + 7) // 8
+    off_curve = b64url_encode((int.from_bytes(b64url_decode(jwk["y"]), "big") ^ 1).to_bytes(size, "big"))
+    for bad in (
+        {**jwk, "y": off_curve},
+        {**jwk, "x": b64url_encode(b64url_decode(jwk["x"])[1:])},
+        {**jwk, "x": jwk["x"] + "="},
+        {**jwk, "crv": "secp256k1"},
+        {**jwk, "x": 7},
+        {k: v for k, v in jwk.items() if k != "y"},
+        {**jwk, "d": jwk["x"]},
+    ):
+        with pytest.raises(BadKey):
+            public_from_jwk(bad)

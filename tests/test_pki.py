@@ -12,6 +12,7 @@ from didlib.errors import CertificateError, UntrustedIssuer
 from didlib.keys import generate_key
 from didlib.pki import (
     OID_MDL_DS,
+    ChainCache,
     Purpose,
     check_chain,
     country_of,
@@ -172,3 +173,49 @@ def test_trust_store_loading(tmp_path, pki):
     (anchors / "a.pem").write_bytes((pki.folder / "iaca.pem").read_bytes())
     (anchors / "b.pem").write_bytes((pki.folder / "ds.pem").read_bytes())
     assert len(TrustStore.from_pem_files([anchors])) == 1
+
+
+def test_chain_cache_never_passes_what_should_fail(iaca, ds):
+    """Issue 17: after a cached success, an expired leaf or root, an anchor no longer trusted (the issuer
+    taken off the trust list), another chain whose leaf has the same subject and issuer name, and the same
+    leaf for another purpose are all still refused; the cache is keyed by the exact certificate bytes."""
+    cache = ChainCache()
+    assert check_chain([ds[1]], [iaca[1]], Purpose.DOCUMENT_SIGNER, LATER, cache).anchor == iaca[1]
+    assert cache.stats() == {"hits": 0, "misses": 1, "size": 1, "maxsize": 1024}
+    assert check_chain([ds[1]], [iaca[1]], Purpose.DOCUMENT_SIGNER, LATER, cache).warnings == []
+    assert cache.stats()["hits"] == 1
+
+    # expired, not yet valid: time is checked on every call, hit or not
+    assert code_of(check_chain, [ds[1]], [iaca[1]], Purpose.DOCUMENT_SIGNER, T0 + dt.timedelta(days=400),
+                   cache) == "certificate_expired"
+    assert code_of(check_chain, [ds[1]], [iaca[1]], Purpose.DOCUMENT_SIGNER, T0 - dt.timedelta(days=1),
+                   cache) == "certificate_not_yet_valid"
+    # revoked: the issuer's IACA is no longer among the anchors (a new trust list without it)
+    other_key = generate_key()
+    other_iaca = create_iaca(other_key, country="GB", common_name="Test IACA", not_before=T0)
+    for anchors in ([], [other_iaca]):
+        with pytest.raises(UntrustedIssuer):
+            check_chain([ds[1]], anchors, Purpose.DOCUMENT_SIGNER, LATER, cache)
+        with pytest.raises(UntrustedIssuer):
+            TrustStore(anchors).check([ds[1]], Purpose.DOCUMENT_SIGNER, LATER)
+    # a different chain with the same subject: same names, signed by another key
+    forged = create_document_signer(other_iaca, other_key, generate_key().public_key(), common_name="Test DS",
+                                    not_before=T0)
+    assert forged.subject == ds[1].subject and forged.issuer == ds[1].issuer
+    with pytest.raises(UntrustedIssuer):
+        check_chain([forged], [iaca[1]], Purpose.DOCUMENT_SIGNER, LATER, cache)
+    # the same leaf, checked for another purpose
+    assert code_of(check_chain, [ds[1]], [iaca[1]], Purpose.READER_AUTH, LATER, cache) == "wrong_key_purpose"
+    assert cache.stats()["size"] == 1  # no failure was remembered
+
+
+def test_chain_cache_is_bounded(iaca):
+    cache = ChainCache(maxsize=2)
+    leaves = [
+        create_document_signer(iaca[1], iaca[0], generate_key().public_key(), common_name=f"DS {n}", not_before=T0)
+        for n in range(3)
+    ]
+    for leaf in leaves:
+        check_chain([leaf], [iaca[1]], Purpose.DOCUMENT_SIGNER, LATER, cache)
+    check_chain([leaves[0]], [iaca[1]], Purpose.DOCUMENT_SIGNER, LATER, cache)  # evicted: a miss
+    assert cache.stats() == {"hits": 0, "misses": 4, "size": 2, "maxsize": 2}

@@ -15,6 +15,7 @@ from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, Credential, Devic
 from didlib.mdoc import verify_response as _verify
 from didlib.mdoc.registry import NS_AGE, NS_ISO
 from didlib.mdoc.structures import IssuerSignedItem
+from didlib.pki import chain_cache
 from didlib.pkidir import PkiDir
 from didlib.samples import mdl_data
 from didlib.session.transcript import fresh_qr_transcript
@@ -234,6 +235,21 @@ def test_untrusted_issuer(presented, tmp_path):
     result = verify(response, other, transcript)
     assert codes(result) == {"untrusted_issuer"}
     assert result.documents[0].elements == {}
+
+
+def test_cached_chain_still_refuses_expiry_and_removed_issuer(presented, trust, pki):
+    """Issue 17: once the document signer chain is in the chain cache, an expired document signer and an
+    issuer taken off the trust store are still refused, and the hit is counted."""
+    response, transcript = presented
+    assert verify(response, trust, transcript).valid
+    hits = chain_cache.stats()["hits"]
+    assert verify(response, trust, transcript).valid
+    assert chain_cache.stats()["hits"] == hits + 1
+    signer = pki.signer()[1]
+    after = signer.not_valid_after_utc + dt.timedelta(seconds=1)
+    assert "certificate_expired" in codes(verify(response, trust, transcript, now=after))
+    result = verify(response, TrustStore(), transcript)
+    assert codes(result) == {"untrusted_issuer"} and result.documents[0].elements == {}
 
 
 def test_missing_or_malformed_transcript(presented, trust):

@@ -51,7 +51,8 @@ class IssuerClient:
         return self.http.post("/nonce").json()["c_nonce"]
 
     def request(self, access_token: str, config_id: str, keys: list[PrivateKey]) -> httpx.Response:
-        proofs = [make_proof(k, self.base, self.nonce()) for k in keys]
+        nonce = self.nonce()  # one c_nonce for all the proofs of one request (OpenID4VCI 1.0 section 7.2)
+        proofs = [make_proof(k, self.base, nonce) for k in keys]
         return self.http.post("/credential", headers={"Authorization": f"Bearer {access_token}"},
                               json={"credential_configuration_id": config_id, "proofs": {"jwt": proofs}})
 
