@@ -19,6 +19,10 @@ from didlib.mdoc.registry import NS_ISO
 from didlib.presentation import make_oneway
 from didlib.qr import codes_for
 from didlib.samples import SAMPLE_DRIVER, Person, mdl_data, portrait_jpeg, proof_of_age_data
+from didlib.verifier import ReplayCache
+from verifier_app.config import REPLAY_FILE, AppConfig
+from verifier_app.model import VerifierModel
+from verifier_app.trust import TrustSource
 
 PEOPLE = [
     SAMPLE_DRIVER,
@@ -77,3 +81,21 @@ def test_the_search_finds_a_planted_value(day, tmp_path):
     (tmp_path / "db.sqlite").write_bytes(b"\x00" + day[2].needles["document number"] + b"\x00")
     found = personal_traces(tmp_path, [p.needles for p in day])
     assert found == ["db.sqlite: document number", "log.txt: portrait (base64url)"]
+
+
+def test_the_verifier_app_keeps_only_nonces_counts_and_settings(day, pki, tmp_path):
+    """The app's model as the app builds it (settings and nonces in its state folder), a day of age checks."""
+    config = AppConfig(tmp_path / "verifier", trust_files=[str(pki.folder / "iaca.pem"), str(pki.folder / "ds.pem")])
+    config.folder.mkdir()
+    config.save()
+    model = VerifierModel(TrustSource(config).load, settings=config.settings,
+                          replay=ReplayCache(config.folder / REPLAY_FILE), clock=lambda: NOW + dt.timedelta(seconds=10))
+    decisions = []
+    for person in day:
+        for _ in range(2):  # the second showing is a replay, refused
+            model.choose("age:18")
+            model.codes(person.codes[0])
+            decisions.append(model.verdict.decision)
+            model.done()
+    assert decisions == ["accept", "reject"] * 3
+    assert personal_traces(config.folder, [p.needles for p in day]) == []

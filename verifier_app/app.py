@@ -35,14 +35,13 @@ from didlib.qr import qr_png
 from didlib.verifier import ReplayCache
 from didlib_apps.viewfinder import Viewfinder, open_camera, request_camera_permission
 from verifier_app import palette
-from verifier_app.config import AppConfig
+from verifier_app.config import REPLAY_FILE, AppConfig
 from verifier_app.model import VerifierModel
 from verifier_app.trust import TrustSource
 
 __all__ = ["VerifierApp"]
 
 log = logging.getLogger("verifier_app")
-REPLAY_FILE = "replay.sqlite"
 
 # Not named verifier.kv: Kivy would load that a second time by itself for VerifierApp.
 Builder.load_file(str(Path(__file__).with_name("screens.kv")))

@@ -25,6 +25,7 @@ from verifier_app.model import Settings
 __all__ = ["AppConfig", "CONFIG_FILE"]
 
 CONFIG_FILE = "verifier.json"
+REPLAY_FILE = "replay.sqlite"  # the nonces of codes already shown (didlib.verifier.ReplayCache)
 READER_KEY_FILE, READER_CERT_FILE = "reader-key.pem", "reader-cert.pem"
 MAX_PEM = 64 * 1024
 MAX_CONFIG = 64 * 1024
