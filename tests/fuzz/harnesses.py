@@ -1,0 +1,390 @@
+"""Coverage-guided fuzzing harnesses: one per entry point that reads outside input (issue 23).
+
+Each harness is ``setup() -> one_input(data: bytes)``. ``one_input`` feeds the bytes to the entry point
+and checks its contract, not only that it returns:
+
+* only :class:`didlib.errors.DidlibError` may escape (the runner lets anything else crash the fuzzer);
+* nothing is accepted that the input did not prove: a verifier harness that sees its input accepted
+  checks that every signed part of it (COSE protected headers and payloads, IssuerSignedItemBytes,
+  DeviceNameSpacesBytes, JWS signing inputs, SD-JWT disclosures) is byte-identical to a part of a genuine
+  seed (``corpus/<harness>/genuine-*``, made by ``seeds.py`` with the fixed dev PKI in ``genuine/pki``).
+  A break raises :class:`ContractBroken`.
+
+``run.py`` drives these under atheris; ``tests/fuzz/test_fuzz_smoke.py`` replays every corpus and
+regression input through them in ``make test``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import urllib.parse
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+
+from didlib import TrustStore
+from didlib.cbor import Embedded, Limits, decode
+from didlib.cose import Sign1
+from didlib.errors import DidlibError
+from didlib.jose import CompactJws
+from didlib.keys import PrivateKey, load_private_key
+from didlib.mdoc import DeviceRequest, verify_response
+from didlib.mdoc.structures import IssuerSigned
+from didlib.oid4vci import CredentialOffer, verify_proof
+from didlib.oid4vp import PresentationRequest, parse_request
+from didlib.pkidir import PkiDir
+from didlib.presentation.qrflows import parse_payload
+from didlib.qr import Assembler, unframe
+from didlib.sdjwt import verify_sd_jwt_vc
+from didlib.sdjwt.core import split_sd_jwt
+from didlib.session import DeviceEngagement, HolderSession
+from didlib.session.messages import SessionData, parse_establishment
+from didlib.session.reader_auth import verify_reader_auth
+from didlib.status import StatusChecker, StatusList, StatusListToken
+from didlib.trustlist import TrustList
+
+HERE = Path(__file__).resolve().parent
+CORPUS = HERE / "corpus"
+REGRESSIONS = HERE / "regressions"
+GENUINE = HERE / "genuine"
+NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+HOST = "shop.example"
+RESPONSE_URI = f"https://{HOST}/response"
+AUDIENCE = "https://issuer.example"
+STATUS_URI = "https://issuer.example/status/1"
+
+
+class ContractBroken(AssertionError):
+    """An entry point accepted what its input did not prove."""
+
+
+@dataclass(frozen=True)
+class Material:
+    """The fixed dev PKI and state the seeds were made with."""
+
+    pki: PkiDir
+    trust: TrustStore  # issuer IACA
+    reader_trust: TrustStore  # reader CA
+    device: PrivateKey  # the mdoc device key
+    holder: PrivateKey  # the SD-JWT VC holder key
+    operator: PrivateKey  # the trust list operator
+    transcript: bytes  # the SessionTranscript the seed DeviceResponses and readerAuth were made over
+
+    @classmethod
+    def load(cls) -> Material:
+        pki = PkiDir(GENUINE / "pki")
+        return cls(pki, TrustStore.from_pem_files([pki.folder / "iaca.pem"]),
+                   TrustStore.from_pem_files([pki.folder / "reader-ca.pem"]), pki.key("device"), pki.key("holder"),
+                   pki.key("operator"), (GENUINE / "transcript.cbor").read_bytes())
+
+
+def genuine(harness: str) -> list[bytes]:
+    """The genuine seeds of a harness; a verifier harness without them would check its contract on nothing."""
+    seeds = [p.read_bytes() for p in sorted((CORPUS / harness).glob("genuine-*"))]
+    if not seeds:
+        raise RuntimeError(f"no genuine seeds for {harness}: run tests/fuzz/seeds.py")
+    return seeds
+
+
+def genuine_jws(harness: str, accept: Callable[[str], object]) -> set[bytes]:
+    """The signing inputs of a harness's genuine JWS seeds, each first accepted by ``accept`` (or it raises)."""
+    tokens = [blob.decode() for blob in genuine(harness)]
+    for token in tokens:
+        accept(token)
+    return {jws_signed_part(token) for token in tokens}
+
+
+def inputs(harness: str) -> Iterator[Path]:
+    """Every kept input of a harness: its seed corpus and its regression inputs."""
+    for folder in (CORPUS / harness, REGRESSIONS / harness):
+        if folder.is_dir():
+            yield from sorted(p for p in folder.iterdir() if p.is_file())
+
+
+def text(data: bytes) -> str:
+    """Bytes as text one to one (latin-1), so every byte the fuzzer changes changes the text."""
+    return data.decode("latin-1")
+
+
+def require(condition: bool, what: str) -> None:
+    if not condition:
+        raise ContractBroken(what)
+
+
+def seeds_accepted(verdicts: Iterable[bool]) -> None:
+    if not all(verdicts):
+        raise RuntimeError("a genuine seed does not verify: run tests/fuzz/seeds.py again")
+
+
+def jws_signed_part(token: str) -> bytes:
+    return CompactJws.parse(token).signing_input
+
+
+def sign1_signed_parts(obj: Any) -> tuple[bytes, bytes | None]:
+    signed = Sign1.from_cbor(obj)
+    return signed.protected_raw, signed.payload
+
+
+# ---------------------------------------------------------------------------------------------- harnesses
+OneInput = Callable[[bytes], None]
+HARNESSES: dict[str, Callable[[], OneInput]] = {}
+
+
+def harness(setup: Callable[[], OneInput]) -> Callable[[], OneInput]:
+    HARNESSES[setup.__name__] = setup
+    return setup
+
+
+@harness
+def cbor() -> OneInput:
+    """didlib.cbor.decode under tight limits, and tag-24 items read from their two heads."""
+    limits = Limits(max_size=4096, max_depth=8, max_items=256)
+
+    def one(data: bytes) -> None:
+        with contextlib.suppress(DidlibError):
+            decode(data, limits)
+        with contextlib.suppress(DidlibError):
+            embedded = Embedded.from_raw(data, limits)
+            require(embedded.raw == data and data.endswith(embedded.content), "tag 24 not kept as received")
+
+    return one
+
+
+def _document_parts(doc: Any) -> set[bytes]:
+    """The signed parts of one Document: issuerAuth's protected header and MSO, each IssuerSignedItemBytes,
+    DeviceNameSpacesBytes, deviceSignature's protected header and the docType (DeviceAuthentication)."""
+    issuer_signed = IssuerSigned.parse(doc["issuerSigned"])
+    parts = set(sign1_signed_parts(issuer_signed.issuer_auth_raw)) - {None}
+    parts |= {item.embedded.raw for items in issuer_signed.namespaces.values() for item in items}
+    device_signed = doc["deviceSigned"]
+    parts.add(device_signed["nameSpaces"].raw)
+    parts.add(doc["docType"].encode())
+    if "deviceSignature" in device_signed["deviceAuth"]:
+        parts.add(sign1_signed_parts(device_signed["deviceAuth"]["deviceSignature"])[0])
+    return {p for p in parts if p is not None}
+
+
+@harness
+def device_response() -> OneInput:
+    """verify_response (ISO 18013-5 8.3.2.1.2.2, 9.1.2-9.3) against the dev PKI and the seeds' transcript."""
+    m = Material.load()
+    known = {p for blob in genuine("device_response") for doc in decode(blob)["documents"]
+             for p in _document_parts(doc)}
+    seeds_accepted(verify_response(blob, trust=m.trust, session_transcript=m.transcript, now=NOW).valid
+                   for blob in genuine("device_response"))
+
+    def one(data: bytes) -> None:
+        result = verify_response(data, trust=m.trust, session_transcript=m.transcript, now=NOW)
+        if not any(doc.valid for doc in result.documents):
+            return
+        # a document accepted (results come in the input's order): everything it was accepted on must be genuine
+        for doc, raw in zip(result.documents, decode(data)["documents"], strict=True):
+            if doc.valid:
+                require(_document_parts(raw) <= known, "a verified document carries a signed part no seed has")
+
+    return one
+
+
+@harness
+def engagement() -> OneInput:
+    """DeviceEngagement.parse (18013-5 8.2.1.1) and the ``mdoc:`` URI (8.2.2.3), kept as the bytes received."""
+
+    def one(data: bytes) -> None:
+        with contextlib.suppress(DidlibError):
+            parsed = DeviceEngagement.parse(data)
+            require(parsed.raw == data, "DeviceEngagement not kept as the exact bytes received")
+        with contextlib.suppress(DidlibError):
+            DeviceEngagement.from_uri(text(data))
+
+    return one
+
+
+@harness
+def session() -> OneInput:
+    """SessionEstablishment and SessionData (18013-5 9.1.1.4), and a holder taking any first message."""
+    m = Material.load()
+
+    def one(data: bytes) -> None:
+        with contextlib.suppress(DidlibError):
+            parse_establishment(data)
+        with contextlib.suppress(DidlibError):
+            SessionData.parse(data)
+        holder = HolderSession([], reader_trust=m.reader_trust, now=NOW)
+        with contextlib.suppress(DidlibError):
+            holder.receive(data)
+            raise ContractBroken("a holder decrypted a request no reader could have sent to its fresh key")
+
+    return one
+
+
+@harness
+def device_request() -> OneInput:
+    """DeviceRequest (18013-5 8.3.2.1.2.1) and each readerAuth (9.1.4) over the seeds' transcript."""
+    m = Material.load()
+    known: set[bytes] = set()
+    for blob in genuine("device_request"):
+        for doc in DeviceRequest.parse(blob).doc_requests:
+            assert doc.items_request is not None
+            known |= {doc.items_request.raw, sign1_signed_parts(doc.reader_auth)[0]}
+            verify_reader_auth(doc.reader_auth, m.transcript, doc.items_request, m.reader_trust, NOW)
+
+    def one(data: bytes) -> None:
+        request = DeviceRequest.parse(data)
+        for doc in request.doc_requests:
+            if doc.reader_auth is None or doc.items_request is None:
+                continue
+            with contextlib.suppress(DidlibError):
+                verify_reader_auth(doc.reader_auth, m.transcript, doc.items_request, m.reader_trust, NOW)
+                require({doc.items_request.raw, sign1_signed_parts(doc.reader_auth)[0]} <= known,
+                        "readerAuth accepted over an ItemsRequest no reader signed")
+
+    return one
+
+
+@harness
+def qr() -> OneInput:
+    """Multi-part QR assembly and unframing (specs: DL1:/DLM: payloads): one scanned text per line."""
+
+    def one(data: bytes) -> None:
+        assembler = Assembler()
+        for number, line in enumerate(text(data).split("\n")):
+            with contextlib.suppress(DidlibError):
+                whole = assembler.add(line, now=float(number))
+                if whole is not None:
+                    unframe(whole)
+                    parse_payload(whole)
+
+    return one
+
+
+@harness
+def sdjwt() -> OneInput:
+    """verify_sd_jwt_vc (RFC 9901, SD-JWT VC) with key binding to nonce ``n`` and the issuer audience."""
+    m = Material.load()
+    known: set[bytes | str] = set()
+    for blob in genuine("sdjwt"):
+        jwt, disclosures, kb = split_sd_jwt(blob.decode())
+        assert kb is not None
+        known |= {jws_signed_part(jwt), jws_signed_part(kb), *disclosures}
+        seeds_accepted([verify_sd_jwt_vc(blob.decode(), trust=m.trust, nonce="n", aud=AUDIENCE, now=NOW).valid])
+
+    def one(data: bytes) -> None:
+        presentation = text(data)
+        result = verify_sd_jwt_vc(presentation, trust=m.trust, nonce="n", aud=AUDIENCE, now=NOW)
+        if result.valid:
+            jwt, disclosures, kb = split_sd_jwt(presentation)
+            require(kb is not None, "a presentation without key binding verified")
+            assert kb is not None
+            require({jws_signed_part(jwt), jws_signed_part(kb), *disclosures} <= known,
+                    "an SD-JWT VC verified with a signed part or disclosure no seed has")
+
+    return one
+
+
+@harness
+def status() -> OneInput:
+    """Status list tokens (draft-ietf-oauth-status-list): JWT from the text, CWT from the bytes."""
+    m = Material.load()
+    known: set[bytes] = set()
+    for blob in genuine("status"):
+        if blob.startswith(b"ey"):
+            known.add(jws_signed_part(blob.decode()))
+        else:
+            known |= set(sign1_signed_parts(decode(blob))) - {None}  # type: ignore[arg-type]
+        StatusListToken.verify(blob.decode() if blob.startswith(b"ey") else blob, trust=m.trust, now=NOW)
+
+    def one(data: bytes) -> None:
+        for token in (text(data), data):
+            with contextlib.suppress(DidlibError):
+                StatusListToken.verify(token, trust=m.trust, now=NOW)
+                signed = ({jws_signed_part(token)} if isinstance(token, str)
+                          else set(sign1_signed_parts(decode(token))) - {None})
+                require(signed <= known, "a status list token verified with a signed part no seed has")
+            checker = StatusChecker.from_tokens([token], trust=m.trust)
+            state = checker.check(STATUS_URI, 3, NOW).state  # the seeds' list has index 3 revoked
+            require(state in ("unknown", "invalid"), f"a status list token no issuer signed says {state!r}")
+        with contextlib.suppress(DidlibError):
+            StatusList.from_compressed(1 + data[0] % 8 if data else 1, data)
+
+    return one
+
+
+@harness
+def oid4vp_request() -> OneInput:
+    """A wallet reading a signed request object (OpenID4VP 1.0 5, x509_san_dns client identifiers)."""
+    m = Material.load()
+    known = genuine_jws("oid4vp_request", lambda token: parse_request(token, m.reader_trust, now=NOW))
+
+    def one(data: bytes) -> None:
+        request_object = text(data)
+        parse_request(request_object, m.reader_trust, now=NOW)
+        require(jws_signed_part(request_object) in known, "a request object verified that no reader signed")
+
+    return one
+
+
+@harness
+def oid4vp_response() -> OneInput:
+    """A verifier checking the wallet's direct_post / direct_post.jwt form (OpenID4VP 1.0 8.2, 8.3)."""
+    m = Material.load()
+    requests = json.loads((GENUINE / "oid4vp_requests.json").read_text())
+    results: list[dict[str, Any]] = []
+    for tag, state in sorted(requests.items()):
+        form = dict(urllib.parse.parse_qsl((CORPUS / "oid4vp_response" / f"genuine-{tag}").read_text()))
+        verdict = PresentationRequest.from_json(json.dumps(state)).check(form, trust=m.trust, now=NOW)
+        assert verdict.valid, verdict.errors
+        results.append(verdict.claims)
+
+    def one(data: bytes) -> None:
+        form = dict(urllib.parse.parse_qsl(text(data)))
+        for state in requests.values():
+            verdict = PresentationRequest.from_json(json.dumps(state)).check(form, trust=m.trust, now=NOW)
+            require(not verdict.valid or verdict.claims in results, "a response verified with claims no wallet sent")
+
+    return one
+
+
+@harness
+def oid4vci() -> OneInput:
+    """A wallet reading a credential offer (OpenID4VCI 1.0 4.1) and an issuer checking a key proof (F.1)."""
+    known = genuine_jws("oid4vci", lambda token: verify_proof(token, audience=AUDIENCE, now=NOW))
+
+    def one(data: bytes) -> None:
+        with contextlib.suppress(DidlibError):
+            CredentialOffer.from_uri(text(data))
+        with contextlib.suppress(DidlibError):
+            verify_proof(text(data), audience=AUDIENCE, now=NOW)
+            require(jws_signed_part(text(data)) in known, "a key proof verified that no key signed")
+
+    return one
+
+
+@harness
+def trustlist() -> OneInput:
+    """A verifier reading the signed trust list it downloaded (specs: trust list)."""
+    m = Material.load()
+    operator = m.operator.public_key()
+    known = genuine_jws("trustlist", lambda token: TrustList.verify(token, operator, now=NOW))
+
+    def one(data: bytes) -> None:
+        listed = TrustList.verify(text(data), operator, now=NOW)
+        require(jws_signed_part(text(data)) in known, "a trust list verified that the operator did not sign")
+        listed.issuer_store()
+        listed.reader_store()
+        for entry in listed.entries:
+            require(all(isinstance(c, x509.Certificate) for c in entry.certificates), "certificates not parsed")
+
+    return one
+
+
+def check(one: OneInput, data: bytes) -> None:
+    """Run one input through a harness: a DidlibError is a fine answer, anything else is a finding."""
+    try:
+        one(data)
+    except DidlibError:
+        pass
