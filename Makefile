@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo demo-online test test-postgres lint dist fuzz bench clean specs verifier wallet
+.PHONY: demo demo-online test test-postgres lint dist fuzz fuzz-cov bench clean specs verifier wallet
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,11 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
+# atheris (coverage-guided fuzzing; a manylinux wheel, nothing to build) for the fuzz targets and make test's smoke.
+$(VENV)/.fuzz: pyproject.toml | $(VENV)/.dev
+	$(BIN)/pip install -q -e '.[dev,fuzz]'
+	touch $@
+
 demo: $(VENV)/.dev
 	$(BIN)/python examples/demo.py
 
@@ -20,7 +25,7 @@ demo: $(VENV)/.dev
 demo-online: $(VENV)/.dev
 	$(BIN)/python examples/age_gated_shop/demo_online.py
 
-test: lint
+test: lint $(VENV)/.fuzz
 	$(BIN)/python -m pytest -q
 
 # The same, with the storage tests also on a local PostgreSQL (installed and started from Debian's packages; root).
@@ -41,6 +46,19 @@ dist: $(VENV)/.dev
 # Long hypothesis runs against every parser (minutes); make test runs a short smoke of the same tests.
 fuzz: $(VENV)/.dev
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q tests/test_fuzz.py
+
+# Coverage-guided fuzzing (atheris) of each parser of outside input, one harness at a time at the lowest
+# priority, SECONDS each: make fuzz-cov [HARNESS="cbor qr"] [SECONDS=600]. Logs in .fuzz/logs, what the
+# fuzzer learnt in .fuzz/corpus, findings in .fuzz/crashes (tests/fuzz/run.py says what to do with them).
+SECONDS ?= 300
+fuzz-cov: $(VENV)/.fuzz
+	@mkdir -p .fuzz/logs
+	@for h in $${HARNESS:-$$($(BIN)/python tests/fuzz/run.py --list 2>/dev/null)}; do \
+	  echo "== $$h: $(SECONDS) s"; \
+	  nice -n 19 $(BIN)/python tests/fuzz/run.py $$h -max_total_time=$(SECONDS) -print_final_stats=1 \
+	    > .fuzz/logs/$$h.log 2>&1 || { tail -40 .fuzz/logs/$$h.log; exit 1; }; \
+	  grep -E "DONE|^Done|stat::number_of_executed_units" .fuzz/logs/$$h.log; \
+	done
 
 bench: $(VENV)/.dev
 	$(BIN)/pip install -q -e '.[bench]'

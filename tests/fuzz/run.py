@@ -1,4 +1,5 @@
-"""Run one harness under atheris (coverage-guided, libFuzzer): ``run.py HARNESS [libFuzzer flags...]``.
+"""Run one harness under atheris (coverage-guided, libFuzzer): ``run.py HARNESS [libFuzzer flags...]``;
+``run.py all`` runs every harness in one process, ``run.py --list`` names them.
 
 didlib is instrumented for coverage; its dependencies are not. The fuzzer reads the kept seeds and
 regression inputs and writes what it learns to ``.fuzz/corpus/<harness>`` (outside git); a crash, a hang
@@ -9,6 +10,7 @@ into a regression input (``tests/fuzz/regressions/<harness>/``) and fix the libr
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import atheris
@@ -20,25 +22,49 @@ sys.path.insert(0, str(HERE))
 with atheris.instrument_imports(include=["didlib"]):
     import harnesses
 
+ALL = "all"
+
 
 def main() -> None:
-    if len(sys.argv) < 2 or sys.argv[1] not in harnesses.HARNESSES:
-        sys.exit(f"usage: run.py HARNESS [libFuzzer flags]; harnesses: {' '.join(harnesses.HARNESSES)}")
+    names = list(harnesses.HARNESSES)
+    if sys.argv[1:2] == ["--list"]:
+        print(" ".join(names))
+        return
+    if len(sys.argv) < 2 or sys.argv[1] not in [*names, ALL]:
+        sys.exit(f"usage: run.py HARNESS|{ALL}|--list [libFuzzer flags]; harnesses: {' '.join(names)}")
     name, flags = sys.argv[1], sys.argv[2:]
-    one = harnesses.HARNESSES[name]()
     work = ROOT / ".fuzz" / "corpus" / name
     crashes = ROOT / ".fuzz" / "crashes" / name
     work.mkdir(parents=True, exist_ok=True)
     crashes.mkdir(parents=True, exist_ok=True)
-    folders = [str(f) for f in (work, harnesses.CORPUS / name, harnesses.REGRESSIONS / name) if f.is_dir()]
+    if name == ALL:
+        test_one_input = _all(names, work)
+        folders = [str(work)]
+    else:
+        one = harnesses.HARNESSES[name]()
+        folders = [str(f) for f in (work, harnesses.CORPUS / name, harnesses.REGRESSIONS / name) if f.is_dir()]
+
+        def test_one_input(data: bytes) -> None:
+            harnesses.check(one, data)
+
     defaults = ["-max_len=8192", "-timeout=10", "-rss_limit_mb=2048", f"-artifact_prefix={crashes}/"]
-    argv = [sys.argv[0], *defaults, *flags, *folders]
+    atheris.Setup([sys.argv[0], *defaults, *flags, *folders], test_one_input)
+    atheris.Fuzz()
+
+
+def _all(names: list[str], work: Path) -> Callable[[bytes], None]:
+    """Every harness in one process (the smoke in ``make test``): the first byte picks the harness, so
+    one fuzzer start-up covers them all. The kept inputs are copied in with their harness's byte."""
+    ones = [harnesses.HARNESSES[name]() for name in names]
+    for number, name in enumerate(names):
+        for path in harnesses.inputs(name):
+            (work / f"{name}-{path.name}").write_bytes(bytes([number]) + path.read_bytes())
 
     def test_one_input(data: bytes) -> None:
-        harnesses.check(one, data)
+        if data:
+            harnesses.check(ones[data[0] % len(ones)], data[1:])
 
-    atheris.Setup(argv, test_one_input)
-    atheris.Fuzz()
+    return test_one_input
 
 
 if __name__ == "__main__":

@@ -188,6 +188,8 @@ def main() -> None:
     readers = TrustListEntry("Readers", "reader_ca", [m.pki.certificate("reader-ca")])
     trust_list = TrustList("Trust operator", NOW - dt.timedelta(hours=1), NOW + dt.timedelta(days=30), [entry, readers])
     write("trustlist", "genuine-list", trust_list.sign(m.operator))
+    write("trustlist", "genuine-readers-only", TrustList("Trust operator", NOW, NOW + dt.timedelta(days=1),
+                                                         [readers]).sign(m.operator))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,62 @@
+"""The coverage-guided fuzzing harnesses in ``make test``: every kept input (seeds and regression inputs)
+replayed through its harness, every harness's contract shown to bite, and a short atheris run of all
+harnesses in one process (``make fuzz-cov`` runs them for hours)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from harnesses import CORPUS, HARNESSES, REGRESSIONS, ContractBroken, check, genuine, inputs
+
+RUN = Path(__file__).resolve().parent / "run.py"
+
+
+@pytest.fixture(scope="module", params=sorted(HARNESSES))
+def harness(request: pytest.FixtureRequest):
+    return request.param, HARNESSES[request.param]()
+
+
+def test_kept_inputs_keep_the_contract(harness) -> None:
+    name, one = harness
+    kept = list(inputs(name))
+    assert len(kept) >= 2, f"{name} has no seed corpus in {CORPUS / name}"
+    for path in kept:
+        check(one, path.read_bytes())
+
+
+def test_every_harness_has_its_corpus_and_nothing_else() -> None:
+    assert sorted(p.name for p in CORPUS.iterdir()) == sorted(HARNESSES)
+    if REGRESSIONS.is_dir():
+        assert {p.name for p in REGRESSIONS.iterdir()} <= set(HARNESSES)
+
+
+VERIFIERS = ["device_response", "device_request", "sdjwt", "status", "oid4vp_request", "oid4vci", "trustlist"]
+
+
+@pytest.mark.parametrize("name", VERIFIERS)
+def test_the_signed_parts_check_bites(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A harness whose contract check passed everything would pass unnoticed: built on its first genuine seed
+    alone, it must call every other genuine seed (which verifies, signed by the same dev PKI) a break."""
+    import harnesses
+
+    first, *others = sorted((CORPUS / name).glob("genuine-*"))
+    assert others, f"{name} needs two genuine seeds"
+    (tmp_path / name).mkdir()
+    (tmp_path / name / first.name).write_bytes(first.read_bytes())
+    monkeypatch.setattr(harnesses, "CORPUS", tmp_path)
+    assert genuine(name) == [first.read_bytes()]
+    one = HARNESSES[name]()
+    for other in others:
+        with pytest.raises(ContractBroken):
+            one(other.read_bytes())
+
+
+def test_atheris_smoke_of_every_harness(tmp_path: Path) -> None:
+    """libFuzzer with a fixed seed and run count over all harnesses at once: deterministic, a few seconds."""
+    done = subprocess.run([sys.executable, str(RUN), "all", "-runs=4000", "-seed=1"], capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "Done 4000 runs" in done.stderr
