@@ -2,13 +2,15 @@
 ``run.py all`` runs every harness in one process, ``run.py --list`` names them.
 
 didlib is instrumented for coverage; its dependencies are not. The fuzzer reads the kept seeds and
-regression inputs and writes what it learns to ``.fuzz/corpus/<harness>`` (outside git); a crash, a hang
-or a contract break lands in ``.fuzz/crashes/<harness>/`` and ends the run with a non-zero exit. Turn each
+regression inputs and writes what it learns to ``.fuzz/corpus/<harness>`` (outside git; ``DIDLIB_FUZZ_DIR``
+moves ``.fuzz``); a crash, a hang or a contract break lands in ``.fuzz/crashes/<harness>/`` and ends the run
+with a non-zero exit. Turn each
 into a regression input (``tests/fuzz/regressions/<harness>/``) and fix the library.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -33,8 +35,8 @@ def main() -> None:
     if len(sys.argv) < 2 or sys.argv[1] not in [*names, ALL]:
         sys.exit(f"usage: run.py HARNESS|{ALL}|--list [libFuzzer flags]; harnesses: {' '.join(names)}")
     name, flags = sys.argv[1], sys.argv[2:]
-    work = ROOT / ".fuzz" / "corpus" / name
-    crashes = ROOT / ".fuzz" / "crashes" / name
+    state = Path(os.environ.get("DIDLIB_FUZZ_DIR", ROOT / ".fuzz"))
+    work, crashes = state / "corpus" / name, state / "crashes" / name
     work.mkdir(parents=True, exist_ok=True)
     crashes.mkdir(parents=True, exist_ok=True)
     if name == ALL:

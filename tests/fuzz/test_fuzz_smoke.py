@@ -4,6 +4,7 @@ harnesses in one process (``make fuzz-cov`` runs them for hours)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -55,8 +56,9 @@ def test_the_signed_parts_check_bites(name: str, tmp_path: Path, monkeypatch: py
 
 
 def test_atheris_smoke_of_every_harness(tmp_path: Path) -> None:
-    """libFuzzer with a fixed seed and run count over all harnesses at once: deterministic, a few seconds."""
+    """libFuzzer with a fixed seed and run count over all harnesses at once, from the kept inputs alone (a fresh
+    working folder): deterministic, a few seconds."""
     done = subprocess.run([sys.executable, str(RUN), "all", "-runs=4000", "-seed=1"], capture_output=True,
-                          text=True, timeout=300, check=False)
+                          text=True, timeout=300, check=False, env=os.environ | {"DIDLIB_FUZZ_DIR": str(tmp_path)})
     assert done.returncode == 0, done.stderr[-4000:]
     assert "Done 4000 runs" in done.stderr
