@@ -34,7 +34,8 @@ def test_every_harness_has_its_corpus_and_nothing_else() -> None:
         assert {p.name for p in REGRESSIONS.iterdir()} <= set(HARNESSES)
 
 
-VERIFIERS = ["device_response", "device_request", "sdjwt", "status", "oid4vp_request", "oid4vci", "trustlist"]
+VERIFIERS = ["device_response", "device_request", "sdjwt", "status", "oid4vp_request", "oid4vp_response", "oid4vci",
+             "trustlist"]
 
 
 @pytest.mark.parametrize("name", VERIFIERS)
