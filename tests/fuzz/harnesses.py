@@ -208,13 +208,15 @@ def engagement() -> OneInput:
 def session() -> OneInput:
     """SessionEstablishment and SessionData (18013-5 9.1.1.4), and a holder taking any first message."""
     m = Material.load()
+    # One holder for every input (a key pair per input would cost more than the parsing): it stays "engaged"
+    # as long as no request decrypts, and none can, its ephemeral key being new.
+    holder = HolderSession([], reader_trust=m.reader_trust, now=NOW)
 
     def one(data: bytes) -> None:
         with contextlib.suppress(DidlibError):
             parse_establishment(data)
         with contextlib.suppress(DidlibError):
             SessionData.parse(data)
-        holder = HolderSession([], reader_trust=m.reader_trust, now=NOW)
         with contextlib.suppress(DidlibError):
             holder.receive(data)
             raise ContractBroken("a holder decrypted a request no reader could have sent to its fresh key")
