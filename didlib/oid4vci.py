@@ -95,7 +95,10 @@ class CredentialOffer:
         """Read an offer URI (by value); a wallet calls this on what it scanned or was handed."""
         if not isinstance(uri, str) or len(uri) > MAX_OFFER or not uri.startswith(OFFER_SCHEME):
             raise OID4VCIError("invalid_request", "not a credential offer URI")
-        query = urllib.parse.parse_qs(urllib.parse.urlsplit(uri).query)
+        try:
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(uri).query)
+        except ValueError as exc:  # urlsplit: "Invalid IPv6 URL" for an unbalanced bracket
+            raise OID4VCIError("invalid_request", f"malformed credential offer URI: {exc}") from exc
         if "credential_offer" not in query:
             raise OID4VCIError("invalid_request", "only offers by value are supported (credential_offer)")
         try:

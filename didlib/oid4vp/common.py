@@ -52,8 +52,8 @@ def check_origin(origin: object) -> str:
     origin"): no path, query, user or trailing slash; ``http`` only for ``localhost`` demos."""
     if not isinstance(origin, str) or not 0 < len(origin) <= MAX_ORIGIN:
         raise DecodeError("the origin must be a short string", code="bad_origin")
-    parts = urllib.parse.urlsplit(origin)
-    try:
+    try:  # urlsplit: "Invalid IPv6 URL" for an unbalanced bracket
+        parts = urllib.parse.urlsplit(origin)
         port = parts.port
     except ValueError as exc:
         raise DecodeError(f"not a web origin: {origin!r}", code="bad_origin") from exc

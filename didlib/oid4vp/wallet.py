@@ -131,7 +131,7 @@ def parse_request(
     if claims.get("response_type") != "vp_token" or claims.get("response_mode") not in RESPONSE_MODES:
         raise DecodeError("only response_type vp_token with direct_post or direct_post.jwt is supported")
     check_dcql(claims.get("dcql_query"))
-    response = urllib.parse.urlsplit(claims["response_uri"])
+    response = _split(claims["response_uri"])
     if response.hostname != signed_client[len(CLIENT_PREFIX) :]:
         raise ReaderNotAuthorised("the response would go to another host than the client's", code="client_id_mismatch")
     if not _secure(response):
@@ -423,14 +423,21 @@ def request_uri_parts(uri: str) -> tuple[str, str]:
     """(client_id, request_uri) of an ``openid4vp://`` link; the request is only fetched over https."""
     if not isinstance(uri, str) or not uri.startswith(SCHEME) or len(uri) > MAX_REQUEST:
         raise DecodeError("not an openid4vp:// request")
-    query = urllib.parse.parse_qs(urllib.parse.urlsplit(uri).query)
+    query = urllib.parse.parse_qs(_split(uri).query)
     try:
         client_id, request_uri = query["client_id"][0], query["request_uri"][0]
     except (KeyError, IndexError) as exc:
         raise DecodeError("the request link needs client_id and request_uri") from exc
-    if not _secure(urllib.parse.urlsplit(request_uri)):
+    if not _secure(_split(request_uri)):
         raise ReaderNotAuthorised("the request must be fetched over https", code="insecure_request_uri")
     return client_id, request_uri
+
+
+def _split(url: str) -> urllib.parse.SplitResult:
+    try:
+        return urllib.parse.urlsplit(url)
+    except ValueError as exc:  # "Invalid IPv6 URL" for an unbalanced bracket (found by tests/fuzz)
+        raise DecodeError(f"malformed URL: {exc}") from exc
 
 
 def _secure(url: urllib.parse.SplitResult) -> bool:

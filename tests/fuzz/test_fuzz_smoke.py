@@ -63,3 +63,48 @@ def test_atheris_smoke_of_every_harness(tmp_path: Path) -> None:
                           text=True, timeout=300, check=False, env=os.environ | {"DIDLIB_FUZZ_DIR": str(tmp_path)})
     assert done.returncode == 0, done.stderr[-4000:]
     assert "Done 4000 runs" in done.stderr
+
+
+# ------------------------------------------------------------------ findings, each kept in regressions/
+def test_offer_uri_with_a_bracketed_host_is_a_typed_error() -> None:
+    """Found by the oid4vci harness: urlsplit's ValueError ("Invalid IPv6 URL") escaped from_uri."""
+    from didlib.oid4vci import CredentialOffer, OID4VCIError
+
+    found = (REGRESSIONS / "oid4vci" / "offer-bracket-host").read_text("latin-1")
+    for uri in (found, "openid-credential-offer://[::1?credential_offer=%7B%7D"):
+        with pytest.raises(OID4VCIError) as raised:
+            CredentialOffer.from_uri(uri)
+        assert raised.value.code == "invalid_request"
+
+
+def test_origin_with_a_bracketed_host_is_a_typed_error() -> None:
+    from didlib.errors import DecodeError
+    from didlib.oid4vp.common import check_origin
+
+    with pytest.raises(DecodeError):
+        check_origin("https://[shop.example")
+
+
+@pytest.mark.parametrize("link", ["openid4vp://[x?client_id=a&request_uri=https://b/r",
+                                  "openid4vp://?client_id=a&request_uri=https://[b/r"])
+def test_request_link_with_a_bracketed_host_is_a_typed_error(link: str) -> None:
+    """The same fault in the wallet's reading of an ``openid4vp://`` link (a scanned QR code)."""
+    from didlib.errors import DecodeError
+    from didlib.oid4vp import request_uri_parts
+
+    with pytest.raises(DecodeError):
+        request_uri_parts(link)
+
+
+def test_signed_request_with_a_bracketed_response_uri_is_a_typed_error() -> None:
+    """And in a request object a trusted website signed: its response_uri is outside input too."""
+    from harnesses import HOST, NOW, Material
+
+    from didlib.errors import DecodeError
+    from didlib.oid4vp import PresentationRequest, age_query, parse_request
+
+    m = Material.load()
+    request = PresentationRequest.create(HOST, f"https://[{HOST}/response", age_query(18), now=NOW)
+    request_object = request.request_object(m.pki.key("website"), [m.pki.certificate("website")])
+    with pytest.raises(DecodeError):
+        parse_request(request_object, m.reader_trust, now=NOW)
