@@ -506,8 +506,9 @@ def check_chain(
     return ChainResult(leaf=leaf, anchor=anchor, warnings=list(warnings))
 
 
-@functools.lru_cache(maxsize=1024)
 def _names_issuer(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    # Not lru_cache'd: hashing a certificate re-encodes it, dearer than comparing the two names (and this
+    # runs only when the chain cache misses).
     return cert.issuer == issuer.subject
 
 
