@@ -9,6 +9,7 @@ lists and the register are made here, once, before any worker starts (workers on
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import socket
@@ -21,20 +22,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1, help="processes sharing one configuration")
     parser.add_argument("--demo", action="store_true", help="print the admin token, show transaction codes")
-    parser.add_argument("--admin-port", type=int, help="serve the admin API only on this port of 127.0.0.1")
+    parser.add_argument("--admin-port", type=int, help="serve the admin API only on this port of 127.0.0.1 "
+                        "(default: the public port + 1, unless the service is purely local)")
     args = parser.parse_args(argv)
 
     import uvicorn
 
     from issuer_service.app import create_app, prepare
-    from issuer_service.config import Settings
+    from issuer_service.config import Settings, admin_listener
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.demo:
         os.environ["DIDLIB_DEMO"] = "1"
-    if args.admin_port:
-        os.environ["DIDLIB_ADMIN_PORT"] = str(args.admin_port)
     settings = Settings.from_env(host=args.host, port=args.port)
+    admin_port = admin_listener(args.host, settings.public_url, args.port, args.admin_port or settings.admin_port)
+    if admin_port:
+        os.environ["DIDLIB_ADMIN_PORT"] = str(admin_port)
+        settings = dataclasses.replace(settings, admin_port=admin_port)
     os.environ["DIDLIB_PUBLIC_URL"] = settings.public_url
     os.environ["DIDLIB_ISSUER_DATA"] = str(settings.data_dir)
     prepare(settings)
@@ -47,13 +51,15 @@ def main(argv: list[str] | None = None) -> int:
         else f"didlib issuer: admin token from DIDLIB_ADMIN_TOKEN or {settings.data_dir / 'admin-token'}",
         file=sys.stderr,
     )
+    if admin_port:
+        print(f"didlib issuer: admin API on http://127.0.0.1:{admin_port} only", file=sys.stderr)
     app = "issuer_service.app:create_app" if args.workers > 1 else create_app(settings)
     config = uvicorn.Config(
         app, factory=args.workers > 1, host=args.host, port=args.port, workers=args.workers, log_level="warning"
     )
     sockets = [config.bind_socket()]
-    if args.admin_port:  # a second listener, on loopback only; the app serves /admin/* there and nowhere else
-        sockets.append(_loopback_socket(args.admin_port))
+    if admin_port:  # a second listener, on loopback only; the app serves /admin/* there and nowhere else
+        sockets.append(_loopback_socket(admin_port))
     if args.workers > 1:
         from uvicorn.supervisors import Multiprocess
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from didlib.files import read_limited, write_private
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "admin_listener"]
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,7 @@ class Settings:
     ``DIDLIB_PKCS11_MODULE``, ``DIDLIB_PKCS11_TOKEN``, ``DIDLIB_PKCS11_PIN``, ``DIDLIB_RATE_PER_MINUTE``,
     ``DIDLIB_DB_TIMEOUT`` (seconds a request waits for a lock or a connection before a 503),
     ``DIDLIB_STATUS_LIST_SIZE`` (entries per status list; a new list opens when one is half used),
-    ``DIDLIB_ADMIN_PORT`` (serve the admin API only there, on 127.0.0.1).
+    ``DIDLIB_ADMIN_PORT`` (serve the admin API only there, on 127.0.0.1; see :func:`admin_listener`).
 
     Everything a worker needs comes from the environment and the data folder, so every worker process of
     ``didlib-issuer --workers N`` builds the same settings (see ``__main__``)."""
@@ -79,3 +81,26 @@ def _stored_secret(path: Path) -> str:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         write_private(path, secrets.token_urlsafe(32).encode())
     return read_limited(path, 256, "secret").decode().strip()
+
+
+def admin_listener(host: str, public_url: str, port: int, admin_port: int | None) -> int | None:
+    """The loopback port the admin API is served on, or None when it may share the public listener.
+
+    It may share only a purely local service (bound to loopback and announced at a loopback URL, as the demo
+    and the tests run it). Anything else reachable from outside, directly or through a reverse proxy that
+    forwards a public URL to a loopback port, gets the admin API on a listener of its own on 127.0.0.1
+    (``--admin-port``, by default the public port + 1), so a network client never reaches it."""
+    if admin_port:
+        return admin_port
+    if _is_loopback(host) and _is_loopback(urlsplit(public_url).hostname or ""):
+        return None
+    return port + 1
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

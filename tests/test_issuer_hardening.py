@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from didlib.keys import generate_key
 from didlib.oid4vci import make_proof
 from didlib.status import StatusListToken
 from issuer_service import process
+from issuer_service.config import admin_listener
 from issuer_service.register import SAMPLE_DBS_NUMBER
 from wallet_app.model.issuance import IssuerClient as Wallet
 
@@ -29,13 +31,14 @@ ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN}"}
 class Service:
     """A running issuer process: its base URL, data folder and log file."""
 
-    def __init__(self, data: Path, *, backend: str = "sqlite", args: tuple[str, ...] = ("--demo",), **env: str):
+    def __init__(self, data: Path, *, backend: str = "sqlite", args: tuple[str, ...] = ("--demo",),
+                 port: int | None = None, **env: str):
         self.data, self.log = data, data / "service.log"
         data.mkdir(parents=True, exist_ok=True)
         if backend == "postgresql":
             env.setdefault("DATABASE_URL", fresh_postgres())
         defaults = {"DIDLIB_ADMIN_TOKEN": ADMIN, "DIDLIB_SEED_DRIVERS": "20", "DIDLIB_RATE_PER_MINUTE": "100000"}
-        self.proc, self.base = process.start(data, log=self.log, args=args, **(defaults | env))
+        self.proc, self.base = process.start(data, port, log=self.log, args=args, **(defaults | env))
 
     def stop(self) -> None:
         process.stop(self.proc)
@@ -426,6 +429,39 @@ def test_expired_state_is_purged_and_nonces_are_rate_limited(tmp_path: Path) -> 
         assert counts == [0, 0, 50], "expired rows deleted, fresh nonces kept"
     finally:
         running.stop()
+
+
+@pytest.mark.parametrize(("host", "public_url", "given", "expected"), [
+    ("127.0.0.1", "http://127.0.0.1:8000", None, None),  # the demo and the tests: purely local, one listener
+    ("localhost", "http://localhost:8000", None, None),
+    ("::1", "http://[::1]:8000", None, None),
+    ("0.0.0.0", "http://0.0.0.0:8000", None, 8001),  # reachable from the network
+    ("192.168.1.20", "http://192.168.1.20:8000", None, 8001),
+    ("127.0.0.1", "https://issuer.example.org", None, 8001),  # behind a reverse proxy
+    ("127.0.0.1", "http://127.0.0.1:8000", 9100, 9100),  # asked for
+    ("0.0.0.0", "https://issuer.example.org", 9100, 9100),
+])
+def test_admin_listener_choice(host: str, public_url: str, given: int | None, expected: int | None) -> None:
+    assert admin_listener(host, public_url, 8000, given) == expected
+
+
+def test_admin_api_off_the_public_listener_by_default(tmp_path: Path) -> None:
+    """Announced at a public URL (a reverse proxy in front), the service serves the admin API only on
+    127.0.0.1 at the public port + 1, without being asked to."""
+    port = next(p for p in iter(process.free_port, None) if _free(p + 1))
+    running = Service(tmp_path, args=(), port=port, DIDLIB_PUBLIC_URL="https://issuer.example.org")
+    try:
+        admin = {"Authorization": f"Bearer {ADMIN}"}
+        assert httpx.get(f"{running.base}/admin/audit", headers=admin).status_code == 404
+        assert httpx.get(f"http://127.0.0.1:{port + 1}/admin/audit", headers=admin).status_code == 200
+        assert f"admin API on http://127.0.0.1:{port + 1} only" in running.output()
+    finally:
+        running.stop()
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
 def test_production_defaults(tmp_path: Path) -> None:
