@@ -74,7 +74,7 @@ def test_round_trip(website, reader_trust, trust, age_sd_jwt, age_credential, de
 
 def test_requests_as_appendix_a_says(website, reader_trust):
     request, entries = ask(website)
-    assert list(entries) == [PROTOCOL_SIGNED, PROTOCOL_UNSIGNED]
+    assert list(entries) == [PROTOCOL_SIGNED, PROTOCOL_UNSIGNED, "org-iso-mdoc"]
     unsigned = entries[PROTOCOL_UNSIGNED]
     assert "client_id" not in unsigned and "expected_origins" not in unsigned and "response_uri" not in unsigned
     assert unsigned["response_mode"] == "dc_api.jwt" and unsigned["nonce"] == request.nonce
@@ -216,7 +216,7 @@ def test_malformed_unsigned_requests_are_refused(website, reader_trust, change):
 
 
 @pytest.mark.parametrize("protocol, data, error", [
-    ("org-iso-mdoc", {}, UnsupportedError), ("openid4vp", {}, UnsupportedError),
+    ("org-iso-mdoc", {}, DecodeError), ("openid4vp", {}, UnsupportedError), ("org.iso.mdoc", {}, UnsupportedError),
     (PROTOCOL_SIGNED, {"request": 5}, DecodeError), (PROTOCOL_SIGNED, {}, DecodeError),
     (PROTOCOL_SIGNED, {"request": "x" * 70_000}, DecodeError), (PROTOCOL_UNSIGNED, [], DecodeError),
     (PROTOCOL_UNSIGNED, {"x": "y" * 70_000}, DecodeError), (PROTOCOL_SIGNED, {"request": "a.b.c"}, ReaderNotAuthorised),
@@ -262,12 +262,12 @@ def test_wallet_chooses_the_signed_request_and_refuses_what_it_cannot_read(websi
     request, entries = ask(website)
     options = json.loads(json.dumps(navigator_options(request, website)))
     assert options["mediation"] == "required" and [e["protocol"] for e in options["digital"]["requests"]] == [
-        PROTOCOL_SIGNED, PROTOCOL_UNSIGNED]
+        PROTOCOL_SIGNED, PROTOCOL_UNSIGNED, "org-iso-mdoc"]
     reordered = {"requests": list(reversed(options["digital"]["requests"]))}
     assert choose_request(json.dumps(reordered)) == (PROTOCOL_SIGNED, options["digital"]["requests"][0]["data"])
     assert choose_request({"protocol": PROTOCOL_UNSIGNED, "data": entries[PROTOCOL_UNSIGNED]})[0] == PROTOCOL_UNSIGNED
     with pytest.raises(UnsupportedError) as info:
-        choose_request({"requests": [{"protocol": "org-iso-mdoc", "data": {}}]})
+        choose_request({"requests": [{"protocol": "openid4vp-v1-multisigned", "data": {}}]})
     assert info.value.code == "unsupported_protocol"
     for bad in ("not json", "[]", json.dumps({"requests": "x"}), json.dumps({"requests": [{}] * 17}),
                 json.dumps({"protocol": PROTOCOL_UNSIGNED, "data": "x"}), "x" * 70_000):
@@ -280,7 +280,7 @@ def test_server_reads_the_posted_digital_credential():
 
     assert read_answer(json.dumps({"protocol": PROTOCOL_UNSIGNED, "data": {"vp_token": {}}}).encode()) == {
         "vp_token": {}}
-    for bad in (b"{", b"[]", json.dumps({"protocol": "org-iso-mdoc", "data": {}}).encode(),
+    for bad in (b"{", b"[]", json.dumps({"protocol": "openid4vp", "data": {}}).encode(),
                 json.dumps({"protocol": PROTOCOL_SIGNED, "data": "x"}).encode(), b"{" + b" " * 70_000 + b"}"):
         with pytest.raises(DecodeError):
             read_answer(bad)

@@ -11,6 +11,8 @@ client, and :func:`build_response` presents SD-JWT VCs (key binding to ``nonce``
 Over the W3C Digital Credentials API (Appendix A): :meth:`PresentationRequest.create_dc_api` and
 :meth:`PresentationRequest.dc_api_requests` on the verifier's side, :func:`parse_dc_api_request` on the
 wallet's, the answer bound to the page's origin (B.2.6.2, A.4); the browser glue in :mod:`didlib.oid4vp.dc_api`.
+ISO/IEC 18013-7 Annex C (``org-iso-mdoc``: a DeviceRequest, the DeviceResponse sealed with HPKE) is offered and
+answered through the same calls; its wire format is :mod:`didlib.oid4vp.dc_api_mdoc`.
 
 Split by role: :mod:`didlib.oid4vp.dcql` (the query language), :mod:`didlib.oid4vp.verifier`,
 :mod:`didlib.oid4vp.wallet`, and the wire constants both share in :mod:`didlib.oid4vp.common`.
@@ -19,6 +21,7 @@ Split by role: :mod:`didlib.oid4vp.dcql` (the query language), :mod:`didlib.oid4
 from didlib.oid4vp.common import (
     DC_API_PROTOCOLS,
     MAX_REQUEST,
+    PROTOCOL_MDOC,
     PROTOCOL_SIGNED,
     PROTOCOL_UNSIGNED,
     SCHEME,
@@ -59,6 +62,7 @@ __all__ = [
     "DC_API_PROTOCOLS",
     "PROTOCOL_SIGNED",
     "PROTOCOL_UNSIGNED",
+    "PROTOCOL_MDOC",
     "parse_dc_api_request",
     "dc_api_error",
 ]

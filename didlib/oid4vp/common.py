@@ -25,6 +25,11 @@ DC_API_MODES = ("dc_api", "dc_api.jwt")
 PROTOCOL_UNSIGNED = "openid4vp-v1-unsigned"  # A.3.1: the parameters as they are, no client_id
 PROTOCOL_SIGNED = "openid4vp-v1-signed"  # A.3.2.1: a request object (JWS compact) with expected_origins
 DC_API_PROTOCOLS = (PROTOCOL_SIGNED, PROTOCOL_UNSIGNED)
+# ISO/IEC 18013-7 Annex C: a DeviceRequest and an HPKE-sealed DeviceResponse (didlib.oid4vp.dc_api_mdoc)
+PROTOCOL_MDOC = "org-iso-mdoc"
+# what a wallet answers when a page offers several: who asks is authenticated first (a signed OpenID4VP request;
+# the DeviceRequest's readerAuth, when it has one), then the unsigned OpenID4VP parameters
+WALLET_PROTOCOLS = (PROTOCOL_SIGNED, PROTOCOL_MDOC, PROTOCOL_UNSIGNED)
 ORIGIN_PREFIX = "origin:"  # A.4: the audience of a DC API answer, for signed requests too
 MAX_ORIGIN = 512
 CONTENT_ENCRYPTION = ("A128GCM", "A256GCM")

@@ -19,12 +19,14 @@ from didlib.errors import DecodeError, DidlibError, UnsupportedError, UsageError
 from didlib.jose import CompactJws, b64url_decode, certificates_from_x5c, parse_json, sign_jws, x5c_header
 from didlib.keys import PrivateKey, PublicKey, same_public_key
 from didlib.mdoc import verify_response
+from didlib.mdoc.verifier import DocumentResult
 from didlib.oid4vp.common import (
     CLIENT_PREFIX,
     CONTENT_ENCRYPTION,
     DC_API_MODES,
     ENC,
     MAX_REQUEST,
+    PROTOCOL_MDOC,
     PROTOCOL_SIGNED,
     PROTOCOL_UNSIGNED,
     REQUEST_LIFETIME,
@@ -36,6 +38,7 @@ from didlib.oid4vp.common import (
     dc_api_audience,
     jwk_thumbprint,
 )
+from didlib.oid4vp.dc_api_mdoc import MdocRequestKey
 from didlib.oid4vp.dcql import (
     MDOC,
     SD_JWT,
@@ -94,6 +97,8 @@ class PresentationRequest:
     Over the Digital Credentials API (OpenID4VP 1.0 Appendix A, :meth:`create_dc_api`) ``origin`` is the page's
     origin: the answer comes back through the browser, bound to that origin instead of ``client_id`` (which is
     empty for a verifier that only sends unsigned requests), and there is no ``response_uri`` or ``state``.
+    When the query asks for an mdoc it is also offered as ``org-iso-mdoc`` (ISO/IEC 18013-7 Annex C), with its
+    own HPKE recipient key (``iso_mdoc``).
     """
 
     client_id: str
@@ -106,6 +111,7 @@ class PresentationRequest:
     created: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     answered: bool = False
     origin: str | None = None  # the page's origin, for a request over the Digital Credentials API
+    iso_mdoc: MdocRequestKey | None = field(default=None, repr=False)  # its org-iso-mdoc form (Annex C)
 
     @classmethod
     def create(
@@ -156,6 +162,7 @@ class PresentationRequest:
             key,
             now or dt.datetime.now(dt.UTC),
             origin=check_origin(origin),
+            iso_mdoc=MdocRequestKey.create() if any(q["format"] == MDOC for q in dcql_query["credentials"]) else None,
         )
 
     def _parameters(self) -> dict[str, Any]:
@@ -192,7 +199,8 @@ class PresentationRequest:
         """The ``digital.requests`` entries for ``navigator.credentials.get`` (OpenID4VP 1.0 A.1-A.3): with
         ``signer`` first a signed request object carrying ``client_id`` and ``expected_origins``
         (``openid4vp-v1-signed``), then always the unsigned parameters without ``client_id``
-        (``openid4vp-v1-unsigned``). Both are answered alike: bound to the origin."""
+        (``openid4vp-v1-unsigned``), then for a query that asks for an mdoc its DeviceRequest (reader-authenticated
+        with ``signer``) and EncryptionInfo (``org-iso-mdoc``). All are answered alike: bound to the origin."""
         if self.origin is None:
             raise UsageError("not a Digital Credentials API request (see create_dc_api)")
         entries = []
@@ -202,6 +210,9 @@ class PresentationRequest:
             claims = {"client_id": self.client_id, "expected_origins": [self.origin], **self._parameters()}
             entries.append({"protocol": PROTOCOL_SIGNED, "data": {"request": self._sign(claims, *signer)}})
         entries.append({"protocol": PROTOCOL_UNSIGNED, "data": self._parameters()})
+        mdoc = self.iso_mdoc.request_data(self.origin, self.dcql_query, signer) if self.iso_mdoc else None
+        if mdoc is not None:
+            entries.append({"protocol": PROTOCOL_MDOC, "data": mdoc})
         return entries
 
     def to_json(self) -> str:
@@ -218,6 +229,7 @@ class PresentationRequest:
                 "created": self.created.isoformat(),
                 "answered": self.answered,
                 "origin": self.origin,
+                "iso_mdoc": self.iso_mdoc.to_dict() if self.iso_mdoc else None,
             }
         )
 
@@ -237,6 +249,7 @@ class PresentationRequest:
                 dt.datetime.fromisoformat(data["created"]),
                 data["answered"],
                 data.get("origin"),
+                MdocRequestKey.from_dict(data["iso_mdoc"]) if data.get("iso_mdoc") else None,
             )
         except Exception as exc:  # missing fields, wrong types, a key jwcrypto refuses
             raise DecodeError(f"not a saved presentation request: {exc}") from exc
@@ -277,19 +290,26 @@ class PresentationRequest:
         max_age: dt.timedelta = REQUEST_LIFETIME,
     ) -> VpResult:
         """Verify the wallet's POST to ``response_uri`` (or, over the DC API, the ``data`` of the browser's
-        ``DigitalCredential``); a request is answered once, within ``max_age``.
+        ``DigitalCredential``); a request is answered once, within ``max_age``. Both encrypted DC API answers
+        come as ``{"response": ...}``: a JWE (compact, dot-separated) for ``dc_api.jwt``, base64url of an
+        EncryptedResponse (no dots) for ``org-iso-mdoc``, opened with that form's own key.
 
         Never raises for bad input. Not thread-safe: a server serialises the checks of one request.
         """
         now = now or dt.datetime.now(dt.UTC)
         try:
-            params = self._open(form)
+            sealed = self._open_iso_mdoc(form)
+            params = {} if sealed is not None else self._open(form)
             if self.origin is None and params.get("state") != self.state:  # no state over the DC API (A.2)
                 raise VerificationError("the response is for another request", code="wrong_state")
             if self.answered:
                 raise VerificationError("this request has already been answered", code="replayed")
             if now - self.created > max_age:
                 raise VerificationError("the request has expired", code="request_expired")
+            if sealed is not None:
+                result = self._verify_iso_mdoc(sealed, trust, now, status_checker)
+                self.answered = self.answered or result.valid
+                return result
             if "error" in params:
                 return VpResult(False, errors=[_wallet_error(params)])
             token = params.get("vp_token")
@@ -301,6 +321,37 @@ class PresentationRequest:
             return VpResult(False, errors=[Problem.of(exc)])
         self.answered = self.answered or result.valid
         return result
+
+    def _open_iso_mdoc(self, form: Mapping[str, Any]) -> bytes | None:
+        """The DeviceResponse of an ``org-iso-mdoc`` answer (ISO 18013-7 Annex C), or None for another form."""
+        response = form.get("response")
+        if self.iso_mdoc is None or self.origin is None or not isinstance(response, str) or "." in response:
+            return None
+        return self.iso_mdoc.open(form, self.origin)
+
+    def _verify_iso_mdoc(self, plaintext: bytes, trust: TrustStore, now: dt.datetime, status_checker: Any
+                         ) -> VpResult:
+        """An opened ``org-iso-mdoc`` DeviceResponse, device-authenticated over this request's dcapi transcript
+        and judged by the DCQL query its DeviceRequest was made from: each document answers the first mdoc
+        query of its docType, and the documents together must be what the credential sets allow."""
+        assert self.iso_mdoc is not None and self.origin is not None
+        mdoc = verify_response(plaintext, trust=trust, session_transcript=self.iso_mdoc.transcript(self.origin),
+                               now=now, status_checker=status_checker)
+        if not mdoc.valid:
+            return VpResult(False, errors=mdoc.errors)
+        queries = [q for q in self.dcql_query["credentials"] if q["format"] == MDOC]
+        verified: dict[str, list[tuple[Any, _Presented]]] = {}
+        for index, doc in enumerate(mdoc.documents):
+            query = next((q for q in queries if q["meta"]["doctype_value"] == doc.doctype and q["id"] not in verified),
+                         None)
+            if query is None:
+                raise DecodeError(f"the answer holds a {doc.doctype} document the request did not ask for",
+                                  code="wrong_credentials")
+            verified[query["id"]] = [(index, _mdoc_presented(doc))]
+        if not answers_sets(self.dcql_query, verified):
+            raise DecodeError("the documents are not what the request's credential sets allow",
+                              code="wrong_credentials")
+        return self._judge(verified)
 
     def _open(self, form: Mapping[str, str]) -> dict[str, Any]:
         if self.response_mode in ("direct_post", "dc_api") or ("error" in form and "response" not in form):
@@ -337,10 +388,7 @@ class PresentationRequest:
         queries = {q["id"]: q for q in dcql["credentials"]}
         if not set(token) <= set(queries) or not answers_sets(dcql, token):
             raise DecodeError("vp_token does not answer the query", code="wrong_credentials")
-        allowed: dict[str, set[Any]] = {}  # presentation -> the claims selected for it by every query it answers
-        checked: list[tuple[str, _Presented]] = []
-        presented: dict[str, list[dict[str, Any]]] = {}
-        bindings: dict[str, list[Binding]] = {}
+        verified: dict[str, list[tuple[Any, _Presented]]] = {}
         for query_id, presentations in token.items():
             query = queries[query_id]
             limit = MAX_PRESENTATIONS if query.get("multiple", False) else 1
@@ -353,22 +401,35 @@ class PresentationRequest:
                 one = self._verify_one(query, presentation, trust, now, status_checker)
                 if isinstance(one, list):
                     return VpResult(False, errors=one)
-                claims = _meets(query, one)
-                allowed.setdefault(presentation, set()).update(_selectable(one, claims))
-                checked.append((presentation, one))
+                verified.setdefault(query_id, []).append((presentation, one))
+        return self._judge(verified)
+
+    def _judge(self, verified: Mapping[str, list[tuple[Any, _Presented]]]) -> VpResult:
+        """Verified presentations per credential query id (each under a key naming it: the same key for one
+        presentation that answers several queries) against the query: every one meets its query (6.4.1) and none
+        discloses a claim the query did not select (6.4)."""
+        queries = {q["id"]: q for q in self.dcql_query["credentials"]}
+        allowed: dict[Any, set[Any]] = {}  # presentation -> the claims selected for it by every query it answers
+        presented: dict[str, list[dict[str, Any]]] = {}
+        bindings: dict[str, list[Binding]] = {}
+        for query_id, entries in verified.items():
+            for key, one in entries:
+                claims = _meets(queries[query_id], one)
+                allowed.setdefault(key, set()).update(_selectable(one, claims))
                 presented.setdefault(query_id, []).append(
                     {_claim_name(one.held, c["path"]): claim_values(one.held, c["path"])[0] for c in claims}
                 )
                 bindings.setdefault(query_id, []).append(one.binding)
-        for presentation, one in checked:
-            extra = sorted(str(d) for d in one.disclosed - allowed[presentation])
-            if extra:
-                raise VerificationError(
-                    f"the presentation discloses claims the query did not select: {', '.join(extra)}",
-                    code="over_disclosure",
-                )
+        for entries in verified.values():
+            for key, one in entries:
+                extra = sorted(str(d) for d in one.disclosed - allowed[key])
+                if extra:
+                    raise VerificationError(
+                        f"the presentation discloses claims the query did not select: {', '.join(extra)}",
+                        code="over_disclosure",
+                    )
         merged = {name: value for entries in presented.values() for entry in entries for name, value in entry.items()}
-        return VpResult(True, merged, ",".join(token), presented=presented, bindings=bindings)
+        return VpResult(True, merged, ",".join(verified), presented=presented, bindings=bindings)
 
     def _verify_one(
         self, query: Mapping[str, Any], presentation: str, trust: TrustStore, now: dt.datetime, status_checker: Any
@@ -411,11 +472,7 @@ class PresentationRequest:
         doc = mdoc.documents[0]
         if doc.doctype != query["meta"]["doctype_value"]:
             return [Problem("wrong_document", f"asked for {query['meta']['doctype_value']}, got {doc.doctype}")]
-        chain = [doc.signer_certificate] if doc.signer_certificate is not None else []
-        held = Held(MDOC, doc.doctype or "", doc.elements, authority_key_ids(chain))
-        status = doc.mso.status if doc.mso is not None else None
-        binding = Binding(doc.device_key, status if isinstance(status, dict) else None, doc.valid_until)
-        return _Presented(held, {(ns, e) for ns, elements in doc.elements.items() for e in elements}, binding)
+        return _mdoc_presented(doc)
 
 
 MAX_PRESENTATIONS = 16  # per credential query with ``multiple``
@@ -429,6 +486,15 @@ class _Presented:
     held: Held
     disclosed: set[Any]
     binding: Binding
+
+
+def _mdoc_presented(doc: DocumentResult) -> _Presented:
+    """What DCQL sees of a verified mdoc document, what it disclosed, and what it proves besides."""
+    chain = [doc.signer_certificate] if doc.signer_certificate is not None else []
+    held = Held(MDOC, doc.doctype or "", doc.elements, authority_key_ids(chain))
+    status = doc.mso.status if doc.mso is not None else None
+    binding = Binding(doc.device_key, status if isinstance(status, dict) else None, doc.valid_until)
+    return _Presented(held, {(ns, e) for ns, elements in doc.elements.items() for e in elements}, binding)
 
 
 def _meets(query: Mapping[str, Any], one: _Presented) -> list[Mapping[str, Any]]:

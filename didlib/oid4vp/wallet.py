@@ -30,6 +30,7 @@ from didlib.oid4vp.common import (
     ENC,
     MAX_REQUEST,
     MAX_REQUEST_AGE,
+    PROTOCOL_MDOC,
     PROTOCOL_SIGNED,
     REQUEST_TYP,
     RESPONSE_MODES,
@@ -38,6 +39,7 @@ from didlib.oid4vp.common import (
     dc_api_audience,
     jwk_thumbprint,
 )
+from didlib.oid4vp.dc_api_mdoc import MdocWalletRequest, read_request
 from didlib.oid4vp.dcql import MDOC, SD_JWT, Held, authority_key_ids, check_dcql, doctype_ns, select
 from didlib.pki import Purpose, public_key_of
 from didlib.sdjwt import present_sd_jwt
@@ -61,7 +63,8 @@ class ParsedRequest:
 
     Over the DC API ``origin`` is the calling page's origin as the platform asserted it, for the holder to see;
     an unsigned request (``openid4vp-v1-unsigned``) has no ``reader`` and its ``client_id`` is ``origin:``
-    and the origin."""
+    and the origin. An ``org-iso-mdoc`` request (``mdoc``) is shown and answered through the DCQL query its
+    DeviceRequest stands for (``claims["dcql_query"]``), its reader the one its ``readerAuth`` names."""
 
     client_id: str
     reader: ReaderIdentity | None  # None only for an unsigned DC API request: the origin is all that is known
@@ -70,6 +73,7 @@ class ParsedRequest:
     encryption_key: jwk.JWK | None = field(default=None, repr=False)  # for direct_post.jwt and dc_api.jwt
     enc: str = ENC
     origin: str | None = None
+    mdoc: MdocWalletRequest | None = field(default=None, repr=False)  # an org-iso-mdoc request (ISO 18013-7 C)
 
     @property
     def asker(self) -> str:
@@ -191,10 +195,15 @@ def parse_dc_api_request(
     ``openid4vp-v1-signed``: the request object is checked as :func:`parse_request` checks one, and refused
     (``origin_mismatch``, sent back as ``invalid_request``) unless ``origin`` is one of its ``expected_origins``
     (A.2). ``openid4vp-v1-unsigned``: nobody is authenticated but the origin; ``client_id`` and
-    ``expected_origins`` are ignored (A.2). Either way the answer is bound to ``origin``.
+    ``expected_origins`` are ignored (A.2). Either way the answer is bound to ``origin``. ``org-iso-mdoc``
+    (ISO/IEC 18013-7 Annex C): :func:`didlib.oid4vp.dc_api_mdoc.read_request`.
     """
     now = now or dt.datetime.now(dt.UTC)
     origin = check_origin(origin)
+    if protocol == PROTOCOL_MDOC:
+        mdoc = read_request(data, origin, reader_trust, now=now, require_entitlement=require_entitlement)
+        return ParsedRequest(dc_api_audience(origin), mdoc.reader, {"dcql_query": mdoc.dcql},
+                             _beyond(mdoc.dcql, mdoc.reader), origin=origin, mdoc=mdoc)
     if protocol not in DC_API_PROTOCOLS:
         raise UnsupportedError(f"unsupported Digital Credentials API protocol {str(protocol)[:64]!r}",
                                code="unsupported_protocol")
@@ -333,11 +342,16 @@ def build_response(
                 f"the verifier may not ask for {', '.join(sorted(beyond))}", code="beyond_entitlement"
             ) from None
         raise
-    token: dict[str, list[str]] = {}
     used: list[str | Credential] = []
+    for picks in selection.values():
+        used += [sources[index][0] for index, _ in picks if not any(sources[index][0] is u for u in used)]
+    if request.mdoc is not None:  # one DeviceResponse for every pick, sealed to the page (ISO 18013-7 Annex C)
+        chosen = [(sources[index][0], sources[index][1], [c["path"] for c in claims])
+                  for picks in selection.values() for index, claims in picks]
+        return VpAnswer(request.mdoc.answer([(c, k, p) for c, k, p in chosen if isinstance(c, Credential)]), used)
+    token: dict[str, list[str]] = {}
     for query_id, picks in selection.items():
         token[query_id] = [_present(*sources[index], claims, request, now) for index, claims in picks]
-        used += [sources[index][0] for index, _ in picks if not any(sources[index][0] is u for u in used)]
     return VpAnswer(_response_form(request, {"vp_token": token, **_state(request)}), used)
 
 

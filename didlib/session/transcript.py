@@ -9,7 +9,8 @@ Handover: ``null`` for QR engagement; ``[HandoverSelect, HandoverRequest or null
 OpenID4VPHandoverInfo = [client_id, nonce, JWK thumbprint or null, response_uri] and both
 DeviceEngagementBytes and EReaderKeyBytes are null; ``["OpenID4VPDCAPIHandover", SHA-256(OpenID4VPDCAPIHandoverInfo)]``
 over the Digital Credentials API (B.2.6.2), where OpenID4VPDCAPIHandoverInfo = [origin, nonce, JWK thumbprint or
-null].
+null]; ``["dcapi", SHA-256(dcapiInfo)]`` for ISO/IEC 18013-7 Annex C (``org-iso-mdoc``), where
+dcapiInfo = [Base64EncryptionInfo, origin].
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "openid4vp_transcript",
     "dc_api_handover_info",
     "dc_api_transcript",
+    "iso_dc_api_transcript",
     "reader_key_bytes",
     "parse_transcript",
     "fresh_qr_transcript",
@@ -73,6 +75,15 @@ def dc_api_transcript(origin: str, nonce: str, jwk_thumbprint: bytes | None) -> 
     """The SessionTranscript of an mdoc presented over the Digital Credentials API (OpenID4VP 1.0 B.2.6.2)."""
     digest = hashlib.sha256(dc_api_handover_info(origin, nonce, jwk_thumbprint)).digest()
     return _transcript(None, None, ["OpenID4VPDCAPIHandover", digest])
+
+
+def iso_dc_api_transcript(encryption_info: str, origin: str) -> bytes:
+    """The SessionTranscript of ISO/IEC 18013-7 Annex C (``org-iso-mdoc``): ``[null, null, ["dcapi",
+    SHA-256(dcapiInfo)]]`` with dcapiInfo = ``[Base64EncryptionInfo, origin]``: the request's ``encryptionInfo``
+    exactly as the page sent it (base64url text, never re-encoded) and the origin the browser asserts. It binds
+    the reader authentication, the device authentication and (as HPKE ``info``) the sealed response alike."""
+    digest = hashlib.sha256(cbor2.dumps([encryption_info, origin])).digest()
+    return _transcript(None, None, ["dcapi", digest])
 
 
 def fresh_qr_transcript() -> tuple[bytes, PrivateKey]:
