@@ -251,7 +251,7 @@ def test_dc_api_and_redirect_requests_are_not_mixed(website):
     with pytest.raises(UsageError):
         redirect.dc_api_requests()
     unsigned_only = PresentationRequest.create_dc_api(ORIGIN, age_query(18), now=NOW)
-    assert [e["protocol"] for e in unsigned_only.dc_api_requests()] == [PROTOCOL_UNSIGNED]
+    assert [e["protocol"] for e in unsigned_only.dc_api_requests()] == [PROTOCOL_UNSIGNED, "org-iso-mdoc"]
     with pytest.raises(UsageError):
         unsigned_only.dc_api_requests(website)
 

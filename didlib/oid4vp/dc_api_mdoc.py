@@ -247,7 +247,7 @@ def read_request(data: Any, origin: str, reader_trust: TrustStore, *, now: dt.da
     if not isinstance(device_request, str) or not 0 < len(device_request) <= MAX_REQUEST:
         raise DecodeError("an org-iso-mdoc request carries a base64url DeviceRequest of at most 64 KiB")
     _, recipient = read_encryption_info(info)
-    transcript = iso_dc_api_transcript(info, origin)
+    transcript = iso_dc_api_transcript(str(info), origin)
     request = DeviceRequest.parse(b64url_decode(device_request), Limits(max_size=MAX_REQUEST))
     identities = []
     for doc in request.doc_requests:
