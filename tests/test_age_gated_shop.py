@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -22,6 +23,8 @@ from privacy import needles, personal_traces
 
 from conftest import new_wallet
 from didlib.errors import DidlibError, ReaderNotAuthorised
+from didlib.jose import b64url_decode, b64url_encode
+from didlib.mdoc import DeviceRequest
 from didlib.mdoc.registry import NS_ISO
 from didlib.oid4vp import PresentationRequest, age_query, parse_request
 from didlib.pkidir import PkiDir
@@ -161,6 +164,7 @@ SELECTOR = """(() => {
 })();"""
 WITHOUT_API = "delete window.DigitalCredential;"
 MDOC_ONLY = SELECTOR + "DigitalCredential.userAgentAllowsProtocol = (protocol) => protocol === 'org-iso-mdoc';"
+NONE_ALLOWED = SELECTOR + "DigitalCredential.userAgentAllowsProtocol = () => false;"
 
 
 @pytest.fixture(scope="module")
@@ -222,7 +226,7 @@ def test_shop_verifies_through_the_digital_credentials_api(dc_shop, wallet, tmp_
         asked = selector_request(page, events)
         assert asked["origin"] == dc_shop, "the browser asserts the page's origin"
         protocols = [r["protocol"] for r in asked["digital"]["requests"]]
-        assert protocols == ["openid4vp-v1-signed", "openid4vp-v1-unsigned"]
+        assert protocols == ["openid4vp-v1-signed", "openid4vp-v1-unsigned", "org-iso-mdoc"]
         before = unused(wallet)
         if answer_origin == "page":
             request = wallet.open_dc_api_request(asked["digital"], asked["origin"])
@@ -231,7 +235,7 @@ def test_shop_verifies_through_the_digital_credentials_api(dc_shop, wallet, tmp_
         else:
             with pytest.raises(ReaderNotAuthorised):  # the signed request names the shop's origin only
                 wallet.open_dc_api_request(asked["digital"], "https://evil.example")
-            unsigned = {"requests": asked["digital"]["requests"][1:]}
+            unsigned = {"requests": asked["digital"]["requests"][1:2]}
             request = wallet.open_dc_api_request(unsigned, "https://evil.example")
             protocol = "openid4vp-v1-unsigned"
         data = wallet.answer_dc_api(request)
@@ -256,9 +260,55 @@ def test_shop_verifies_through_the_digital_credentials_api(dc_shop, wallet, tmp_
         page.close()
 
 
-@pytest.mark.parametrize("script", [WITHOUT_API, MDOC_ONLY], ids=["no-api", "org-iso-mdoc-only"])
+@pytest.mark.parametrize("answer_origin", ["page", "another"])
+def test_safari_verifies_with_org_iso_mdoc(dc_shop, wallet, tmp_path, answer_origin):
+    """Safari 26 allows only org-iso-mdoc (ISO/IEC 18013-7 Annex C): the page asks in that protocol alone, the
+    wallet answers with a DeviceResponse sealed to the shop's key for the page's origin, and the shop shows the
+    verdict. A phishing page cannot use the shop's reader-authenticated DeviceRequest for its own origin, and an
+    answer made for another origin does not open at the shop."""
+    events: list[dict] = []
+    page = browser_page(tmp_path, events, MDOC_ONLY)
+    try:
+        press_verify(page, dc_shop)
+        assert page.wait_for("!document.getElementById('dc-api').hidden")
+        page.evaluate("document.getElementById('dc-api').click()", userGesture=True)
+        asked = selector_request(page, events)
+        assert [r["protocol"] for r in asked["digital"]["requests"]] == ["org-iso-mdoc"], "the browser's only one"
+        before = unused(wallet)
+        if answer_origin == "page":
+            request = wallet.open_dc_api_request(asked["digital"], asked["origin"])
+            assert request.asker == f"Example Cider Shop ({dc_shop})" and request.requested_claims() == ["age_over_18"]
+        else:
+            with pytest.raises(ReaderNotAuthorised):  # readerAuth signs the transcript: the shop's origin only
+                wallet.open_dc_api_request(asked["digital"], "https://evil.example")
+            data = asked["digital"]["requests"][0]["data"]
+            stripped = DeviceRequest([replace(d, reader_auth=None) for d in
+                                      DeviceRequest.parse(b64url_decode(data["deviceRequest"])).doc_requests])
+            relayed = {"protocol": "org-iso-mdoc", "data": {**data, "deviceRequest": b64url_encode(stripped.encode())}}
+            request = wallet.open_dc_api_request(relayed, "https://evil.example")
+        data = wallet.answer_dc_api(request)
+        assert sum(before.values()) - sum(unused(wallet).values()) == 1, "one single-use proof spent"
+        page.evaluate(f"window.__walletAnswers({json.dumps({'protocol': 'org-iso-mdoc', 'data': data})})")
+        outcome = page.wait_for("(() => { const p = document.getElementById('outcome'); "
+                                "return /verified|not accepted/i.test(p.textContent) && "
+                                "[p.textContent, p.className]; })()")
+        if answer_origin == "page":
+            assert outcome == ["Age verified: over 18", "verified"]
+        else:
+            assert "not accepted" in outcome[0] and "does not open" in outcome[0], outcome
+            status = page.evaluate(f"fetch('{page.evaluate('location.pathname')}/outcome').then(r => r.json())")
+            assert status["outcome"] == "waiting", status
+        SCREENSHOTS.mkdir(exist_ok=True)
+        shot = page.call("Page.captureScreenshot", format="png")["data"]
+        (SCREENSHOTS / f"shop-org-iso-mdoc-{answer_origin}.png").write_bytes(base64.b64decode(shot))
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("script", [WITHOUT_API, NONE_ALLOWED], ids=["no-api", "no-protocol-allowed"])
 def test_browsers_without_the_api_get_the_qr_code_and_link(dc_shop, tmp_path, script):
-    """Firefox, older Chrome (no API) and Safari 26 (the API, but only org-iso-mdoc): no button, QR and link."""
+    """Firefox, older Chrome (no API), and a browser that allows none of the protocols offered: no button, QR and
+    link."""
     events: list[dict] = []
     page = browser_page(tmp_path, events, script)
     try:
@@ -275,12 +325,16 @@ def test_dc_api_endpoints_refuse_other_browsers_and_bad_answers(dc_shop):
     browser, page = new_checkout(dc_shop)
     assert httpx.post(page + "/dc-api").status_code == 404, "only the browser that started the checkout"
     options = browser.post(page + "/dc-api").json()
-    assert [r["protocol"] for r in options["digital"]["requests"]] == ["openid4vp-v1-signed", "openid4vp-v1-unsigned"]
+    assert [r["protocol"] for r in options["digital"]["requests"]] == [
+        "openid4vp-v1-signed", "openid4vp-v1-unsigned", "org-iso-mdoc"]
     for body in (b"{", b'{"protocol": "org-iso-mdoc", "data": {}}', b'{"protocol": "openid4vp-v1-unsigned"}'):
         assert browser.post(page + "/dc-api/response", content=body).status_code == 400
     bogus = {"protocol": "openid4vp-v1-unsigned", "data": {"response": "a.b.c.d.e"}}
     reply = browser.post(page + "/dc-api/response", json=bogus)
     assert reply.status_code == 400 and "does not decrypt" in reply.json()["error_description"]
+    sealed = {"protocol": "org-iso-mdoc", "data": {"response": "gmVkY2FwaQ"}}  # ["dcapi", then nothing: not CBOR
+    reply = browser.post(page + "/dc-api/response", json=sealed)
+    assert reply.status_code == 400 and "EncryptedResponse" in reply.json()["error_description"]
     assert httpx.post(page + "/dc-api/response", json=bogus).status_code == 404
     assert browser.get(page + "/outcome").json()["outcome"] == "waiting"
     script = browser.get(dc_shop + "/dc-api.js")

@@ -1,25 +1,33 @@
-// didlib: OpenID4VP over the W3C Digital Credentials API, the page's side (OpenID4VP 1.0 Appendix A).
+// didlib: the W3C Digital Credentials API, the page's side: OpenID4VP (OpenID4VP 1.0 Appendix A) and
+// ISO/IEC 18013-7 Annex C (org-iso-mdoc).
 //
 // Markup: <button hidden data-dc-api-request="URL" data-dc-api-response="URL" data-dc-api-status="ID">.
-// Where the browser has the API (window.DigitalCredential and navigator.credentials.get) and allows an
-// OpenID4VP protocol (DigitalCredential.userAgentAllowsProtocol, where it has that), the button is shown;
+// Where the browser has the API (window.DigitalCredential and navigator.credentials.get) and allows one of
+// these protocols (DigitalCredential.userAgentAllowsProtocol, where it has that), the button is shown;
 // a press POSTs to data-dc-api-request for the navigator.credentials.get options (made by the server with
-// didlib.oid4vp.dc_api.navigator_options), asks the browser, and POSTs the DigitalCredential's
+// didlib.oid4vp.dc_api.navigator_options), keeps the requests in protocols the browser allows, asks the
+// browser, and POSTs the DigitalCredential's
 // {protocol, data} to data-dc-api-response as JSON. The server checks it; the page learns the verdict from
 // the server as before. Elsewhere the button stays hidden and the page's QR code and link are the way.
 // The outcome is also sent as a "dc-api-answer" event (detail: the server's JSON reply) on the button.
 (function () {
   "use strict";
 
-  const PROTOCOLS = ["openid4vp-v1-signed", "openid4vp-v1-unsigned"];
+  const PROTOCOLS = ["openid4vp-v1-signed", "openid4vp-v1-unsigned", "org-iso-mdoc"];
 
-  // The API, and one of our protocols allowed where the browser says (Safari 26 speaks only org-iso-mdoc).
-  function available() {
+  // Whether the browser allows a protocol, where it says (Safari 26 speaks only org-iso-mdoc).
+  function allowed(protocol) {
     const api = window.DigitalCredential;
-    if (typeof api === "undefined" || !navigator.credentials || typeof navigator.credentials.get !== "function") {
+    return typeof api.userAgentAllowsProtocol !== "function" || api.userAgentAllowsProtocol(protocol);
+  }
+
+  // The API, and one of our protocols allowed.
+  function available() {
+    if (typeof window.DigitalCredential === "undefined" || !navigator.credentials ||
+        typeof navigator.credentials.get !== "function") {
       return false;
     }
-    return typeof api.userAgentAllowsProtocol !== "function" || PROTOCOLS.some((p) => api.userAgentAllowsProtocol(p));
+    return PROTOCOLS.some(allowed);
   }
 
   function say(button, text) {
@@ -35,7 +43,9 @@
     try {
       const made = await fetch(button.dataset.dcApiRequest, {method: "POST", credentials: "same-origin"});
       if (!made.ok) throw new Error("the site could not make a request (" + made.status + ")");
-      const credential = await navigator.credentials.get(await made.json());
+      const options = await made.json();
+      options.digital.requests = options.digital.requests.filter((request) => allowed(request.protocol));
+      const credential = await navigator.credentials.get(options);
       if (!credential) throw new Error("the browser returned no answer");
       const data = typeof credential.data === "string" ? JSON.parse(credential.data) : credential.data;
       const sent = await fetch(button.dataset.dcApiResponse, {
