@@ -300,13 +300,13 @@ def test_vp_over_the_digital_credentials_api(world, capsys, plain):
     check of the DigitalCredential; an answer made for another origin is refused, a replay too."""
     code, out, _ = run(capsys, VP_DC_REQUEST + plain, world)
     assert code == 0 and out == {"origin": "https://shop.example", "client_id": "x509_san_dns:shop.example",
-                                 "protocols": ["openid4vp-v1-signed", "openid4vp-v1-unsigned"],
+                                 "protocols": ["openid4vp-v1-signed", "openid4vp-v1-unsigned", "org-iso-mdoc"],
                                  "response_mode": "dc_api" if plain else "dc_api.jwt"}
     options = json.loads((world / "options.json").read_text())
     assert [r["protocol"] for r in options["digital"]["requests"]] == out["protocols"]
     code, _, err = run(capsys, VP_DC_ANSWER.format(origin="https://evil.example", w="{w}"), world)
     assert code == 1 and "another website" in err, "the signed request names only the shop's origin"
-    unsigned = {"digital": {"requests": options["digital"]["requests"][1:]}}
+    unsigned = {"digital": {"requests": options["digital"]["requests"][1:2]}}
     (world / "options.json").write_text(json.dumps(unsigned))
     code, out, _ = run(capsys, VP_DC_ANSWER.format(origin="https://evil.example", w="{w}"), world)
     assert code == 0 and out["client_id"] == "origin:https://evil.example" and out["reader"] == "https://evil.example"
@@ -326,6 +326,27 @@ def test_vp_over_the_digital_credentials_api(world, capsys, plain):
     assert code == 2 and "origin" in err
     code, _, err = run(capsys, VP_DC_REQUEST.replace(" --origin https://shop.example", ""), world)
     assert code == 2 and "--origin" in err
+
+
+def test_vp_org_iso_mdoc(world, capsys):
+    """ISO/IEC 18013-7 Annex C from the command line: the options offer org-iso-mdoc, the wallet answers it for the
+    calling origin (a browser that allows only that protocol, as Safari), and vp check opens and verifies it once;
+    the same request read at another origin is refused (its readerAuth signs the shop's origin)."""
+    assert run(capsys, VP_DC_REQUEST, world)[0] == 0
+    options = json.loads((world / "options.json").read_text())
+    mdoc_only = {"digital": {"requests": [r for r in options["digital"]["requests"] if r["protocol"] == "org-iso-mdoc"]}}
+    (world / "options.json").write_text(json.dumps(mdoc_only))
+    code, _, err = run(capsys, VP_DC_ANSWER.format(origin="https://evil.example", w="{w}"), world)
+    assert code == 1 and "reader" in err.lower()
+    code, out, _ = run(capsys, VP_DC_ANSWER.format(origin="https://shop.example", w="{w}"), world)
+    assert code == 0 and out["reader"] == "Example Shop (https://shop.example)" and out["claims"] == ["age_over_18"]
+    data = json.loads((world / "form.json").read_text())
+    assert set(data) == {"response"} and "." not in data["response"]
+    (world / "form.json").write_text(json.dumps({"protocol": "org-iso-mdoc", "data": data}))
+    code, out, _ = run(capsys, VP_CHECK, world)
+    assert code == 0 and out["valid"] and out["claims"] == {"age_over_18": True}
+    code, out, _ = run(capsys, VP_CHECK, world)
+    assert code == 1 and [e["code"] for e in out["errors"]] == ["replayed"]
 
 
 def test_a_closed_pipe_ends_quietly(tmp_path):
