@@ -368,6 +368,31 @@ def test_dc_api_request_answered_for_the_calling_origin(wallet, issuer_data):
     assert asked.reader is None and asked.asker == "https://anywhere.example"
 
 
+def test_org_iso_mdoc_request_answered_for_the_calling_origin(wallet, issuer_data):
+    """ISO/IEC 18013-7 Annex C: an org-iso-mdoc request as the platform hands it over (the only one, as Safari
+    sends it): who asks (its readerAuth), the consent data, a sealed DeviceResponse from an unused mdoc proof of
+    age; the same request at another origin is refused (its readerAuth signs the shop's origin)."""
+    from didlib.mdoc.registry import ONLINE_AGE_ENTITLEMENT
+    from didlib.oid4vp import PresentationRequest, age_query
+
+    reader = PkiDir(issuer_data / "pki" / "dvla").website_reader("shop.example", organisation="Example Shop",
+                                                                 entitlement=ONLINE_AGE_ENTITLEMENT)
+    _, data = wallet._trust_data()
+    request = PresentationRequest.create_dc_api("https://shop.example", age_query(18), host="shop.example")
+    (mdoc,) = [e for e in request.dc_api_requests(reader) if e["protocol"] == "org-iso-mdoc"]
+    with pytest.raises(ReaderNotAuthorised):
+        wallet.open_dc_api_request(mdoc, "https://www.shop.example")
+    asked = wallet.open_dc_api_request({"requests": [mdoc]}, "https://shop.example")
+    assert asked.asker == "Example Shop (https://shop.example)" and asked.requested_claims() == ["age_over_18"]
+    unused = sum(1 for e in wallet._entries() if e["config_id"].endswith(".age.mdoc") and not e["used"])
+    answer = wallet.answer_dc_api(asked)
+    assert set(answer) == {"response"} and "." not in answer["response"], "an HPKE-sealed EncryptedResponse"
+    result = request.check(answer, trust=data.issuers, status_checker=data.status)
+    assert result.valid and result.claims == {"age_over_18": True} and result.credential_id == "age_mdoc", \
+        result.errors
+    assert sum(1 for e in wallet._entries() if e["config_id"].endswith(".age.mdoc") and not e["used"]) == unused - 1
+
+
 def test_peer_check_between_two_wallets(wallet, issuer, tmp_path):
     other = WalletModel(tmp_path / "other")
     other.setup("135790")
