@@ -211,6 +211,16 @@ def selector_request(page, events: list[dict]) -> dict:
     raise AssertionError("the page never called navigator.credentials.get")
 
 
+def hand_over(page, wallet, request, protocol: str, before: dict) -> list:
+    """The wallet answers (one single-use proof spent), the browser hands the DigitalCredential to the page; what
+    the page then says, and its class."""
+    data = wallet.answer_dc_api(request)
+    assert sum(before.values()) - sum(unused(wallet).values()) == 1, "one single-use proof spent"
+    page.evaluate(f"window.__walletAnswers({json.dumps({'protocol': protocol, 'data': data})})")
+    return page.wait_for("(() => { const p = document.getElementById('outcome'); "
+                         "return /verified|not accepted/i.test(p.textContent) && [p.textContent, p.className]; })()")
+
+
 @pytest.mark.parametrize("answer_origin", ["page", "another"])
 def test_shop_verifies_through_the_digital_credentials_api(dc_shop, wallet, tmp_path, answer_origin):
     """The page offers "Verify with your wallet" (the browser has the API); the browser's wallet selector hands
@@ -238,12 +248,7 @@ def test_shop_verifies_through_the_digital_credentials_api(dc_shop, wallet, tmp_
             unsigned = {"requests": asked["digital"]["requests"][1:2]}
             request = wallet.open_dc_api_request(unsigned, "https://evil.example")
             protocol = "openid4vp-v1-unsigned"
-        data = wallet.answer_dc_api(request)
-        assert sum(before.values()) - sum(unused(wallet).values()) == 1, "one single-use proof spent"
-        page.evaluate(f"window.__walletAnswers({json.dumps({'protocol': protocol, 'data': data})})")
-        outcome = page.wait_for("(() => { const p = document.getElementById('outcome'); "
-                                "return /verified|not accepted/i.test(p.textContent) && "
-                                "[p.textContent, p.className]; })()")
+        outcome = hand_over(page, wallet, request, protocol, before)
         if answer_origin == "page":
             assert outcome == ["Age verified: over 18", "verified"]
             assert page.evaluate("document.getElementById('qr').hidden && document.getElementById('dc-api').hidden")
@@ -286,12 +291,7 @@ def test_safari_verifies_with_org_iso_mdoc(dc_shop, wallet, tmp_path, answer_ori
                                       DeviceRequest.parse(b64url_decode(data["deviceRequest"])).doc_requests])
             relayed = {"protocol": "org-iso-mdoc", "data": {**data, "deviceRequest": b64url_encode(stripped.encode())}}
             request = wallet.open_dc_api_request(relayed, "https://evil.example")
-        data = wallet.answer_dc_api(request)
-        assert sum(before.values()) - sum(unused(wallet).values()) == 1, "one single-use proof spent"
-        page.evaluate(f"window.__walletAnswers({json.dumps({'protocol': 'org-iso-mdoc', 'data': data})})")
-        outcome = page.wait_for("(() => { const p = document.getElementById('outcome'); "
-                                "return /verified|not accepted/i.test(p.textContent) && "
-                                "[p.textContent, p.className]; })()")
+        outcome = hand_over(page, wallet, request, "org-iso-mdoc", before)
         if answer_origin == "page":
             assert outcome == ["Age verified: over 18", "verified"]
         else:

@@ -334,7 +334,8 @@ def test_vp_org_iso_mdoc(world, capsys):
     the same request read at another origin is refused (its readerAuth signs the shop's origin)."""
     assert run(capsys, VP_DC_REQUEST, world)[0] == 0
     options = json.loads((world / "options.json").read_text())
-    mdoc_only = {"digital": {"requests": [r for r in options["digital"]["requests"] if r["protocol"] == "org-iso-mdoc"]}}
+    requests = options["digital"]["requests"]
+    mdoc_only = {"digital": {"requests": [r for r in requests if r["protocol"] == "org-iso-mdoc"]}}
     (world / "options.json").write_text(json.dumps(mdoc_only))
     code, _, err = run(capsys, VP_DC_ANSWER.format(origin="https://evil.example", w="{w}"), world)
     assert code == 1 and "reader" in err.lower()
