@@ -308,15 +308,14 @@ class PresentationRequest:
                 raise VerificationError("the request has expired", code="request_expired")
             if sealed is not None:
                 result = self._verify_iso_mdoc(sealed, trust, now, status_checker)
-                self.answered = self.answered or result.valid
-                return result
-            if "error" in params:
+            elif "error" in params:
                 return VpResult(False, errors=[_wallet_error(params)])
-            token = params.get("vp_token")
-            token = parse_json(token) if isinstance(token, str) else token
-            if not isinstance(token, dict) or not token:
-                raise DecodeError("vp_token must be an object of presentations")
-            result = self._verify_token(token, trust, now, status_checker)
+            else:
+                token = params.get("vp_token")
+                token = parse_json(token) if isinstance(token, str) else token
+                if not isinstance(token, dict) or not token:
+                    raise DecodeError("vp_token must be an object of presentations")
+                result = self._verify_token(token, trust, now, status_checker)
         except DidlibError as exc:
             return VpResult(False, errors=[Problem.of(exc)])
         self.answered = self.answered or result.valid
