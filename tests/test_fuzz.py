@@ -258,3 +258,24 @@ def test_engagement_retrieval_options_take_anything(options):
             engagement = DeviceEngagement.parse(encode({0: "1.0", 1: [1, key], 2: [[method, 1, options]]}))
             (parsed,) = engagement.retrieval_methods
             parsed.ble_options, parsed.address()
+
+
+@given(cbor_values, cbor_values, cbor_values)
+def test_org_iso_mdoc_takes_any_cbor(reader_trust, info, request_value, response):
+    """ISO 18013-7 Annex C: any CBOR as the EncryptionInfo, the DeviceRequest (beside a valid EncryptionInfo) or
+    the EncryptionParameters of an answer gives a request, an opened answer, or a didlib error."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from didlib.cbor import encode
+    from didlib.jose import b64url_encode
+    from didlib.oid4vp.dc_api_mdoc import make_encryption_info, open_response, read_request
+
+    key = ec.derive_private_key(7, ec.SECP256R1())
+    valid_info = make_encryption_info(b"n" * 16, key.public_key())
+    for data in ({"deviceRequest": b64url_encode(encode(request_value)), "encryptionInfo": b64url_encode(encode(info))},
+                 {"deviceRequest": b64url_encode(encode(request_value)), "encryptionInfo": valid_info}):
+        with contextlib.suppress(DidlibError):
+            read_request(data, "https://shop.example", reader_trust, now=NOW)
+    for sealed in (response, ["dcapi", response], ["dcapi", {"enc": b"\x04" + b"\x01" * 64, "cipherText": response}]):
+        with contextlib.suppress(DidlibError):
+            open_response({"response": b64url_encode(encode(sealed))}, key, b"transcript")
