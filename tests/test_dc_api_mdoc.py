@@ -245,3 +245,18 @@ def test_hpke_open_checks_key_and_info():
             open_response(form, other_key, info)
         assert getattr(error.value, "code", None) == "decryption_failed"
     assert SUITE.decrypt(SUITE.encrypt(b"x", key.public_key(), info=b"i"), key, info=b"i") == b"x"
+
+
+def test_elements_beyond_the_readers_entitlement_are_never_sent(website, reader_trust, age_credential, device_key):
+    """The shop's certificate grants age_over_NN only: a DeviceRequest it signs for the portrait is shown as asking
+    beyond it, and the wallet refuses rather than send it (as for OpenID4VP)."""
+    query = {"credentials": [{"id": "age_mdoc", "format": "mso_mdoc", "meta": {"doctype_value": "uk.gov.dvla.age.1"},
+                              "claims": [{"path": ["uk.gov.dvla.age.1", "age_over_18"]},
+                                         {"path": ["uk.gov.dvla.age.1", "portrait"], "intent_to_retain": True}]}]}
+    request = PresentationRequest.create_dc_api(ORIGIN, query, host=HOST, now=NOW)
+    (data,) = [e["data"] for e in request.dc_api_requests(website) if e["protocol"] == PROTOCOL_MDOC]
+    parsed = parse_dc_api_request(PROTOCOL_MDOC, data, ORIGIN, reader_trust, now=NOW)
+    assert parsed.beyond_entitlement == ["uk.gov.dvla.age.1.portrait"] and parsed.retained_claims() == ["portrait"]
+    with pytest.raises(ReaderNotAuthorised) as info:
+        build_response(parsed, [], [(age_credential, device_key)], now=LATER)
+    assert info.value.code == "beyond_entitlement"
