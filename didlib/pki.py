@@ -45,6 +45,7 @@ __all__ = [
     "load_der_certificate",
     "der_of",
     "country_of",
+    "common_name_in",
     "common_name_of",
 ]
 
@@ -331,8 +332,13 @@ def country_of(cert: x509.Certificate) -> str | None:
 
 @_per_certificate
 def common_name_of(cert: x509.Certificate) -> str:
-    attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(attrs[0].value) if attrs else cert.subject.rfc4514_string()
+    return common_name_in(cert.subject)
+
+
+def common_name_in(name: x509.Name) -> str:
+    """The CN of a name (a certificate's issuer, say), or the whole name when it has none."""
+    attrs = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(attrs[0].value) if attrs else name.rfc4514_string()
 
 
 @dataclass

@@ -170,8 +170,11 @@ class IssuerService:
 
     # ------------------------------------------------------------------------------------- offers
     def _offer(
-        self, session: Any, kind: str, subject_id: int, configs: list[str], bound: PublicKey | None
+        self, session: Any, kind: str, subject_id: int, configs: list[str], bound: PublicKey | None,
+        *, reveal_tx_code: bool = False,
     ) -> OfferResult:
+        """A pre-authorized offer of ``configs``. Its transaction code goes out of band, except in demo mode and
+        with ``reveal_tx_code``: an offer made for a wallet that has just proven who it is (a top-up)."""
         code, tx_code = secrets.token_urlsafe(32), new_tx_code()
         offer_id = secrets.token_hex(16)
         session.add(
@@ -192,7 +195,7 @@ class IssuerService:
         )
         self.audit(session, "citizen", "offer", f"{kind}:{subject_id}", ",".join(configs))
         uri = CredentialOffer(self.issuer_url, configs, code).uri()
-        return OfferResult(offer_id, uri, tx_code if self.settings.demo else None)
+        return OfferResult(offer_id, uri, tx_code if self.settings.demo or reveal_tx_code else None)
 
     def identify_driver(self, driver_number: str, birth_date: dt.date, postcode: str) -> OfferResult:
         """The DVLA check: all three must match one driver; the same answer for any mismatch."""
@@ -216,8 +219,13 @@ class IssuerService:
 
     def bind_offer(self, kind: str, reference: str, device_response: str, nonce: str) -> OfferResult:
         """DBS and training: the wallet shows its driving licence (device-signed over our nonce); the record
-        must name the same person; the new credential will be bound to the licence's device key."""
-        if kind not in ("dbs", "training"):
+        must name the same person; the new credential will be bound to the licence's device key.
+
+        ``age`` (a top-up of single-use proofs of age): the licence shown is the reference (its driver number
+        disclosed too); the offer is for new proofs of age, each bound to a fresh key of the wallet's (not the
+        licence's: verifiers must not link them), and its transaction code comes with it, the licence having
+        just proven who asks."""
+        if kind not in ("dbs", "training", "age"):
             raise OID4VCIError("invalid_request", "unknown issuer")
         self._spend_nonce(nonce, "binding")
         try:
@@ -236,6 +244,15 @@ class IssuerService:
         with self.sessions() as session:
             if not _in_good_standing(session, licence.mso.status if licence.mso else None):
                 raise OID4VCIError("access_denied", "the driving licence is revoked or suspended", 403)
+            if kind == "age":
+                driver = session.scalar(select(Driver).where(Driver.driver_number == ref.upper()))
+                if driver is None or who.get("document_number") != driver.driver_number \
+                        or not _same_person(who, driver) or driver.state != Status.VALID:
+                    raise OID4VCIError("access_denied", "the licence shown is not this driver's, or not valid", 403)
+                configs = [c.id for c in CONFIGS.values() if c.subject == "driver" and c.doctype == DOCTYPE_AGE]
+                top_up = self._offer(session, "driver", driver.id, configs, None, reveal_tx_code=True)
+                session.commit()
+                return top_up
             record: DbsCertificate | TrainingRecord | None = (
                 session.scalar(select(DbsCertificate).where(DbsCertificate.certificate_number == ref))
                 if kind == "dbs"

@@ -435,7 +435,7 @@ def test_share_over_an_iso_session_on_the_local_network(wallet, issuer_data):
     from didlib.mdoc.registry import NS_AGE
     from didlib.session import ReaderSession, TcpTransport, run_reader
 
-    share = wallet.start_proximity()
+    share = wallet.start_proximity("127.0.0.1")
     assert share.uri.startswith("mdoc:")
     shop = PkiDir(issuer_data / "pki" / "dvla")
     _, data = wallet._trust_data()
@@ -482,7 +482,7 @@ def test_share_with_a_till_over_bluetooth_or_the_local_network(wallet, issuer_da
     link = VirtualLink()
     phone = link.adapter("phone") if phone_ble else None
     till = link.adapter("till") if till_ble else None
-    share = wallet.start_proximity(adapter=phone)
+    share = wallet.start_proximity("127.0.0.1", adapter=phone)
     assert share.bluetooth == ("Bluetooth and local network" if phone_ble
                                else "local network only (no Bluetooth adapter)")
     engine, outcome = _till(wallet, issuer_data), {}
@@ -506,7 +506,7 @@ def test_a_till_whose_customer_declines_gets_a_plain_reason(wallet, issuer_data)
     from didlib.session.ble.bumble_stack import VirtualLink
 
     link = VirtualLink()
-    share = wallet.start_proximity(adapter=link.adapter("phone"))
+    share = wallet.start_proximity("127.0.0.1", adapter=link.adapter("phone"))
     engine, outcome = _till(wallet, issuer_data), {}
     thread = threading.Thread(target=lambda: outcome.update(zip(("verdict", "note"), engine.read_engagement(
         share.uri, link.adapter("till"), timeout=20), strict=True)))

@@ -329,7 +329,11 @@ def _key_bytes(key: PublicKey) -> bytes:
 
 @dataclass
 class PeerPolicy(Policy):
-    """Car sharing, room rental: the other person's name and portrait from their licence."""
+    """Car sharing, room rental: what the other person chose to show of their licence (name, photo, over 18:
+    ``WalletModel.share_identity``), or what this verifier's challenge asked for (name and photo).
+
+    A photo ties what is shown to the face in front of you: without one the verdict is "check a photo ID",
+    still with what was verified and its issuer. Something asked for and withheld is the same."""
 
     name = "peer"
     actions: ClassVar[dict[str, str]] = {
@@ -348,18 +352,24 @@ class PeerPolicy(Policy):
             return Verdict(REFER, "CHECK ID", ["the code holds no driving licence"], ["wrong_document"])
         who = doc.elements.get(NS_ISO, {})
         name = f"{who.get('given_name', '')} {who.get('family_name', '')}".strip()
-        if not name or "portrait" not in who:
-            return Verdict(REFER, "CHECK ID", ["the code does not show a name and a portrait"], ["incomplete"])
-        verdict = Verdict(
-            ACCEPT,
-            "IDENTITY VERIFIED",
-            [],
-            [],
-            {"name": name, "portrait": who["portrait"]},
-            True,
-            doc.issuer,
-            doc.valid_until,
-        )
+        shown: dict[str, Any] = {"name": name} if name else {}
+        if isinstance(who.get("age_over_18"), bool):
+            shown["over_18"] = who["age_over_18"]
+        if "portrait" in who:
+            shown["portrait"] = who["portrait"]
+        withheld = {"given_name", "family_name", "portrait"} & set(doc.not_returned.get(NS_ISO, []))
+        if not shown or withheld:
+            return Verdict(REFER, "CHECK ID", ["the code does not show what was asked for"], ["incomplete"],
+                           shown, False, doc.issuer, doc.valid_until)
+        if "portrait" not in shown:
+            verdict = Verdict(REFER, "CHECK ID", ["the code shows no photo: check a photo ID"], ["no_portrait"],
+                              shown, False, doc.issuer, doc.valid_until)
+        elif shown.get("over_18") is False:
+            verdict = Verdict(REFER, "NOT OVER 18", ["the licence says they are not over 18"], ["under_age"],
+                              shown, True, doc.issuer, doc.valid_until)
+        else:
+            headline = "IDENTITY VERIFIED" if name else "OVER 18" if "over_18" in shown else "PHOTO VERIFIED"
+            verdict = Verdict(ACCEPT, headline, [], [], shown, True, doc.issuer, doc.valid_until)
         _status_note(doc, verdict)
         return verdict
 

@@ -8,13 +8,54 @@ batch gives single-use credentials that verifiers cannot link.
 from __future__ import annotations
 
 import base64
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
+from didlib.errors import DidlibError, NetworkError
 from didlib.keys import PrivateKey, generate_key
 from didlib.mdoc import Credential, present_elements
 from didlib.oid4vci import PRE_AUTHORIZED_GRANT, CredentialOffer, binding_transcript, make_proof
+
+OFFLINE = "No connection. Try again when you are online."
+
+
+@contextlib.contextmanager
+def online(who: str) -> Iterator[None]:
+    """Network failures inside the block as a :class:`NetworkError` with a plain message: no connection or a
+    timeout is ``unreachable`` (:data:`OFFLINE`), an error status ``server_error``. ``who``: "The issuer"."""
+    try:
+        yield
+    except httpx.HTTPStatusError as exc:
+        raise NetworkError(f"{who} is not working right now. Try again later.", code="server_error") from exc
+    except httpx.HTTPError as exc:  # refused, reset, DNS, timeouts, a broken stream
+        raise NetworkError(OFFLINE, code="unreachable") from exc
+
+
+def unreadable(who: str) -> NetworkError:
+    """An answer that is not what the protocol says: the server is failing, not the holder."""
+    return NetworkError(f"{who} gave an answer the wallet cannot read. Try again later.", code="bad_answer")
+
+
+def read_json(response: httpx.Response, who: str, refused: str) -> dict[str, Any]:
+    """The JSON object of a 200 answer. A server failure (5xx, or a body that is not a JSON object) is a
+    :class:`NetworkError`; a refusal is a :class:`DidlibError` with the server's OAuth ``error`` code and
+    description (``refused`` when it gives none)."""
+    if response.status_code >= 500:
+        raise NetworkError(f"{who} is not working right now. Try again later.", code="server_error")
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise unreadable(who)
+    if response.status_code != 200:
+        raise DidlibError(str(body.get("error_description") or f"{who} refused"),
+                          code=str(body.get("error") or refused))
+    return body
 
 
 @dataclass
@@ -48,7 +89,10 @@ class IssuerClient:
         return self.http.post("/token", data=data)
 
     def nonce(self) -> str:
-        return self.http.post("/nonce").json()["c_nonce"]
+        nonce = read_json(self.http.post("/nonce"), "The issuer", "no_nonce").get("c_nonce")
+        if not isinstance(nonce, str):
+            raise unreadable("The issuer")
+        return nonce
 
     def request(self, access_token: str, config_id: str, keys: list[PrivateKey]) -> httpx.Response:
         nonce = self.nonce()  # one c_nonce for all the proofs of one request (OpenID4VCI 1.0 section 7.2)
@@ -65,10 +109,13 @@ class IssuerClient:
         return [Issued(config_id, k, c["credential"]) for k, c in zip(keys, r.json()["credentials"], strict=True)]
 
     def bind(self, issuer: str, reference: str, licence: Credential, key: PrivateKey) -> httpx.Response:
-        """Present the driving licence to the DBS or training issuer, over its binding nonce."""
-        nonce = self.http.post("/binding-nonce").json()["nonce"]
-        response = present_elements(licence, key, ["family_name", "given_name", "birth_date"],
-                                    binding_transcript(self.base, nonce))
+        """Present the driving licence to the DBS or training issuer (``dbs``, ``training``), or to its own
+        issuer for new proofs of age (``age``, with its driver number), over the issuer's binding nonce."""
+        nonce = read_json(self.http.post("/binding-nonce"), "The issuer", "no_nonce").get("nonce")
+        if not isinstance(nonce, str):
+            raise unreadable("The issuer")
+        shown = ["family_name", "given_name", "birth_date"] + (["document_number"] if issuer == "age" else [])
+        response = present_elements(licence, key, shown, binding_transcript(self.base, nonce))
         return self.http.post(f"/{issuer}/bind", json={
             "reference": reference, "nonce": nonce,
             "device_response": base64.urlsafe_b64encode(response).rstrip(b"=").decode()})

@@ -43,6 +43,7 @@ __all__ = [
     "WalletStore",
     "WrapKeyProvider",
     "WrongPin",
+    "check_pin",
     "lockout_delay",
 ]
 
@@ -51,11 +52,21 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 SCRYPT_N_RANGE = (2**10, 2**20)  # what a file may ask for: a forged 2**40 must not hang or exhaust memory
 MAX_FILE = 64 << 20
 MAX_FAILURES = 1_000_000
+FREE_TRIES = 3  # wrong PINs before the first wait
+PIN_LENGTH = (6, 64)  # digits
 _WRAPPED_LEN = 12 + 32 + 16  # nonce, data key, tag
 
 
 class WrongPin(DidlibError):
     code = "wrong_pin"
+
+    def __init__(self, failures: int) -> None:
+        left = tries_left(failures)
+        if left:
+            super().__init__(f"wrong PIN: {left} {'try' if left == 1 else 'tries'} left")
+        else:
+            super().__init__(f"wrong PIN: wait {lockout_delay(failures)} seconds before the next try")
+        self.tries_left = left
 
 
 class LockedOut(DidlibError):
@@ -72,7 +83,12 @@ class CorruptStore(DidlibError):
 
 def lockout_delay(failures: int) -> int:
     """Seconds to wait after ``failures`` wrong PINs in a row: three free tries, then 30 s doubling to 1 h."""
-    return 0 if failures < 3 else min(30 * 2 ** min(failures - 3, 20), 3600)
+    return 0 if failures < FREE_TRIES else min(30 * 2 ** min(failures - FREE_TRIES, 20), 3600)
+
+
+def tries_left(failures: int) -> int:
+    """Wrong PINs still possible after ``failures`` before the wallet makes the holder wait."""
+    return max(FREE_TRIES - failures, 0)
 
 
 # ------------------------------------------------------------------------------------ key providers
@@ -240,9 +256,12 @@ def _scrypt(pin: str, salt: bytes, n: int) -> bytes:
     return Scrypt(salt=salt, length=32, n=n, r=SCRYPT_R, p=SCRYPT_P).derive(pin.encode())
 
 
-def _check_pin(pin: str) -> None:
-    if len(pin) < 6 or not pin.isdigit():
+def check_pin(pin: str) -> None:
+    """A new PIN is six to 64 digits 0-9 (what a numeric keypad types)."""
+    if len(pin) < PIN_LENGTH[0] or not pin.isascii() or not pin.isdigit():
         raise DidlibError("choose a PIN of at least six digits", code="weak_pin")
+    if len(pin) > PIN_LENGTH[1]:
+        raise DidlibError(f"choose a PIN of at most {PIN_LENGTH[1]} digits", code="weak_pin")
 
 
 class WalletStore:
@@ -295,7 +314,7 @@ class WalletStore:
     @classmethod
     def create(cls, path: str | Path, pin: str, *, scrypt_n: int = SCRYPT_N, clock: Clock = now,
                provider: WrapKeyProvider | None = None) -> WalletStore:
-        _check_pin(pin)
+        check_pin(pin)
         path = Path(path)
         provider = provider or default_provider(path)
         provider.create()
@@ -321,10 +340,7 @@ class WalletStore:
         if not isinstance(n, int) or isinstance(n, bool) or not SCRYPT_N_RANGE[0] <= n <= SCRYPT_N_RANGE[1] \
                 or n & (n - 1) or len(salt) != 16:
             raise CorruptStore("the wallet file is damaged (kdf)")
-        tries = _Tries.parse(content.get("tries"))
-        if not hmac.compare_digest(_unb64(content.get("mac"), "mac"), store._mac(content)):
-            raise CorruptStore("the wallet file was altered (its record of wrong PINs does not check out); "
-                               "restore the backup")
+        tries = store._verified_tries()
         moment = clock()
         wait, rebase = tries.wait(moment)
         if wait > 0:
@@ -338,7 +354,7 @@ class WalletStore:
         except InvalidTag:
             content["tries"] = _Tries(tries.failures + 1, moment.wall, moment.boot, moment.uptime).as_json()
             store._write(content, keep_backup=False)  # a wrong PIN never touches the backup
-            raise WrongPin(f"wrong PIN ({tries.failures + 1} in a row)") from None
+            raise WrongPin(tries.failures + 1) from None
         data = _unb64(content.get("data"), "data")
         try:
             records = json.loads(AESGCM(data_key).decrypt(data[:12], data[12:], b"didlib-wallet-data"))
@@ -350,6 +366,23 @@ class WalletStore:
         if tries.failures:
             store.save()
         return store
+
+    @classmethod
+    def tries_left(cls, path: str | Path, *, provider: WrapKeyProvider | None = None) -> int:
+        """Wrong PINs still possible before a wait, from the file's record (checked under the provider's MAC,
+        so an edited count is :class:`CorruptStore`); no PIN needed."""
+        path = Path(path)
+        return tries_left(cls(path, cls._read(path), b"", {}, provider or default_provider(path))
+                          ._verified_tries().failures)
+
+    def _verified_tries(self) -> _Tries:
+        """The wrong-PIN record of the header as read, once the provider's MAC over it checks out."""
+        tries = _Tries.parse(self._header.get("tries"))
+        if "kdf" not in self._header or "wrapped" not in self._header or not hmac.compare_digest(
+                _unb64(self._header.get("mac"), "mac"), self._mac(self._header)):
+            raise CorruptStore("the wallet file was altered (its record of wrong PINs does not check out); "
+                               "restore the backup")
+        return tries
 
     # ------------------------------------------------------------------------------------- write
     def _wrap(self, pin: str) -> None:
@@ -367,7 +400,7 @@ class WalletStore:
 
     def change_pin(self, old: str, new: str) -> None:
         WalletStore.open(self.path, old, clock=self._clock, provider=self.provider)  # proves the old PIN
-        _check_pin(new)
+        check_pin(new)
         self._header["kdf"]["salt"] = _b64(secrets.token_bytes(16))
         self._wrap(new)
         self.save()

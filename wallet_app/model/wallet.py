@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import datetime as dt
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+import shutil
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,6 +22,7 @@ import httpx
 from didlib.errors import DidlibError, NetworkError, UsageError
 from didlib.keys import PrivateKey, generate_key, load_private_key, load_public_key, private_key_pem
 from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, DOCTYPE_TRAINING, Credential
+from didlib.mdoc.labels import detail_lines
 from didlib.mdoc.registry import NS_AGE, NS_DBS, NS_ISO, NS_TRAINING, PROFILES
 from didlib.oid4vci import CredentialOffer
 from didlib.oid4vp import (
@@ -34,6 +37,7 @@ from didlib.oid4vp import (
 from didlib.oid4vp.dc_api import choose_request
 from didlib.pki import common_name_of
 from didlib.presentation import PendingChallenge, answer_challenge, make_oneway, read_challenge
+from didlib.presentation.consent import ConsentView, mdoc_consent, online_consent
 from didlib.qr import codes_for
 from didlib.session import (
     HolderSession,
@@ -43,16 +47,21 @@ from didlib.session import (
     TcpListener,
     TcpTransport,
 )
+from didlib.session.addresses import own_address
 from didlib.session.ble import BleChannel
 from didlib.session.ble.connect import BleAdapter, BleHolder, holder_transport
 from didlib.trust import TrustStore
 from didlib.verifier import PeerPolicy, RefreshReport, TrustCache, TrustData, Verdict, VerifierEngine
-from wallet_app.model.issuance import IssuerClient
-from wallet_app.model.store import CorruptStore, WalletStore
+from wallet_app.model.issuance import IssuerClient, online, read_json, unreadable
+from wallet_app.model.store import CorruptStore, WalletStore, check_pin
 
-__all__ = ["WalletModel", "Card", "KeyProvider", "SoftwareKeys", "ProximityShare"]
+__all__ = ["WalletModel", "Card", "KeyProvider", "SoftwareKeys", "ProximityShare", "PEER_CHOICES"]
 
 BATCH = 5  # single-use proofs of age per request: verifiers cannot link two visits
+TOP_UP_AT = 2  # proofs of age left when the wallet fetches a new batch by itself (when online)
+# What a holder may show someone doing a peer check, and the licence elements each choice discloses.
+PEER_CHOICES: dict[str, list[str]] = {"name": ["given_name", "family_name"], "photo": ["portrait"],
+                                      "over_18": ["age_over_18"]}
 _NAMESPACE = {DOCTYPE_MDL: NS_ISO, DOCTYPE_AGE: NS_AGE, DOCTYPE_DBS: NS_DBS, DOCTYPE_TRAINING: NS_TRAINING}
 
 
@@ -92,6 +101,7 @@ class Card:
     unused: int = 1
     details: dict[str, Any] = field(default_factory=dict)
     online: int = 0  # unused SD-JWT VC copies, what websites are answered with
+    lines: list[tuple[str, str]] = field(default_factory=list)  # plain (label, value) lines, no images
 
 
 class ProximityShare:
@@ -169,7 +179,11 @@ class WalletModel:
     def has_wallet(self) -> bool:
         return self.path.exists()
 
-    def setup(self, pin: str) -> None:
+    def setup(self, pin: str, confirm: str | None = None) -> None:
+        """A new wallet under ``pin``, entered twice (``confirm``: the second entry, refused when it differs)."""
+        check_pin(pin)
+        if confirm is not None and confirm != pin:
+            raise UsageError("the two PINs are not the same: enter it again", code="pin_mismatch")
         self.store = WalletStore.create(self.path, pin)
         self.keys = SoftwareKeys(self.store)
         self._changed()
@@ -183,6 +197,10 @@ class WalletModel:
         self.keys = SoftwareKeys(self.store)
         self._changed()
 
+    def tries_left(self) -> int:
+        """Wrong PINs still allowed before the wallet makes the holder wait (three in all, then growing waits)."""
+        return WalletStore.tries_left(self.path)
+
     def can_restore(self) -> bool:
         """The wallet file did not open as damaged or altered, and a backup is there to restore."""
         return self.corrupt and self.path.with_suffix(".bak").exists()
@@ -191,6 +209,15 @@ class WalletModel:
         """Make the backup (``wallet.bak`` by default) the wallet, once it opens with ``pin``, and unlock."""
         self.store = WalletStore.restore(backup or self.path.with_suffix(".bak"), self.path, pin)
         self.keys, self.corrupt = SoftwareKeys(self.store), False
+        self._changed()
+
+    def delete_everything(self, pin: str) -> None:
+        """Delete the wallet, its backup, its device key and its cached trust data, once ``pin`` proves it is
+        the holder (a wrong PIN counts as any other). Nothing can be recovered afterwards."""
+        store = WalletStore.open(self.path, pin)
+        store.delete_everything()
+        shutil.rmtree(self.folder / "trust", ignore_errors=True)
+        self.store, self.keys, self._showing, self.corrupt = None, None, None, False
         self._changed()
 
     def lock(self) -> None:
@@ -210,6 +237,18 @@ class WalletModel:
 
     def _records(self) -> dict[str, Any]:
         return self.unlocked_store().records
+
+    @contextlib.contextmanager
+    def _all_or_nothing(self) -> Iterator[None]:
+        """Changes to the records inside the block are kept only if it finishes: a failure half-way (the
+        network gone between two requests) leaves the wallet as it was, in memory and on disk."""
+        store = self.unlocked_store()
+        before = copy.deepcopy(store.records)
+        try:
+            yield
+        except BaseException:
+            store.records = before
+            raise
 
     # -------------------------------------------------------------------------------- credentials
     def _entries(self) -> list[dict[str, Any]]:
@@ -231,27 +270,32 @@ class WalletModel:
         trust = self._records().setdefault("trust", {})
         with self.http(issuer_url) as client:
             if issuer_url not in trust:
-                try:
+                with online("The issuer"):
                     trust[issuer_url] = client.get("/trust/operator.pem").raise_for_status().text
-                except httpx.HTTPError as exc:
-                    raise NetworkError(f"the issuer could not be reached: {exc}") from exc
             cache = TrustCache(self.folder / "trust", load_public_key(trust[issuer_url].encode()))
             return cache.refresh(f"{issuer_url}/trust/list", lambda url: client.get(url).raise_for_status().content)
 
     def add_from_offer(self, offer_uri: str, tx_code: str | None,
                        progress: Callable[[str], None] = lambda _: None) -> list[str]:
         """Redeem a credential offer: each offered credential, as mdoc and as SD-JWT VC when both are offered
-        (a batch of single-use ones for proofs of age)."""
+        (a batch of single-use ones for proofs of age). All or nothing: offline, or with the issuer failing,
+        a :class:`NetworkError` ("No connection. Try again when you are online.") and the wallet unchanged."""
         offer = CredentialOffer.from_uri(offer_uri)
+        with self._all_or_nothing(), online("The issuer"):
+            added = self._redeem(offer, offer_uri, tx_code, progress)
+            progress("Checking the issuer's trust list")
+            self._pin_trust(offer.credential_issuer)
+            self.unlocked_store().save()
+        self._changed()
+        return added
+
+    def _redeem(self, offer: CredentialOffer, offer_uri: str, tx_code: str | None,
+                progress: Callable[[str], None]) -> list[str]:
         issuer = offer.credential_issuer
         with self.http(issuer) as http:
             client = IssuerClient(issuer, http)
             progress("Getting an access token")
-            token = client.token(offer_uri, tx_code)
-            if token.status_code != 200:
-                raise DidlibError(token.json().get("error_description", "the issuer refused the code"),
-                                  code=token.json().get("error", "invalid_grant"))
-            access = token.json()["access_token"]
+            access = read_json(client.token(offer_uri, tx_code), "The issuer", "invalid_grant")["access_token"]
             added = []
             for config_id in offer.credential_configuration_ids:
                 if not config_id.endswith((".mdoc", ".sd-jwt")):
@@ -261,17 +305,13 @@ class WalletModel:
                 bound = self._bound_key(config_id)
                 key_ids = [bound] if bound else [self._keys().new_key() for _ in range(count)]
                 response = client.request(access, config_id, [self._keys().private_key(k) for k in key_ids])
-                if response.status_code != 200:
-                    raise DidlibError(response.json().get("error_description", "issuance failed"),
-                                      code=response.json().get("error", "issuance_failed"))
+                issued = read_json(response, "The issuer", "issuance_failed").get("credentials")
+                if not isinstance(issued, list) or len(issued) != len(key_ids):
+                    raise unreadable("The issuer")
                 batch = secrets.token_hex(4) if count > 1 else None
-                for key_id, item in zip(key_ids, response.json()["credentials"], strict=True):
+                for key_id, item in zip(key_ids, issued, strict=True):
                     self._add(issuer, config_id, item["credential"], key_id, batch)
                 added.append(config_id)
-        progress("Checking the issuer's trust list")
-        self._pin_trust(issuer)
-        self.unlocked_store().save()
-        self._changed()
         return added
 
     def _bound_key(self, config_id: str) -> str | None:
@@ -289,13 +329,10 @@ class WalletModel:
         licence = self._licence_entry()
         if licence is None:
             raise UsageError("add your driving licence first: the DBS check is bound to it", code="no_licence")
-        with self.http(issuer_url) as http:
+        with online("The issuer"), self.http(issuer_url) as http:
             response = IssuerClient(issuer_url, http).bind(kind, reference, self._credential(licence),
                                                            self._keys().private_key(licence["key_id"]))
-        if response.status_code != 200:
-            raise DidlibError(response.json().get("error_description", "refused"),
-                              code=response.json().get("error", "refused"))
-        return response.json()
+            return read_json(response, "The issuer", "refused")
 
     def cards(self) -> list[Card]:
         """One card per credential (per batch of proofs of age); its SD-JWT VC copies are counted on it."""
@@ -304,7 +341,7 @@ class WalletModel:
         for entry in self._entries():
             if "doctype" not in entry:
                 continue
-            group = entry["batch"] or entry["id"]
+            group = entry["config_id"] if entry["batch"] else entry["id"]  # every batch of a kind: one card
             if group in cards:
                 cards[group].unused += 0 if entry["used"] else 1
                 continue
@@ -315,7 +352,9 @@ class WalletModel:
             cards[group] = Card(entry["id"], credential.doctype, PROFILES[credential.doctype].title, name,
                                 elements.get("portrait"), common_name_of(signer).replace(" Document Signer", ""),
                                 credential.mso.valid_until, entry.get("status", "not checked"),
-                                0 if entry["used"] else 1, elements)
+                                0 if entry["used"] else 1, elements,
+                                lines=detail_lines(credential.doctype, credential.elements(),
+                                                   credential.mso.valid_until))
             by_kind[entry["config_id"].rsplit(".", 1)[0]] = cards[group]
         for entry in self._entries():
             card = by_kind.get(entry["config_id"].rsplit(".", 1)[0])
@@ -361,13 +400,51 @@ class WalletModel:
         """The proof of age left the screen: the next showing takes a new one."""
         self._showing = None
 
-    def share_identity(self) -> list[str]:
-        """Name and portrait from the licence as a one-way code, for someone doing a peer check."""
+    def _age_proofs(self, suffix: str = ".mdoc") -> list[dict[str, Any]]:
+        return [e for e in self._entries() if ".age." in e["config_id"] and e["config_id"].endswith(suffix)]
+
+    def proofs_left(self) -> int:
+        """Unused single-use proofs of age: how many more showings of "Prove my age" before new ones are needed."""
+        return sum(not e["used"] for e in self._age_proofs())
+
+    def needs_top_up(self) -> bool:
+        """Whether the wallet should fetch new proofs of age (:meth:`top_up`): it holds proofs of age, and
+        :data:`TOP_UP_AT` or fewer are left for the till (mdoc) or for websites (SD-JWT VC)."""
+        proofs = self._age_proofs()
+        return bool(proofs) and min(self.proofs_left(),
+                                    sum(not e["used"] for e in self._age_proofs(".sd-jwt"))) <= TOP_UP_AT
+
+    def top_up(self, progress: Callable[[str], None] = lambda _: None) -> int:
+        """Fetch a new batch of proofs of age when :meth:`needs_top_up` (call it off the UI thread when the
+        wallet is online, after a showing for one): the driving licence is presented to its issuer (device
+        signed, over the issuer's nonce, as for a DBS check) for an offer of proofs of age, which is redeemed
+        with a fresh key per proof. Returns how many new proofs the till can be shown (0: none were needed).
+        Offline: :class:`NetworkError`, and nothing changes; without a licence: ``no_licence``."""
+        if not self.needs_top_up():
+            return 0
+        licence = self._licence_entry()
+        if licence is None:
+            raise UsageError("new proofs of age come with your driving licence: add it first", code="no_licence")
+        progress("Asking for new proofs of age")
+        offer = self.request_bound(licence["issuer_url"], "age", self._credential(licence).elements()[NS_ISO]
+                                   .get("document_number", ""))
+        before = self.proofs_left()
+        self.add_from_offer(offer["credential_offer_uri"], offer.get("tx_code"), progress)
+        return self.proofs_left() - before
+
+    def share_identity(self, choices: Iterable[str] = ("name", "photo")) -> list[str]:
+        """A one-way code from the licence for someone doing a peer check (renting a room, sharing a car), with
+        what the holder picked of :data:`PEER_CHOICES`: ``name``, ``photo``, ``over_18``."""
+        picked = list(dict.fromkeys(choices))
+        unknown = [c for c in picked if c not in PEER_CHOICES]
+        if unknown or not picked:
+            raise UsageError(f"choose what to show from {', '.join(PEER_CHOICES)}", code="bad_choice")
         licence = self._licence_entry()
         if licence is None:
             raise UsageError("add your driving licence first", code="no_licence")
+        disclose = [element for choice in picked for element in PEER_CHOICES[choice]]
         return codes_for(make_oneway(self._credential(licence), self._keys().private_key(licence["key_id"]),
-                                     ["given_name", "family_name", "portrait"], now=self.clock()))
+                                     disclose, now=self.clock()))
 
     def _holdings(self) -> list[tuple[Credential, PrivateKey]]:
         seen: set[str] = set()
@@ -392,6 +469,27 @@ class WalletModel:
         return read_challenge(text, self._holdings(), readers, now=self.clock(),
                               require_entitlement=self.require_entitlement)
 
+    def consent(self, pending: PendingChallenge | PendingRequest | ParsedRequest) -> ConsentView:
+        """What the consent screen shows for any request the wallet answers (a verifier's challenge QR, an
+        ISO 18013-5 session's request, a website's OpenID4VP request): who asks and who vouches for them, which
+        credential answers, each element in plain words with whether they keep it and whether they may have it.
+        ``view.consent(ticked)`` gives the mapping :meth:`answer` and :meth:`ProximityShare.respond` take."""
+        if isinstance(pending, ParsedRequest):
+            return online_consent(pending, self._answering(pending))
+        return mdoc_consent(pending.reader, pending.documents)
+
+    def _answering(self, request: ParsedRequest) -> list[str]:
+        """The docTypes of the credentials that would answer an online request (nothing is sent): the wallet's
+        own choice among the query's options, as :meth:`answer_online` will make it."""
+        sd_jwts, mdocs, origin = self._online_sources()
+        try:
+            used = build_response(request, sd_jwts, mdocs, now=self.clock()).used
+        except DidlibError:
+            return []
+        kinds = {e["config_id"].rsplit(".", 1)[0]: e["doctype"] for e in self._entries() if "doctype" in e}
+        return list(dict.fromkeys(kinds[entry["config_id"].rsplit(".", 1)[0]] for credential, entry in origin
+                                  if any(credential is u for u in used)))
+
     @staticmethod
     def consent_warnings(reader: ReaderIdentity | None) -> list[str]:
         """What the consent screen shows in warning colours about who asks: the certificate's warnings and,
@@ -406,16 +504,15 @@ class WalletModel:
         """A website's ``openid4vp://`` link or QR: fetch its signed request and check who is asking."""
         client_id, request_uri = request_uri_parts(link)
         readers, _ = self._trust_data()
-        try:
-            with self.http(request_uri) as http, http.stream(
-                    "GET", request_uri, headers={"Accept": "application/oauth-authz-req+jwt"}) as response:
-                body = b""
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > MAX_REQUEST:  # stop reading: a request object is small
-                        break
-        except httpx.HTTPError as exc:
-            raise DidlibError(f"the website could not be reached: {exc}", code="unreachable") from exc
+        with online("The website"), self.http(request_uri) as http, http.stream(
+                "GET", request_uri, headers={"Accept": "application/oauth-authz-req+jwt"}) as response:
+            body = b""
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_REQUEST:  # stop reading: a request object is small
+                    break
+        if response.status_code >= 500:
+            raise NetworkError("The website is not working right now. Try again later.", code="server_error")
         if response.status_code != 200 or len(body) > MAX_REQUEST:
             raise DidlibError("the website did not hand out its request", code="no_request")
         return parse_request(body.decode("ascii", "replace").strip(), readers, client_id=client_id, now=self.clock(),
@@ -443,8 +540,11 @@ class WalletModel:
         self._answer_online(request, sent.append)
         return sent[0]
 
-    def _answer_online(self, request: ParsedRequest, send: Callable[[dict[str, Any]], None]) -> None:
-        entries = [  # per format, an unused proof of age first, then the licence, the DBS check, the training
+    def _online_sources(self) -> tuple[list[tuple[str, PrivateKey]], list[tuple[Credential, PrivateKey]],
+                                       list[tuple[str | Credential, dict[str, Any]]]]:
+        """What may answer a website: per format, an unused proof of age first, then the licence, the DBS
+        check, the training; with each credential's store entry."""
+        entries = [
             entry
             for suffix in (".sd-jwt", ".mdoc")
             for kind in (".age.", ".mdl.", ".dbs.", ".training.")
@@ -455,6 +555,10 @@ class WalletModel:
         sd_jwts = [(e["data"], key(e["key_id"])) for e in entries if e["config_id"].endswith(".sd-jwt")]
         mdocs = [(self._credential(e), key(e["key_id"])) for e in entries if e["config_id"].endswith(".mdoc")]
         origin = list(zip([c for c, _ in sd_jwts] + [c for c, _ in mdocs], entries, strict=True))
+        return sd_jwts, mdocs, origin
+
+    def _answer_online(self, request: ParsedRequest, send: Callable[[dict[str, Any]], None]) -> None:
+        sd_jwts, mdocs, origin = self._online_sources()
         try:
             answer = build_response(request, sd_jwts, mdocs, now=self.clock())
         except DidlibError as exc:  # nothing the holder may share answers it: the website hears access_denied
@@ -469,11 +573,10 @@ class WalletModel:
 
     def _post_online(self, request: ParsedRequest, form: Mapping[str, str]) -> None:
         uri = request.claims["response_uri"]
-        try:
-            with self.http(uri) as http:
-                response = http.post(uri, data=dict(form))
-        except httpx.HTTPError as exc:
-            raise DidlibError(f"the website could not be reached: {exc}", code="unreachable") from exc
+        with online("The website"), self.http(uri) as http:
+            response = http.post(uri, data=dict(form))
+        if response.status_code >= 500:
+            raise NetworkError("The website is not working right now. Try again later.", code="server_error")
         if response.status_code != 200:
             raise DidlibError("the website refused the answer", code="refused")
 
@@ -483,12 +586,15 @@ class WalletModel:
         again (a verifier could link the two showings). Credentials outside a batch are never marked used."""
         return next((e for e in entries if not e["used"]), None)
 
-    def start_proximity(self, host: str = "127.0.0.1", adapter: BleAdapter | None = None,
+    def start_proximity(self, host: str | None = None, adapter: BleAdapter | None = None,
                         no_adapter: str = "no Bluetooth adapter") -> ProximityShare:
-        """Share over an ISO 18013-5 session: an ``mdoc:`` engagement QR naming a local-network port and,
-        with a Bluetooth ``adapter`` (:func:`didlib.session.ble.connect.find_adapter`), BLE too."""
+        """Share over an ISO 18013-5 session: an ``mdoc:`` engagement QR naming a local-network address and
+        port and, with a Bluetooth ``adapter`` (:func:`didlib.session.ble.connect.find_adapter`), BLE too.
+        The address is the phone's own on its network (:func:`didlib.session.addresses.own_address`: a nearby
+        till can reach it), loopback only when it has no other; ``host`` names one instead."""
         readers, _ = self._trust_data()
-        return ProximityShare(self._holdings(), readers, host, self.require_entitlement, adapter, no_adapter)
+        return ProximityShare(self._holdings(), readers, host or own_address(), self.require_entitlement, adapter,
+                              no_adapter)
 
     def peer_check(self, texts: Iterable[str]) -> Verdict | None:
         """Check someone else's identity code (car sharing, room rental)."""
