@@ -26,7 +26,7 @@ from didlib.session import entitlement_extension
 from didlib.verifier import AgePolicy, VerifierEngine, VolunteerPolicy
 from issuer_service import process
 from wallet_app.model.issuance import OFFLINE, IssuerClient
-from wallet_app.model.store import WrongPin
+from wallet_app.model.store import WalletStore, WrongPin
 from wallet_app.model.wallet import WalletModel
 
 PIN = "246810"
@@ -407,3 +407,35 @@ def test_the_engagement_names_the_phones_own_address(wallet):
         assert method.address()[0] == own_address()
     finally:
         share.close()
+
+
+def test_backup_under_its_own_passphrase(tmp_path):
+    """The backup opens with its passphrase, not the PIN; restoring it sets a new PIN (a forgotten one)."""
+    model = WalletModel(tmp_path / "w")
+    model.setup(PIN, PIN)
+    model.unlocked_store().records["n"] = 1
+    model.unlocked_store().save()
+    backup = tmp_path / "exported.backup"
+    for passphrase, confirm, code in (("short", "short", "weak_passphrase"),
+                                      ("correct horse", "correct hose", "passphrase_mismatch")):
+        with pytest.raises(UsageError) as info:
+            model.export_backup(backup, passphrase, confirm)
+        assert info.value.code == code and not backup.exists()
+    model.export_backup(backup, "correct horse", "correct horse")
+    assert backup.stat().st_mode & 0o777 == 0o600 and json.loads(backup.read_text())["backup"] is True
+    with pytest.raises(WrongPin):
+        WalletStore.open(backup, PIN, provider=model.unlocked_store().provider)
+    model.unlocked_store().records["n"] = 2
+    model.unlocked_store().save()
+    model.lock()
+    exported = backup.read_bytes()
+    with pytest.raises(WrongPin):
+        model.import_backup(backup, "wrong horse", "135790", "135790")
+    assert backup.read_bytes() == exported, "the backup is only read"
+    with pytest.raises(UsageError):
+        model.import_backup(backup, "correct horse", "135790", "135791")
+    model.import_backup(backup, "correct horse", "135790", "135790")
+    assert model.unlocked_store().records["n"] == 1
+    model.lock()
+    model.unlock("135790")
+    assert model.unlocked_store().records["n"] == 1 and not (tmp_path / "w" / "import.tmp").exists()

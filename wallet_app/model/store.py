@@ -391,11 +391,15 @@ class WalletStore:
         nonce = secrets.token_bytes(12)
         self._header["wrapped"] = _b64(nonce + AESGCM(kek).encrypt(nonce, self._data_key, b"didlib-wallet-key"))
 
-    def save(self) -> None:
+    def _seal(self) -> None:
+        """Encrypt the records into the header, with no wrong PINs counted (the PIN was right)."""
         nonce = secrets.token_bytes(12)
         body = AESGCM(self._data_key).encrypt(nonce, json.dumps(self.records).encode(), b"didlib-wallet-data")
         self._header["data"] = _b64(nonce + body)
         self._header["tries"] = _Tries().as_json()
+
+    def save(self) -> None:
+        self._seal()
         self._write(self._header, keep_backup=True)
 
     def change_pin(self, old: str, new: str) -> None:
@@ -409,15 +413,36 @@ class WalletStore:
         """The encrypted file as it is (mode 600): useless without the PIN, and without this device's key."""
         write_private(destination, json.dumps(self._header).encode())
 
+    def export(self, destination: str | Path, passphrase: str) -> None:
+        """A backup file under its own ``passphrase`` (not the PIN): the records under a new data key, wrapped
+        as the wallet's is (scrypt, then this device's key provider), so it too opens only on this device. It
+        is a wallet file (``"backup": true`` tells the screens to ask for the passphrase); :meth:`restore`
+        with ``new_pin`` makes it the wallet again."""
+        header = {"v": VERSION, "kdf": {"n": self._header["kdf"]["n"], "salt": _b64(secrets.token_bytes(16))},
+                  "tries": _Tries().as_json(), "backup": True}
+        exported = WalletStore(Path(destination), header, AESGCM.generate_key(256), self.records, self.provider,
+                           self._clock)
+        exported._wrap(passphrase)
+        exported._seal()
+        exported._write(exported._header, keep_backup=False)
+
     @classmethod
     def restore(cls, backup: str | Path, path: str | Path, pin: str, *, clock: Clock = now,
-                provider: WrapKeyProvider | None = None) -> WalletStore:
-        """Check the backup opens with ``pin`` (and this wallet's key provider), then make it the wallet."""
+                provider: WrapKeyProvider | None = None, new_pin: str | None = None) -> WalletStore:
+        """Check the backup opens with ``pin`` (and this wallet's key provider), then make it the wallet; with
+        ``new_pin`` (an exported backup, opened with its passphrase as ``pin``) under that PIN from now on."""
         provider = provider or default_provider(Path(path))
+        if new_pin is not None:
+            check_pin(new_pin)
         opened = cls.open(backup, pin, clock=clock, provider=provider)
         opened.path = Path(path)
+        opened._header.pop("backup", None)
+        if new_pin is not None:
+            opened._header["kdf"]["salt"] = _b64(secrets.token_bytes(16))
+            opened._wrap(new_pin)
+            opened._seal()
         opened._write(opened._header, keep_backup=False)
-        return cls.open(path, pin, clock=clock, provider=provider)
+        return cls.open(path, new_pin or pin, clock=clock, provider=provider)
 
     def delete_everything(self) -> None:
         for file in (self.path, self.path.with_suffix(".bak")):

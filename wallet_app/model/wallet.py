@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import httpx
 
 from didlib.errors import DidlibError, NetworkError, UsageError
+from didlib.files import read_limited, write_private
 from didlib.keys import PrivateKey, generate_key, load_private_key, load_public_key, private_key_pem
 from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, DOCTYPE_TRAINING, Credential
 from didlib.mdoc.labels import detail_lines
@@ -53,11 +54,12 @@ from didlib.session.ble.connect import BleAdapter, BleHolder, holder_transport
 from didlib.trust import TrustStore
 from didlib.verifier import PeerPolicy, RefreshReport, TrustCache, TrustData, Verdict, VerifierEngine
 from wallet_app.model.issuance import IssuerClient, online, read_json, unreadable
-from wallet_app.model.store import CorruptStore, WalletStore, check_pin
+from wallet_app.model.store import MAX_FILE, CorruptStore, WalletStore, check_pin
 
 __all__ = ["WalletModel", "Card", "KeyProvider", "SoftwareKeys", "ProximityShare", "PEER_CHOICES"]
 
 BATCH = 5  # single-use proofs of age per request: verifiers cannot link two visits
+MIN_PASSPHRASE = 8  # characters of a backup passphrase
 TOP_UP_AT = 2  # proofs of age left when the wallet fetches a new batch by itself (when online)
 # What a holder may show someone doing a peer check, and the licence elements each choice discloses.
 PEER_CHOICES: dict[str, list[str]] = {"name": ["given_name", "family_name"], "photo": ["portrait"],
@@ -165,6 +167,9 @@ class WalletModel:
     # strict: refuse verifiers whose certificate does not state what they may ask for (by default the holder
     # is warned and decides)
     require_entitlement: bool = False
+    # the address the engagement names for the local-network transport: None is the phone's own on its network
+    # (didlib.session.addresses.own_address); tests that must stay on 127.0.0.1 set it
+    proximity_host: str | None = None
     _showing: dict[str, Any] | None = field(default=None, repr=False)  # the proof of age on screen now
 
     @property
@@ -218,6 +223,32 @@ class WalletModel:
         store.delete_everything()
         shutil.rmtree(self.folder / "trust", ignore_errors=True)
         self.store, self.keys, self._showing, self.corrupt = None, None, None, False
+        self._changed()
+
+    def export_backup(self, destination: Path, passphrase: str, confirm: str) -> None:
+        """Write a backup under a backup passphrase (entered twice, at least :data:`MIN_PASSPHRASE` characters;
+        not the PIN): it restores the wallet after the file is lost or damaged, or the PIN forgotten, on this
+        device only (its key provider is needed too: specs/wallet.md)."""
+        if len(passphrase) < MIN_PASSPHRASE:
+            raise UsageError(f"choose a backup passphrase of at least {MIN_PASSPHRASE} characters",
+                             code="weak_passphrase")
+        if confirm != passphrase:
+            raise UsageError("the two passphrases are not the same: enter it again", code="passphrase_mismatch")
+        self.unlocked_store().export(destination, passphrase)
+
+    def import_backup(self, source: Path, passphrase: str, pin: str, confirm: str) -> None:
+        """Make a backup from :meth:`export_backup` the wallet, opened with its passphrase, under a new PIN
+        (entered twice), and unlock it. The source is only read (a copy is opened, beside the wallet)."""
+        if confirm != pin:
+            raise UsageError("the two PINs are not the same: enter it again", code="pin_mismatch")
+        check_pin(pin)
+        copy_path = self.folder / "import.tmp"
+        try:
+            write_private(copy_path, read_limited(source, MAX_FILE, "backup", CorruptStore))
+            self.store = WalletStore.restore(copy_path, self.path, passphrase, new_pin=pin)
+        finally:
+            copy_path.unlink(missing_ok=True)
+        self.keys, self.corrupt, self._showing = SoftwareKeys(self.store), False, None
         self._changed()
 
     def lock(self) -> None:
@@ -591,10 +622,11 @@ class WalletModel:
         """Share over an ISO 18013-5 session: an ``mdoc:`` engagement QR naming a local-network address and
         port and, with a Bluetooth ``adapter`` (:func:`didlib.session.ble.connect.find_adapter`), BLE too.
         The address is the phone's own on its network (:func:`didlib.session.addresses.own_address`: a nearby
-        till can reach it), loopback only when it has no other; ``host`` names one instead."""
+        till can reach it), loopback only when it has no other; ``host`` (or :attr:`proximity_host`) names one
+        instead."""
         readers, _ = self._trust_data()
-        return ProximityShare(self._holdings(), readers, host or own_address(), self.require_entitlement, adapter,
-                              no_adapter)
+        return ProximityShare(self._holdings(), readers, host or self.proximity_host or own_address(),
+                              self.require_entitlement, adapter, no_adapter)
 
     def peer_check(self, texts: Iterable[str]) -> Verdict | None:
         """Check someone else's identity code (car sharing, room rental)."""
