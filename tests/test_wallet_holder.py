@@ -439,3 +439,45 @@ def test_backup_under_its_own_passphrase(tmp_path):
     model.lock()
     model.unlock("135790")
     assert model.unlocked_store().records["n"] == 1 and not (tmp_path / "w" / "import.tmp").exists()
+
+
+def test_answering_a_verifier_spends_the_proof_it_showed(issuer, issuer_data, tmp_path):
+    """A challenge answered with a proof of age, or a session with a till, is a showing: that proof is spent and
+    the next answer comes from another (a verifier could link two answers from one proof); declining or
+    sharing only from the licence spends none."""
+    from didlib.session import ReaderSession, TcpTransport, run_reader
+
+    model, _ = new_wallet(tmp_path, issuer)
+    shop = PkiDir(issuer_data / "pki" / "dvla")
+    _, data = model._trust_data()
+    engine = VerifierEngine(AgePolicy(18), data, reader_key=shop.key("reader"),
+                            reader_chain=[shop.certificate("reader")])
+    for _ in range(2):
+        pending = model.read_request(engine.start_challenge())
+        verdict = [engine.scan(t) for t in model.answer(pending, model.consent(pending).consent())][-1]
+        assert verdict.decision == "accept"
+    assert model.proofs_left() == 3 and spent(model) == 2
+    model.read_request(engine.start_challenge())  # scanned, then declined: nothing shown
+    assert model.proofs_left() == 3
+
+    share = model.start_proximity("127.0.0.1")
+    reader = ReaderSession(share.uri, {DOCTYPE_AGE: {NS_AGE: {"age_over_18": False}}}, trust=data.issuers,
+                           reader_key=shop.key("reader"), reader_chain=[shop.certificate("reader")])
+    outcome = {}
+
+    def till() -> None:
+        (method,) = reader.engagement.retrieval_methods
+        transport = TcpTransport.connect(*method.address())
+        outcome["result"] = run_reader(reader, transport)
+        transport.close()
+
+    thread = threading.Thread(target=till)
+    thread.start()
+    share.respond(model.consent(share.wait_for_request(timeout=10)).consent())
+    thread.join(10)
+    assert outcome["result"].valid and model.proofs_left() == 2
+    used = [e["key_id"] for e in model._entries() if e.get("doctype") == DOCTYPE_AGE and e["used"]]
+    assert len(set(used)) == 3, "three showings, three proofs"
+    reopened = WalletModel(model.folder)
+    reopened.unlock(PIN)
+    assert reopened.proofs_left() == 2, "saved"

@@ -460,7 +460,9 @@ def test_share_over_an_iso_session_on_the_local_network(wallet, issuer_data):
 
 
 def _till(wallet, issuer_data) -> VerifierEngine:
-    """An age-check till with the issuer's shop reader certificate and the wallet's trust data."""
+    """An age-check till with the issuer's shop reader certificate and the wallet's trust data (and proofs of age
+    in the wallet: each answer spends one)."""
+    wallet.top_up()
     shop = PkiDir(issuer_data / "pki" / "dvla")
     _, data = wallet._trust_data()
     return VerifierEngine(AgePolicy(18), data, reader_key=shop.key("reader"), reader_chain=[shop.certificate("reader")])

@@ -115,7 +115,8 @@ class ProximityShare:
 
     def __init__(self, holdings: list[tuple[Credential, PrivateKey]], reader_trust: TrustStore, host: str,
                  require_entitlement: bool = False, adapter: BleAdapter | None = None,
-                 no_adapter: str = "no Bluetooth adapter") -> None:
+                 no_adapter: str = "no Bluetooth adapter",
+                 on_shared: Callable[[Mapping[str, Mapping[str, list[str]]]], None] = lambda _: None) -> None:
         self._listener = TcpListener(host)
         self._ble = BleHolder(adapter) if adapter is not None else None
         methods = [RetrievalMethod.local_network(self._listener.host, self._listener.port)]
@@ -124,6 +125,7 @@ class ProximityShare:
         self.uri = self.session.qr_uri()
         self.bluetooth = "Bluetooth and local network" if self._ble else f"local network only ({no_adapter})"
         self._transport: TcpTransport | BleChannel | None = None
+        self._on_shared = on_shared  # told what was sent (the wallet spends the single-use proofs that answered)
 
     def wait_for_request(self, timeout: float = 120) -> PendingRequest:
         self._transport = holder_transport(self.session.engagement, ble=self._ble, listener=self._listener,
@@ -136,8 +138,9 @@ class ProximityShare:
 
     def respond(self, consent: Mapping[str, Mapping[str, Iterable[str]]]) -> None:
         assert self._transport is not None
-        self._transport.send(self.session.respond({d: {ns: list(e) for ns, e in spaces.items()}
-                                                   for d, spaces in consent.items()}))
+        agreed = {d: {ns: list(e) for ns, e in spaces.items()} for d, spaces in consent.items()}
+        self._transport.send(self.session.respond(agreed))
+        self._on_shared(agreed)
         with contextlib.suppress(DidlibError):  # the reader's goodbye
             self.session.receive_followup(self._transport.receive(10))
         self.close()
@@ -477,15 +480,29 @@ class WalletModel:
         return codes_for(make_oneway(self._credential(licence), self._keys().private_key(licence["key_id"]),
                                      disclose, now=self.clock()))
 
-    def _holdings(self) -> list[tuple[Credential, PrivateKey]]:
+    def _holding_entries(self) -> list[dict[str, Any]]:
+        """The mdoc that answers for each docType: the first unused one (of a batch of proofs of age)."""
         seen: set[str] = set()
         out = []
         for entry in self._entries():
             doctype = entry.get("doctype")
             if doctype and doctype not in seen and not entry["used"]:
                 seen.add(doctype)
-                out.append((self._credential(entry), self._keys().private_key(entry["key_id"])))
+                out.append(entry)
         return out
+
+    def _holdings(self, entries: list[dict[str, Any]] | None = None) -> list[tuple[Credential, PrivateKey]]:
+        return [(self._credential(e), self._keys().private_key(e["key_id"]))
+                for e in (self._holding_entries() if entries is None else entries)]
+
+    def _spend(self, entries: list[dict[str, Any]], consent: Mapping[str, Mapping[str, list[str]]]) -> None:
+        """The single-use credentials (of a batch) that answered a verifier are spent: never shown again."""
+        shared = {doctype for doctype, spaces in consent.items() if any(spaces.values())}
+        for entry in entries:
+            if entry["batch"] and entry["doctype"] in shared:
+                entry["used"] = True
+        self.unlocked_store().save()
+        self._changed()
 
     def _trust_data(self) -> tuple[TrustStore, TrustData]:
         trust = self._records().get("trust", {})
@@ -529,7 +546,11 @@ class WalletModel:
 
     def answer(self, pending: PendingChallenge, consent: Mapping[str, Mapping[str, Iterable[str]]]) -> list[str]:
         """The response QR text(s), with only what the holder ticked (and never beyond the entitlement)."""
-        return codes_for(answer_challenge(pending, self._holdings(), consent))
+        entries = self._holding_entries()
+        agreed = {d: {ns: list(e) for ns, e in spaces.items()} for d, spaces in consent.items()}
+        codes = codes_for(answer_challenge(pending, self._holdings(entries), agreed))
+        self._spend(entries, agreed)
+        return codes
 
     def open_online_request(self, link: str) -> ParsedRequest:
         """A website's ``openid4vp://`` link or QR: fetch its signed request and check who is asking."""
@@ -625,8 +646,10 @@ class WalletModel:
         till can reach it), loopback only when it has no other; ``host`` (or :attr:`proximity_host`) names one
         instead."""
         readers, _ = self._trust_data()
-        return ProximityShare(self._holdings(), readers, host or self.proximity_host or own_address(),
-                              self.require_entitlement, adapter, no_adapter)
+        entries = self._holding_entries()
+        return ProximityShare(self._holdings(entries), readers, host or self.proximity_host or own_address(),
+                              self.require_entitlement, adapter, no_adapter,
+                              on_shared=lambda consent: self._spend(entries, consent))
 
     def peer_check(self, texts: Iterable[str]) -> Verdict | None:
         """Check someone else's identity code (car sharing, room rental)."""
