@@ -481,3 +481,32 @@ def test_answering_a_verifier_spends_the_proof_it_showed(issuer, issuer_data, tm
     reopened = WalletModel(model.folder)
     reopened.unlock(PIN)
     assert reopened.proofs_left() == 2, "saved"
+
+
+def test_a_till_and_the_wallet_in_two_processes(issuer, issuer_data, tmp_path):
+    """The wallet model in its own process shares over an ISO 18013-5 session on loopback; a till's engine in
+    this one reads the engagement, runs the session as the reader and reaches a verdict."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    model, _ = new_wallet(tmp_path, issuer)
+    _, data = model._trust_data()
+    model.lock()
+    shop = PkiDir(issuer_data / "pki" / "dvla")
+    engine = VerifierEngine(AgePolicy(18), data, reader_key=shop.key("reader"),
+                            reader_chain=[shop.certificate("reader")])
+    phone = subprocess.Popen([sys.executable, str(ROOT / "tests" / "wallet_phone.py"), str(tmp_path), PIN],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        uri = phone.stdout.readline().strip()
+        assert uri.startswith("mdoc:"), phone.stderr.read()
+        verdict, note = engine.read_engagement(uri, timeout=30)
+        out, err = phone.communicate(timeout=30)
+    finally:
+        phone.kill()
+    assert verdict.decision == "accept" and verdict.headline == "OVER 18" and note == "local network", verdict
+    consent, left = (json.loads(line) for line in out.splitlines())
+    assert consent["asker"] == "Example Shop (checked by DVLA Reader CA)" and consent["credential"] == "Proof of age"
+    assert left == {"proofs_left": 4}, err
