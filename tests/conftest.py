@@ -4,9 +4,14 @@ holder keys and issued credentials."""
 from __future__ import annotations
 
 import datetime as dt
+import http.server
 import json
 import os
+import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -127,3 +132,54 @@ def new_wallet(folder: Path, issuer: str, progress=lambda _: None):
     offer = IssuerClient(issuer).identify(driver_number(SAMPLE_DRIVER), SAMPLE_DRIVER.birth_date.isoformat(),
                                           SAMPLE_DRIVER.postcode)
     return model, model.add_from_offer(offer["credential_offer_uri"], offer["tx_code"], progress)
+
+
+@pytest.fixture
+def closed_port() -> str:
+    """A URL on 127.0.0.1 where nothing listens (a port that was free a moment ago)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+class _Failing(http.server.BaseHTTPRequestHandler):
+    def _fail(self) -> None:
+        self.send_response(500)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", "21")
+        self.end_headers()
+        self.wfile.write(b"Internal Server Error")
+
+    do_GET = do_POST = _fail
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server_500() -> Iterator[str]:
+    """A real HTTP server on a free port of 127.0.0.1 that answers every GET and POST with 500."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def till_in_thread(reader: Any) -> tuple[threading.Thread, dict[str, Any]]:
+    """A till: ``reader`` (a ReaderSession) connects to its engagement's local-network address and runs the
+    session in a thread; ``outcome["result"]`` holds the result once the thread is joined."""
+    from didlib.session import TcpTransport, run_reader
+
+    outcome: dict[str, Any] = {}
+
+    def till() -> None:
+        (method,) = reader.engagement.retrieval_methods
+        transport = TcpTransport.connect(*method.address())
+        outcome["result"] = run_reader(reader, transport)
+        transport.close()
+
+    thread = threading.Thread(target=till)
+    thread.start()
+    return thread, outcome

@@ -5,11 +5,7 @@ is kept and its age said. Real sockets and real servers, no mocks."""
 from __future__ import annotations
 
 import datetime as dt
-import http.server
-import socket
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -29,36 +25,6 @@ ROOT = Path(__file__).resolve().parent.parent
 def fetch(url: str) -> bytes:
     """What the apps pass to TrustCache.refresh."""
     return httpx.get(url, timeout=5).raise_for_status().content
-
-
-@pytest.fixture
-def closed_port() -> str:
-    """A URL on 127.0.0.1 where nothing listens (a port that was free a moment ago)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
-
-
-class _Broken(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(500)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def server_500() -> Iterator[str]:
-    """A real HTTP server on a free port that answers every request with 500."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Broken)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture(params=["closed_port", "server_500"])

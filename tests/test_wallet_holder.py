@@ -5,16 +5,12 @@ network, safe PIN handling, peer checks both ways, and the engagement's address.
 from __future__ import annotations
 
 import datetime as dt
-import http.server
 import json
-import socket
-import threading
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from conftest import new_wallet
+from conftest import new_wallet, till_in_thread
 from didlib.errors import DidlibError, NetworkError, UsageError
 from didlib.keys import generate_key
 from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_MDL
@@ -49,39 +45,6 @@ def issuer(issuer_data):
 def wallet(issuer, tmp_path_factory):
     model, _ = new_wallet(tmp_path_factory.mktemp("wallet"), issuer)
     return model
-
-
-@pytest.fixture
-def closed_port() -> str:
-    """A URL on 127.0.0.1 where nothing listens (a port that was free a moment ago)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
-
-
-class _Failing(http.server.BaseHTTPRequestHandler):
-    def _fail(self) -> None:
-        self.send_response(500)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", "21")
-        self.end_headers()
-        self.wfile.write(b"Internal Server Error")
-
-    do_GET = do_POST = _fail
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def server_500() -> Iterator[str]:
-    """A real HTTP server on a free port of 127.0.0.1 answering every GET and POST with 500."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture(params=["closed_port", "server_500"])
@@ -141,23 +104,14 @@ def test_consent_for_a_challenge_says_who_what_and_what_they_keep(wallet, issuer
 def test_consent_for_a_proximity_request_and_answer(wallet, issuer_data):
     """The ISO 18013-5 session's request (intentToRetain on the age statement), answered from the view's
     mapping; the reader gets what was ticked."""
-    from didlib.session import ReaderSession, TcpTransport, run_reader
+    from didlib.session import ReaderSession
 
     share = wallet.start_proximity("127.0.0.1")
     shop = PkiDir(issuer_data / "pki" / "dvla")
     _, data = wallet._trust_data()
     reader = ReaderSession(share.uri, {DOCTYPE_AGE: {NS_AGE: {"age_over_18": True, "portrait": False}}},
                            trust=data.issuers, reader_key=shop.key("reader"), reader_chain=[shop.certificate("reader")])
-    outcome = {}
-
-    def till() -> None:
-        (method,) = reader.engagement.retrieval_methods
-        transport = TcpTransport.connect(*method.address())
-        outcome["result"] = run_reader(reader, transport)
-        transport.close()
-
-    thread = threading.Thread(target=till)
-    thread.start()
+    thread, outcome = till_in_thread(reader)
     view = wallet.consent(share.wait_for_request(timeout=10))
     assert view.asker == "Example Shop (checked by DVLA Reader CA)" and view.credential == "Proof of age"
     assert [(i.phrase, i.kept, i.allowed) for i in view.items] == [("that you are over 18", True, True),
@@ -445,7 +399,7 @@ def test_answering_a_verifier_spends_the_proof_it_showed(issuer, issuer_data, tm
     """A challenge answered with a proof of age, or a session with a till, is a showing: that proof is spent and
     the next answer comes from another (a verifier could link two answers from one proof); declining or
     sharing only from the licence spends none."""
-    from didlib.session import ReaderSession, TcpTransport, run_reader
+    from didlib.session import ReaderSession
 
     model, _ = new_wallet(tmp_path, issuer)
     shop = PkiDir(issuer_data / "pki" / "dvla")
@@ -463,16 +417,7 @@ def test_answering_a_verifier_spends_the_proof_it_showed(issuer, issuer_data, tm
     share = model.start_proximity("127.0.0.1")
     reader = ReaderSession(share.uri, {DOCTYPE_AGE: {NS_AGE: {"age_over_18": False}}}, trust=data.issuers,
                            reader_key=shop.key("reader"), reader_chain=[shop.certificate("reader")])
-    outcome = {}
-
-    def till() -> None:
-        (method,) = reader.engagement.retrieval_methods
-        transport = TcpTransport.connect(*method.address())
-        outcome["result"] = run_reader(reader, transport)
-        transport.close()
-
-    thread = threading.Thread(target=till)
-    thread.start()
+    thread, outcome = till_in_thread(reader)
     share.respond(model.consent(share.wait_for_request(timeout=10)).consent())
     thread.join(10)
     assert outcome["result"].valid and model.proofs_left() == 2

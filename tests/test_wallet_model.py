@@ -10,7 +10,7 @@ import shutil
 import httpx
 import pytest
 
-from conftest import new_wallet
+from conftest import new_wallet, till_in_thread
 from didlib.errors import ReaderNotAuthorised, UnsupportedError, UsageError
 from didlib.keys import generate_key
 from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL
@@ -429,11 +429,9 @@ def test_locked_wallet_refuses(wallet, tmp_path):
 
 def test_share_over_an_iso_session_on_the_local_network(wallet, issuer_data):
     """The wallet shows an mdoc: engagement naming a TCP port; a shop's reader connects and asks."""
-    import threading
-
     from didlib.mdoc import DOCTYPE_AGE
     from didlib.mdoc.registry import NS_AGE
-    from didlib.session import ReaderSession, TcpTransport, run_reader
+    from didlib.session import ReaderSession
 
     share = wallet.start_proximity("127.0.0.1")
     assert share.uri.startswith("mdoc:")
@@ -441,16 +439,7 @@ def test_share_over_an_iso_session_on_the_local_network(wallet, issuer_data):
     _, data = wallet._trust_data()
     reader = ReaderSession(share.uri, {DOCTYPE_AGE: {NS_AGE: {"age_over_18": False, "portrait": False}}},
                            trust=data.issuers, reader_key=shop.key("reader"), reader_chain=[shop.certificate("reader")])
-    outcome = {}
-
-    def till():
-        (method,) = reader.engagement.retrieval_methods
-        transport = TcpTransport.connect(*method.address())
-        outcome["result"] = run_reader(reader, transport)
-        transport.close()
-
-    thread = threading.Thread(target=till)
-    thread.start()
+    thread, outcome = till_in_thread(reader)
     pending = share.wait_for_request(timeout=10)
     assert pending.reader.name == "Example Shop"
     share.respond({DOCTYPE_AGE: {NS_AGE: ["age_over_18"]}})  # the holder unticked the portrait
