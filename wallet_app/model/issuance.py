@@ -30,9 +30,14 @@ def online(who: str) -> Iterator[None]:
     try:
         yield
     except httpx.HTTPStatusError as exc:
-        raise NetworkError(f"{who} is not working right now. Try again later.", code="server_error") from exc
+        raise failing(who) from exc
     except httpx.HTTPError as exc:  # refused, reset, DNS, timeouts, a broken stream
         raise NetworkError(OFFLINE, code="unreachable") from exc
+
+
+def failing(who: str) -> NetworkError:
+    """The server answered with an error status: not the holder's doing, and maybe over soon."""
+    return NetworkError(f"{who} is not working right now. Try again later.", code="server_error")
 
 
 def unreadable(who: str) -> NetworkError:
@@ -45,7 +50,7 @@ def read_json(response: httpx.Response, who: str, refused: str) -> dict[str, Any
     :class:`NetworkError`; a refusal is a :class:`DidlibError` with the server's OAuth ``error`` code and
     description (``refused`` when it gives none)."""
     if response.status_code >= 500:
-        raise NetworkError(f"{who} is not working right now. Try again later.", code="server_error")
+        raise failing(who)
     try:
         body = response.json()
     except ValueError:

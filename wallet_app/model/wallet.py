@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from didlib.errors import DidlibError, NetworkError, UsageError
+from didlib.errors import DidlibError, UsageError
 from didlib.files import read_limited, write_private
 from didlib.keys import PrivateKey, generate_key, load_private_key, load_public_key, private_key_pem
 from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, DOCTYPE_TRAINING, Credential
@@ -53,7 +53,7 @@ from didlib.session.ble import BleChannel
 from didlib.session.ble.connect import BleAdapter, BleHolder, holder_transport
 from didlib.trust import TrustStore
 from didlib.verifier import PeerPolicy, RefreshReport, TrustCache, TrustData, Verdict, VerifierEngine
-from wallet_app.model.issuance import IssuerClient, online, read_json, unreadable
+from wallet_app.model.issuance import IssuerClient, failing, online, read_json, unreadable
 from wallet_app.model.store import MAX_FILE, CorruptStore, WalletStore, check_pin
 
 __all__ = ["WalletModel", "Card", "KeyProvider", "SoftwareKeys", "ProximityShare", "PEER_CHOICES"]
@@ -340,7 +340,8 @@ class WalletModel:
                 key_ids = [bound] if bound else [self._keys().new_key() for _ in range(count)]
                 response = client.request(access, config_id, [self._keys().private_key(k) for k in key_ids])
                 issued = read_json(response, "The issuer", "issuance_failed").get("credentials")
-                if not isinstance(issued, list) or len(issued) != len(key_ids):
+                if not isinstance(issued, list) or len(issued) != len(key_ids) or not all(
+                        isinstance(item, dict) and isinstance(item.get("credential"), str) for item in issued):
                     raise unreadable("The issuer")
                 batch = secrets.token_hex(4) if count > 1 else None
                 for key_id, item in zip(key_ids, issued, strict=True):
@@ -535,8 +536,9 @@ class WalletModel:
         except DidlibError:
             return []
         kinds = {e["config_id"].rsplit(".", 1)[0]: e["doctype"] for e in self._entries() if "doctype" in e}
-        return list(dict.fromkeys(kinds[entry["config_id"].rsplit(".", 1)[0]] for credential, entry in origin
-                                  if any(credential is u for u in used)))
+        answering = (kinds.get(entry["config_id"].rsplit(".", 1)[0]) for credential, entry in origin
+                     if any(credential is u for u in used))
+        return list(dict.fromkeys(d for d in answering if d is not None))
 
     @staticmethod
     def consent_warnings(reader: ReaderIdentity | None) -> list[str]:
@@ -564,7 +566,7 @@ class WalletModel:
                 if len(body) > MAX_REQUEST:  # stop reading: a request object is small
                     break
         if response.status_code >= 500:
-            raise NetworkError("The website is not working right now. Try again later.", code="server_error")
+            raise failing("The website")
         if response.status_code != 200 or len(body) > MAX_REQUEST:
             raise DidlibError("the website did not hand out its request", code="no_request")
         return parse_request(body.decode("ascii", "replace").strip(), readers, client_id=client_id, now=self.clock(),
@@ -628,7 +630,7 @@ class WalletModel:
         with online("The website"), self.http(uri) as http:
             response = http.post(uri, data=dict(form))
         if response.status_code >= 500:
-            raise NetworkError("The website is not working right now. Try again later.", code="server_error")
+            raise failing("The website")
         if response.status_code != 200:
             raise DidlibError("the website refused the answer", code="refused")
 
