@@ -270,6 +270,9 @@ def test_an_answer_to_a_website_gone_offline_spends_nothing(wallet, issuer_data,
 def test_setting_the_pin_twice(tmp_path):
     model = WalletModel(tmp_path)
     with pytest.raises(UsageError) as info:
+        model.tries_left()
+    assert info.value.code == "no_wallet"
+    with pytest.raises(UsageError) as info:
         model.setup("246810", "246801")
     assert info.value.code == "pin_mismatch" and not model.has_wallet()
     for weak in ("12345", "12345a", "\uff11\uff12\uff13\uff14\uff15\uff16", "²²²²²²", "1" * 65, ""):

@@ -207,6 +207,8 @@ class WalletModel:
 
     def tries_left(self) -> int:
         """Wrong PINs still allowed before the wallet makes the holder wait (three in all, then growing waits)."""
+        if not self.has_wallet():
+            raise UsageError("there is no wallet yet: choose a PIN", code="no_wallet")
         return WalletStore.tries_left(self.path)
 
     def can_restore(self) -> bool:
