@@ -138,6 +138,10 @@ def test_consent_for_a_website(wallet, issuer_data):
     assert view.credential == "Proof of age" and not view.choosable
     assert [(i.label, i.kept, i.allowed) for i in view.items] == [("Over 18", False, True)]
     assert view.sentence().endswith("wants to know: that you are over 18") and view.keeps_line() == ""
+    unsigned = {"protocol": "openid4vp-v1-unsigned",
+                "data": request.dc_api_requests()[0]["data"] | {"client_id": "x509_san_dns:elsewhere"}}
+    view = wallet.consent(wallet.open_dc_api_request(unsigned, "https://anywhere.example"))
+    assert view.asker == "https://anywhere.example" and view.warnings == [], "no certificate: the origin only"
 
 
 # ------------------------------------------------------------------------------------ 3: proofs of age
