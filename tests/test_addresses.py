@@ -6,6 +6,7 @@ import ipaddress
 
 import pytest
 
+from didlib.session import addresses
 from didlib.session.addresses import LOOPBACK, choose_address, interface_addresses, own_address
 
 PHONE = [("lo", "127.0.0.1"), ("rmnet_data0", "10.148.12.9"), ("dummy0", "fe80::1"), ("wlan0", "fe80::a1b2"),
@@ -36,3 +37,18 @@ def test_this_machines_interfaces_are_read():
     assert all(isinstance(name, str) and ipaddress.ip_address(address.split("%")[0]) for name, address in pairs)
     assert ipaddress.ip_address(own_address())
     assert own_address() == choose_address(pairs)
+
+
+def test_without_interface_listing_the_route_out_is_used(monkeypatch):
+    """Android 10 and later refuse apps the interface list and /proc/net: the source address of the route out
+    stands in (asking the routing table sends nothing)."""
+    def refused() -> list[tuple[int, str]]:
+        raise PermissionError("interface listing not allowed")
+
+    real_path = addresses.Path
+    monkeypatch.setattr(addresses.socket, "if_nameindex", refused)
+    monkeypatch.setattr(addresses, "Path", lambda _: real_path("/nonexistent/if_inet6"))
+    routed = addresses.route_address()
+    if routed is None:
+        pytest.skip("this machine has no route out")
+    assert interface_addresses() == [("", routed)] and own_address() == routed

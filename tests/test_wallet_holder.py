@@ -313,6 +313,14 @@ def test_delete_everything_needs_the_pin(tmp_path):
     model.delete_everything(PIN)
     assert not any(f.exists() for f in files) and not (tmp_path / "trust").exists()
     assert not model.has_wallet() and model.store is None
+    model.setup(PIN, PIN)
+    model.unlocked_store().save()
+    model.lock()
+    model.path.write_text("{")  # damaged: the PIN is proven on the backup
+    with pytest.raises(WrongPin):
+        model.delete_everything("000000")
+    model.delete_everything(PIN)
+    assert not any(f.exists() for f in files)
 
 
 # ---------------------------------------------------------------------------------------- 6: peer checks

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["choose_address", "interface_addresses", "own_address", "LOOPBACK"]
+__all__ = ["choose_address", "interface_addresses", "own_address", "route_address", "LOOPBACK"]
 
 LOOPBACK = "127.0.0.1"
 # Interfaces another device on the same network can reach the phone on: Wi-Fi (wlan0, wlp2s0, wl*), the
@@ -59,12 +59,13 @@ def choose_address(interfaces: Iterable[tuple[str, str]]) -> str:
 def interface_addresses() -> list[tuple[str, str]]:
     """This device's ``(interface, address)`` pairs: on Linux and Android each interface's IPv4 address
     (``SIOCGIFADDR``) and its IPv6 addresses (``/proc/net/if_inet6``); elsewhere what the host name resolves
-    to. No packet is sent."""
+    to. Where that gives nothing usable (Android 10 and later keep ``/proc/net`` and interface listing from
+    apps), the source address of the route out (:func:`route_address`), named ``""``. No packet is sent."""
     pairs: list[tuple[str, str]] = []
     if sys.platform.startswith("linux"):
         import fcntl
 
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock, contextlib.suppress(OSError):
             for _, name in socket.if_nameindex():
                 with contextlib.suppress(OSError):
                     request = struct.pack("256s", name.encode()[:15])
@@ -75,11 +76,27 @@ def interface_addresses() -> list[tuple[str, str]]:
                 fields = line.split()
                 if len(fields) == 6 and len(fields[0]) == 32:
                     pairs.append((fields[5], str(ipaddress.IPv6Address(bytes.fromhex(fields[0])))))
-        return pairs
-    with contextlib.suppress(OSError):
-        for info in socket.getaddrinfo(socket.gethostname(), None, proto=socket.IPPROTO_TCP):
-            pairs.append(("", str(info[4][0])))
+    else:
+        with contextlib.suppress(OSError):
+            for info in socket.getaddrinfo(socket.gethostname(), None, proto=socket.IPPROTO_TCP):
+                pairs.append(("", str(info[4][0])))
+    if choose_address(pairs) == LOOPBACK:
+        routed = route_address()
+        if routed is not None:
+            pairs.append(("", routed))
     return pairs
+
+
+def route_address() -> str | None:
+    """The address this device would send from to a non-local destination (a UDP socket's ``connect`` only
+    asks the routing table: nothing is sent), or None without a route. The destination is TEST-NET-1
+    (RFC 5737), which nothing answers."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(("192.0.2.1", 9))
+            return str(sock.getsockname()[0])
+        except OSError:
+            return None
 
 
 def own_address() -> str:

@@ -223,8 +223,15 @@ class WalletModel:
 
     def delete_everything(self, pin: str) -> None:
         """Delete the wallet, its backup, its device key and its cached trust data, once ``pin`` proves it is
-        the holder (a wrong PIN counts as any other). Nothing can be recovered afterwards."""
-        store = WalletStore.open(self.path, pin)
+        the holder (a wrong PIN counts as any other; with the wallet file damaged, the backup proves it). Nothing
+        can be recovered afterwards."""
+        try:
+            store = WalletStore.open(self.path, pin)
+        except CorruptStore:
+            if not self.path.with_suffix(".bak").exists():
+                raise
+            store = WalletStore.open(self.path.with_suffix(".bak"), pin)
+            store.path = self.path
         store.delete_everything()
         shutil.rmtree(self.folder / "trust", ignore_errors=True)
         self.store, self.keys, self._showing, self.corrupt = None, None, None, False
