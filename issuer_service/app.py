@@ -315,7 +315,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/{issuer}/bind")
     def bind(issuer: str, body: Binding, request: Request, svc: Svc, qr: bool = False) -> dict[str, Any]:
-        """DBS and training: present the driving licence (over a binding nonce) to get an offer bound to it."""
+        """DBS and training: present the driving licence (over a binding nonce) to get an offer bound to it;
+        ``age``: to get new single-use proofs of age (a wallet's top-up)."""
         svc.check_rate(client(request), "binding")
         return svc.bind_offer(issuer, body.reference, body.device_response, body.nonce).as_json(qr)
 
