@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 
 import httpx
 import pytest
@@ -52,9 +53,10 @@ def dead(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue(request.param))
 
 
-def snapshot(model: WalletModel) -> tuple[str, bytes]:
-    """The records in memory and the wallet file on disk."""
-    return json.dumps(model.unlocked_store().records, sort_keys=True), model.path.read_bytes()
+def snapshot(model: WalletModel) -> tuple[str, str]:
+    """The records in memory and those in the wallet file on disk (under :data:`PIN`)."""
+    on_disk = WalletStore.open(model.path, PIN, provider=model.unlocked_store().provider).records
+    return json.dumps(model.unlocked_store().records, sort_keys=True), json.dumps(on_disk, sort_keys=True)
 
 
 def spent(model: WalletModel) -> int:
@@ -470,3 +472,44 @@ def test_a_till_and_the_wallet_in_two_processes(issuer, issuer_data, tmp_path):
     consent, left = (json.loads(line) for line in out.splitlines())
     assert consent["asker"] == "Example Shop (checked by DVLA Reader CA)" and consent["credential"] == "Proof of age"
     assert left == {"proofs_left": 4}, err
+
+
+def test_a_failed_top_up_keeps_what_the_holder_did_meanwhile(issuer, tmp_path):
+    """The top-up runs in the background; a proof shown while it waits on the issuer stays spent when the
+    connection then drops (putting the records back as they were would make it showable again)."""
+
+    class Stalling(httpx.HTTPTransport):
+        waiting, release = threading.Event(), threading.Event()
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path == "/credential":
+                Stalling.waiting.set()
+                Stalling.release.wait(20)
+                raise httpx.ReadTimeout("the issuer stopped answering", request=request)
+            return super().handle_request(request)
+
+    model, _ = new_wallet(tmp_path, issuer)
+    for _ in range(3):
+        model.prove_age(18)
+        model.end_showing()
+    model.http = lambda base: httpx.Client(base_url=base, timeout=30, transport=Stalling())
+    failure = {}
+
+    def top_up() -> None:
+        try:
+            model.top_up()
+        except NetworkError as exc:
+            failure["error"] = exc
+
+    background = threading.Thread(target=top_up)
+    background.start()
+    assert Stalling.waiting.wait(20)
+    model.prove_age(18)  # the next customer, while the top-up waits
+    Stalling.release.set()
+    background.join(20)
+    assert failure["error"].code == "unreachable"
+    assert model.proofs_left() == 1
+    reopened = WalletModel(model.folder)
+    reopened.unlock(PIN)
+    assert reopened.proofs_left() == 1 and "keys" in reopened.unlocked_store().records
+    assert len(reopened.unlocked_store().records["keys"]) == len({e["key_id"] for e in reopened._entries()})

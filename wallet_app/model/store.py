@@ -21,6 +21,7 @@ import json
 import math
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -271,6 +272,9 @@ class WalletStore:
                  provider: WrapKeyProvider, clock: Clock = now) -> None:
         self.path, self._header, self._data_key, self.records = path, header, data_key, records
         self.provider, self._clock = provider, clock
+        # held while the records change and while they are written: the app changes them from its UI thread
+        # and from background work (adding credentials, a top-up, answering a website) alike
+        self.lock = threading.RLock()
 
     # ------------------------------------------------------------------------------------- files
     @staticmethod
@@ -399,8 +403,9 @@ class WalletStore:
         self._header["tries"] = _Tries().as_json()
 
     def save(self) -> None:
-        self._seal()
-        self._write(self._header, keep_backup=True)
+        with self.lock:
+            self._seal()
+            self._write(self._header, keep_backup=True)
 
     def change_pin(self, old: str, new: str) -> None:
         WalletStore.open(self.path, old, clock=self._clock, provider=self.provider)  # proves the old PIN

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import copy
 import datetime as dt
 import secrets
 import shutil
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -74,6 +73,9 @@ class KeyProvider(Protocol):
 
     def private_key(self, key_id: str) -> PrivateKey: ...
 
+    def forget(self, key_id: str) -> None:
+        """Destroy a key (one made for a credential that never arrived, or a spent one)."""
+
 
 class SoftwareKeys:
     def __init__(self, store: WalletStore) -> None:
@@ -81,11 +83,19 @@ class SoftwareKeys:
 
     def new_key(self) -> str:
         key_id = secrets.token_hex(8)
-        self._store.records.setdefault("keys", {})[key_id] = private_key_pem(generate_key()).decode()
+        with self._store.lock:
+            self._store.records.setdefault("keys", {})[key_id] = private_key_pem(generate_key()).decode()
         return key_id
 
     def private_key(self, key_id: str) -> PrivateKey:
         return load_private_key(self._store.records["keys"][key_id].encode())
+
+    def forget(self, key_id: str) -> None:
+        with self._store.lock:
+            keys = self._store.records.get("keys", {})
+            keys.pop(key_id, None)
+            if not keys:
+                self._store.records.pop("keys", None)
 
 
 @dataclass
@@ -281,18 +291,6 @@ class WalletModel:
     def _records(self) -> dict[str, Any]:
         return self.unlocked_store().records
 
-    @contextlib.contextmanager
-    def _all_or_nothing(self) -> Iterator[None]:
-        """Changes to the records inside the block are kept only if it finishes: a failure half-way (the
-        network gone between two requests) leaves the wallet as it was, in memory and on disk."""
-        store = self.unlocked_store()
-        before = copy.deepcopy(store.records)
-        try:
-            yield
-        except BaseException:
-            store.records = before
-            raise
-
     # -------------------------------------------------------------------------------- credentials
     def _entries(self) -> list[dict[str, Any]]:
         return self._records().setdefault("credentials", [])
@@ -301,12 +299,13 @@ class WalletModel:
         data = entry["data"]
         return Credential.from_bytes(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))
 
-    def _add(self, issuer_url: str, config_id: str, credential: str, key_id: str, batch: str | None) -> None:
+    def _entry(self, issuer_url: str, config_id: str, credential: str, key_id: str,
+               batch: str | None) -> dict[str, Any]:
         entry = {"id": secrets.token_hex(6), "issuer_url": issuer_url, "config_id": config_id, "data": credential,
                  "key_id": key_id, "used": False, "batch": batch}
         if config_id.endswith(".mdoc"):
             entry["doctype"] = self._credential(entry).doctype
-        self._entries().append(entry)
+        return entry
 
     def _pin_trust(self, issuer_url: str) -> RefreshReport:
         """Trust on first use of an issuer: pin its trust list operator key and cache its trust list."""
@@ -324,16 +323,30 @@ class WalletModel:
         (a batch of single-use ones for proofs of age). All or nothing: offline, or with the issuer failing,
         a :class:`NetworkError` ("No connection. Try again when you are online.") and the wallet unchanged."""
         offer = CredentialOffer.from_uri(offer_uri)
-        with self._all_or_nothing(), online("The issuer"):
-            added = self._redeem(offer, offer_uri, tx_code, progress)
-            progress("Checking the issuer's trust list")
-            self._pin_trust(offer.credential_issuer)
-            self.unlocked_store().save()
+        store = self.unlocked_store()
+        new_keys: list[str] = []
+        entries: list[dict[str, Any]] = []
+        try:  # the network part: only new keys are stored meanwhile, and forgotten if it fails
+            with online("The issuer"):
+                added = self._redeem(offer, offer_uri, tx_code, progress, new_keys, entries)
+                progress("Checking the issuer's trust list")
+                self._pin_trust(offer.credential_issuer)
+        except BaseException:
+            with store.lock:
+                for key_id in new_keys:
+                    self._keys().forget(key_id)
+                if new_keys:  # a save meanwhile (a proof shown) may have written them
+                    store.save()
+            raise
+        with store.lock:  # then the credentials, all at once
+            self._entries().extend(entries)
+            store.save()
         self._changed()
         return added
 
-    def _redeem(self, offer: CredentialOffer, offer_uri: str, tx_code: str | None,
-                progress: Callable[[str], None]) -> list[str]:
+    def _redeem(self, offer: CredentialOffer, offer_uri: str, tx_code: str | None, progress: Callable[[str], None],
+                new_keys: list[str], entries: list[dict[str, Any]]) -> list[str]:
+        """Fetch the offered credentials into ``entries``, under keys recorded in ``new_keys`` as they are made."""
         issuer = offer.credential_issuer
         with self.http(issuer) as http:
             client = IssuerClient(issuer, http)
@@ -347,6 +360,7 @@ class WalletModel:
                 progress(f"Requesting {config_id}")
                 bound = self._bound_key(config_id)
                 key_ids = [bound] if bound else [self._keys().new_key() for _ in range(count)]
+                new_keys += [] if bound else key_ids
                 response = client.request(access, config_id, [self._keys().private_key(k) for k in key_ids])
                 issued = read_json(response, "The issuer", "issuance_failed").get("credentials")
                 if not isinstance(issued, list) or len(issued) != len(key_ids) or not all(
@@ -354,7 +368,7 @@ class WalletModel:
                     raise unreadable("The issuer")
                 batch = secrets.token_hex(4) if count > 1 else None
                 for key_id, item in zip(key_ids, issued, strict=True):
-                    self._add(issuer, config_id, item["credential"], key_id, batch)
+                    entries.append(self._entry(issuer, config_id, item["credential"], key_id, batch))
                 added.append(config_id)
         return added
 
@@ -432,10 +446,11 @@ class WalletModel:
             entry = self._showing
             disclose = [f"age_over_{threshold:02d}", "portrait"]
         else:
-            entry, disclose = self._unused_proof(threshold)
-            if entry.get("doctype") == DOCTYPE_AGE:
-                entry["used"] = True
-                self.unlocked_store().save()
+            with self.unlocked_store().lock:
+                entry, disclose = self._unused_proof(threshold)
+                if entry.get("doctype") == DOCTYPE_AGE:
+                    entry["used"] = True
+                    self.unlocked_store().save()
             self._showing = entry
         return codes_for(make_oneway(self._credential(entry), self._keys().private_key(entry["key_id"]), disclose,
                                      now=self.clock()))
@@ -508,10 +523,11 @@ class WalletModel:
     def _spend(self, entries: list[dict[str, Any]], consent: Mapping[str, Mapping[str, list[str]]]) -> None:
         """The single-use credentials (of a batch) that answered a verifier are spent: never shown again."""
         shared = {doctype for doctype, spaces in consent.items() if any(spaces.values())}
-        for entry in entries:
-            if entry["batch"] and entry["doctype"] in shared:
-                entry["used"] = True
-        self.unlocked_store().save()
+        with self.unlocked_store().lock:
+            for entry in entries:
+                if entry["batch"] and entry["doctype"] in shared:
+                    entry["used"] = True
+            self.unlocked_store().save()
         self._changed()
 
     def _trust_data(self) -> tuple[TrustStore, TrustData]:
@@ -629,10 +645,11 @@ class WalletModel:
                 send(error_response(request, "access_denied", exc.message))
             raise
         send(answer.form)
-        for credential, entry in origin:
-            if entry["batch"] and any(credential is used for used in answer.used):
-                entry["used"] = True
-        self.unlocked_store().save()
+        with self.unlocked_store().lock:
+            for credential, entry in origin:
+                if entry["batch"] and any(credential is used for used in answer.used):
+                    entry["used"] = True
+            self.unlocked_store().save()
 
     def _post_online(self, request: ParsedRequest, form: Mapping[str, str]) -> None:
         uri = request.claims["response_uri"]
@@ -677,11 +694,12 @@ class WalletModel:
         trust = self._records().get("trust", {})
         failed = [report for report in map(self._pin_trust, list(trust)) if report.errors]
         _, data = self._trust_data()
-        for entry in self._entries():
-            if "doctype" in entry and data.status is not None:
-                status = self._credential(entry).mso.status
-                if status:
-                    entry["status"] = data.status.check_reference(status, self.clock()).state
-        self.unlocked_store().save()
+        with self.unlocked_store().lock:
+            for entry in self._entries():
+                if "doctype" in entry and data.status is not None:
+                    status = self._credential(entry).mso.status
+                    if status:
+                        entry["status"] = data.status.check_reference(status, self.clock()).state
+            self.unlocked_store().save()
         self._changed()
         return failed[0].summary(self.clock()) if failed else "Status updated"
