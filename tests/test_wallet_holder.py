@@ -144,6 +144,15 @@ def test_consent_for_a_website(wallet, issuer_data):
                 "data": request.dc_api_requests()[0]["data"] | {"client_id": "x509_san_dns:elsewhere"}}
     view = wallet.consent(wallet.open_dc_api_request(unsigned, "https://anywhere.example"))
     assert view.asker == "https://anywhere.example" and view.warnings == [], "no certificate: the origin only"
+    # ISO/IEC 18013-7 Annex C (org-iso-mdoc): the same view, and working it out does not use the request up
+    (mdoc,) = [e for e in request.dc_api_requests(reader) if e["protocol"] == "org-iso-mdoc"]
+    asked = wallet.open_dc_api_request({"requests": [mdoc]}, "https://shop.example")
+    view = wallet.consent(asked)
+    assert view.asker == "Example Shop at https://shop.example (checked by DVLA Reader CA)"
+    assert view.credential == "Proof of age" and [i.label for i in view.items] == ["Over 18"]
+    _, data = wallet._trust_data()
+    result = request.check(wallet.answer_dc_api(asked), trust=data.issuers, status_checker=data.status)
+    assert result.valid and result.claims == {"age_over_18": True}, result.errors
 
 
 # ------------------------------------------------------------------------------------ 3: proofs of age
