@@ -13,7 +13,7 @@ No GUI here: the apps draw their viewfinder over this module (``didlib_apps.view
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -149,7 +149,7 @@ def scan_video(source: FrameSource, engine: VerifierEngine, fps: float = 30.0) -
 
 
 def write_code_video(
-    codes: list[str],
+    codes: Sequence[str | Any],
     path: str | Path,
     size: tuple[int, int] = (1280, 720),
     frames_per_code: int = 8,
@@ -161,7 +161,8 @@ def write_code_video(
 ) -> Path:
     """A video of a phone held up to a till camera, its screen cycling through ``codes`` as a wallet does:
     for demos, tests and the benchmark (MJPG in .avi, which every OpenCV build writes). Blur and sensor noise
-    make it a fair test of the decoder; nothing but the codes is drawn from outside data."""
+    make it a fair test of the decoder; nothing but the codes is drawn from outside data. A code may also be
+    a picture of one (a PIL image, such as the QR PNG an issuer hands out), shown as it is."""
     import cv2
     import numpy as np
 
@@ -179,7 +180,8 @@ def write_code_video(
         x0, y0 = (width - phone_w) // 2 + width // 10, 10
         pictures: list[Any] = []
         for code in codes:
-            qr = np.array(qr_image(code, "M" if len(codes) > 1 else "L", box_size=4).convert("L"))
+            drawn = qr_image(code, "M" if len(codes) > 1 else "L", box_size=4) if isinstance(code, str) else code
+            qr = np.array(drawn.convert("L"))
             qr = cv2.resize(qr, (phone_w - 24, phone_w - 24), interpolation=cv2.INTER_NEAREST)
             scene = np.full((height, width, 3), (70, 84, 96), np.uint8)  # a counter, BGR
             cv2.rectangle(scene, (x0, y0), (x0 + phone_w, y0 + phone_h), (25, 25, 28), -1)  # the phone
