@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,25 @@ class StepDriver:
     def shot(self, name: str) -> None:
         Window.canvas.ask_update()
         self.app.root.current_screen.export_to_png(str(self.out / f"{name}.png"))
+
+    def wait_for(self, condition: Callable[[], object], seconds: float = 60.0, deadline: float | None = None) -> None:
+        """Repeat this step (a tick at a time) until ``condition`` holds or ``seconds`` have passed (a
+        loaded machine slows worker threads and the camera down, so the limit is in time, not in ticks)."""
+        deadline = time.monotonic() + seconds if deadline is None else deadline
+        if not condition() and time.monotonic() < deadline:
+            self.steps.insert(0, lambda: self.wait_for(condition, seconds, deadline))
+
+    def at_sizes(self, name: str, sizes: list[tuple[int, int]]) -> None:
+        """Screenshot the current screen and check its layout at each window size (``name-WxH.png``, layout
+        ``name@WxH``), then go back to the size it had: one run covers every size."""
+        before = tuple(Window.size)
+        follow: list[Callable[[], object]] = []
+        for width, height in sizes:
+            tag = f"{name}-{width}x{height}"
+            follow += [lambda w=width, h=height: setattr(Window, "size", (w, h)), lambda: None, lambda: None,
+                       lambda t=tag: self.shot(t), lambda t=tag: self.layout(t)]
+        follow += [lambda: setattr(Window, "size", before), lambda: None]
+        self.steps[:0] = follow
 
     def start(self, interval: float) -> None:
         Clock.schedule_interval(self._step, interval)
