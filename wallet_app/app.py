@@ -35,6 +35,7 @@ from didlib_apps import phone
 from didlib_apps.tasks import catch_everything, in_background
 from didlib_apps.viewfinder import Viewfinder, open_camera, request_camera_permission
 from wallet_app.codes import Code, CodeReader
+from wallet_app.model.store import WrongPin
 from wallet_app.model.wallet import Card, ProximityShare, WalletModel
 
 __all__ = ["WalletApp", "plain"]
@@ -296,7 +297,7 @@ class WalletApp(App):
             else:
                 self.model.setup(pin, again)
         except DidlibError as exc:
-            left = self.model.tries_left() if self.model.has_wallet() else None
+            left = self.model.tries_left() if isinstance(exc, WrongPin) else None
             screen.message = plain(exc) + (f" {left} tries left before a wait." if left else "")
             screen.can_restore = self.model.can_restore()
             return
@@ -614,8 +615,8 @@ class WalletApp(App):
             self._screen("request").message = plain(exc)
             return
         self._proximity = share
-        self._show_codes("Show this to the reader", f"Waiting for the reader's request ({share.bluetooth})...",
-                         [share.uri], False)
+        self._show_codes("Show this to the reader", "Waiting for the reader's request...", [share.uri], False,
+                         f"Connection: {share.bluetooth}")
 
         def failed(exc: BaseException) -> None:
             if self._proximity is share:
