@@ -57,7 +57,7 @@ def screen_brightness(full: bool) -> None:
         return
     from android.runnable import run_on_ui_thread  # python-for-android: window changes on Android's UI thread
 
-    @run_on_ui_thread  # type: ignore[misc]
+    @run_on_ui_thread
     def apply() -> None:
         window = _activity().getWindow()
         params = window.getAttributes()
