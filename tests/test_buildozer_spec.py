@@ -29,8 +29,6 @@ DESKTOP_ONLY = {"zxingcpp": "the desktop QR decoder; pyzbar decodes on Android",
                 "bumble": "the BLE host stack of didlib[ble] (desktops, tests): find_adapter says none without it",
                 "volunteer_register": "an organisation's register (SQLAlchemy), imported only when a till keeps one"}
 ANDROID_ONLY = {"plyer": "the system file picker (didlib_apps.phone), imported on Android only"}
-# Packaged with didlib_apps but never imported by this app.
-UNUSED = {"verifier_app": {"plyer": "didlib_apps.phone is the wallet's; the verifier does not import it"}}
 
 
 def spec(app: str) -> configparser.SectionProxy:
@@ -131,12 +129,9 @@ def imported_modules(app: str) -> set[str]:
 @pytest.mark.parametrize("app", APPS)
 def test_every_imported_module_has_a_requirement(app):
     requirements = requirement_names(app)
-    missing = {name for name in imported_modules(app) - DESKTOP_ONLY.keys() - UNUSED.get(app, {}).keys()
+    missing = {name for name in imported_modules(app) - DESKTOP_ONLY.keys()
                if PROVIDED_BY.get(name, name).lower() not in requirements}
     assert not missing, f"no requirement in {app}/buildozer.spec for {sorted(missing)}"
-    for name in UNUSED.get(app, {}):  # still true: nothing of this app imports the module that needs it
-        assert not any("didlib_apps.phone" in f.read_text() or "import phone" in f.read_text()
-                       for f in (ROOT / app).rglob("*.py")), name
     assert "pyzbar" in requirements and "libzbar" in requirements and "zxing-cpp" not in requirements
     assert not DESKTOP_ONLY.keys() & requirements
 
@@ -148,4 +143,4 @@ def test_android_only_modules_are_not_needed_on_desktops():
     top = {a.name for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)
            for a in node.names} | {node.module for node in tree.body if isinstance(node, ast.ImportFrom)}
     assert not ANDROID_ONLY.keys() & top
-    assert "plyer" in requirement_names("wallet_app")
+    assert all("plyer" in requirement_names(app) for app in APPS)

@@ -25,14 +25,13 @@ from kivy.metrics import dp, sp
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.checkbox import CheckBox
-from kivy.uix.filechooser import FileChooserListView
 from kivy.uix.label import Label
-from kivy.uix.popup import Popup
 from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 
 from didlib.errors import DidlibError
 from didlib.qr import qr_png
 from didlib.verifier import ReplayCache
+from didlib_apps import phone
 from didlib_apps.viewfinder import Viewfinder, open_camera, request_camera_permission
 from verifier_app import palette
 from verifier_app.config import REPLAY_FILE, AppConfig
@@ -298,16 +297,8 @@ class VerifierApp(App):
 
     # ------------------------------------------------------------------------------------- input
     def pick_file(self, title: str, filters: list[str], chosen: Callable[[str], None]) -> None:
-        chooser = FileChooserListView(filters=filters, path=str(Path.home()))
-        popup = Popup(title=title, content=chooser, size_hint=(0.95, 0.9), title_size=sp(18))
-
-        def submit(_chooser: FileChooserListView, selection: list[str], _touch: object) -> None:
-            popup.dismiss()
-            if selection:
-                chosen(selection[0])
-
-        chooser.bind(on_submit=submit)
-        popup.open()
+        """The system's file picker on a phone, a chooser on a desktop (shared with the wallet)."""
+        phone.pick_file(title, filters, chosen)
 
     def pick_image(self) -> None:
         self.pick_file("Choose a picture of the code", ["*.png", "*.jpg", "*.jpeg"], self.model.image)
