@@ -151,19 +151,33 @@ def test_desktop_has_no_android_calls():
 
 
 # ------------------------------------------------------------------------------------- the UI
+def _driver(out, mode: str, density: str) -> subprocess.Popen:
+    command = [sys.executable, str(ROOT / "tests" / "ui" / "wallet_ui_driver.py"), str(out), mode]
+    if shutil.which("xvfb-run") and not os.environ.get("DISPLAY"):
+        command = ["xvfb-run", "-a", "-s", "-screen 0 1700x2000x24", *command]  # a real X window
+    env = os.environ | {"SDL_AUDIODRIVER": "dummy", "UI_DENSITY": density}
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _results(proc: subprocess.Popen, out) -> dict:
+    output, _ = proc.communicate(timeout=500)
+    results_file = out / "results.json"
+    assert results_file.exists(), output[-4000:]
+    results = json.loads(results_file.read_text())
+    assert "error" not in results, results.get("error")
+    return results
+
+
 @pytest.mark.skipif(not shutil.which("Xvfb") and not os.environ.get("DISPLAY") and sys.platform != "linux",
                     reason="needs a display or SDL's offscreen driver")
 def test_wallet_ui_end_to_end(tmp_path):
-    out = tmp_path / "shots"
-    command = [sys.executable, str(ROOT / "tests" / "ui" / "wallet_ui_driver.py"), str(out)]
-    if shutil.which("xvfb-run") and not os.environ.get("DISPLAY"):
-        command = ["xvfb-run", "-a", "-s", "-screen 0 1700x2000x24", *command]
-    proc = subprocess.run(command, env=os.environ | {"SDL_AUDIODRIVER": "dummy"}, capture_output=True, text=True,
-                          timeout=500)
-    results_file = out / "results.json"
-    assert results_file.exists(), proc.stdout[-2000:] + proc.stderr[-4000:]
-    results = json.loads(results_file.read_text())
-    assert "error" not in results, results.get("error")
+    """Everything at density 1 (three window sizes in one run), and beside it the screens that need no data
+    at density 2, where a size in raw pixels would come out half as large."""
+    out, dense = tmp_path / "shots", tmp_path / "dense"
+    flow, screens = _driver(out, "flow", "1"), _driver(dense, "screens", "2")
+    results, dense_results = _results(flow, out), _results(screens, dense)
+    assert dense_results["after_a_bug"] == ["cards", "Something went wrong. The wallet is still working: try again."]
+    assert len(dense_results["layout"]) == 7 and not any(dense_results["layout"].values()), dense_results["layout"]
 
     # the PIN: twice, on the numeric keypad
     assert results["weak_pin"] == "Choose a PIN of at least six digits."

@@ -66,13 +66,14 @@ class StepDriver:
             self.steps.insert(0, lambda: self.wait_for(condition, seconds, deadline))
 
     def at_sizes(self, name: str, sizes: list[tuple[int, int]]) -> None:
-        """Screenshot the current screen and check its layout at each window size (``name-WxH.png``, layout
-        ``name@WxH``), then go back to the size it had: one run covers every size."""
+        """Screenshot the current screen and check its layout at each window size in dp (``name-WxH.png``,
+        layout ``name-WxH``), then go back to the size it had: one run covers every size."""
         before = tuple(Window.size)
         follow: list[Callable[[], object]] = []
         for width, height in sizes:
             tag = f"{name}-{width}x{height}"
-            follow += [lambda w=width, h=height: setattr(Window, "size", (w, h)), lambda: None, lambda: None,
+            size = (int(width * _density), int(height * _density))  # the window is in pixels
+            follow += [lambda size=size: setattr(Window, "size", size), lambda: None, lambda: None,
                        lambda t=tag: self.shot(t), lambda t=tag: self.layout(t)]
         follow += [lambda: setattr(Window, "size", before), lambda: None]
         self.steps[:0] = follow
@@ -102,7 +103,10 @@ class StepDriver:
         """Add what the test checks at the end (overridden by each driver)."""
 
     def finish(self) -> None:
-        self.report()
+        try:
+            self.report()
+        except Exception as exc:  # still write the results and stop: an app that goes on would hang the test
+            self.results.setdefault("error", f"report: {type(exc).__name__}: {exc}")
         (self.out / "results.json").write_text(json.dumps(self.results, indent=1))
         self.steps = []
         self.app.stop()

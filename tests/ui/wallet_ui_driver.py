@@ -2,7 +2,10 @@
 taps through every screen and screenshots each at every phone size. Started by ``tests/test_wallet_app.py``
 in its own process (Kivy runs one app per process); writes ``results.json`` in the output folder.
 
-    python tests/ui/wallet_ui_driver.py OUTPUT_DIR
+    python tests/ui/wallet_ui_driver.py OUTPUT_DIR [flow|screens]
+
+``screens`` (no issuer, no network) shows the screens that need no credentials at 412x915, for a run at
+another density (UI_DENSITY=2: every dp and sp two pixels, where a raw pixel size would show as half as large).
 
 The camera: each video shows a phone's screen held up to the wallet (blur and noise, as
 :func:`didlib.scanner.write_code_video` draws it): the QR PNG the issuer service made for an offer, the
@@ -40,6 +43,7 @@ from wallet_app.app import CardWidget, WalletApp
 from wallet_app.model.wallet import WalletModel
 
 OUT = Path(sys.argv[1])
+MODE = sys.argv[2] if len(sys.argv) > 2 else "flow"  # "flow": everything; "screens": the screens needing no data
 ROOT = Path(__file__).resolve().parents[2]
 SIZES = [(360, 780), (412, 915), (800, 1280)]  # dp (density 1), portrait phones and a tablet
 PIN, PIN_B = "246810", "135790"
@@ -58,6 +62,7 @@ class Driver(StepDriver):
         self.progress_shown: list[str] = []
         self.reader_outcome: dict[str, Any] = {}
         self.other: WalletModel | None = None
+        self.model_a = app.model  # the first person's wallet (the peer check switches to another)
         work = app.work
 
         def spy(what: str, *args: Any) -> None:  # what the progress indicator said, for the test
@@ -80,7 +85,7 @@ class Driver(StepDriver):
         return self.app.root.get_screen(name or self.app.root.current)
 
     def every_size(self, name: str) -> None:
-        self.at_sizes(name, SIZES)
+        self.at_sizes(name, SIZES if MODE == "flow" else [(412, 915)])
 
     def camera(self, name: str, codes: list[Any]) -> None:
         """The wallet's camera becomes a video of a phone (or a letter) showing ``codes``."""
@@ -220,12 +225,33 @@ class Driver(StepDriver):
         self.app.show("cards")
 
     # -------------------------------------------------------------------------------- the run
+    def run_screens(self) -> None:
+        """The screens that need no credentials, and a bug somewhere in the app (it must go on)."""
+        self.steps += [lambda: self.every_size("pin_first_run"),
+                       lambda: self.type("PIN", PIN),
+                       lambda: self.type("The same PIN again", PIN),
+                       lambda: self.tap("Create wallet"),
+                       lambda: self.every_size("cards_empty"),
+                       lambda: Clock.schedule_once(lambda _dt: 1 / 0, 0),  # a bug somewhere in the app
+                       lambda: None,
+                       lambda: None,
+                       lambda: self.note("after_a_bug", [self.app.root.current, self.screen("cards").message]),
+                       *[step for name, button in (("add", "Add credential"), ("request", "Share with a verifier"),
+                                                   ("peer_share", "Show who I am"), ("settings", "Settings"))
+                         for step in (lambda b=button: self.tap(b), lambda n=name: self.every_size(n),
+                                      lambda: self.app.show("cards"))],
+                       lambda: self.tap("Settings"),
+                       lambda: self.tap("Delete everything..."),
+                       lambda: self.every_size("delete"),
+                       lambda: self.finish()]
+        self.start(0.1)
+
     def run(self) -> None:
         picture, tx_code = self.offer_picture()
         shop = self.shop()
         requests: list[list[str]] = []
         unreachable = CredentialOffer(f"http://127.0.0.1:{process.free_port()}", ["uk.dvla.mdl.mdoc"], "x", 6).uri()
-        first = self.model_a = self.app.model
+        first = self.model_a
         self.start_other_wallet()
         s = self.steps
         s += [lambda: self.every_size("pin_first_run"),
@@ -457,6 +483,12 @@ class Driver(StepDriver):
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
+    if MODE == "screens":
+        app = WalletApp(WalletModel(OUT / "wallet"))
+        driver = Driver(app, "", OUT, "", None)
+        Clock.schedule_once(lambda _: driver.run_screens(), 0.5)
+        app.run()
+        return
     issuer_data = Path(tempfile.mkdtemp()) / "issuer"
     proc, base = process.start(issuer_data, DIDLIB_ADMIN_TOKEN="admin", DIDLIB_SEED_DRIVERS="20")
     port = process.free_port()
