@@ -31,7 +31,8 @@ SHOTS = ROOT / "ui-screenshots" / "wallet"
 SIZES = ("360x780", "412x915", "800x1280")
 EVERY_SCREEN = ("pin_first_run", "cards_empty", "scan", "add", "cards", "prove", "request", "consent", "answer",
                 "consent_unstated", "details", "engagement", "consent_session", "consent_online", "cards_sent",
-                "add_offline", "peer_share", "peer_code", "peer", "settings", "delete", "pin_wrong", "pin_corrupt")
+                "add_offline", "peer_share", "peer_code", "peer", "settings", "restore", "delete", "pin_wrong",
+                "pin_corrupt")
 
 
 # ------------------------------------------------------------------------------------------ codes
@@ -208,7 +209,7 @@ def test_wallet_ui_end_to_end(tmp_path):
     assert issuer.startswith("Issued by ")
     # safe with the data
     assert results["backup_message"].startswith("Backup written to ")
-    assert results["restore_message"] == "Restored from the backup."
+    assert results["restored"] == ["cards", "Restored from the backup.", 3]
     assert results["wrong_pin"].startswith("Wrong PIN") and "tries left" in results["wrong_pin"]
     assert results["delete_wrong_pin"][1] is True, "a wrong PIN deletes nothing"
     assert results["deleted"] == ["pin", "Everything was deleted.", False]

@@ -8,6 +8,7 @@ work runs off the UI thread behind a progress indicator, and no exception ends t
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import logging
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL
 from didlib.oid4vci import CredentialOffer
 from didlib.oid4vp import ParsedRequest
 from didlib.presentation import PendingChallenge
+from didlib.presentation.consent import ConsentView
 from didlib.qr import qr_png
 from didlib_apps import phone
 from didlib_apps.tasks import catch_everything, in_background
@@ -49,6 +51,7 @@ CARD_COLOURS = {DOCTYPE_MDL: (0.1, 0.3, 0.55, 1), DOCTYPE_AGE: (0.0, 0.4, 0.33, 
 ROTATE_SECONDS = 10  # a new one-way code this often, so a photo of the screen soon expires
 PART_SECONDS = 1.5  # multi-part codes cycle this fast, for the verifier's camera
 NO_CONNECTION = "No connection. Try again when you are online."
+BACKUP_SUFFIX = "dwb"  # didlib wallet backup
 UNEXPECTED = "Something went wrong. The wallet is still working: try again."
 
 
@@ -150,6 +153,10 @@ class DeleteScreen(Screen):
     message = StringProperty("")
 
 
+class RestoreScreen(Screen):
+    message = StringProperty("")
+
+
 class Busy(ModalView):
     """The progress indicator over the screen while the wallet waits for the network."""
 
@@ -170,7 +177,7 @@ class WalletApp(App):
         self._part = 0
         self._threshold = 18
         self._pending: PendingChallenge | None = None
-        self._consent: Any = None
+        self._consent: ConsentView | None = None
         self._rows: list[tuple[Any, ConsentRow]] = []
         self._rotate: Any = None
         self._cycle: Any = None
@@ -187,7 +194,7 @@ class WalletApp(App):
         manager = ScreenManager(transition=NoTransition())
         for screen in (PinScreen(), CardsScreen(), ScanScreen(), AddScreen(), QrScreen(), RequestScreen(),
                        ConsentScreen(), PeerScreen(), PeerShareScreen(), DetailsScreen(), SettingsScreen(),
-                       DeleteScreen()):
+                       DeleteScreen(), RestoreScreen()):
             manager.add_widget(screen)
         manager.bind(current=self._screen_changed)
         self.viewfinder: Viewfinder = manager.get_screen("scan").ids.viewfinder
@@ -335,7 +342,8 @@ class WalletApp(App):
         """Everything the credential holds, in plain words (the portrait stays on the card)."""
         screen = self._screen("details")
         screen.title = card.title
-        screen.lines = "\n".join(card.lines)
+        screen.lines = "\n".join([f"{label}: {value}" for label, value in card.lines] +
+                                 ["", f"Issued by {card.issuer}", f"Status: {card.status}"])
         self.show("details")
 
     # ------------------------------------------------------------------------------------ links
@@ -513,8 +521,8 @@ class WalletApp(App):
         """Two or fewer proofs left: a new batch in the background (quietly: offline, it waits for next time)."""
         if not self.model.needs_top_up():
             return
-        in_background(self.model.top_up, lambda _r: self._render_cards(), lambda exc: log.info("top-up: %s", exc),
-                      name="wallet-top-up")
+        in_background(self.model.top_up, lambda _added: self._render_cards(),
+                      lambda exc: log.info("no new proofs of age now: %s", exc), name="wallet-top-up")
 
     # ---------------------------------------------------------------------------- consent flow
     def read_request(self, text: str) -> None:
@@ -544,23 +552,28 @@ class WalletApp(App):
         self._pending, self._online = pending, None
         self._render_consent(self.model.consent(pending), locked=False)
 
-    def _render_consent(self, view: Any, *, locked: bool) -> None:
-        """Who asks (from its verified certificate), which credential answers, one row per item in plain
-        words (refused ones unticked and locked), and what the asker will keep."""
+    def _render_consent(self, view: ConsentView, *, locked: bool) -> None:
+        """Who asks (from its verified certificate) and who vouches for them, which credential answers, one
+        row per item in plain words (refused ones unticked and locked), and what they will keep."""
         consent = self._screen("consent")
         self._consent = view
         consent.asker = f"{view.asker} wants to know:"
-        consent.credential = f"Answered from your {view.credential}" if view.credential else ""
-        consent.keeps = f"They will keep: {', '.join(view.keeps)}" if view.keeps else "They will not keep it."
-        consent.hint = "They need all of this; Decline sends nothing." if locked else \
-            "Untick what you do not want to share."
+        answers = f"Answered from your {view.credential.lower()}." if view.credential else \
+            "Nothing in your wallet answers this."
+        missing = f" You do not hold: {', '.join(view.missing)}." if view.missing else ""
+        consent.credential = answers + missing
+        consent.keeps = view.keeps_line() or "They say they will not keep it."
+        consent.hint = "\n".join([*(f"They say why: {purpose}" for purpose in view.purposes),
+                                  "Untick what you do not want to share." if view.choosable and not locked
+                                  else "They need all of this: Decline sends nothing."])
         consent.warning = "\n".join(view.warnings)
         box = consent.ids.choices
         box.clear_widgets()
         self._rows = []
         for item in view.items:
-            text = item.label + ("" if item.allowed else "  (they may not ask for this: never shared)")
-            row = ConsentRow(text=text, active=item.allowed, locked=locked or not item.allowed)
+            text = item.phrase[:1].upper() + item.phrase[1:] + \
+                ("" if item.allowed else "  (they may not ask for this: never shared)")
+            row = ConsentRow(text=text, active=item.allowed, locked=locked or not view.choosable or not item.allowed)
             box.add_widget(row)
             self._rows.append((item, row))
         self.show("consent")
@@ -569,10 +582,9 @@ class WalletApp(App):
         if self._online is not None:
             self._share_online()
             return
-        if self._pending is None:
+        if self._pending is None or self._consent is None:
             return
-        chosen = [item for item, row in self._rows if row.ids.check.active and item.allowed]
-        consent = self._consent.answer(chosen)
+        consent = self._consent.consent([item for item, row in self._rows if row.ids.check.active])
         pending, self._pending = self._pending, None
         if self._proximity is not None:
             proximity, self._proximity = self._proximity, None
@@ -591,8 +603,9 @@ class WalletApp(App):
         request, self._online = self._online, None
         if request is None:
             return
+        wants = "; ".join(self._consent.wants) if self._consent is not None else ""
         self.work("Sending your answer to the website...", lambda: self.model.answer_online(request),
-                  lambda _r: self._sent(f"Sent to {request.asker}: {', '.join(i.label for i, _ in self._rows)}."),
+                  lambda _r: self._sent(f"Sent to {request.asker}: {wants}."),
                   lambda message: self._sent(f"Not sent: {message}"))
 
     def decline(self) -> None:
@@ -650,9 +663,12 @@ class WalletApp(App):
 
     def share_with_person(self, name: bool, photo: bool, over_18: bool) -> None:
         """A code for someone checking who you are (renting a room, sharing a car): what the holder ticked."""
-        elements = [e for e, on in (("name", name), ("portrait", photo), ("age_over_18", over_18)) if on]
+        choices = [choice for choice, on in (("name", name), ("photo", photo), ("over_18", over_18)) if on]
+        if not choices:
+            self._screen("peer_share").message = "Tick at least one thing to show."
+            return
         try:
-            codes = self.model.share_identity(elements)
+            codes = self.model.share_identity(choices)
         except DidlibError as exc:
             self._screen("peer_share").message = plain(exc)
             return
@@ -671,26 +687,33 @@ class WalletApp(App):
         except DidlibError as exc:
             screen.message = plain(exc)
 
-    def backup(self, passphrase: str) -> None:
+    def backup(self, passphrase: str, again: str) -> None:
         """An encrypted backup file, in a folder the holder picks, under a passphrase of its own."""
         screen = self._screen("settings")
 
         def chosen(folder: Path) -> None:
-            self.work("Writing the backup...", lambda: self.model.export_backup(folder, passphrase),
-                      lambda path: setattr(screen, "message", f"Backup written to {path}"),
+            path = folder / f"didlib-wallet-{dt.date.today():%Y-%m-%d}.{BACKUP_SUFFIX}"
+            self.work("Writing the backup...", lambda: self.model.export_backup(path, passphrase, again),
+                      lambda _r: setattr(screen, "message", f"Backup written to {path}"),
                       lambda message: setattr(screen, "message", f"No backup written: {message}"))
 
         phone.pick_folder("Choose where to keep the backup", chosen)
 
-    def restore(self, passphrase: str) -> None:
-        screen = self._screen("settings")
+    def restore(self, passphrase: str, pin: str, again: str) -> None:
+        """A backup file (picked with the system's picker) becomes the wallet, under a new PIN typed twice:
+        also the way back for a holder who forgot the PIN."""
+        screen = self._screen("restore")
+
+        def restored(_result: object) -> None:
+            screen.message = screen.ids.passphrase.text = screen.ids.pin.text = screen.ids.again.text = ""
+            self._screen("cards").message = "Restored from the backup."
+            self._unlocked()
 
         def chosen(path: str) -> None:
-            self.work("Restoring...", lambda: self.model.import_backup(Path(path), passphrase),
-                      lambda _r: setattr(screen, "message", "Restored from the backup."),
-                      lambda message: setattr(screen, "message", f"Not restored: {message}"))
+            self.work("Restoring...", lambda: self.model.import_backup(Path(path), passphrase, pin, again),
+                      restored, lambda message: setattr(screen, "message", f"Not restored: {message}"))
 
-        phone.pick_file("Choose the backup file", ["*.dwb"], chosen)
+        phone.pick_file("Choose the backup file", [f"*.{BACKUP_SUFFIX}"], chosen)
 
     def refresh_status(self) -> None:
         screen = self._screen("settings")

@@ -47,6 +47,8 @@ MODE = sys.argv[2] if len(sys.argv) > 2 else "flow"  # "flow": everything; "scre
 ROOT = Path(__file__).resolve().parents[2]
 SIZES = [(360, 780), (412, 915), (800, 1280)]  # dp (density 1), portrait phones and a tablet
 PIN, PIN_B = "246810", "135790"
+LOOPBACK = "127.0.0.1"  # tests send traffic to no other address (the phone's own address in real use)
+PASSPHRASE = "correct horse battery"
 IDENTITY = (driver_number(SAMPLE_DRIVER), SAMPLE_DRIVER.birth_date.isoformat(), SAMPLE_DRIVER.postcode)
 REQUEST_HINT = "DL1:... or openid4vp://..."
 
@@ -137,7 +139,7 @@ class Driver(StepDriver):
     def start_other_wallet(self) -> None:
         """A second person's wallet (their own folder, PIN and credentials), set up in the background."""
         def run() -> None:
-            other = WalletModel(OUT / "wallet-b")
+            other = WalletModel(OUT / "wallet-b", proximity_host=LOOPBACK)
             other.setup(PIN_B, PIN_B)
             picture, tx = self.offer_picture()
             (uri,) = decode_image(picture)
@@ -397,7 +399,8 @@ class Driver(StepDriver):
               # settings: backup and restore through the chooser, then offline
               lambda: self.tap("Settings"),
               lambda: self.every_size("settings"),
-              lambda: self.type("At least 10 characters", "correct horse battery"),
+              lambda: self.type("At least 8 characters", PASSPHRASE),
+              lambda: self.type("The same passphrase again", PASSPHRASE),
               lambda: self.tap("Back up..."),
               lambda: None,
               lambda: self.save_here(OUT),
@@ -405,11 +408,18 @@ class Driver(StepDriver):
               lambda: self.idle(),
               lambda: self.note("backup_message", self.screen("settings").message),
               lambda: self.tap("Restore..."),
+              lambda: self.every_size("restore"),
+              lambda: self.type("Backup passphrase", PASSPHRASE),
+              lambda: self.type("New PIN", PIN),
+              lambda: self.type("New PIN again", PIN),
+              lambda: self.tap("Choose the backup file..."),
               lambda: None,
               lambda: self.choose_file(next(OUT.glob("*.dwb"), OUT / "missing.dwb")),
               lambda: None,
               lambda: self.idle(),
-              lambda: self.note("restore_message", self.screen("settings").message),
+              lambda: self.note("restored", [self.app.root.current, self.screen("cards").message,
+                                             len(self.app.model.cards())]),
+              lambda: self.tap("Settings"),
               lambda: self.tap("Back"),
               # locked: a wrong PIN says how many tries are left; a website's link opens after the PIN
               lambda: self.app.model.lock(),
@@ -496,7 +506,7 @@ def main() -> None:
     shop = process.launch([sys.executable, str(ROOT / "examples/age_gated_shop/shop.py"), "--issuer", base,
                            "--reader-pki", str(issuer_data / "pki" / "dvla"), "--port", str(port)], shop_url)
     try:
-        app = WalletApp(WalletModel(OUT / "wallet"))
+        app = WalletApp(WalletModel(OUT / "wallet", proximity_host=LOOPBACK))
         driver = Driver(app, base, issuer_data, shop_url, proc)
         Clock.schedule_once(lambda _: driver.run(), 0.5)
         app.run()
