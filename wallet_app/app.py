@@ -37,7 +37,6 @@ from didlib_apps import phone
 from didlib_apps.tasks import catch_everything, in_background
 from didlib_apps.viewfinder import Viewfinder, open_camera, request_camera_permission
 from wallet_app.codes import Code, CodeReader
-from wallet_app.model.store import WrongPin
 from wallet_app.model.wallet import Card, ProximityShare, WalletModel
 
 __all__ = ["WalletApp", "plain"]
@@ -214,6 +213,8 @@ class WalletApp(App):
         self.root.current = name
 
     def _screen_changed(self, _manager: Any, current: str) -> None:
+        if current != "cards":
+            self._screen("cards").message = ""  # said once, when coming back; not there the next time
         if current != "scan":
             self.viewfinder.stop()
         if current != "qr":
@@ -303,9 +304,8 @@ class WalletApp(App):
                 self.model.unlock(pin)
             else:
                 self.model.setup(pin, again)
-        except DidlibError as exc:
-            left = self.model.tries_left() if isinstance(exc, WrongPin) else None
-            screen.message = plain(exc) + (f" {left} tries left before a wait." if left else "")
+        except DidlibError as exc:  # a wrong PIN says how many tries are left (WrongPin's message)
+            screen.message = plain(exc)
             screen.can_restore = self.model.can_restore()
             return
         screen.can_restore = False
@@ -342,8 +342,8 @@ class WalletApp(App):
         """Everything the credential holds, in plain words (the portrait stays on the card)."""
         screen = self._screen("details")
         screen.title = card.title
-        screen.lines = "\n".join([f"{label}: {value}" for label, value in card.lines] +
-                                 ["", f"Issued by {card.issuer}", f"Status: {card.status}"])
+        checked = [f"Status: {card.status}"] if card.status != "not checked" else []
+        screen.lines = "\n".join([f"{label}: {value}" for label, value in card.lines] + checked)
         self.show("details")
 
     # ------------------------------------------------------------------------------------ links
