@@ -198,6 +198,10 @@ def test_wallet_ui_end_to_end(tmp_path):
     assert results["online_screen"] == "consent"
     assert results["unused_after_online"] == results["unused_before_online"] - 1
     assert results["online_outcome"] == {"outcome": "verified", "age_over_18": True, "detail": ""}
+    # two or fewer proofs of age left: the next showing is followed by a new batch, fetched by itself
+    left, needed, after, said = results["top_up"]
+    assert needed and left <= 2 and after == left - 1 + 5 and said == "5 new single-use proofs of age added."
+    assert "Getting new proofs of age..." in results["progress_shown"]
     # a link while running; an unreachable issuer is a plain message, not a crash
     assert results["link_screen"][0] == "add" and "6-digit code" in results["link_screen"][1]
     assert results["offline_add"] == "Not added: No connection. Try again when you are online."

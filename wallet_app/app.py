@@ -185,7 +185,7 @@ class WalletApp(App):
         self._offer = ""
         self._reader = CodeReader()
         self._busy: Busy | None = None
-        self._peer_texts: list[str] = []
+        self._showed_proof = False  # a proof of age was on screen: maybe time for new ones when it goes
 
     # ----------------------------------------------------------------------------------- set-up
     def build(self) -> ScreenManager:
@@ -224,6 +224,9 @@ class WalletApp(App):
             self._rotate = self._cycle = None
             self.model.end_showing()
             phone.screen_brightness(False)
+            if self._showed_proof:
+                self._showed_proof = False
+                Clock.schedule_once(lambda _dt: self._top_up(), 0)
         if current == "cards":
             if self._proximity is not None and self._pending is None:  # left the engagement screen: stop waiting
                 self._proximity.close()
@@ -514,15 +517,22 @@ class WalletApp(App):
                          codes, True, f"{left} more single-use proofs of age in your wallet")
         if self._rotate is None:
             self._rotate = Clock.schedule_interval(lambda _: self.show_prove(again=True), ROTATE_SECONDS)
-        if not again:
-            self._top_up()
+        self._showed_proof = True
 
     def _top_up(self) -> None:
-        """Two or fewer proofs left: a new batch in the background (quietly: offline, it waits for next time)."""
-        if not self.model.needs_top_up():
+        """After a showing, with two or fewer proofs left: a new batch (when online). It runs behind the
+        progress indicator, which keeps other taps away from the wallet's records until it is stored (a
+        failed top-up puts the records back as they were: nothing else may change them meanwhile)."""
+        if self.model.store is None or not self.model.needs_top_up():
             return
-        in_background(self.model.top_up, lambda _added: self._render_cards(),
-                      lambda exc: log.info("no new proofs of age now: %s", exc), name="wallet-top-up")
+        cards = self._screen("cards")
+
+        def done(added: int) -> None:
+            self._render_cards()
+            cards.message = f"{added} new single-use proofs of age added." if added else ""
+
+        self.work("Getting new proofs of age...", self.model.top_up, done,
+                  lambda message: setattr(cards, "message", f"No new proofs of age now: {message}"))
 
     # ---------------------------------------------------------------------------- consent flow
     def read_request(self, text: str) -> None:

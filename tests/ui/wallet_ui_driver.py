@@ -375,6 +375,14 @@ class Driver(StepDriver):
               lambda: self.note("unused_after_online", self.unused_proofs()),
               lambda: self.note("online_message", self.screen("cards").message),
               lambda: self.note("online_outcome", self.browser.get(self.checkout["page"] + "/outcome").json()),
+              # two or fewer proofs of age left: after the next showing, new ones come by themselves
+              lambda: self.note("top_up", [self.app.model.proofs_left(), self.app.model.needs_top_up()]),
+              lambda: self.tap("Prove my age"),
+              lambda: None,
+              lambda: self.tap("Done"),
+              lambda: None,
+              lambda: self.idle(),
+              lambda: self.results["top_up"].extend([self.app.model.proofs_left(), self.screen("cards").message]),
               # a link tapped while the wallet is open (an offer whose issuer cannot be reached)
               lambda: self.app.open_link(unreachable),
               lambda: self.note("link_screen", [self.app.root.current, self.screen("add").tx_hint]),
