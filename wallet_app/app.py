@@ -677,13 +677,21 @@ class WalletApp(App):
         if not choices:
             self._screen("peer_share").message = "Tick at least one thing to show."
             return
+        self._show_identity(choices)
+
+    def _show_identity(self, choices: list[str]) -> None:
+        """The identity code, made again every few seconds while it is on screen (a checker accepts a code
+        only while it is fresh, so a photo of it soon expires)."""
         try:
             codes = self.model.share_identity(choices)
         except DidlibError as exc:
             self._screen("peer_share").message = plain(exc)
+            self.show("peer_share")
             return
         self._show_codes("Your identity code", "Let the other person scan this with their wallet's "
                          '"Check someone".', codes, False)
+        if self._rotate is None:
+            self._rotate = Clock.schedule_interval(lambda _: self._show_identity(choices), ROTATE_SECONDS)
 
     # ------------------------------------------------------------------------------- settings
     def change_pin(self, old: str, new: str, again: str) -> None:
