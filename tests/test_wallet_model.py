@@ -143,10 +143,12 @@ def test_the_wallet_file_alone_cannot_be_opened(tmp_path):
 def test_every_file_is_private(tmp_path):
     store = WalletStore.create(tmp_path / "w.json", "123456", scrypt_n=FAST)
     store.save()
-    store.backup(tmp_path / "exported.json")  # was 0644
+    store.export(tmp_path / "exported.json", "backup passphrase")  # backups were 0644
     for name in ("w.json", "w.bak", "w.key", "exported.json"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
-    assert WalletStore.restore(tmp_path / "exported.json", tmp_path / "w.json", "123456").records == {}
+    restored = WalletStore.restore(tmp_path / "exported.json", tmp_path / "w.json", "backup passphrase",
+                                   new_pin="654321")
+    assert restored.records == {}
 
 
 @pytest.mark.parametrize("edit", [

@@ -51,7 +51,10 @@ class RefreshReport:
             return "Trust data updated"
         age = self.age(now)
         kept = "no trust data cached" if age is None else f"keeping trust data from {_duration(age)} ago"
-        return f"Could not update ({self.errors[0].message}): {kept}"
+        # A person reads this line: an unreachable server is "no connection", not the socket error (the
+        # error itself stays in ``errors`` for logs).
+        first = self.errors[0]
+        return f"Could not update ({'no connection' if first.code == 'unreachable' else first.message}): {kept}"
 
 
 def _duration(age: dt.timedelta) -> str:

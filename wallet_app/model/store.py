@@ -414,10 +414,6 @@ class WalletStore:
         self._wrap(new)
         self.save()
 
-    def backup(self, destination: str | Path) -> None:
-        """The encrypted file as it is (mode 600): useless without the PIN, and without this device's key."""
-        write_private(destination, json.dumps(self._header).encode())
-
     def export(self, destination: str | Path, passphrase: str) -> None:
         """A backup file under its own ``passphrase`` (not the PIN): the records under a new data key, wrapped
         as the wallet's is (scrypt, then this device's key provider), so it too opens only on this device. It
