@@ -179,16 +179,24 @@ def test_a_minute_on_screen_spends_one_proof(issuer, tmp_path):
 def test_top_up_when_two_are_left(issuer, tmp_path):
     model, _ = new_wallet(tmp_path, issuer)
     assert model.proofs_left() == 5 and not model.needs_top_up() and model.top_up() == 0
-    for _ in range(3):
+    for _ in range(2):
         model.prove_age(18)
         model.end_showing()
+    model.prove_age(18)  # still on screen while the new batch arrives
+    spent_keys = {e["key_id"] for e in model._entries() if e.get("doctype") == DOCTYPE_AGE and e["used"]}
     assert model.proofs_left() == 2 and model.needs_top_up()
     assert model.top_up() == 5
     assert model.proofs_left() == 7 and not model.needs_top_up()
     (card,) = [c for c in model.cards() if c.doctype == DOCTYPE_AGE]
     assert card.unused == 7 and card.online == 10, "one card for every batch"
-    keys = [e["key_id"] for e in model._entries() if e.get("doctype") == DOCTYPE_AGE]
-    assert len(set(keys)) == len(keys) == 10, "a fresh key per proof: verifiers cannot link them"
+    proofs = [e for e in model._entries() if e.get("doctype") == DOCTYPE_AGE]
+    keys = [e["key_id"] for e in proofs]
+    assert len(set(keys)) == len(keys) == 8, "a fresh key per proof: verifiers cannot link them"
+    assert [e["used"] for e in proofs].count(True) == 1, "spent proofs forgotten, but not the one on screen"
+    held = model.unlocked_store().records["keys"]
+    assert len(spent_keys - set(held)) == 2, "and the keys of the two forgotten ones destroyed"
+    assert model.prove_age(18, again=True), "the showing on screen goes on"
+    model.end_showing()
     _, data = model._trust_data()
     model.prove_age(18)
     engine = VerifierEngine(AgePolicy(18), data)

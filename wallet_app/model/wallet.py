@@ -340,9 +340,25 @@ class WalletModel:
             raise
         with store.lock:  # then the credentials, all at once
             self._entries().extend(entries)
+            self._forget_spent({e["config_id"] for e in entries if e["batch"]})
             store.save()
         self._changed()
         return added
+
+    def _forget_spent(self, config_ids: set[str]) -> None:
+        """Drop the spent single-use credentials of the kinds a new batch has just replaced, and destroy their
+        keys: none is ever shown again, and kept they would only grow the store with every top-up. The one on
+        screen stays until its showing ends (its code is renewed from it)."""
+        entries = self._entries()
+        spent = [e for e in entries
+                 if e["used"] and e["batch"] and e["config_id"] in config_ids and e is not self._showing]
+        if not spent:
+            return
+        entries[:] = [e for e in entries if all(e is not s for s in spent)]
+        held = {e["key_id"] for e in entries}
+        for entry in spent:
+            if entry["key_id"] not in held:
+                self._keys().forget(entry["key_id"])
 
     def _redeem(self, offer: CredentialOffer, offer_uri: str, tx_code: str | None, progress: Callable[[str], None],
                 new_keys: list[str], entries: list[dict[str, Any]]) -> list[str]:
