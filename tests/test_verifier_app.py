@@ -207,3 +207,165 @@ def test_ui_at_a_till_offline_with_a_video_camera(tmp_path):
     for name in SIZES:
         assert {"home", "scan", "valid", "revoked", "volunteer_request", "volunteer", "pin", "settings"} <= \
             {p.stem for p in runs[name][0].glob("*.png")}, name
+
+
+# ------------------------------------------------------------------ an mdoc: engagement (ISO 18013-5 session)
+class Phone:
+    """A holder in a thread: shows an ``mdoc:`` engagement naming a loopback port and, once ``go`` is set,
+    answers the reader with what ``decide`` allows (None: the holder declines)."""
+
+    def __init__(self, holdings, reader_trust, decide=lambda p: {d.doctype: d.allowed() for d in p.documents}):
+        import threading
+
+        from didlib.session import HolderSession, RetrievalMethod, TcpListener, serve_holder
+
+        self.listener = TcpListener("127.0.0.1")
+        self.holder = HolderSession(holdings, reader_trust=reader_trust, now=NOW, retrieval_methods=[
+            RetrievalMethod.local_network(self.listener.host, self.listener.port)])
+        self.uri = self.holder.qr_uri()
+        self.go, self.asked = threading.Event(), []
+
+        def serve() -> None:
+            transport = self.listener.accept(20)
+            self.go.wait(20)
+            serve_holder(self.holder, transport, lambda p: self.asked.append(p) or decide(p), 20)
+            transport.close()
+            self.listener.close()
+
+        self.thread = threading.Thread(target=serve, daemon=True)
+        self.thread.start()
+
+
+def settle(model, seconds: float = 20.0) -> None:
+    """Wait until the session's worker thread has handed the model its verdict."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while model.state == "connecting" and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def till(model, shop):
+    """The verifier app's model with a shop's reader key (a wallet answers only readers that authenticate)."""
+    model.reader_key, model.reader_chain = shop
+    return model
+
+
+def test_model_reads_an_mdoc_engagement_and_runs_the_session(till, age_credential, device_key, reader_trust):
+    phone = Phone([(age_credential, device_key)], reader_trust)
+    seen = []
+    till.listeners.append(lambda m: seen.append((m.state, m.message)))
+    till.choose("age:18")
+    till.codes([phone.uri])
+    assert till.state == "connecting" and till.message == "Connecting to the wallet…", "progress while it runs"
+    phone.go.set()
+    settle(till)
+    assert till.state == "result" and till.verdict.decision == "accept", till.verdict.reasons
+    assert till.verdict.headline == "OVER 18" and set(till.verdict.display) == {"over_18", "portrait"}
+    assert till.link_note == "local network"
+    assert phone.asked[0].reader.name == "Example Shop", "the wallet saw the till's reader certificate"
+    assert ("connecting", "Connecting to the wallet…") in seen and seen[-1][0] == "result"
+    assert till.counts == {"checks": 1, "accept": 1}
+    till.done()
+    assert till.link_note == "" and till.verdict is None
+
+
+def test_a_declined_session_is_a_plain_refusal(till, age_credential, device_key, reader_trust):
+    phone = Phone([(age_credential, device_key)], reader_trust, decide=lambda _: None)
+    till.choose("age:18")
+    till.codes([phone.uri])
+    phone.go.set()
+    settle(till)
+    assert till.state == "result" and till.verdict.decision == "reject"
+    assert till.verdict.reasons == ["the customer ended the check on their phone"]
+    assert till.verdict.action == "Do not sell. Ask for another proof of age."
+
+
+def test_a_session_from_an_untrusted_issuer_is_rejected(till, pki, device_key, reader_trust, tmp_path):
+    from conftest import issue
+    from didlib.mdoc import DOCTYPE_AGE
+    from didlib.pkidir import PkiDir
+    from didlib.samples import proof_of_age_data
+
+    other = PkiDir.create(tmp_path / "other", issuer="Elsewhere", now=NOW - dt.timedelta(days=30))
+    stranger = issue(other, DOCTYPE_AGE, proof_of_age_data(today=NOW.date()), device_key.public_key())
+    phone = Phone([(stranger, device_key)], reader_trust)
+    till.choose("age:18")
+    till.codes([phone.uri])
+    phone.go.set()
+    settle(till)
+    assert till.verdict.decision == "reject" and till.verdict.codes == ["untrusted_issuer"], till.verdict.codes
+
+
+def test_an_unreachable_or_silent_phone_is_a_plain_message(till, reader_trust, age_credential, device_key):
+    from didlib.keys import generate_key
+    from didlib.session import DeviceEngagement, RetrievalMethod, TcpListener
+    from issuer_service.process import free_port
+
+    nobody = DeviceEngagement.create(generate_key().public_key(),
+                                     [RetrievalMethod.local_network("127.0.0.1", free_port())]).to_uri()
+    till.choose("age:18")
+    till.codes([nobody])
+    settle(till)
+    assert till.state == "result" and till.verdict.reasons == ["the phone could not be reached on the local network"]
+    till.done()
+
+    silent = TcpListener("127.0.0.1")  # connects, then never answers
+    mute = DeviceEngagement.create(generate_key().public_key(),
+                                   [RetrievalMethod.local_network(silent.host, silent.port)]).to_uri()
+    till.session_timeout = 1.0
+    till.choose("age:18")
+    till.codes([mute])
+    settle(till)
+    silent.close()
+    assert till.verdict.reasons == ["the phone did not answer in time: try again"]
+    till.done()
+
+    till.choose("age:18")
+    till.codes(["mdoc:not-an-engagement"])
+    settle(till)
+    assert till.state == "result" and till.verdict.decision == "reject" and till.verdict.reasons
+
+
+def test_a_session_that_fails_unexpectedly_still_ends_in_a_verdict(till, age_credential, device_key, reader_trust):
+    """Whatever a Bluetooth stack raises in the worker thread, the till shows a verdict, not "connecting"."""
+
+    class Broken:
+        address = b"\x00" * 6
+
+        def connect(self, *args, **kwargs):
+            raise OSError("the adapter went away")
+
+    import uuid
+
+    from didlib.session import HolderSession, RetrievalMethod
+    from didlib.session.engagement import BleOptions
+
+    holder = HolderSession([(age_credential, device_key)], reader_trust=reader_trust, retrieval_methods=[
+        RetrievalMethod.ble(BleOptions(peripheral_server_uuid=uuid.uuid4()))])
+    till.adapter = Broken()
+    till.choose("age:18")
+    till.codes([holder.qr_uri()])
+    settle(till)
+    assert till.state == "result" and till.verdict.decision == "reject"
+    assert till.verdict.reasons == ["the check could not be completed: try again"]
+
+
+def test_cancelling_a_session_drops_its_late_verdict(till, age_credential, device_key, reader_trust):
+    phone = Phone([(age_credential, device_key)], reader_trust)
+    till.choose("age:18")
+    till.codes([phone.uri])
+    assert till.state == "connecting"
+    till.done()
+    assert till.state == "home"
+    phone.go.set()
+    phone.thread.join(20)
+    import time
+
+    time.sleep(0.3)
+    assert till.state == "home" and till.verdict is None, "a cancelled check does not come back"
+    till.choose("age:18")
+    till.codes(["mdoc:" + "A" * 10])
+    settle(till)
+    assert till.state == "result"

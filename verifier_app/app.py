@@ -3,7 +3,8 @@ every decision is made in didlib. Readable at arm's length on a phone: sizes in 
 the phone's text size setting), full-screen colours for the verdict.
 
 Offline first: the app starts from its cached trust data and updates it on a worker thread; no exception
-ends it (one handler logs it and shows a message).
+ends it (one handler logs it and shows a message). It looks for a Bluetooth adapter once at start (for ISO
+18013-5 sessions with a wallet that shows an ``mdoc:`` code) and closes it on exit.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 
 from didlib.errors import DidlibError
 from didlib.qr import qr_png
+from didlib.session.ble.connect import BleAdapter, find_adapter
 from didlib.verifier import ReplayCache
 from didlib_apps.viewfinder import Viewfinder, open_camera, request_camera_permission
 from verifier_app import palette
@@ -73,6 +75,12 @@ class ScanScreen(Screen):
     message = StringProperty("")
     request_png = BooleanProperty(False)
     blocked = StringProperty("")
+
+
+class ConnectScreen(Screen):
+    title = StringProperty("")
+    message = StringProperty("")
+    bluetooth = StringProperty("")
 
 
 class ResultScreen(Screen):
@@ -122,7 +130,11 @@ class VerifierApp(App):
         self.app_config = config
         self.trust_source = source
         self.busy = False
+        self.stopped = False
+        self._adapter_lock = threading.Lock()  # the adapter found as the app stops is closed, not kept
         model.listeners.append(lambda _: self.render())
+        # an ISO 18013-5 session ends on its worker thread; the screens change on the UI thread
+        model.post = lambda then: Clock.schedule_once(lambda _dt: then(), 0)
 
     @classmethod
     def from_config(cls, config: AppConfig) -> VerifierApp:
@@ -146,7 +158,8 @@ class VerifierApp(App):
         ExceptionManager.add_handler(_ShowErrors(self))
         threading.excepthook = lambda hook: Clock.schedule_once(lambda _dt: self.report(hook.exc_value), 0)
         manager = ScreenManager(transition=NoTransition())
-        for screen in (SetupScreen(), HomeScreen(), ScanScreen(), ResultScreen(), PinScreen(), SettingsScreen()):
+        for screen in (SetupScreen(), HomeScreen(), ScanScreen(), ConnectScreen(), ResultScreen(), PinScreen(),
+                       SettingsScreen()):
             manager.add_widget(screen)
         self.viewfinder: Viewfinder = manager.get_screen("scan").ids.viewfinder
         Clock.schedule_interval(lambda _: self._tick(), 0.25)
@@ -156,10 +169,26 @@ class VerifierApp(App):
     def start(self) -> None:
         """First screen: set-up when there is no trust data, else home and an update in the background."""
         self.render()
+        threading.Thread(target=self._find_adapter, daemon=True, name="bluetooth").start()
         if self.model.has_trust() and self.app_config is not None and self.app_config.issuer:
             self.update_trust()
 
+    def _find_adapter(self) -> None:
+        """Once at start, off the UI thread (opening a USB adapter takes a moment): the Bluetooth adapter for
+        ISO 18013-5 sessions, or why there is none (said on the connecting screen; sessions then use the
+        local network)."""
+        adapter, why = find_adapter()
+        with self._adapter_lock:
+            if self.stopped:
+                _close(adapter)
+                return
+            self.model.adapter, self.model.no_adapter = adapter, "" if adapter is not None else why
+
     def on_stop(self) -> None:
+        with self._adapter_lock:
+            self.stopped = True
+            _close(self.model.adapter)
+            self.model.adapter = None
         if self.root is not None:
             self.viewfinder.stop()
 
@@ -208,6 +237,14 @@ class VerifierApp(App):
             self._show("home")
         elif model.state == "scanning":
             self._render_scan()
+        elif model.state == "connecting":
+            connect = self.root.get_screen("connect")
+            connect.title = model.check.title if model.check else ""
+            connect.message = model.message
+            connect.bluetooth = ("Bluetooth when the phone offers it, else the local network"
+                                 if model.adapter is not None else
+                                 f"Local network ({model.no_adapter or 'no Bluetooth adapter'})")
+            self._show("connect")
         elif model.state == "result" and model.verdict is not None:
             self._render_result()
 
@@ -282,6 +319,8 @@ class VerifierApp(App):
         issued = f"Issuer: {verdict.issuer}" if verdict.issuer else ""
         until = f", valid until {verdict.valid_until:%d %b %Y}" if verdict.valid_until else ""
         result.footer = issued + until + (" (trust list out of date)" if verdict.stale else "")
+        if self.model.link_note:
+            result.footer += ("\n" if result.footer else "") + f"Read over {self.model.link_note}"
         self._update_countdown()
         self._show("result")
 
@@ -422,3 +461,9 @@ class VerifierApp(App):
 
     def _trust_issuer(self, name: str, on: bool) -> None:
         (self.model.settings.distrusted.discard if on else self.model.settings.distrusted.add)(name)
+
+
+def _close(adapter: BleAdapter | None) -> None:
+    close = getattr(adapter, "close", None)
+    if close is not None:
+        close()

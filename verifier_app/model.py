@@ -2,13 +2,17 @@
 
 A small state machine the UI observes: ``setup`` (no trust data yet) or ``home`` (pick a check) ->
 ``scanning`` (codes read by the camera or from an image file; for challenge checks the request QR is shown)
--> ``result`` (full screen, with a countdown, clears itself after a few seconds) -> ``home``. All
-decisions are the verifier engine's; nothing personal is kept after the result clears, only counts.
+-> ``result`` (full screen, with a countdown, clears itself after a few seconds) -> ``home``. A scanned
+``mdoc:`` engagement (a wallet's ISO 18013-5 QR) goes from ``scanning`` to ``connecting`` while the session
+runs on a worker thread, then to the same ``result``. All decisions are the verifier engine's; nothing
+personal is kept after the result clears, only counts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,14 +21,23 @@ from typing import TYPE_CHECKING, Any
 from didlib.errors import DidlibError, UsageError
 from didlib.pki import common_name_of
 from didlib.qr import decode_image
+from didlib.session.ble.connect import BleAdapter
 from didlib.trust import TrustStore
+from didlib.verification import Problem
 from didlib.verifier import AgePolicy, PeerPolicy, Policy, TrustData, Verdict, VerifierEngine, VolunteerPolicy
+from didlib.verifier.policies import rejected
 from didlib.verifier.replay import ReplayCache
 
 if TYPE_CHECKING:  # the register needs SQLAlchemy (didlib[service]); a till without a register does not
     from volunteer_register import Register, Volunteer
 
 __all__ = ["CHECKS", "Check", "Settings", "VerifierModel", "plain_age"]
+
+log = logging.getLogger("verifier_app")
+
+ENGAGEMENT = "mdoc:"  # ISO 18013-5 8.2.2.3: the device engagement QR code's URI scheme
+CONNECTING = "Connecting to the wallet…"
+SESSION_FAILED = "the check could not be completed: try again"
 
 
 NO_READER_KEY = ("This till has no reader key, so it cannot ask a phone for {what}. "
@@ -95,6 +108,17 @@ class VerifierModel:
     _engine: VerifierEngine | None = None
     _shown_at: dt.datetime | None = None
     listeners: list[Callable[[VerifierModel], None]] = field(default_factory=list)
+    # ISO 18013-5 sessions: the Bluetooth adapter found at start (None: why not, for the result screen), how
+    # long the holder may take to decide, how the last phone was reached ("local network", "Bluetooth ...")
+    adapter: BleAdapter | None = None
+    no_adapter: str = ""
+    session_timeout: float = 60.0
+    link_note: str = ""
+    # the session runs off the UI thread: ``background`` starts it, ``post`` brings its end back (the app
+    # posts to the UI thread with Kivy's clock; headless, both run as given)
+    background: Callable[[Callable[[], None]], None] = field(
+        default=lambda work: threading.Thread(target=work, daemon=True, name="iso-session").start())
+    post: Callable[[Callable[[], None]], None] = field(default=lambda then: then())
 
     # ------------------------------------------------------------------------------- observation
     def _changed(self) -> None:
@@ -190,6 +214,9 @@ class VerifierModel:
     def _scanned(self, text: str) -> None:
         if self._engine is None or self.state != "scanning":
             return
+        if text[: len(ENGAGEMENT)].lower() == ENGAGEMENT:
+            self._connect(self._engine, text)
+            return
         verdict = self._engine.scan(text)
         if verdict is None:
             parts = self._engine.progress()
@@ -197,7 +224,34 @@ class VerifierModel:
             self.message = f"Part {seen[0]} of {seen[1]} read: show the next code"
             self._changed()
             return
-        self.verdict, self.state, self._shown_at = verdict, "result", self.clock()
+        self._show(verdict)
+
+    def _connect(self, engine: VerifierEngine, uri: str) -> None:
+        """An ``mdoc:`` engagement: the ISO 18013-5 session as the reader, on a worker thread (it waits for
+        the holder to decide); its verdict is shown like a scanned code's. A check cancelled meanwhile (a new
+        engine, or none) drops it."""
+        self.state, self.message, self.link_note = "connecting", CONNECTING, ""
+        self._changed()
+
+        def work() -> None:
+            try:
+                verdict, note = engine.read_engagement(uri, self.adapter, no_adapter=self.no_adapter,
+                                                       timeout=self.session_timeout)
+            except Exception:  # a Bluetooth stack's own errors: the till still shows a verdict
+                log.exception("ISO 18013-5 session failed")
+                verdict, note = rejected([Problem("session_failed", SESSION_FAILED)]), ""
+                verdict.action = engine.policy.action(verdict.decision)
+            self.post(lambda: self._connected(engine, verdict, note))
+
+        self.background(work)
+
+    def _connected(self, engine: VerifierEngine, verdict: Verdict, note: str) -> None:
+        if self._engine is engine and self.state == "connecting":
+            self.link_note = note
+            self._show(verdict)
+
+    def _show(self, verdict: Verdict) -> None:
+        self.verdict, self.state, self._shown_at, self.message = verdict, "result", self.clock(), ""
         self.counts["checks"] = self.counts.get("checks", 0) + 1
         self.counts[verdict.decision] = self.counts.get(verdict.decision, 0) + 1
         self._changed()
@@ -228,6 +282,6 @@ class VerifierModel:
 
     def done(self) -> None:
         self.state, self.verdict, self.request_qr, self._shown_at = "home", None, None, None
-        self.message, self.blocked = "", ""
+        self.message, self.blocked, self.link_note = "", "", ""
         self._engine = None
         self._changed()
