@@ -167,6 +167,7 @@ def test_ui_at_a_till_offline_with_a_video_camera(tmp_path):
         "untrusted": ("reject", "NOT VERIFIED", ["issuer not trusted (not on the trust list)"]),
         "challenge25": ("accept", "OVER 25", []),
         "volunteer": ("accept", "VOLUNTEER CLEARED", []),
+        "session": ("accept", "OVER 18", []),  # a wallet's mdoc: engagement, over an ISO 18013-5 session
     }
     for name, (decision, headline, reasons) in expected.items():
         got = checks[name]
@@ -177,7 +178,10 @@ def test_ui_at_a_till_offline_with_a_video_camera(tmp_path):
             assert got["action"] == "Do not sell. Ask for another proof of age.", name
         assert got["countdown"].startswith("Clears in "), name
     assert checks["valid"]["display_keys"] == ["over_18", "portrait"], "an age check shows nothing else"
-    assert checks["counts"]["counts"] == {"checks": 8, "accept": 3, "reject": 5}
+    connecting = checks["connecting"]
+    assert (connecting["screen"], connecting["message"]) == ("connect", "Connecting to the wallet…")
+    assert checks["session"]["footer"].endswith("Read over local network"), "how the phone was reached"
+    assert checks["counts"]["counts"] == {"checks": 9, "accept": 4, "reject": 5}
     assert checks["saved"]["pin"], "the operator PIN chosen before the settings is saved for the next start"
     assert checks["reader_loaded"]["message"] == "Reader key loaded: Scouts Hall", "loaded in Settings, no command line"
 
@@ -193,7 +197,7 @@ def test_ui_at_a_till_offline_with_a_video_camera(tmp_path):
     for name, result in results.items():
         out, size = runs[name][:2]
         assert result["layout"] and not any(result["layout"].values()), (name, result["layout"])
-        for screen in ("valid", "revoked", "volunteer"):
+        for screen in ("valid", "revoked", "volunteer", "session"):
             if screen in result:
                 sizes = result[screen]["sizes"]
                 width, height = sizes["window"]
@@ -205,7 +209,8 @@ def test_ui_at_a_till_offline_with_a_video_camera(tmp_path):
         for png in shots:
             shutil.copy(png, SHOTS / f"{size}-{png.name}")
     for name in SIZES:
-        assert {"home", "scan", "valid", "revoked", "volunteer_request", "volunteer", "pin", "settings"} <= \
+        assert {"home", "scan", "valid", "revoked", "volunteer_request", "volunteer", "pin", "settings", "connecting",
+                "session"} <= \
             {p.stem for p in runs[name][0].glob("*.png")}, name
 
 

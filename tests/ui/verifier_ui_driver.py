@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from didlib.presentation.qrflows import ONE_WAY
 from didlib.qr import codes_for, frame, unframe
 from didlib.samples import dbs_data, mdl_data, proof_of_age_data
 from didlib.scanner import write_code_video
-from didlib.session import entitlement_extension
+from didlib.session import HolderSession, RetrievalMethod, TcpListener, entitlement_extension, serve_holder
 from didlib.status import StatusList, StatusListToken
 from didlib.trustlist import ISSUER, TrustList, TrustListEntry
 from didlib.verifier import TrustCache
@@ -77,7 +78,7 @@ def build_world() -> dict:
     club_cert = create_reader_certificate(
         pki.certificate("reader-ca"), pki.key("reader-ca"), club_key.public_key(), common_name="Scouts Hall",
         organisation="Example Scouts", extra_extensions=[entitlement_extension(
-            {DOCTYPE_MDL: {NS_ISO: "*"}, DOCTYPE_DBS: {NS_DBS: "*"}})])
+            {DOCTYPE_MDL: {NS_ISO: "*"}, DOCTYPE_DBS: {NS_DBS: "*"}, DOCTYPE_AGE: {NS_AGE: "*"}})])
     return {
         "pki": pki, "phone": phone, "store": store, "status_token": token, "signer_cert": signer_cert,
         "proof": issue(DOCTYPE_AGE, proof_of_age_data(), status_idx=3),
@@ -141,6 +142,7 @@ class Driver(StepDriver):
                               "action": verdict.action if verdict else "",
                               "display_keys": sorted(verdict.display) if verdict else [],
                               "message": getattr(screen, "message", ""),
+                              "footer": getattr(screen, "footer", ""),
                               "countdown": getattr(screen, "countdown", "")}
         if self.app.root.current == "result":
             self.results[name]["sizes"] = self.sizes()
@@ -180,6 +182,25 @@ class Driver(StepDriver):
             lambda: self.tap("Done"),
         ]
 
+    def phone(self) -> None:
+        """A wallet beside the till shows its ``mdoc:`` engagement QR (ISO 18013-5, the local network on
+        loopback) and, once ``phone_go`` is set, agrees to share what the till asks."""
+        listener = TcpListener("127.0.0.1")
+        holder = HolderSession([(self.world["proof"], self.world["phone"])],
+                               reader_trust=TrustStore([self.world["pki"].certificate("reader-ca")]),
+                               retrieval_methods=[RetrievalMethod.local_network(listener.host, listener.port)])
+        self.phone_go = threading.Event()
+
+        def serve() -> None:
+            transport = listener.accept(60)
+            self.phone_go.wait(60)
+            serve_holder(holder, transport, lambda p: {d.doctype: d.allowed() for d in p.documents}, 60)
+            transport.close()
+            listener.close()
+
+        threading.Thread(target=serve, daemon=True).start()
+        self.app.app_config.camera = str(write_code_video([holder.qr_uri()], self.videos / "engagement.avi"))
+
     def run(self) -> None:
         if MODE == "setup":
             self.run_setup()
@@ -198,6 +219,22 @@ class Driver(StepDriver):
             self.scenario("untrusted", "Age 18", lambda: make_oneway(w["stranger"], w["phone"]))
             self.scenario("challenge25", 'Age 25  "Challenge 25"',
                           lambda: make_oneway(w["proof"], w["phone"], ["age_over_25", "portrait"]))
+        self.steps += [  # a wallet's mdoc: engagement: the ISO 18013-5 session, then the same verdict screen
+            self.phone,
+            lambda: self.tap("Age 18"),
+            lambda: self.wait_for(lambda: self.app.model.state == "connecting"),
+            lambda: None,
+            lambda: self.shot("connecting"),
+            lambda: self.layout("connecting"),
+            lambda: self.record("connecting"),
+            lambda: self.phone_go.set(),
+            lambda: self.wait_for(lambda: self.app.model.state == "result"),
+            lambda: None,
+            lambda: self.shot("session"),
+            lambda: self.layout("session"),
+            lambda: self.record("session"),
+            lambda: self.tap("Done"),
+        ]
         holdings = [(w["licence"], w["phone"]), (w["dbs"], w["phone"])]
         reader_cas = TrustStore([w["pki"].certificate("reader-ca")])
 
