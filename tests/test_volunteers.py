@@ -367,12 +367,12 @@ def test_record_refusals():
 
 
 # ---------------------------------------------------------------------------------------------- in person
-def test_verifier_app_adds_to_and_finds_in_the_register(pki, licence, device_key, register):
-    """The verifier app's volunteer check with the register: the wallet sees which elements are kept
-    (intent_to_retain); the cleared volunteer is added, then found; nothing is kept without "add"."""
+def volunteer_check(pki, licence, device_key, mode: str, **dbs_changes):
+    """The verifier app's model after a volunteer check (challenge flow) with the register setting ``mode``;
+    the wallet is told which elements are kept (intent_to_retain) only with "add"."""
     from conftest import NOW, issue
     from didlib.mdoc import DOCTYPE_DBS, DOCTYPE_MDL
-    from didlib.mdoc.registry import NS_DBS, NS_ISO
+    from didlib.mdoc.registry import NS_DBS
     from didlib.pki import create_reader_certificate
     from didlib.presentation import answer_challenge, read_challenge
     from didlib.samples import dbs_data
@@ -385,33 +385,82 @@ def test_verifier_app_adds_to_and_finds_in_the_register(pki, licence, device_key
         pki.certificate("reader-ca"), pki.key("reader-ca"), key.public_key(), common_name="Scouts Hall",
         not_before=NOW - dt.timedelta(days=1),
         extra_extensions=[entitlement_extension({DOCTYPE_MDL: {NS_ISO: "*"}, DOCTYPE_DBS: {NS_DBS: "*"}})])
-    dbs = issue(pki, DOCTYPE_DBS, dbs_data(today=NOW.date()), device_key.public_key())
+    data = dbs_data(today=NOW.date())
+    data[NS_DBS].update(dbs_changes)
+    dbs = issue(pki, DOCTYPE_DBS, data, device_key.public_key())
     holdings = [(licence, device_key), (dbs, device_key)]
+    model = VerifierModel(lambda: TrustData(TrustStore([pki.certificate("iaca")], [pki.certificate("ds")])),
+                          key, [reader], Settings(volunteer_register=mode), clock=lambda: NOW,
+                          background=lambda work: work())  # the register's worker thread, run in place
+    model.choose("volunteer")
+    pending = read_challenge(model.request_qr, holdings, TrustStore([pki.certificate("reader-ca")]), now=NOW)
+    kept = {e for d in pending.documents for els in d.elements.values() for e, retain in els.items() if retain}
+    assert kept == ({"given_name", "family_name", "birth_date", "certificate_level", "workforce",
+                     "certificate_number"} if mode == "add" else set()), "the wallet is told what is kept"
+    model.codes([answer_challenge(pending, holdings)])
+    return model
 
-    def check(mode: str) -> VerifierModel:
-        model = VerifierModel(lambda: TrustData(TrustStore([pki.certificate("iaca")], [pki.certificate("ds")])),
-                              key, [reader], Settings(volunteer_register=mode), clock=lambda: NOW)
-        model.choose("volunteer")
-        pending = read_challenge(model.request_qr, holdings, TrustStore([pki.certificate("reader-ca")]), now=NOW)
-        kept = {e for d in pending.documents for els in d.elements.values() for e, retain in els.items() if retain}
-        assert kept == ({"given_name", "family_name", "birth_date", "certificate_level", "workforce",
-                         "certificate_number"} if mode == "add" else set()), "the wallet is told what is kept"
-        model._scanned(answer_challenge(pending, holdings))
-        assert model.verdict.headline == "VOLUNTEER CLEARED"
-        return model
 
+def test_verifier_app_adds_to_and_finds_in_the_register(pki, licence, device_key, register):
+    """The verifier app's volunteer check with the register: the cleared volunteer is added, then found;
+    nothing is kept without "add"."""
     with pytest.raises(UsageError):
-        check("").add_to_register(register)
-    model = check("add")
+        volunteer_check(pki, licence, device_key, "").add_to_register(register)
+    model = volunteer_check(pki, licence, device_key, "add")
+    assert model.verdict.headline == "VOLUNTEER CLEARED"
     volunteer_id = model.add_to_register(register)
     record = register.get(volunteer_id, "test")
-    assert record.checked_how == "in_person" and record.certificate_number == dbs.elements()[NS_DBS][
-        "certificate_number"]
+    assert record.checked_how == "in_person" and record.certificate_number == "001234567890"
     assert {c.kind for c in record.credentials} == {"licence", "dbs"}
-    assert check("lookup").find_in_register(register).id == volunteer_id
+    assert volunteer_check(pki, licence, device_key, "lookup").find_in_register(register).id == volunteer_id
     model.done()
     with pytest.raises(UsageError):
         model.add_to_register(register), "nothing personal stays after the result clears"
+
+
+@pytest.mark.parametrize(("changes", "headline"), [
+    ({"barred_list_children": "barred"}, "BARRED"),
+    ({"certificate_level": "basic"}, "CHECK LEVEL"),
+], ids=["barred", "below_the_minimum_level"])
+def test_only_a_cleared_volunteer_goes_in_the_register(pki, licence, device_key, register, changes, headline):
+    model = volunteer_check(pki, licence, device_key, "add", **changes)
+    assert model.verdict.headline == headline and model.verdict.decision != "accept"
+    assert model.register_offer() == "", "no button for a volunteer who is not cleared"
+    with pytest.raises(UsageError) as refused:
+        model.add_to_register(register)
+    assert refused.value.code == "not_cleared"
+    assert register.volunteers("test") == []
+
+
+def test_the_result_screen_adds_and_looks_up(pki, licence, device_key, register):
+    """The result screen's register button: the work runs through the model's worker hook, and what the
+    register says comes back as a plain note (the countdown starts again so it can be read)."""
+    model = volunteer_check(pki, licence, device_key, "add")
+    assert model.register_offer() == "Add to the register"
+    model.use_register(lambda: register)
+    assert model.register_note.startswith("Added to the register (volunteer ")
+    assert model.register_offer() == "", "added once"
+    model.done()
+    assert model.register_note == ""
+
+    lookup = volunteer_check(pki, licence, device_key, "lookup")
+    assert lookup.register_offer() == "Look up in the register"
+    lookup.use_register(lambda: register)
+    assert lookup.register_note.startswith("On the register (volunteer ")
+    assert "SARAH JANE MORGAN, DBS enhanced barred lists, child workforce, checked in person on" in lookup.register_note
+
+    register.erase(register.volunteers("test")[0].id, "test")
+    again = volunteer_check(pki, licence, device_key, "lookup")
+    again.use_register(lambda: register)
+    assert again.register_note == "Not on the register"
+
+    def unreachable():
+        raise OSError("connection refused")
+
+    broken = volunteer_check(pki, licence, device_key, "add")
+    broken.use_register(unreachable)
+    assert broken.register_note == "The register could not be reached: nothing was added. Try again."
+    assert broken.register_offer() == "Add to the register", "try again"
 
 
 def test_cli_usage_errors(tmp_path):

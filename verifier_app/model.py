@@ -114,6 +114,8 @@ class VerifierModel:
     no_adapter: str = ""
     session_timeout: float = 60.0
     link_note: str = ""
+    register_note: str = ""  # what the organisation's register said about the volunteer on screen
+    _register_step: str = ""  # "working", "done" (no second tap), "" (the button is offered)
     # the session runs off the UI thread: ``background`` starts it, ``post`` brings its end back (the app
     # posts to the UI thread with Kivy's clock; headless, both run as given)
     background: Callable[[Callable[[], None]], None] = field(
@@ -258,11 +260,14 @@ class VerifierModel:
 
     def add_to_register(self, register: Register, actor: str = "verifier") -> int:
         """Keep the volunteer just cleared in the organisation's register (their wallet showed that it would);
-        their register id. Only after a volunteer check with ``volunteer_register = "add"``."""
+        their register id. Only after a volunteer check with ``volunteer_register = "add"`` that cleared them:
+        a barred volunteer, or one referred to a person, is not recorded as checked."""
         kept = self.verdict.kept if self.verdict is not None and self.settings.volunteer_register == "add" else {}
         if not kept:
             raise UsageError("no volunteer check to keep: choose \"add\" for the register in the settings",
                              code="nothing_to_keep")
+        if self.verdict is None or self.verdict.decision != "accept":
+            raise UsageError("only a cleared volunteer is added to the register", code="not_cleared")
         from volunteer_register import record_from_verdict
 
         return register.add(record_from_verdict(kept), actor)
@@ -274,6 +279,64 @@ class VerifierModel:
             raise UsageError("no volunteer check to look up", code="nothing_to_look_up")
         return register.find(number, actor)
 
+    def register_offer(self) -> str:
+        """The result screen's register button for the volunteer on screen, or "" (none)."""
+        verdict = self.verdict
+        if self.state != "result" or verdict is None or not verdict.kept or self._register_step:
+            return ""
+        if self.settings.volunteer_register == "add" and verdict.decision == "accept":
+            return "Add to the register"
+        if self.settings.volunteer_register == "lookup":
+            return "Look up in the register"
+        return ""
+
+    def use_register(self, open_register: Callable[[], Register], actor: str = "verifier") -> None:
+        """The register button: add the cleared volunteer, or look them up, off the UI thread (a register may
+        be a PostgreSQL server away). What the register said becomes :attr:`register_note`, and the result's
+        countdown starts again so it can be read; a register that cannot be reached says so, and the button
+        comes back to try again."""
+        verdict = self.verdict
+        if not self.register_offer() or verdict is None:
+            return
+        adding = self.settings.volunteer_register == "add"
+        self.register_note = "Adding to the register…" if adding else "Looking in the register…"
+        self._register_step = "working"
+        self._changed()
+
+        def work() -> None:
+            try:
+                register = open_register()
+                note = self._register_note(register, actor, adding)
+                retry = False
+            except DidlibError as exc:
+                note, retry = exc.message, False
+            except Exception:  # SQLAlchemy's or the network's own errors
+                log.exception("volunteer register")
+                note = "The register could not be reached: " + ("nothing was added. " if adding else "") + "Try again."
+                retry = True
+            self.post(lambda: self._registered(verdict, note, retry))
+
+        self.background(work)
+
+    def _register_note(self, register: Register, actor: str, adding: bool) -> str:
+        if adding:
+            return f"Added to the register (volunteer {self.add_to_register(register, actor)})"
+        found = self.find_in_register(register, actor)
+        if found is None:
+            return "Not on the register"
+        how = "in person" if found.checked_how == "in_person" else found.checked_how
+        when = f", checked {how} on {found.checked_at:%d %b %Y}" if found.checked_at else ""
+        note = (f"On the register (volunteer {found.id}): {found.name}, DBS {found.dbs_level.replace('_', ' ')}, "
+                f"{found.workforce} workforce{when}")
+        return note + (f"\nNeeds attention: {'; '.join(found.flags)}" if found.flags else "")
+
+    def _registered(self, verdict: Verdict, note: str, retry: bool) -> None:
+        if self.verdict is not verdict:
+            return  # the result cleared meanwhile
+        self.register_note, self._register_step = note, "" if retry else "done"
+        self._shown_at = self.clock()
+        self._changed()
+
     def tick(self) -> None:
         """Called every second: the result clears itself, so nothing personal stays on screen."""
         if self.state == "result" and self._shown_at is not None and \
@@ -282,6 +345,7 @@ class VerifierModel:
 
     def done(self) -> None:
         self.state, self.verdict, self.request_qr, self._shown_at = "home", None, None, None
-        self.message, self.blocked, self.link_note = "", "", ""
+        self.message, self.blocked, self.link_note, self.register_note = "", "", "", ""
+        self._register_step = ""
         self._engine = None
         self._changed()
