@@ -183,8 +183,15 @@ def test_ui_at_a_till_offline_with_a_video_camera(tmp_path):
     connecting = checks["connecting"]
     assert (connecting["screen"], connecting["message"]) == ("connect", "Connecting to the wallet…")
     assert checks["session"]["footer"].endswith("Read over local network"), "how the phone was reached"
-    assert checks["counts"]["counts"] == {"checks": 9, "accept": 4, "reject": 5}
+    assert checks["counts"]["counts"] == {"checks": 11, "accept": 6, "reject": 5}
     assert checks["saved"]["pin"], "the operator PIN chosen before the settings is saved for the next start"
+    for size in SIZES:  # issue 21: an organiser adds the volunteer just cleared, then looks them up
+        got = results[size]
+        assert got["step_Add"]["register_step"] == "add" and got["volunteer_add"]["headline"] == "VOLUNTEER CLEARED"
+        assert got["registered"]["register_note"] == "Added to the register (volunteer 1)", size
+        assert got["lookup"]["register_note"].startswith("On the register (volunteer 1): SARAH JANE MORGAN, DBS "
+                                                         "enhanced barred lists, child workforce, checked in person")
+        assert got["register"]["names"] == ["SARAH JANE MORGAN"] and got["saved"]["register_step"] == "lookup"
     assert checks["reader_loaded"]["message"] == "Reader key loaded: Scouts Hall", "loaded in Settings, no command line"
 
     for size in SIZES:
@@ -199,7 +206,7 @@ def test_ui_at_a_till_offline_with_a_video_camera(tmp_path):
     for name, result in results.items():
         out, size = runs[name][:2]
         assert result["layout"] and not any(result["layout"].values()), (name, result["layout"])
-        for screen in ("valid", "revoked", "volunteer", "session"):
+        for screen in ("valid", "revoked", "volunteer", "session", "registered", "lookup"):
             if screen in result:
                 sizes = result[screen]["sizes"]
                 width, height = sizes["window"]
@@ -212,7 +219,7 @@ def test_ui_at_a_till_offline_with_a_video_camera(tmp_path):
             shutil.copy(png, SHOTS / f"{size}-{png.name}")
     for name in SIZES:
         assert {"home", "scan", "valid", "revoked", "volunteer_request", "volunteer", "pin", "settings", "connecting",
-                "session"} <= \
+                "session", "settings_register", "volunteer_add", "registered", "lookup"} <= \
             {p.stem for p in runs[name][0].glob("*.png")}, name
 
 

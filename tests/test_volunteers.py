@@ -473,3 +473,27 @@ def test_cli_usage_errors(tmp_path):
     assert cli(tmp_path, "erase", "7").stderr.strip().endswith("[not_found]")
     assert cli(tmp_path, "find", "123456789012").returncode == 1
     assert "Traceback" not in not_set_up.stderr + closed.stderr
+
+
+def test_the_till_remembers_its_register(tmp_path):
+    """Settings: the register step ("add" / "lookup") and where the register is (a folder, as
+    ``volunteer-register --state``, or a database URL) survive a restart; a damaged value is ignored; the
+    register is opened only when asked (a till that does not use one writes no register file)."""
+    from verifier_app.config import CONFIG_FILE, AppConfig
+
+    config = AppConfig(tmp_path / "till")
+    config.save()
+    assert AppConfig.load(tmp_path / "till").settings.volunteer_register == ""
+    assert not (tmp_path / "till" / "register").exists()
+    config.settings.volunteer_register, config.register = "add", str(tmp_path / "org")
+    config.save()
+    loaded = AppConfig.load(tmp_path / "till")
+    assert (loaded.settings.volunteer_register, loaded.register) == ("add", str(tmp_path / "org"))
+    opened = loaded.open_register()
+    assert opened.files()[0] == tmp_path / "org" / "register.sqlite" and opened.volunteers("test") == []
+    opened.close()
+    assert AppConfig(tmp_path / "other").open_register().files()[0] == tmp_path / "other" / "register" / \
+        "register.sqlite", "by default, in the till's state folder"
+    raw = (tmp_path / "till" / CONFIG_FILE).read_text().replace('"add"', '"delete everything"')
+    (tmp_path / "till" / CONFIG_FILE).write_text(raw)
+    assert AppConfig.load(tmp_path / "till").settings.volunteer_register == ""

@@ -93,6 +93,8 @@ class ResultScreen(Screen):
     background = ListProperty(list(palette.NEUTRAL))
     has_portrait = BooleanProperty(False)
     portrait_ratio = NumericProperty(4 / 3)  # height / width of the portrait
+    register_button = StringProperty("")  # "Add to the register" / "Look up in the register" / "" (none)
+    register_note = StringProperty("")
 
 
 class PinScreen(Screen):
@@ -104,6 +106,8 @@ class SettingsScreen(Screen):
     freshness = NumericProperty(60)
     clear_after = NumericProperty(10)
     message = StringProperty("")
+    register_step = StringProperty("")  # Settings.volunteer_register
+    register_place = StringProperty("")
 
 
 class _ShowErrors(ExceptionHandler):
@@ -131,6 +135,8 @@ class VerifierApp(App):
         self.trust_source = source
         self.busy = False
         self.stopped = False
+        self._register: Any = None  # the organisation's volunteer register, opened on first use
+        self._register_lock = threading.Lock()
         self._adapter_lock = threading.Lock()  # the adapter found as the app stops is closed, not kept
         model.listeners.append(lambda _: self.render())
         # an ISO 18013-5 session ends on its worker thread; the screens change on the UI thread
@@ -189,6 +195,9 @@ class VerifierApp(App):
             self.stopped = True
             _close(self.model.adapter)
             self.model.adapter = None
+        with self._register_lock:
+            if self._register is not None:
+                self._register.close()
         if self.root is not None:
             self.viewfinder.stop()
 
@@ -321,8 +330,23 @@ class VerifierApp(App):
         result.footer = issued + until + (" (trust list out of date)" if verdict.stale else "")
         if self.model.link_note:
             result.footer += ("\n" if result.footer else "") + f"Read over {self.model.link_note}"
+        result.register_button = self.model.register_offer()
+        result.register_note = self.model.register_note
         self._update_countdown()
         self._show("result")
+
+    def use_register(self) -> None:
+        """The result screen's register button (the model runs it off the UI thread)."""
+        self.model.use_register(self.open_register, actor="verifier-app")
+
+    def open_register(self) -> Any:
+        """The register, opened once (on the model's worker thread) and kept until the app stops."""
+        with self._register_lock:
+            if self._register is None:
+                if self.app_config is None:
+                    raise DidlibError("this till has no state folder for a register", code="no_register")
+                self._register = self.app_config.open_register()
+            return self._register
 
     def _update_countdown(self) -> None:
         left = self.model.seconds_left()
@@ -428,6 +452,8 @@ class VerifierApp(App):
         screen = self.root.get_screen("settings")
         screen.freshness = self.model.settings.freshness_seconds
         screen.clear_after = self.model.settings.clear_after_seconds
+        screen.register_step = self.model.settings.volunteer_register
+        screen.register_place = f"Register: {self.app_config.register_place()}" if self.app_config else ""
         box = screen.ids.issuers
         box.clear_widgets()
         for name, on in self.model.trusted_issuers():
@@ -458,6 +484,11 @@ class VerifierApp(App):
             self.pick_file("Now choose the reader certificate (PEM)", ["*.pem", "*.crt"], cert_chosen)
 
         self.pick_file("Choose the reader key (PEM)", ["*.pem", "*.key"], key_chosen)
+
+    def set_register_step(self, step: str) -> None:
+        """Settings: what a volunteer check that clears someone offers (saved with "Save and go back")."""
+        self.model.settings.volunteer_register = step
+        self.root.get_screen("settings").register_step = step
 
     def _trust_issuer(self, name: str, on: bool) -> None:
         (self.model.settings.distrusted.discard if on else self.model.settings.distrusted.add)(name)

@@ -38,6 +38,7 @@ log = logging.getLogger("verifier_app")
 ENGAGEMENT = "mdoc:"  # ISO 18013-5 8.2.2.3: the device engagement QR code's URI scheme
 CONNECTING = "Connecting to the wallet…"
 SESSION_FAILED = "the check could not be completed: try again"
+REGISTER_STEPS = ("", "add", "lookup")
 
 
 NO_READER_KEY = ("This till has no reader key, so it cannot ask a phone for {what}. "
@@ -83,8 +84,8 @@ class Settings:
     clear_after_seconds: int = 10
     dbs_minimum_level: str = "enhanced_barred_lists"
     distrusted: set[str] = field(default_factory=set)  # issuer names switched off by the operator
-    # the volunteer check and the organisation's register: "" (not used), "add" (keep the volunteer: the
-    # wallet shows what is kept) or "lookup" (compare with the register, keep nothing new)
+    # the volunteer check and the organisation's register (REGISTER_STEPS): "" (not used), "add" (keep the
+    # volunteer: the wallet shows what is kept) or "lookup" (compare with the register, keep nothing new)
     volunteer_register: str = ""
 
 

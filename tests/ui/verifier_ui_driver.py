@@ -143,6 +143,8 @@ class Driver(StepDriver):
                               "display_keys": sorted(verdict.display) if verdict else [],
                               "message": getattr(screen, "message", ""),
                               "footer": getattr(screen, "footer", ""),
+                              "register_note": model.register_note,
+                              "register_step": model.settings.volunteer_register,
                               "countdown": getattr(screen, "countdown", "")}
         if self.app.root.current == "result":
             self.results[name]["sizes"] = self.sizes()
@@ -235,26 +237,8 @@ class Driver(StepDriver):
             lambda: self.record("session"),
             lambda: self.tap("Done"),
         ]
-        holdings = [(w["licence"], w["phone"]), (w["dbs"], w["phone"])]
-        reader_cas = TrustStore([w["pki"].certificate("reader-ca")])
-
-        def answer() -> None:
-            request = read_challenge(self.app.model.request_qr, holdings, reader_cas)
-            self.camera("volunteer", answer_challenge(request, holdings))
-            self.app.start_camera()
-
         self.steps += [
-            lambda: setattr(self.app.app_config, "camera", str(blank_video(self.videos / "blank.avi"))),
-            lambda: self.tap("Volunteer DBS check"),
-            lambda: None,
-            lambda: self.shot("volunteer_request"),
-            lambda: self.layout("volunteer_request"),
-            answer,
-            lambda: self.wait_for(lambda: self.app.model.state == "result"),
-            lambda: None,
-            lambda: self.shot("volunteer"),
-            lambda: self.layout("volunteer"),
-            lambda: self.record("volunteer"),
+            *self.volunteer("volunteer"),
             lambda: self.tap("Done"),
             lambda: self.camera("scan", make_oneway(w["proof"], w["phone"]), parts=1),
             lambda: self.tap("Age 18"),
@@ -280,10 +264,74 @@ class Driver(StepDriver):
             lambda: self.choose_file(self.world["reader_files"][1]),
             lambda: None,
             lambda: self.record("reader_loaded"),
-            lambda: self.tap("Save and go back"),
+            *self.register_step("Add", "settings_register", open_settings=False),
+            # an organiser adds the volunteer just cleared to the register, then looks them up at the next check
+            *self.volunteer("volunteer_add"),
+            lambda: self.tap("Add to the register"),
+            lambda: self.wait_for(lambda: self.app.model.register_note.startswith("Added"), 30),
+            lambda: None,
+            lambda: self.shot("registered"),
+            lambda: self.layout("registered"),
+            lambda: self.record("registered"),
+            lambda: self.tap("Done"),
+            *self.register_step("Look up"),
+            *self.volunteer("volunteer_lookup"),
+            lambda: self.tap("Look up in the register"),
+            lambda: self.wait_for(lambda: self.app.model.register_note.startswith(("On the", "Not on")), 30),
+            lambda: None,
+            lambda: self.shot("lookup"),
+            lambda: self.layout("lookup"),
+            lambda: self.record("lookup"),
+            lambda: self.tap("Done"),
             lambda: self.finish(),
         ]
         self.start(0.1)
+
+    def volunteer(self, name: str) -> list:
+        """A volunteer DBS check (challenge flow): the request QR, the wallet's answer through the camera, the
+        verdict screenshotted as ``name``."""
+        w = self.world
+        holdings = [(w["licence"], w["phone"]), (w["dbs"], w["phone"])]
+        reader_cas = TrustStore([w["pki"].certificate("reader-ca")])
+
+        def answer() -> None:
+            request = read_challenge(self.app.model.request_qr, holdings, reader_cas)
+            self.camera(name, answer_challenge(request, holdings))
+            self.app.start_camera()
+
+        return [
+            lambda: setattr(self.app.app_config, "camera", str(blank_video(self.videos / "blank.avi"))),
+            lambda: self.tap("Volunteer DBS check"),
+            lambda: None,
+            lambda: self.shot(f"{name}_request"),
+            lambda: self.layout(f"{name}_request"),
+            answer,
+            lambda: self.wait_for(lambda: self.app.model.state == "result"),
+            lambda: None,
+            lambda: self.shot(name),
+            lambda: self.layout(name),
+            lambda: self.record(name),
+        ]
+
+    def register_step(self, choice: str, shot: str | None = None, *, open_settings: bool = True) -> list:
+        """Settings (behind the PIN, already chosen): the volunteer register step ``choice``, saved."""
+        steps = [] if not open_settings else [
+            lambda: self.tap("Settings"), lambda: None, lambda: self.type_pin("2468"), lambda: self.tap("OK"),
+            lambda: None]
+        steps += [lambda: self.into_view(choice), lambda: None, lambda: self.tap(choice), lambda: None]
+        if shot:
+            steps += [lambda: self.shot(shot), lambda: self.layout(shot)]
+        return [*steps, lambda: self.record(f"step_{choice}"), lambda: self.into_view("Save and go back"),
+                lambda: None, lambda: self.tap("Save and go back")]
+
+    def into_view(self, text: str) -> None:
+        """Scroll the settings page until the button ``text`` is on screen (a finger scrolls first too)."""
+        from kivy.uix.button import Button
+        from kivy.uix.scrollview import ScrollView
+
+        button = next(b for b in self.widgets(Button) if b.text == text)
+        scroll = next(v for v in self.widgets(ScrollView))
+        scroll.scroll_to(button, padding=20, animate=False)
 
     def choose_file(self, path: str) -> None:
         """Pick ``path`` in the open file chooser, as a double tap on it would."""
@@ -338,7 +386,10 @@ class Driver(StepDriver):
         from verifier_app.config import AppConfig
 
         self.results["counts"] = {"counts": self.app.model.counts}
-        self.results["saved"] = {"pin": AppConfig.load(self.app.app_config.folder).has_pin}
+        saved = AppConfig.load(self.app.app_config.folder)
+        self.results["saved"] = {"pin": saved.has_pin, "register_step": saved.settings.volunteer_register}
+        if self.app.model.settings.volunteer_register:
+            self.results["register"] = {"names": [v.name for v in self.app.open_register().volunteers("ui-test")]}
 
 
 def main() -> None:
@@ -346,7 +397,10 @@ def main() -> None:
     world = build_world()
     state = Path(tempfile.mkdtemp()) / "till"
     argv = ["--state", str(state)] if MODE == "setup" else till_state(world, state)
-    Clock.schedule_once(lambda _: Driver(world).run(), 0.5)
+    # Kivy's clock holds a bound method weakly: kept here, the driver is not collected half-way (it was, at
+    # random steps, once the run allocated enough to start a cyclic garbage collection)
+    drivers: list[Driver] = []
+    Clock.schedule_once(lambda _: drivers.append(Driver(world)) or drivers[0].run(), 0.5)
     start_app(argv)
 
 
