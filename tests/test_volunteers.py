@@ -5,9 +5,11 @@ check bound to another key than the licence is refused; an erased volunteer is g
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import html
+import json
 import os
 import re
 import subprocess
@@ -110,6 +112,87 @@ def apply(portal: str) -> tuple[httpx.Client, str, str]:
     page = portal + started.headers["location"]
     link = html.unescape(re.search(r'id="link" href="([^"]+)"', browser.get(page).text).group(1))
     return browser, page, link
+
+
+# ------------------------------------------- the browser's Digital Credentials API (before the DBS revocation)
+@pytest.fixture(scope="module")
+def dc_portal(issuer, tmp_path_factory):
+    """A portal of its own for the browser path (its own register and its own starts-a-minute allowance)."""
+    base, data = issuer
+    port = process.free_port()
+    url = f"http://localhost:{port}"
+    proc = process.launch([sys.executable, str(ROOT / "examples/volunteer_portal/portal.py"), "--issuer", base,
+                           "--reader-pki", str(data / "pki" / "dvla"), "--port", str(port), "--state",
+                           str(tmp_path_factory.mktemp("dc-register")), "--staff-token", STAFF[1]], url)
+    yield url
+    process.stop(proc)
+
+
+def test_portal_dc_api_endpoints(dc_portal, volunteer):
+    """The page offers the browser path; its endpoints serve only the browser that started the application,
+    refuse bad answers with a reason, and take the wallet's answer (bound to the portal's origin) like a POST
+    from a scanned QR: the volunteer is on the register."""
+    browser, page, _ = apply(dc_portal)
+    application = page.rsplit("/", 1)[1]
+    assert f'data-dc-api-request="/apply/{application}/dc-api"' in browser.get(page).text
+    assert browser.get(dc_portal + "/dc-api.js").status_code == 200
+    assert httpx.post(page + "/dc-api").status_code == 404, "only the browser that started the application"
+    options = browser.post(page + "/dc-api").json()
+    assert [r["protocol"] for r in options["digital"]["requests"]] == ["openid4vp-v1-signed", "openid4vp-v1-unsigned"]
+    for body in (b"{", b'{"protocol": "org-iso-mdoc", "data": {}}'):
+        assert browser.post(page + "/dc-api/response", content=body).status_code == 400
+    bogus = {"protocol": "openid4vp-v1-unsigned", "data": {"response": "a.b.c.d.e"}}
+    assert httpx.post(page + "/dc-api/response", json=bogus).status_code == 404
+    assert browser.post(page + "/dc-api/response", json=bogus).status_code == 400
+
+    elsewhere = volunteer.open_dc_api_request({"requests": options["digital"]["requests"][1:]}, "https://evil.example")
+    relayed = browser.post(page + "/dc-api/response", json={"protocol": "openid4vp-v1-unsigned",
+                                                             "data": volunteer.answer_dc_api(elsewhere)})
+    assert relayed.status_code == 400, "an answer made for another origin (a phishing page) is refused"
+    assert browser.get(page + "/outcome").json()["outcome"] == "waiting"
+
+    request = volunteer.open_dc_api_request(options["digital"], dc_portal)
+    assert request.reader.organisation == "Example Youth Clubs" and "certificate_number" in request.retained_claims()
+    answered = browser.post(page + "/dc-api/response", json={"protocol": "openid4vp-v1-signed",
+                                                             "data": volunteer.answer_dc_api(request)})
+    assert answered.status_code == 200 and answered.json() == {"outcome": "verified"}, answered.text
+    assert browser.get(page + "/outcome").json() == {"outcome": "verified", "registered": True, "detail": ""}
+    staff_page = httpx.get(f"{dc_portal}/register", auth=STAFF)
+    assert SAMPLE_DBS_NUMBER in staff_page.text and SAMPLE_DRIVER.family_name in staff_page.text
+
+
+def test_volunteer_applies_in_the_browser(dc_portal, volunteer, tmp_path):
+    """Headless Chromium (tests/devtools.py) on the portal: "Apply with my wallet", then "Verify with your
+    wallet"; the browser's credential selector (played by the test) hands the request and the page's origin
+    to the wallet model, whose answer the page posts; the page thanks the volunteer."""
+    from test_age_gated_shop import SCREENSHOTS, SELECTOR, browser_page, selector_request
+
+    events: list[dict] = []
+    page = browser_page(tmp_path, events, SELECTOR)
+    try:
+        page.call("Page.navigate", url=dc_portal + "/")
+        page.wait_for("document.readyState === 'complete' && !!document.getElementById('apply')")
+        page.evaluate("document.getElementById('apply').click()")
+        page.wait_for("location.pathname.startsWith('/apply/') && document.readyState === 'complete' "
+                      "&& !!document.getElementById('qr')")
+        assert page.wait_for("!document.getElementById('dc-api').hidden && "
+                             "document.getElementById('dc-api').textContent") == "Verify with your wallet"
+        page.evaluate("document.getElementById('dc-api').click()", userGesture=True)
+        asked = selector_request(page, events)
+        assert asked["origin"] == dc_portal, "the browser asserts the page's origin"
+        request = volunteer.open_dc_api_request(asked["digital"], asked["origin"])
+        assert request.reader.organisation == "Example Youth Clubs"
+        answer = {"protocol": "openid4vp-v1-signed", "data": volunteer.answer_dc_api(request)}
+        page.evaluate(f"window.__walletAnswers({json.dumps(answer)})")
+        outcome = page.wait_for("(() => { const p = document.getElementById('outcome'); "
+                                "return /register|not accepted/i.test(p.textContent) && "
+                                "[p.textContent, p.className]; })()")
+        assert outcome == ["Thank you: your checks are verified and you are on our register", "verified"], outcome
+        SCREENSHOTS.mkdir(exist_ok=True)
+        shot = page.call("Page.captureScreenshot", format="png")["data"]
+        (SCREENSHOTS / "portal-dc-api.png").write_bytes(base64.b64decode(shot))
+    finally:
+        page.close()
 
 
 def test_apply_register_revoke_recheck(issuer, portal, volunteer, state):
