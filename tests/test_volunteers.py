@@ -51,14 +51,20 @@ def state(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("register")
 
 
-@pytest.fixture(scope="module")
-def portal(issuer, state):
+def start_portal(issuer, state: Path):
+    """The portal as a process on a free port, its register in ``state``: the process and its URL."""
     base, data = issuer
     port = process.free_port()
     url = f"http://localhost:{port}"
     proc = process.launch([sys.executable, str(ROOT / "examples/volunteer_portal/portal.py"), "--issuer", base,
                            "--reader-pki", str(data / "pki" / "dvla"), "--port", str(port), "--state", str(state),
                            "--staff-token", STAFF[1]], url)
+    return proc, url
+
+
+@pytest.fixture(scope="module")
+def portal(issuer, state):
+    proc, url = start_portal(issuer, state)
     yield url
     process.stop(proc)
 
@@ -118,12 +124,7 @@ def apply(portal: str) -> tuple[httpx.Client, str, str]:
 @pytest.fixture(scope="module")
 def dc_portal(issuer, tmp_path_factory):
     """A portal of its own for the browser path (its own register and its own starts-a-minute allowance)."""
-    base, data = issuer
-    port = process.free_port()
-    url = f"http://localhost:{port}"
-    proc = process.launch([sys.executable, str(ROOT / "examples/volunteer_portal/portal.py"), "--issuer", base,
-                           "--reader-pki", str(data / "pki" / "dvla"), "--port", str(port), "--state",
-                           str(tmp_path_factory.mktemp("dc-register")), "--staff-token", STAFF[1]], url)
+    proc, url = start_portal(issuer, tmp_path_factory.mktemp("dc-register"))
     yield url
     process.stop(proc)
 

@@ -50,16 +50,7 @@ from volunteer_register.recheck import RecheckReport, recheck
 from volunteer_register.register import Register, record_from_result
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # examples/web_common.py, shared with the shop
-from web_common import (
-    REFRESH,
-    Checkouts,
-    Site,
-    dc_api_routes,
-    openid4vp_routes,
-    page,
-    security_headers,
-    waiting_page,
-)
+from web_common import REFRESH, Checkouts, Site, dc_api_routes, openid4vp_routes, page, security_headers, waiting_page
 
 COOKIE = "portal_browser"
 RECHECK = 3600  # seconds between scheduled rechecks
