@@ -581,3 +581,22 @@ def test_the_till_remembers_its_register(tmp_path):
     raw = (tmp_path / "till" / CONFIG_FILE).read_text().replace('"add"', '"delete everything"')
     (tmp_path / "till" / CONFIG_FILE).write_text(raw)
     assert AppConfig.load(tmp_path / "till").settings.volunteer_register == ""
+
+
+def test_the_result_waits_for_the_register(pki, licence, device_key, register):
+    """A slow register (a PostgreSQL server away): the result does not clear while it works, and its answer
+    is shown for the whole countdown."""
+    from conftest import NOW
+
+    model = volunteer_check(pki, licence, device_key, "add")
+    clock, pending = [NOW], []
+    model.clock, model.background = (lambda: clock[0]), pending.append
+    model.use_register(lambda: register)
+    clock[0] = NOW + dt.timedelta(seconds=30)
+    model.tick()
+    assert model.state == "result" and model.register_note == "Adding to the register…"
+    pending.pop()()
+    assert model.register_note.startswith("Added to the register") and model.seconds_left() == 10
+    clock[0] += dt.timedelta(seconds=10)
+    model.tick()
+    assert model.state == "home" and model.register_note == ""

@@ -339,8 +339,9 @@ class VerifierModel:
         self._changed()
 
     def tick(self) -> None:
-        """Called every second: the result clears itself, so nothing personal stays on screen."""
-        if self.state == "result" and self._shown_at is not None and \
+        """Called every second: the result clears itself, so nothing personal stays on screen (not while the
+        register is being asked: its answer restarts the countdown)."""
+        if self.state == "result" and self._shown_at is not None and self._register_step != "working" and \
                 self.clock() - self._shown_at >= dt.timedelta(seconds=self.settings.clear_after_seconds):
             self.done()
 
