@@ -109,18 +109,19 @@ class VerifierModel:
     _engine: VerifierEngine | None = None
     _shown_at: dt.datetime | None = None
     listeners: list[Callable[[VerifierModel], None]] = field(default_factory=list)
-    # ISO 18013-5 sessions: the Bluetooth adapter found at start (None: why not, for the result screen), how
-    # long the holder may take to decide, how the last phone was reached ("local network", "Bluetooth ...")
+    # ISO 18013-5 sessions: the Bluetooth adapter found at start (None: ``no_adapter`` says why, on the
+    # connecting screen), how long the holder may take to decide, how the last phone was reached ("local
+    # network", "Bluetooth ...", shown with the verdict)
     adapter: BleAdapter | None = None
     no_adapter: str = ""
     session_timeout: float = 60.0
     link_note: str = ""
     register_note: str = ""  # what the organisation's register said about the volunteer on screen
     _register_step: str = ""  # "working", "done" (no second tap), "" (the button is offered)
-    # the session runs off the UI thread: ``background`` starts it, ``post`` brings its end back (the app
-    # posts to the UI thread with Kivy's clock; headless, both run as given)
+    # sessions and the register run off the UI thread: ``background`` starts the work, ``post`` brings its
+    # end back (the app posts to the UI thread with Kivy's clock; headless, both run as given)
     background: Callable[[Callable[[], None]], None] = field(
-        default=lambda work: threading.Thread(target=work, daemon=True, name="iso-session").start())
+        default=lambda work: threading.Thread(target=work, daemon=True, name="verifier-work").start())
     post: Callable[[Callable[[], None]], None] = field(default=lambda then: then())
 
     # ------------------------------------------------------------------------------- observation
