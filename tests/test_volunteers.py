@@ -139,14 +139,15 @@ def test_portal_dc_api_endpoints(dc_portal, volunteer):
     assert browser.get(dc_portal + "/dc-api.js").status_code == 200
     assert httpx.post(page + "/dc-api").status_code == 404, "only the browser that started the application"
     options = browser.post(page + "/dc-api").json()
-    assert [r["protocol"] for r in options["digital"]["requests"]] == ["openid4vp-v1-signed", "openid4vp-v1-unsigned"]
+    assert [r["protocol"] for r in options["digital"]["requests"]] == [
+        "openid4vp-v1-signed", "openid4vp-v1-unsigned", "org-iso-mdoc"]
     for body in (b"{", b'{"protocol": "org-iso-mdoc", "data": {}}'):
         assert browser.post(page + "/dc-api/response", content=body).status_code == 400
     bogus = {"protocol": "openid4vp-v1-unsigned", "data": {"response": "a.b.c.d.e"}}
     assert httpx.post(page + "/dc-api/response", json=bogus).status_code == 404
     assert browser.post(page + "/dc-api/response", json=bogus).status_code == 400
 
-    elsewhere = volunteer.open_dc_api_request({"requests": options["digital"]["requests"][1:]}, "https://evil.example")
+    elsewhere = volunteer.open_dc_api_request({"requests": options["digital"]["requests"][1:2]}, "https://evil.example")
     relayed = browser.post(page + "/dc-api/response", json={"protocol": "openid4vp-v1-unsigned",
                                                              "data": volunteer.answer_dc_api(elsewhere)})
     assert relayed.status_code == 400, "an answer made for another origin (a phishing page) is refused"
@@ -160,6 +161,21 @@ def test_portal_dc_api_endpoints(dc_portal, volunteer):
     assert browser.get(page + "/outcome").json() == {"outcome": "verified", "registered": True, "detail": ""}
     staff_page = httpx.get(f"{dc_portal}/register", auth=STAFF)
     assert SAMPLE_DBS_NUMBER in staff_page.text and SAMPLE_DRIVER.family_name in staff_page.text
+
+
+@pytest.mark.xfail(strict=True, reason="org-iso-mdoc (didlib/oid4vp, wt/hpke): the wallet model's answer to the "
+                   "volunteer query (licence + DBS required, training optional) is refused by the verifier with "
+                   "'the documents are not what the request's credential sets allow'; remove this mark once fixed")
+def test_portal_takes_an_org_iso_mdoc_answer(dc_portal, volunteer):
+    """Safari's only protocol (ISO 18013-7 Annex C): the same one-person check and the register."""
+    browser, page, _ = apply(dc_portal)
+    options = browser.post(page + "/dc-api").json()
+    iso = {"requests": [r for r in options["digital"]["requests"] if r["protocol"] == "org-iso-mdoc"]}
+    request = volunteer.open_dc_api_request(iso, dc_portal)
+    answered = browser.post(page + "/dc-api/response", json={"protocol": "org-iso-mdoc",
+                                                             "data": volunteer.answer_dc_api(request)})
+    assert answered.status_code == 200 and answered.json() == {"outcome": "verified"}, answered.text
+    assert browser.get(page + "/outcome").json() == {"outcome": "verified", "registered": True, "detail": ""}
 
 
 def test_volunteer_applies_in_the_browser(dc_portal, volunteer, tmp_path):
