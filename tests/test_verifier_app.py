@@ -5,6 +5,7 @@ The UI run takes a screenshot of every screen into ``ui-screenshots/verifier/`` 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -16,6 +17,7 @@ import pytest
 
 from conftest import NOW, ROOT
 from didlib import TrustStore
+from didlib.errors import DidlibError
 from didlib.presentation import make_oneway
 from didlib.qr import codes_for, qr_image
 from didlib.scanner import Frame, Scanner
@@ -167,6 +169,7 @@ def test_ui_at_a_till_offline_with_a_video_camera(tmp_path):
         "untrusted": ("reject", "NOT VERIFIED", ["issuer not trusted (not on the trust list)"]),
         "challenge25": ("accept", "OVER 25", []),
         "volunteer": ("accept", "VOLUNTEER CLEARED", []),
+        "session": ("accept", "OVER 18", []),  # a wallet's mdoc: engagement, over an ISO 18013-5 session
     }
     for name, (decision, headline, reasons) in expected.items():
         got = checks[name]
@@ -177,8 +180,18 @@ def test_ui_at_a_till_offline_with_a_video_camera(tmp_path):
             assert got["action"] == "Do not sell. Ask for another proof of age.", name
         assert got["countdown"].startswith("Clears in "), name
     assert checks["valid"]["display_keys"] == ["over_18", "portrait"], "an age check shows nothing else"
-    assert checks["counts"]["counts"] == {"checks": 8, "accept": 3, "reject": 5}
+    connecting = checks["connecting"]
+    assert (connecting["screen"], connecting["message"]) == ("connect", "Connecting to the wallet…")
+    assert checks["session"]["footer"].endswith("Read over local network"), "how the phone was reached"
+    assert checks["counts"]["counts"] == {"checks": 11, "accept": 6, "reject": 5}
     assert checks["saved"]["pin"], "the operator PIN chosen before the settings is saved for the next start"
+    for size in SIZES:  # issue 21: an organiser adds the volunteer just cleared, then looks them up
+        got = results[size]
+        assert got["step_Add"]["register_step"] == "add" and got["volunteer_add"]["headline"] == "VOLUNTEER CLEARED"
+        assert got["registered"]["register_note"] == "Added to the register (volunteer 1)", size
+        assert got["lookup"]["register_note"].startswith("On the register (volunteer 1): SARAH JANE MORGAN, DBS "
+                                                         "enhanced barred lists, child workforce, checked in person")
+        assert got["register"]["names"] == ["SARAH JANE MORGAN"] and got["saved"]["register_step"] == "lookup"
     assert checks["reader_loaded"]["message"] == "Reader key loaded: Scouts Hall", "loaded in Settings, no command line"
 
     for size in SIZES:
@@ -193,7 +206,7 @@ def test_ui_at_a_till_offline_with_a_video_camera(tmp_path):
     for name, result in results.items():
         out, size = runs[name][:2]
         assert result["layout"] and not any(result["layout"].values()), (name, result["layout"])
-        for screen in ("valid", "revoked", "volunteer"):
+        for screen in ("valid", "revoked", "volunteer", "session", "registered", "lookup"):
             if screen in result:
                 sizes = result[screen]["sizes"]
                 width, height = sizes["window"]
@@ -205,5 +218,179 @@ def test_ui_at_a_till_offline_with_a_video_camera(tmp_path):
         for png in shots:
             shutil.copy(png, SHOTS / f"{size}-{png.name}")
     for name in SIZES:
-        assert {"home", "scan", "valid", "revoked", "volunteer_request", "volunteer", "pin", "settings"} <= \
+        assert {"home", "scan", "valid", "revoked", "volunteer_request", "volunteer", "pin", "settings", "connecting",
+                "session", "settings_register", "volunteer_add", "registered", "lookup"} <= \
             {p.stem for p in runs[name][0].glob("*.png")}, name
+
+
+# ------------------------------------------------------------------ an mdoc: engagement (ISO 18013-5 session)
+class Phone:
+    """A holder in a thread: shows an ``mdoc:`` engagement naming a loopback port and, once ``go`` is set,
+    answers the reader with what ``decide`` allows (None: the holder declines)."""
+
+    def __init__(self, holdings, reader_trust, decide=lambda p: {d.doctype: d.allowed() for d in p.documents}):
+        import threading
+
+        from didlib.session import HolderSession, RetrievalMethod, TcpListener, serve_holder
+
+        self.listener = TcpListener("127.0.0.1")
+        self.holder = HolderSession(holdings, reader_trust=reader_trust, now=NOW, retrieval_methods=[
+            RetrievalMethod.local_network(self.listener.host, self.listener.port)])
+        self.uri = self.holder.qr_uri()
+        self.go, self.asked = threading.Event(), []
+
+        def serve() -> None:
+            transport = self.listener.accept(20)
+            self.go.wait(20)
+            with contextlib.suppress(DidlibError):  # a request the phone refuses (it answered with a status)
+                serve_holder(self.holder, transport, lambda p: self.asked.append(p) or decide(p), 20)
+            transport.close()
+            self.listener.close()
+
+        self.thread = threading.Thread(target=serve, daemon=True)
+        self.thread.start()
+
+
+def settle(model, seconds: float = 20.0) -> None:
+    """Wait until the session's worker thread has handed the model its verdict."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while model.state == "connecting" and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def till(model, shop):
+    """The verifier app's model with a shop's reader key (a wallet answers only readers that authenticate)."""
+    model.reader_key, model.reader_chain = shop
+    return model
+
+
+def test_model_reads_an_mdoc_engagement_and_runs_the_session(till, age_credential, device_key, reader_trust):
+    phone = Phone([(age_credential, device_key)], reader_trust)
+    seen = []
+    till.listeners.append(lambda m: seen.append((m.state, m.message)))
+    till.choose("age:18")
+    till.codes([phone.uri])
+    assert till.state == "connecting" and till.message == "Connecting to the wallet…", "progress while it runs"
+    phone.go.set()
+    settle(till)
+    assert till.state == "result" and till.verdict.decision == "accept", till.verdict.reasons
+    assert till.verdict.headline == "OVER 18" and set(till.verdict.display) == {"over_18", "portrait"}
+    assert till.link_note == "local network"
+    assert phone.asked[0].reader.name == "Example Shop", "the wallet saw the till's reader certificate"
+    assert ("connecting", "Connecting to the wallet…") in seen and seen[-1][0] == "result"
+    assert till.counts == {"checks": 1, "accept": 1}
+    till.done()
+    assert till.link_note == "" and till.verdict is None
+
+
+def test_a_declined_session_is_a_plain_refusal(till, age_credential, device_key, reader_trust):
+    phone = Phone([(age_credential, device_key)], reader_trust, decide=lambda _: None)
+    till.choose("age:18")
+    till.codes([phone.uri])
+    phone.go.set()
+    settle(till)
+    assert till.state == "result" and till.verdict.decision == "reject"
+    assert till.verdict.reasons == ["the customer ended the check on their phone"]
+    assert till.verdict.action == "Do not sell. Ask for another proof of age."
+
+
+def test_a_session_from_an_untrusted_issuer_is_rejected(till, pki, device_key, reader_trust, tmp_path):
+    from conftest import issue
+    from didlib.mdoc import DOCTYPE_AGE
+    from didlib.pkidir import PkiDir
+    from didlib.samples import proof_of_age_data
+
+    other = PkiDir.create(tmp_path / "other", issuer="Elsewhere", now=NOW - dt.timedelta(days=30))
+    stranger = issue(other, DOCTYPE_AGE, proof_of_age_data(today=NOW.date()), device_key.public_key())
+    phone = Phone([(stranger, device_key)], reader_trust)
+    till.choose("age:18")
+    till.codes([phone.uri])
+    phone.go.set()
+    settle(till)
+    assert till.verdict.decision == "reject" and till.verdict.codes == ["untrusted_issuer"], till.verdict.codes
+
+
+def test_an_unreachable_or_silent_phone_is_a_plain_message(till, reader_trust, age_credential, device_key):
+    from didlib.keys import generate_key
+    from didlib.session import DeviceEngagement, RetrievalMethod, TcpListener
+    from issuer_service.process import free_port
+
+    nobody = DeviceEngagement.create(generate_key().public_key(),
+                                     [RetrievalMethod.local_network("127.0.0.1", free_port())]).to_uri()
+    till.choose("age:18")
+    till.codes([nobody])
+    settle(till)
+    assert till.state == "result" and till.verdict.reasons == ["the phone could not be reached on the local network"]
+    till.done()
+
+    silent = TcpListener("127.0.0.1")  # connects, then never answers
+    mute = DeviceEngagement.create(generate_key().public_key(),
+                                   [RetrievalMethod.local_network(silent.host, silent.port)]).to_uri()
+    till.session_timeout = 1.0
+    till.choose("age:18")
+    till.codes([mute])
+    settle(till)
+    silent.close()
+    assert till.verdict.reasons == ["the phone did not answer in time: try again"]
+    till.done()
+
+    till.choose("age:18")
+    till.codes(["mdoc:not-an-engagement"])
+    settle(till)
+    assert till.state == "result" and till.verdict.decision == "reject" and till.verdict.reasons
+
+
+def test_a_session_that_fails_unexpectedly_still_ends_in_a_verdict(till, age_credential, device_key, reader_trust):
+    """Whatever a Bluetooth stack raises in the worker thread, the till shows a verdict, not "connecting"."""
+
+    class Broken:
+        address = b"\x00" * 6
+
+        def connect(self, *args, **kwargs):
+            raise OSError("the adapter went away")
+
+    import uuid
+
+    from didlib.session import HolderSession, RetrievalMethod
+    from didlib.session.engagement import BleOptions
+
+    holder = HolderSession([(age_credential, device_key)], reader_trust=reader_trust, retrieval_methods=[
+        RetrievalMethod.ble(BleOptions(peripheral_server_uuid=uuid.uuid4()))])
+    till.adapter = Broken()
+    till.choose("age:18")
+    till.codes([holder.qr_uri()])
+    settle(till)
+    assert till.state == "result" and till.verdict.decision == "reject"
+    assert till.verdict.reasons == ["the check could not be completed: try again"]
+
+
+def test_cancelling_a_session_drops_its_late_verdict(till, age_credential, device_key, reader_trust):
+    phone = Phone([(age_credential, device_key)], reader_trust)
+    till.choose("age:18")
+    till.codes([phone.uri])
+    assert till.state == "connecting"
+    till.done()
+    assert till.state == "home"
+    phone.go.set()
+    phone.thread.join(20)
+    import time
+
+    time.sleep(0.3)
+    assert till.state == "home" and till.verdict is None, "a cancelled check does not come back"
+    till.choose("age:18")
+    till.codes(["mdoc:" + "A" * 10])
+    settle(till)
+    assert till.state == "result"
+
+
+def test_a_till_without_a_reader_key_is_refused_by_the_wallet(model, age_credential, device_key, reader_trust):
+    """ISO 18013-5 reader authentication: a wallet answers only readers that prove who they are."""
+    phone = Phone([(age_credential, device_key)], reader_trust)
+    phone.go.set()
+    model.choose("age:18")
+    model.codes([phone.uri])
+    settle(model)
+    assert model.verdict.decision == "reject" and model.verdict.reasons == ["the phone refused the check"]

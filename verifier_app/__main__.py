@@ -3,6 +3,7 @@
     python -m verifier_app --issuer http://127.0.0.1:8000       # update the trust list from the issuer service
     python -m verifier_app --trust pki/iaca.pem --trust pki/ds.pem
     python -m verifier_app --camera till.avi                    # a video file as the camera (demos, tests)
+    python -m verifier_app --register volunteers                # the youth organisation's volunteer register
     python -m verifier_app                                      # as on a phone: the saved configuration
 
 Whatever is given is remembered in the state folder, so the next start needs no arguments. The app never
@@ -34,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--camera", help="camera index (0: the first camera) or a video file to scan from")
     parser.add_argument("--reader-key", help="reader authentication key (PEM), for challenge checks")
     parser.add_argument("--reader-cert", help="reader authentication certificate (PEM)")
+    parser.add_argument("--register", help="the organisation's volunteer register: its folder (volunteer-register "
+                        "--state) or a database URL (default: in the state folder)")
     args = parser.parse_args(argv)
     os.environ.setdefault("KIVY_NO_ARGS", "1")
 
@@ -50,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         config.reader_key = str(Path(args.reader_key).resolve())
     if args.reader_cert:
         config.reader_cert = str(Path(args.reader_cert).resolve())
+    if args.register:
+        config.register = args.register if "://" in args.register else str(Path(args.register).resolve())
     config.save()
 
     from verifier_app.app import VerifierApp

@@ -3,7 +3,8 @@ every decision is made in didlib. Readable at arm's length on a phone: sizes in 
 the phone's text size setting), full-screen colours for the verdict.
 
 Offline first: the app starts from its cached trust data and updates it on a worker thread; no exception
-ends it (one handler logs it and shows a message).
+ends it (one handler logs it and shows a message). It looks for a Bluetooth adapter once at start (for ISO
+18013-5 sessions with a wallet that shows an ``mdoc:`` code) and closes it on exit.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 
 from didlib.errors import DidlibError
 from didlib.qr import qr_png
+from didlib.session.ble.connect import BleAdapter, find_adapter
 from didlib.verifier import ReplayCache
 from didlib_apps import phone
 from didlib_apps.viewfinder import Viewfinder, open_camera, request_camera_permission
@@ -74,6 +76,12 @@ class ScanScreen(Screen):
     blocked = StringProperty("")
 
 
+class ConnectScreen(Screen):
+    title = StringProperty("")
+    message = StringProperty("")
+    bluetooth = StringProperty("")
+
+
 class ResultScreen(Screen):
     headline = StringProperty("")
     details = StringProperty("")
@@ -84,6 +92,8 @@ class ResultScreen(Screen):
     background = ListProperty(list(palette.NEUTRAL))
     has_portrait = BooleanProperty(False)
     portrait_ratio = NumericProperty(4 / 3)  # height / width of the portrait
+    register_button = StringProperty("")  # "Add to the register" / "Look up in the register" / "" (none)
+    register_note = StringProperty("")
 
 
 class PinScreen(Screen):
@@ -95,6 +105,8 @@ class SettingsScreen(Screen):
     freshness = NumericProperty(60)
     clear_after = NumericProperty(10)
     message = StringProperty("")
+    register_step = StringProperty("")  # Settings.volunteer_register
+    register_place = StringProperty("")
 
 
 class _ShowErrors(ExceptionHandler):
@@ -121,7 +133,13 @@ class VerifierApp(App):
         self.app_config = config
         self.trust_source = source
         self.busy = False
+        self.stopped = False
+        self._register: Any = None  # the organisation's volunteer register, opened on first use
+        self._register_lock = threading.Lock()
+        self._adapter_lock = threading.Lock()  # the adapter found as the app stops is closed, not kept
         model.listeners.append(lambda _: self.render())
+        # an ISO 18013-5 session ends on its worker thread; the screens change on the UI thread
+        model.post = lambda then: Clock.schedule_once(lambda _dt: then(), 0)
 
     @classmethod
     def from_config(cls, config: AppConfig) -> VerifierApp:
@@ -145,7 +163,8 @@ class VerifierApp(App):
         ExceptionManager.add_handler(_ShowErrors(self))
         threading.excepthook = lambda hook: Clock.schedule_once(lambda _dt: self.report(hook.exc_value), 0)
         manager = ScreenManager(transition=NoTransition())
-        for screen in (SetupScreen(), HomeScreen(), ScanScreen(), ResultScreen(), PinScreen(), SettingsScreen()):
+        for screen in (SetupScreen(), HomeScreen(), ScanScreen(), ConnectScreen(), ResultScreen(), PinScreen(),
+                       SettingsScreen()):
             manager.add_widget(screen)
         self.viewfinder: Viewfinder = manager.get_screen("scan").ids.viewfinder
         Clock.schedule_interval(lambda _: self._tick(), 0.25)
@@ -155,10 +174,29 @@ class VerifierApp(App):
     def start(self) -> None:
         """First screen: set-up when there is no trust data, else home and an update in the background."""
         self.render()
+        threading.Thread(target=self._find_adapter, daemon=True, name="bluetooth").start()
         if self.model.has_trust() and self.app_config is not None and self.app_config.issuer:
             self.update_trust()
 
+    def _find_adapter(self) -> None:
+        """Once at start, off the UI thread (opening a USB adapter takes a moment): the Bluetooth adapter for
+        ISO 18013-5 sessions, or why there is none (said on the connecting screen; sessions then use the
+        local network)."""
+        adapter, why = find_adapter()
+        with self._adapter_lock:
+            if self.stopped:
+                _close(adapter)
+                return
+            self.model.adapter, self.model.no_adapter = adapter, "" if adapter is not None else why
+
     def on_stop(self) -> None:
+        with self._adapter_lock:
+            self.stopped = True
+            _close(self.model.adapter)
+            self.model.adapter = None
+        with self._register_lock:
+            if self._register is not None:
+                self._register.close()
         if self.root is not None:
             self.viewfinder.stop()
 
@@ -207,6 +245,14 @@ class VerifierApp(App):
             self._show("home")
         elif model.state == "scanning":
             self._render_scan()
+        elif model.state == "connecting":
+            connect = self.root.get_screen("connect")
+            connect.title = model.check.title if model.check else ""
+            connect.message = model.message
+            connect.bluetooth = ("Bluetooth when the phone offers it, else the local network"
+                                 if model.adapter is not None else
+                                 f"Local network ({model.no_adapter or 'no Bluetooth adapter'})")
+            self._show("connect")
         elif model.state == "result" and model.verdict is not None:
             self._render_result()
 
@@ -281,8 +327,25 @@ class VerifierApp(App):
         issued = f"Issuer: {verdict.issuer}" if verdict.issuer else ""
         until = f", valid until {verdict.valid_until:%d %b %Y}" if verdict.valid_until else ""
         result.footer = issued + until + (" (trust list out of date)" if verdict.stale else "")
+        if self.model.link_note:
+            result.footer += ("\n" if result.footer else "") + f"Read over {self.model.link_note}"
+        result.register_button = self.model.register_offer()
+        result.register_note = self.model.register_note
         self._update_countdown()
         self._show("result")
+
+    def use_register(self) -> None:
+        """The result screen's register button (the model runs it off the UI thread)."""
+        self.model.use_register(self.open_register, actor="verifier-app")
+
+    def open_register(self) -> Any:
+        """The register, opened once (on the model's worker thread) and kept until the app stops."""
+        with self._register_lock:
+            if self._register is None:
+                if self.app_config is None:
+                    raise DidlibError("this till has no state folder for a register", code="no_register")
+                self._register = self.app_config.open_register()
+            return self._register
 
     def _update_countdown(self) -> None:
         left = self.model.seconds_left()
@@ -380,6 +443,8 @@ class VerifierApp(App):
         screen = self.root.get_screen("settings")
         screen.freshness = self.model.settings.freshness_seconds
         screen.clear_after = self.model.settings.clear_after_seconds
+        screen.register_step = self.model.settings.volunteer_register
+        screen.register_place = f"Register: {self.app_config.register_place()}" if self.app_config else ""
         box = screen.ids.issuers
         box.clear_widgets()
         for name, on in self.model.trusted_issuers():
@@ -411,5 +476,16 @@ class VerifierApp(App):
 
         self.pick_file("Choose the reader key (PEM)", ["*.pem", "*.key"], key_chosen)
 
+    def set_register_step(self, step: str) -> None:
+        """Settings: what a volunteer check that clears someone offers (saved with "Save and go back")."""
+        self.model.settings.volunteer_register = step
+        self.root.get_screen("settings").register_step = step
+
     def _trust_issuer(self, name: str, on: bool) -> None:
         (self.model.settings.distrusted.discard if on else self.model.settings.distrusted.add)(name)
+
+
+def _close(adapter: BleAdapter | None) -> None:
+    close = getattr(adapter, "close", None)
+    if close is not None:
+        close()

@@ -1,6 +1,6 @@
 """What the till remembers between runs, in its state folder: where its trust data comes from, its camera,
-the operator's settings and the operator PIN that guards them. A phone starts the app with no arguments,
-so everything it needs to start is here. No Kivy import.
+the operator's settings and the operator PIN that guards them, and where the organisation's volunteer register
+is. A phone starts the app with no arguments, so everything it needs to start is here. No Kivy import.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
@@ -20,13 +20,17 @@ from didlib.errors import DidlibError
 from didlib.files import read_limited, write_private
 from didlib.keys import PrivateKey, load_private_key
 from didlib.pki import common_name_of
-from verifier_app.model import Settings
+from verifier_app.model import REGISTER_STEPS, Settings
+
+if TYPE_CHECKING:  # the register needs SQLAlchemy (didlib[service]): imported when a till uses one
+    from volunteer_register import Register
 
 __all__ = ["AppConfig", "CONFIG_FILE"]
 
 CONFIG_FILE = "verifier.json"
 REPLAY_FILE = "replay.sqlite"  # the nonces of codes already shown (didlib.verifier.ReplayCache)
 READER_KEY_FILE, READER_CERT_FILE = "reader-key.pem", "reader-cert.pem"
+REGISTER_FOLDER = "register"
 MAX_PEM = 64 * 1024
 MAX_CONFIG = 64 * 1024
 MIN_PIN = 4
@@ -45,6 +49,9 @@ class AppConfig:
     camera: str = "0"  # a camera index or a video file
     reader_key: str | None = None
     reader_cert: str | None = None
+    # the organisation's volunteer register: a folder (as volunteer-register --state) or a database URL;
+    # None: REGISTER_FOLDER in the state folder
+    register: str | None = None
     settings: Settings = field(default_factory=Settings)
     pin_salt: str | None = None
     pin_hash: str | None = None
@@ -61,7 +68,7 @@ class AppConfig:
             return config
         if not isinstance(data, dict):
             return config
-        for name in ("issuer", "camera", "reader_key", "reader_cert", "pin_salt", "pin_hash"):
+        for name in ("issuer", "camera", "reader_key", "reader_cert", "register", "pin_salt", "pin_hash"):
             if isinstance(data.get(name), str):
                 setattr(config, name, data[name])
         if isinstance(data.get("trust_files"), list):
@@ -74,6 +81,8 @@ class AppConfig:
                     setattr(config.settings, name, value)
             if isinstance(saved.get("dbs_minimum_level"), str):
                 config.settings.dbs_minimum_level = saved["dbs_minimum_level"]
+            if saved.get("volunteer_register") in REGISTER_STEPS:
+                config.settings.volunteer_register = saved["volunteer_register"]
             distrusted = saved.get("distrusted")
             config.settings.distrusted = {str(n) for n in distrusted} if isinstance(distrusted, list) else set()
         return config
@@ -83,6 +92,18 @@ class AppConfig:
         data: dict[str, Any] = {k: v for k, v in asdict(self).items() if k not in ("folder", "settings")}
         data["settings"] = asdict(self.settings) | {"distrusted": sorted(self.settings.distrusted)}
         write_private(self.folder / CONFIG_FILE, json.dumps(data, indent=1).encode())
+
+    # --------------------------------------------------------------------------------- register
+    def register_place(self) -> str:
+        return self.register or str(self.folder / REGISTER_FOLDER)
+
+    def open_register(self) -> Register:
+        """The organisation's volunteer register (opened only when a volunteer check uses it): SQLite in a
+        folder, mode 600 in a folder of mode 700, or the database a URL names."""
+        from volunteer_register import Register
+
+        place = self.register_place()
+        return Register(place) if "://" in place else Register.in_folder(Path(place))
 
     # ------------------------------------------------------------------------------- reader key
     def load_reader(self) -> tuple[PrivateKey | None, list[x509.Certificate]]:

@@ -2,13 +2,17 @@
 
 A small state machine the UI observes: ``setup`` (no trust data yet) or ``home`` (pick a check) ->
 ``scanning`` (codes read by the camera or from an image file; for challenge checks the request QR is shown)
--> ``result`` (full screen, with a countdown, clears itself after a few seconds) -> ``home``. All
-decisions are the verifier engine's; nothing personal is kept after the result clears, only counts.
+-> ``result`` (full screen, with a countdown, clears itself after a few seconds) -> ``home``. A scanned
+``mdoc:`` engagement (a wallet's ISO 18013-5 QR) goes from ``scanning`` to ``connecting`` while the session
+runs on a worker thread, then to the same ``result``. All decisions are the verifier engine's; nothing
+personal is kept after the result clears, only counts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,14 +21,24 @@ from typing import TYPE_CHECKING, Any
 from didlib.errors import DidlibError, UsageError
 from didlib.pki import common_name_of
 from didlib.qr import decode_image
+from didlib.session.ble.connect import BleAdapter
 from didlib.trust import TrustStore
+from didlib.verification import Problem
 from didlib.verifier import AgePolicy, PeerPolicy, Policy, TrustData, Verdict, VerifierEngine, VolunteerPolicy
+from didlib.verifier.policies import rejected
 from didlib.verifier.replay import ReplayCache
 
 if TYPE_CHECKING:  # the register needs SQLAlchemy (didlib[service]); a till without a register does not
     from volunteer_register import Register, Volunteer
 
 __all__ = ["CHECKS", "Check", "Settings", "VerifierModel", "plain_age"]
+
+log = logging.getLogger("verifier_app")
+
+ENGAGEMENT = "mdoc:"  # ISO 18013-5 8.2.2.3: the device engagement QR code's URI scheme
+CONNECTING = "Connecting to the wallet…"
+SESSION_FAILED = "the check could not be completed: try again"
+REGISTER_STEPS = ("", "add", "lookup")
 
 
 NO_READER_KEY = ("This till has no reader key, so it cannot ask a phone for {what}. "
@@ -70,8 +84,8 @@ class Settings:
     clear_after_seconds: int = 10
     dbs_minimum_level: str = "enhanced_barred_lists"
     distrusted: set[str] = field(default_factory=set)  # issuer names switched off by the operator
-    # the volunteer check and the organisation's register: "" (not used), "add" (keep the volunteer: the
-    # wallet shows what is kept) or "lookup" (compare with the register, keep nothing new)
+    # the volunteer check and the organisation's register (REGISTER_STEPS): "" (not used), "add" (keep the
+    # volunteer: the wallet shows what is kept) or "lookup" (compare with the register, keep nothing new)
     volunteer_register: str = ""
 
 
@@ -95,6 +109,20 @@ class VerifierModel:
     _engine: VerifierEngine | None = None
     _shown_at: dt.datetime | None = None
     listeners: list[Callable[[VerifierModel], None]] = field(default_factory=list)
+    # ISO 18013-5 sessions: the Bluetooth adapter found at start (None: ``no_adapter`` says why, on the
+    # connecting screen), how long the holder may take to decide, how the last phone was reached ("local
+    # network", "Bluetooth ...", shown with the verdict)
+    adapter: BleAdapter | None = None
+    no_adapter: str = ""
+    session_timeout: float = 60.0
+    link_note: str = ""
+    register_note: str = ""  # what the organisation's register said about the volunteer on screen
+    _register_step: str = ""  # "working", "done" (no second tap), "" (the button is offered)
+    # sessions and the register run off the UI thread: ``background`` starts the work, ``post`` brings its
+    # end back (the app posts to the UI thread with Kivy's clock; headless, both run as given)
+    background: Callable[[Callable[[], None]], None] = field(
+        default=lambda work: threading.Thread(target=work, daemon=True, name="verifier-work").start())
+    post: Callable[[Callable[[], None]], None] = field(default=lambda then: then())
 
     # ------------------------------------------------------------------------------- observation
     def _changed(self) -> None:
@@ -190,6 +218,9 @@ class VerifierModel:
     def _scanned(self, text: str) -> None:
         if self._engine is None or self.state != "scanning":
             return
+        if text[: len(ENGAGEMENT)].lower() == ENGAGEMENT:
+            self._connect(self._engine, text)
+            return
         verdict = self._engine.scan(text)
         if verdict is None:
             parts = self._engine.progress()
@@ -197,18 +228,48 @@ class VerifierModel:
             self.message = f"Part {seen[0]} of {seen[1]} read: show the next code"
             self._changed()
             return
-        self.verdict, self.state, self._shown_at = verdict, "result", self.clock()
+        self._show(verdict)
+
+    def _connect(self, engine: VerifierEngine, uri: str) -> None:
+        """An ``mdoc:`` engagement: the ISO 18013-5 session as the reader, on a worker thread (it waits for
+        the holder to decide); its verdict is shown like a scanned code's. A check cancelled meanwhile (a new
+        engine, or none) drops it."""
+        self.state, self.message, self.link_note = "connecting", CONNECTING, ""
+        self._changed()
+
+        def work() -> None:
+            try:
+                verdict, note = engine.read_engagement(uri, self.adapter, no_adapter=self.no_adapter,
+                                                       timeout=self.session_timeout)
+            except Exception:  # a Bluetooth stack's own errors: the till still shows a verdict
+                log.exception("ISO 18013-5 session failed")
+                verdict, note = rejected([Problem("session_failed", SESSION_FAILED)]), ""
+                verdict.action = engine.policy.action(verdict.decision)
+            self.post(lambda: self._connected(engine, verdict, note))
+
+        self.background(work)
+
+    def _connected(self, engine: VerifierEngine, verdict: Verdict, note: str) -> None:
+        if self._engine is engine and self.state == "connecting":
+            self.link_note = note
+            self._show(verdict)
+
+    def _show(self, verdict: Verdict) -> None:
+        self.verdict, self.state, self._shown_at, self.message = verdict, "result", self.clock(), ""
         self.counts["checks"] = self.counts.get("checks", 0) + 1
         self.counts[verdict.decision] = self.counts.get(verdict.decision, 0) + 1
         self._changed()
 
     def add_to_register(self, register: Register, actor: str = "verifier") -> int:
         """Keep the volunteer just cleared in the organisation's register (their wallet showed that it would);
-        their register id. Only after a volunteer check with ``volunteer_register = "add"``."""
+        their register id. Only after a volunteer check with ``volunteer_register = "add"`` that cleared them:
+        a barred volunteer, or one referred to a person, is not recorded as checked."""
         kept = self.verdict.kept if self.verdict is not None and self.settings.volunteer_register == "add" else {}
         if not kept:
             raise UsageError("no volunteer check to keep: choose \"add\" for the register in the settings",
                              code="nothing_to_keep")
+        if self.verdict is None or self.verdict.decision != "accept":
+            raise UsageError("only a cleared volunteer is added to the register", code="not_cleared")
         from volunteer_register import record_from_verdict
 
         return register.add(record_from_verdict(kept), actor)
@@ -220,14 +281,74 @@ class VerifierModel:
             raise UsageError("no volunteer check to look up", code="nothing_to_look_up")
         return register.find(number, actor)
 
+    def register_offer(self) -> str:
+        """The result screen's register button for the volunteer on screen, or "" (none)."""
+        verdict = self.verdict
+        if self.state != "result" or verdict is None or not verdict.kept or self._register_step:
+            return ""
+        if self.settings.volunteer_register == "add" and verdict.decision == "accept":
+            return "Add to the register"
+        if self.settings.volunteer_register == "lookup":
+            return "Look up in the register"
+        return ""
+
+    def use_register(self, open_register: Callable[[], Register], actor: str = "verifier") -> None:
+        """The register button: add the cleared volunteer, or look them up, off the UI thread (a register may
+        be a PostgreSQL server away). What the register said becomes :attr:`register_note`, and the result's
+        countdown starts again so it can be read; a register that cannot be reached says so, and the button
+        comes back to try again."""
+        verdict = self.verdict
+        if not self.register_offer() or verdict is None:
+            return
+        adding = self.settings.volunteer_register == "add"
+        self.register_note = "Adding to the register…" if adding else "Looking in the register…"
+        self._register_step = "working"
+        self._changed()
+
+        def work() -> None:
+            try:
+                register = open_register()
+                note = self._register_note(register, actor, adding)
+                retry = False
+            except DidlibError as exc:
+                note, retry = exc.message, False
+            except Exception:  # SQLAlchemy's or the network's own errors
+                log.exception("volunteer register")
+                note = "The register could not be reached: " + ("nothing was added. " if adding else "") + "Try again."
+                retry = True
+            self.post(lambda: self._registered(verdict, note, retry))
+
+        self.background(work)
+
+    def _register_note(self, register: Register, actor: str, adding: bool) -> str:
+        if adding:
+            return f"Added to the register (volunteer {self.add_to_register(register, actor)})"
+        found = self.find_in_register(register, actor)
+        if found is None:
+            return "Not on the register"
+        how = "in person" if found.checked_how == "in_person" else found.checked_how
+        when = f", checked {how} on {found.checked_at:%d %b %Y}" if found.checked_at else ""
+        note = (f"On the register (volunteer {found.id}): {found.name}, DBS {found.dbs_level.replace('_', ' ')}, "
+                f"{found.workforce} workforce{when}")
+        return note + (f"\nNeeds attention: {'; '.join(found.flags)}" if found.flags else "")
+
+    def _registered(self, verdict: Verdict, note: str, retry: bool) -> None:
+        if self.verdict is not verdict:
+            return  # the result cleared meanwhile
+        self.register_note, self._register_step = note, "" if retry else "done"
+        self._shown_at = self.clock()
+        self._changed()
+
     def tick(self) -> None:
-        """Called every second: the result clears itself, so nothing personal stays on screen."""
-        if self.state == "result" and self._shown_at is not None and \
+        """Called every second: the result clears itself, so nothing personal stays on screen (not while the
+        register is being asked: its answer restarts the countdown)."""
+        if self.state == "result" and self._shown_at is not None and self._register_step != "working" and \
                 self.clock() - self._shown_at >= dt.timedelta(seconds=self.settings.clear_after_seconds):
             self.done()
 
     def done(self) -> None:
         self.state, self.verdict, self.request_qr, self._shown_at = "home", None, None, None
-        self.message, self.blocked = "", ""
+        self.message, self.blocked, self.link_note, self.register_note = "", "", "", ""
+        self._register_step = ""
         self._engine = None
         self._changed()

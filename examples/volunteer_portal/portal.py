@@ -6,9 +6,9 @@ The application asks, in one DCQL query (:func:`didlib.oid4vp.volunteer_query`),
 with whether the organisation keeps it; the wallet shows that and the stated purpose on its consent screen.
 An answer is accepted only when every credential is bound to the same device key (one person); the
 register (:mod:`volunteer_register`) then keeps what was marked for keeping, and the status-list references.
-The QR (cross-device) and ``openid4vp://`` link (same device) paths and the transactions, rate limits,
-browser cookie and security headers are the shop's (examples/web_common.py); the browser Digital
-Credentials API path can be added to :func:`create_app` the same way as in the shop.
+The QR (cross-device), ``openid4vp://`` link (same device) and browser (W3C Digital Credentials API, bound to
+the portal's origin) paths and the transactions, rate limits, browser cookie and security headers are the
+shop's (examples/web_common.py).
 
 Staff see the register (flagged volunteers first, with the reason) at ``/register`` and download it as CSV at
 ``/register.csv``, with HTTP Basic authentication (any user name, the staff token as password). The portal
@@ -50,7 +50,7 @@ from volunteer_register.recheck import RecheckReport, recheck
 from volunteer_register.register import Register, record_from_result
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # examples/web_common.py, shared with the shop
-from web_common import REFRESH, Checkouts, Site, openid4vp_routes, page, security_headers, waiting_page
+from web_common import REFRESH, Checkouts, Site, dc_api_routes, openid4vp_routes, page, security_headers, waiting_page
 
 COOKIE = "portal_browser"
 RECHECK = 3600  # seconds between scheduled rechecks
@@ -141,7 +141,8 @@ def create_app(portal: Portal, staff_token: str) -> FastAPI:
         return waiting_page(request, portal, application, COOKIE, title="Apply with your wallet",
                             intro="Your wallet shows what we ask, what we keep and why.", alt="application QR code",
                             poll=f"/apply/{application}/outcome", expired="This application has expired: start again",
-                            done='p.textContent = "Thank you: your checks are verified and you are on our register";')
+                            done='p.textContent = "Thank you: your checks are verified and you are on our register";',
+                            dc_api=f"/apply/{application}")
 
     @app.get("/apply/{application}/outcome")
     def outcome(application: str, request: Request) -> dict[str, object]:
@@ -170,6 +171,7 @@ def create_app(portal: Portal, staff_token: str) -> FastAPI:
                         headers={"Content-Disposition": 'attachment; filename="volunteers.csv"'})
 
     openid4vp_routes(app, portal)
+    dc_api_routes(app, portal, COOKIE, "/apply")
     return app
 
 

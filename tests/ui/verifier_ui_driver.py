@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from didlib.presentation.qrflows import ONE_WAY
 from didlib.qr import codes_for, frame, unframe
 from didlib.samples import dbs_data, mdl_data, proof_of_age_data
 from didlib.scanner import write_code_video
-from didlib.session import entitlement_extension
+from didlib.session import HolderSession, RetrievalMethod, TcpListener, entitlement_extension, serve_holder
 from didlib.status import StatusList, StatusListToken
 from didlib.trustlist import ISSUER, TrustList, TrustListEntry
 from didlib.verifier import TrustCache
@@ -77,7 +78,7 @@ def build_world() -> dict:
     club_cert = create_reader_certificate(
         pki.certificate("reader-ca"), pki.key("reader-ca"), club_key.public_key(), common_name="Scouts Hall",
         organisation="Example Scouts", extra_extensions=[entitlement_extension(
-            {DOCTYPE_MDL: {NS_ISO: "*"}, DOCTYPE_DBS: {NS_DBS: "*"}})])
+            {DOCTYPE_MDL: {NS_ISO: "*"}, DOCTYPE_DBS: {NS_DBS: "*"}, DOCTYPE_AGE: {NS_AGE: "*"}})])
     return {
         "pki": pki, "phone": phone, "store": store, "status_token": token, "signer_cert": signer_cert,
         "proof": issue(DOCTYPE_AGE, proof_of_age_data(), status_idx=3),
@@ -141,6 +142,9 @@ class Driver(StepDriver):
                               "action": verdict.action if verdict else "",
                               "display_keys": sorted(verdict.display) if verdict else [],
                               "message": getattr(screen, "message", ""),
+                              "footer": getattr(screen, "footer", ""),
+                              "register_note": model.register_note,
+                              "register_step": model.settings.volunteer_register,
                               "countdown": getattr(screen, "countdown", "")}
         if self.app.root.current == "result":
             self.results[name]["sizes"] = self.sizes()
@@ -180,6 +184,25 @@ class Driver(StepDriver):
             lambda: self.tap("Done"),
         ]
 
+    def phone(self) -> None:
+        """A wallet beside the till shows its ``mdoc:`` engagement QR (ISO 18013-5, the local network on
+        loopback) and, once ``phone_go`` is set, agrees to share what the till asks."""
+        listener = TcpListener("127.0.0.1")
+        holder = HolderSession([(self.world["proof"], self.world["phone"])],
+                               reader_trust=TrustStore([self.world["pki"].certificate("reader-ca")]),
+                               retrieval_methods=[RetrievalMethod.local_network(listener.host, listener.port)])
+        self.phone_go = threading.Event()
+
+        def serve() -> None:
+            transport = listener.accept(60)
+            self.phone_go.wait(60)
+            serve_holder(holder, transport, lambda p: {d.doctype: d.allowed() for d in p.documents}, 60)
+            transport.close()
+            listener.close()
+
+        threading.Thread(target=serve, daemon=True).start()
+        self.app.app_config.camera = str(write_code_video([holder.qr_uri()], self.videos / "engagement.avi"))
+
     def run(self) -> None:
         if MODE == "setup":
             self.run_setup()
@@ -198,26 +221,24 @@ class Driver(StepDriver):
             self.scenario("untrusted", "Age 18", lambda: make_oneway(w["stranger"], w["phone"]))
             self.scenario("challenge25", 'Age 25  "Challenge 25"',
                           lambda: make_oneway(w["proof"], w["phone"], ["age_over_25", "portrait"]))
-        holdings = [(w["licence"], w["phone"]), (w["dbs"], w["phone"])]
-        reader_cas = TrustStore([w["pki"].certificate("reader-ca")])
-
-        def answer() -> None:
-            request = read_challenge(self.app.model.request_qr, holdings, reader_cas)
-            self.camera("volunteer", answer_challenge(request, holdings))
-            self.app.start_camera()
-
-        self.steps += [
-            lambda: setattr(self.app.app_config, "camera", str(blank_video(self.videos / "blank.avi"))),
-            lambda: self.tap("Volunteer DBS check"),
+        self.steps += [  # a wallet's mdoc: engagement: the ISO 18013-5 session, then the same verdict screen
+            self.phone,
+            lambda: self.tap("Age 18"),
+            lambda: self.wait_for(lambda: self.app.model.state == "connecting"),
             lambda: None,
-            lambda: self.shot("volunteer_request"),
-            lambda: self.layout("volunteer_request"),
-            answer,
+            lambda: self.shot("connecting"),
+            lambda: self.layout("connecting"),
+            lambda: self.record("connecting"),
+            lambda: self.phone_go.set(),
             lambda: self.wait_for(lambda: self.app.model.state == "result"),
             lambda: None,
-            lambda: self.shot("volunteer"),
-            lambda: self.layout("volunteer"),
-            lambda: self.record("volunteer"),
+            lambda: self.shot("session"),
+            lambda: self.layout("session"),
+            lambda: self.record("session"),
+            lambda: self.tap("Done"),
+        ]
+        self.steps += [
+            *self.volunteer("volunteer"),
             lambda: self.tap("Done"),
             lambda: self.camera("scan", make_oneway(w["proof"], w["phone"]), parts=1),
             lambda: self.tap("Age 18"),
@@ -243,10 +264,74 @@ class Driver(StepDriver):
             lambda: self.choose_file(self.world["reader_files"][1]),
             lambda: None,
             lambda: self.record("reader_loaded"),
-            lambda: self.tap("Save and go back"),
+            *self.register_step("Add", "settings_register", open_settings=False),
+            # an organiser adds the volunteer just cleared to the register, then looks them up at the next check
+            *self.volunteer("volunteer_add"),
+            lambda: self.tap("Add to the register"),
+            lambda: self.wait_for(lambda: self.app.model.register_note.startswith("Added"), 30),
+            lambda: None,
+            lambda: self.shot("registered"),
+            lambda: self.layout("registered"),
+            lambda: self.record("registered"),
+            lambda: self.tap("Done"),
+            *self.register_step("Look up"),
+            *self.volunteer("volunteer_lookup"),
+            lambda: self.tap("Look up in the register"),
+            lambda: self.wait_for(lambda: self.app.model.register_note.startswith(("On the", "Not on")), 30),
+            lambda: None,
+            lambda: self.shot("lookup"),
+            lambda: self.layout("lookup"),
+            lambda: self.record("lookup"),
+            lambda: self.tap("Done"),
             lambda: self.finish(),
         ]
         self.start(0.1)
+
+    def volunteer(self, name: str) -> list:
+        """A volunteer DBS check (challenge flow): the request QR, the wallet's answer through the camera, the
+        verdict screenshotted as ``name``."""
+        w = self.world
+        holdings = [(w["licence"], w["phone"]), (w["dbs"], w["phone"])]
+        reader_cas = TrustStore([w["pki"].certificate("reader-ca")])
+
+        def answer() -> None:
+            request = read_challenge(self.app.model.request_qr, holdings, reader_cas)
+            self.camera(name, answer_challenge(request, holdings))
+            self.app.start_camera()
+
+        return [
+            lambda: setattr(self.app.app_config, "camera", str(blank_video(self.videos / "blank.avi"))),
+            lambda: self.tap("Volunteer DBS check"),
+            lambda: None,
+            lambda: self.shot(f"{name}_request"),
+            lambda: self.layout(f"{name}_request"),
+            answer,
+            lambda: self.wait_for(lambda: self.app.model.state == "result"),
+            lambda: None,
+            lambda: self.shot(name),
+            lambda: self.layout(name),
+            lambda: self.record(name),
+        ]
+
+    def register_step(self, choice: str, shot: str | None = None, *, open_settings: bool = True) -> list:
+        """Settings (behind the PIN, already chosen): the volunteer register step ``choice``, saved."""
+        steps = [] if not open_settings else [
+            lambda: self.tap("Settings"), lambda: None, lambda: self.type_pin("2468"), lambda: self.tap("OK"),
+            lambda: None]
+        steps += [lambda: self.into_view(choice), lambda: None, lambda: self.tap(choice), lambda: None]
+        if shot:
+            steps += [lambda: self.shot(shot), lambda: self.layout(shot)]
+        return [*steps, lambda: self.record(f"step_{choice}"), lambda: self.into_view("Save and go back"),
+                lambda: None, lambda: self.tap("Save and go back")]
+
+    def into_view(self, text: str) -> None:
+        """Scroll the settings page until the button ``text`` is on screen (a finger scrolls first too)."""
+        from kivy.uix.button import Button
+        from kivy.uix.scrollview import ScrollView
+
+        button = next(b for b in self.widgets(Button) if b.text == text)
+        scroll = next(v for v in self.widgets(ScrollView))
+        scroll.scroll_to(button, padding=20, animate=False)
 
     def choose_file(self, path: str) -> None:
         """Pick ``path`` in the open file chooser, as a double tap on it would."""
@@ -301,7 +386,10 @@ class Driver(StepDriver):
         from verifier_app.config import AppConfig
 
         self.results["counts"] = {"counts": self.app.model.counts}
-        self.results["saved"] = {"pin": AppConfig.load(self.app.app_config.folder).has_pin}
+        saved = AppConfig.load(self.app.app_config.folder)
+        self.results["saved"] = {"pin": saved.has_pin, "register_step": saved.settings.volunteer_register}
+        if self.app.model.settings.volunteer_register:
+            self.results["register"] = {"names": [v.name for v in self.app.open_register().volunteers("ui-test")]}
 
 
 def main() -> None:
@@ -309,7 +397,10 @@ def main() -> None:
     world = build_world()
     state = Path(tempfile.mkdtemp()) / "till"
     argv = ["--state", str(state)] if MODE == "setup" else till_state(world, state)
-    Clock.schedule_once(lambda _: Driver(world).run(), 0.5)
+    # Kivy's clock holds a bound method weakly: kept here, the driver is not collected half-way (it was, at
+    # random steps, once the run allocated enough to start a cyclic garbage collection)
+    drivers: list[Driver] = []
+    Clock.schedule_once(lambda _: drivers.append(Driver(world)) or drivers[0].run(), 0.5)
     start_app(argv)
 
 
