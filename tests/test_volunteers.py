@@ -163,9 +163,6 @@ def test_portal_dc_api_endpoints(dc_portal, volunteer):
     assert SAMPLE_DBS_NUMBER in staff_page.text and SAMPLE_DRIVER.family_name in staff_page.text
 
 
-@pytest.mark.xfail(strict=True, reason="org-iso-mdoc (didlib/oid4vp, wt/hpke): the wallet model's answer to the "
-                   "volunteer query (licence + DBS required, training optional) is refused by the verifier with "
-                   "'the documents are not what the request's credential sets allow'; remove this mark once fixed")
 def test_portal_takes_an_org_iso_mdoc_answer(dc_portal, volunteer):
     """Safari's only protocol (ISO 18013-7 Annex C): the same one-person check and the register."""
     browser, page, _ = apply(dc_portal)

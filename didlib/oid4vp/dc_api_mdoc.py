@@ -15,9 +15,10 @@ bytes, empty ``aad``; ``enc`` is the 65-byte uncompressed ephemeral point.
 
 The HPKE is pyca/cryptography's (``cryptography.hazmat.primitives.hpke``, 47 and later). A DeviceRequest says what
 it asks for per document type and nothing about alternatives; the wallet reads it as a DCQL query whose document
-requests are alternatives in the verifier's order (:func:`device_request_dcql`), so that the choice, the consent
-screen and the entitlement checks are those of OpenID4VP, and the verifier judges the answer by the DCQL query it
-made the DeviceRequest from: one document of the first kind the holder has.
+requests are each asked for, the holder answering those it holds, while document requests that ask for the same
+elements of different document types are alternatives in the verifier's order (:func:`device_request_dcql`), so
+that the choice, the consent screen and the entitlement checks are those of OpenID4VP, and the verifier judges the
+answer by the DCQL query it made the DeviceRequest from.
 """
 
 from __future__ import annotations
@@ -191,8 +192,12 @@ def device_request_for(dcql: Mapping[str, Any], transcript: bytes,
 
 def device_request_dcql(request: DeviceRequest) -> dict[str, Any]:
     """The DeviceRequest as the wallet's DCQL query: one ``mso_mdoc`` credential query per DocRequest (``doc0``,
-    ``doc1``, ...; each element a claim, ``intent_to_retain`` kept), the DocRequests alternatives in the
-    verifier's order (one credential set), as :func:`device_request_for` makes them from a query."""
+    ``doc1``, ...; each element a claim, ``intent_to_retain`` kept), as :func:`device_request_for` makes them.
+
+    ISO 18013-5 asks for every DocRequest and lets the holder return the documents it holds and agrees to: each
+    becomes an optional credential set. DocRequests asking for the same elements of different document types
+    (over 18 and a photo from a proof of age or from a licence) are one set of alternatives, in the verifier's
+    order, so the holder sends one of them, never both (a licence beside a single-use proof would link it)."""
     credentials = []
     for index, doc in enumerate(request.doc_requests):
         claims = [{"path": [namespace, element], "intent_to_retain": retain}
@@ -201,7 +206,11 @@ def device_request_dcql(request: DeviceRequest) -> dict[str, Any]:
                             **({"claims": claims} if claims else {})})
     dcql: dict[str, Any] = {"credentials": credentials}
     if len(credentials) > 1:
-        dcql["credential_sets"] = [{"options": [[c["id"]] for c in credentials]}]
+        alike: dict[frozenset[str], list[str]] = {}
+        for query in credentials:
+            asked = frozenset(claim["path"][1] for claim in query.get("claims", []))
+            alike.setdefault(asked, []).append(query["id"])
+        dcql["credential_sets"] = [{"options": [[i] for i in ids], "required": False} for ids in alike.values()]
     check_dcql(dcql)  # its limits: 32 documents, 64 elements each
     return dcql
 
