@@ -199,17 +199,16 @@ def device_request_dcql(request: DeviceRequest) -> dict[str, Any]:
     (over 18 and a photo from a proof of age or from a licence) are one set of alternatives, in the verifier's
     order, so the holder sends one of them, never both (a licence beside a single-use proof would link it)."""
     credentials = []
+    alike: dict[frozenset[str], list[str]] = {}  # the elements asked -> the DocRequests asking them
     for index, doc in enumerate(request.doc_requests):
+        alike.setdefault(frozenset(e for elements in doc.namespaces.values() for e in elements), []).append(
+            f"doc{index}")
         claims = [{"path": [namespace, element], "intent_to_retain": retain}
                   for namespace, elements in doc.namespaces.items() for element, retain in elements.items()]
         credentials.append({"id": f"doc{index}", "format": MDOC, "meta": {"doctype_value": doc.doctype},
                             **({"claims": claims} if claims else {})})
     dcql: dict[str, Any] = {"credentials": credentials}
     if len(credentials) > 1:
-        alike: dict[frozenset[str], list[str]] = {}
-        for query in credentials:
-            asked = frozenset(claim["path"][1] for claim in query.get("claims", []))
-            alike.setdefault(asked, []).append(query["id"])
         dcql["credential_sets"] = [{"options": [[i] for i in ids], "required": False} for ids in alike.values()]
     check_dcql(dcql)  # its limits: 32 documents, 64 elements each
     return dcql
