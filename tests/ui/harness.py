@@ -30,6 +30,8 @@ from kivy.core.window import Window  # noqa: E402
 from kivy.tests.common import UnitTestTouch  # noqa: E402
 from kivy.uix.button import Button  # noqa: E402
 
+_RUNNING: list[StepDriver] = []  # drivers started in this process
+
 
 class StepDriver:
     """Steps run one per clock tick; a ``lambda: None`` step waits a tick (for threads, the camera, redraws)."""
@@ -79,6 +81,9 @@ class StepDriver:
         self.steps[:0] = follow
 
     def start(self, interval: float) -> None:
+        # Kivy's clock holds a bound method weakly: without a strong reference the driver could be collected
+        # half-way (it was, at random steps, once a run allocated enough for a cyclic garbage collection).
+        _RUNNING.append(self)
         Clock.schedule_interval(self._step, interval)
 
     def _step(self, _dt: float) -> bool:

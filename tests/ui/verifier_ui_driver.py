@@ -13,7 +13,6 @@ import datetime as dt
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 from harness import StepDriver
@@ -159,13 +158,6 @@ class Driver(StepDriver):
                 "headline_font": ids.headline.font_size,
                 "portrait_width": portrait.width if portrait.opacity else 0,
                 "portrait_filter": portrait.texture.mag_filter if portrait.texture else None}
-
-    def wait_for(self, condition, seconds: float = 60.0, deadline: float | None = None) -> None:
-        """Repeat this step (a tick at a time) until ``condition`` holds or ``seconds`` have passed (a
-        loaded machine slows the camera thread down, so the limit is in time, not in ticks)."""
-        deadline = time.monotonic() + seconds if deadline is None else deadline
-        if not condition() and time.monotonic() < deadline:
-            self.steps.insert(0, lambda: self.wait_for(condition, seconds, deadline))
 
     def camera(self, name: str, text: str, parts: int = 8) -> None:
         """The camera becomes a video of a phone showing ``text``'s codes (the first ``parts`` of them)."""
@@ -397,10 +389,7 @@ def main() -> None:
     world = build_world()
     state = Path(tempfile.mkdtemp()) / "till"
     argv = ["--state", str(state)] if MODE == "setup" else till_state(world, state)
-    # Kivy's clock holds a bound method weakly: kept here, the driver is not collected half-way (it was, at
-    # random steps, once the run allocated enough to start a cyclic garbage collection)
-    drivers: list[Driver] = []
-    Clock.schedule_once(lambda _: drivers.append(Driver(world)) or drivers[0].run(), 0.5)
+    Clock.schedule_once(lambda _: Driver(world).run(), 0.5)  # the harness keeps the driver it starts
     start_app(argv)
 
 
