@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo demo-online test test-postgres lint dist fuzz fuzz-cov bench clean specs verifier wallet
+.PHONY: demo demo-online test test-postgres lint docs dist fuzz fuzz-cov bench clean specs verifier wallet
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ $(VENV)/.fuzz: pyproject.toml | $(VENV)/.dev
 	$(BIN)/pip install -q -e '.[dev,fuzz]'
 	touch $@
 
+# MkDocs, Material and mkdocstrings for the documentation site (make docs, and the strict build in make test).
+$(VENV)/.docs: pyproject.toml | $(VENV)/.dev
+	$(BIN)/pip install -q -e '.[dev,docs]'
+	touch $@
+
 demo: $(VENV)/.dev
 	$(BIN)/python examples/demo.py
 
@@ -25,12 +30,18 @@ demo: $(VENV)/.dev
 demo-online: $(VENV)/.dev
 	$(BIN)/python examples/age_gated_shop/demo_online.py
 
-test: lint $(VENV)/.fuzz
+test: lint docs $(VENV)/.fuzz
 	$(BIN)/python -m pytest -q
 
 # The same, with the storage tests also on a local PostgreSQL (installed and started from Debian's packages; root).
 test-postgres: $(VENV)/.dev
 	DIDLIB_TEST_POSTGRES=$$(scripts/postgres-up) $(MAKE) test
+
+# The documentation site in site/: guides, the API reference from the docstrings of the public names, the error
+# codes table generated from the code. Strict: a warning (a broken link, a missing reference, a public name
+# without a docstring) fails the build. Offline: nothing is fetched while building.
+docs: $(VENV)/.docs
+	$(BIN)/mkdocs build --strict --quiet
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
@@ -75,7 +86,7 @@ wallet: $(VENV)/.dev
 	$(BIN)/python -m wallet_app
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis build dist *.egg-info
+	rm -rf $(VENV) site .pytest_cache .ruff_cache .mypy_cache .hypothesis build dist *.egg-info
 
 # Regenerate the generated parts of specs/ (the element tables of specs/mdoc.md) from the registry.
 specs: $(VENV)/.dev
