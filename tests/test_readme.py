@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 from conftest import ROOT
+from markdown_code import blocks, run_page
 
 
 def test_readme_python_blocks_run(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
-    assert len(blocks) >= 2
-    namespace: dict = {}
-    for block in blocks:
-        exec(compile(block, "README.md", "exec"), namespace)
+    assert len(blocks(ROOT / "README.md", {"python"})) >= 2
+    namespace = run_page(ROOT / "README.md", {"python"})
     assert namespace["result"].valid
     out = capsys.readouterr().out
     assert "True" in out
