@@ -12,11 +12,11 @@ from markdown_code import blocks, run_page
 GUIDES = ROOT / "docs" / "guides"
 
 
-def run_guide(name: str, tmp_path, monkeypatch) -> dict:
+def run_guide(name: str, tmp_path, monkeypatch, namespace: dict | None = None) -> dict:
     monkeypatch.chdir(tmp_path)
     page = GUIDES / f"{name}.md"
     assert blocks(page), f"{name}.md has no code"
-    return run_page(page)
+    return run_page(page, namespace=namespace)
 
 
 def test_till_guide(tmp_path, monkeypatch, capsys):
@@ -32,3 +32,15 @@ def test_verify_guide(tmp_path, monkeypatch, capsys):
     assert "org.iso.18013.5.1.mDL True" in out and "['kb_nonce_mismatch']" in out
     assert "device_auth_failed" in out and "digest_mismatch" in out
     assert namespace["checked"].valid and not namespace["wrong_nonce"].valid
+
+
+def test_issuer_service_guide(tmp_path, monkeypatch, capsys):
+    namespace: dict = {}
+    try:
+        run_guide("issuer-service", tmp_path, monkeypatch, namespace)
+        out = capsys.readouterr().out
+        assert "3 uk.gov.dvla.age.1" in out and "invalid" in out
+        assert namespace["service"].returncode is not None, "the guide stops the service it started"
+    finally:
+        if namespace.get("service") is not None and namespace["service"].poll() is None:
+            namespace["service"].kill()
