@@ -44,3 +44,11 @@ def test_issuer_service_guide(tmp_path, monkeypatch, capsys):
     finally:
         if namespace.get("service") is not None and namespace["service"].poll() is None:
             namespace["service"].kill()
+
+
+def test_website_guide(tmp_path, monkeypatch, capsys):
+    namespace = run_guide("website", tmp_path, monkeypatch)
+    out = capsys.readouterr().out
+    assert "Example Shop ['age_over_18']" in out
+    assert out.count("'valid': True, 'claims': {'age_over_18': True}") == 2, out
+    assert namespace["protocol"] == "openid4vp-v1-signed"
