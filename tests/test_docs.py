@@ -52,3 +52,14 @@ def test_website_guide(tmp_path, monkeypatch, capsys):
     assert "Example Shop ['age_over_18']" in out
     assert out.count("'valid': True, 'claims': {'age_over_18': True}") == 2, out
     assert namespace["protocol"] == "openid4vp-v1-signed"
+
+
+def test_credential_type_guide(tmp_path, monkeypatch, capsys):
+    from didlib.mdoc import registry
+
+    monkeypatch.setattr(registry, "PROFILES", dict(registry.PROFILES))  # the guide registers a type
+    namespace = run_guide("credential-type", tmp_path, monkeypatch)
+    out = capsys.readouterr().out
+    assert "True {'age_over_18': True, 'card_number': '00421337'}" in out
+    assert "invalid_element org.example.library.1.card_number" in out
+    assert namespace["NS"] in registry.PROFILES

@@ -162,3 +162,34 @@ def test_signer_must_match_and_be_current(pki, device_key):
             now=NOW + dt.timedelta(days=800),
         )
     assert info.value.code == "signer_expired"
+
+
+def test_a_credential_type_of_ones_own(pki, device_key, trust, monkeypatch):
+    """registry.register adds a profile that issue_mdoc checks input against; it never replaces one."""
+    from didlib.errors import UsageError
+    from didlib.mdoc import Credential, present_elements, verify_response
+    from didlib.mdoc.registry import MDL, PROFILES, Element, Profile, register, text
+    from didlib.session.transcript import fresh_qr_transcript
+
+    monkeypatch.setattr("didlib.mdoc.registry.PROFILES", dict(PROFILES))
+    from didlib.mdoc import registry
+
+    card = Profile("org.example.library.1", "Library card",
+                   {"org.example.library.1": {"card_number": Element("card_number", text(8, r"\d{8}"), True)}})
+    assert register(card) is card and registry.PROFILES[card.doctype] is card
+    signer_key, signer_cert = pki.signer()
+    with pytest.raises(IssuanceError) as bad:
+        issue_mdoc(card.doctype, {"org.example.library.1": {"card_number": "12ab"}}, signer_key=signer_key,
+                   signer_chain=[signer_cert], device_key=device_key.public_key())
+    assert "card_number" in str(bad.value)
+    issued = issue_mdoc(card.doctype, {"org.example.library.1": {"card_number": "12345678"}}, signer_key=signer_key,
+                        signer_chain=[signer_cert], device_key=device_key.public_key())
+    transcript, _ = fresh_qr_transcript()
+    response = present_elements(Credential.from_issuer_signed(issued), device_key, ["card_number"], transcript)
+    result = verify_response(response, trust=trust, session_transcript=transcript)
+    assert result.valid and result.documents[0].elements == {"org.example.library.1": {"card_number": "12345678"}}
+    for clash in (card, MDL):
+        with pytest.raises(UsageError) as taken:
+            register(clash)
+        assert taken.value.code == "doctype_taken"
+    assert registry.PROFILES[MDL.doctype] is MDL

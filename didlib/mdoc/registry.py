@@ -19,7 +19,7 @@ from typing import Any
 import cbor2
 
 from didlib.cbor import full_date, tdate
-from didlib.errors import IssuanceError
+from didlib.errors import IssuanceError, UsageError
 
 __all__ = [
     "Element",
@@ -31,6 +31,15 @@ __all__ = [
     "PROOF_OF_AGE",
     "DBS_CHECK",
     "profile_for",
+    "register",
+    "text",
+    "uint",
+    "boolean",
+    "date_",
+    "datetime_",
+    "binary",
+    "record",
+    "array",
     "NS_ISO",
     "NS_DVLA",
     "NS_AGE",
@@ -411,12 +420,24 @@ VOLUNTEER_RETAINED: dict[str, dict[str, list[str]]] = {
 
 
 def profile_for(doctype: str) -> Profile:
+    """The profile of ``doctype``; an :class:`IssuanceError` (``unknown_doctype``) for one nobody registered."""
     try:
         return PROFILES[doctype]
     except KeyError:
         raise IssuanceError(
             f"unknown docType {doctype!r}; known: {', '.join(PROFILES)}", code="unknown_doctype"
         ) from None
+
+
+def register(profile: Profile) -> Profile:
+    """Add a credential type of your own: from then on :func:`didlib.mdoc.issue_mdoc` issues it and checks
+    the issuer's input against its elements, as it does for the built-in ones. A docType names one profile:
+    registering one that is taken (a built-in one included) is a :class:`UsageError` (``doctype_taken``),
+    never a silent replacement."""
+    if profile.doctype in PROFILES:
+        raise UsageError(f"docType {profile.doctype!r} is already registered", code="doctype_taken")
+    PROFILES[profile.doctype] = profile
+    return profile
 
 
 def markdown_tables() -> str:
