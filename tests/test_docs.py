@@ -63,3 +63,11 @@ def test_credential_type_guide(tmp_path, monkeypatch, capsys):
     assert "True {'age_over_18': True, 'card_number': '00421337'}" in out
     assert "invalid_element org.example.library.1.card_number" in out
     assert namespace["NS"] in registry.PROFILES
+
+
+def test_trust_guide(tmp_path, monkeypatch, capsys):
+    run_guide("trust", tmp_path, monkeypatch)
+    out = capsys.readouterr().out.splitlines()
+    assert out[:2] == ["DVLA IACA", "untrusted_issuer"]
+    assert out[2] == "Corner Shop {'uk.gov.dvla.age.1': {'uk.gov.dvla.age.1': ['age_over_18']}}"
+    assert out[3:] == ["1 1 ['https://dvla.example/status/1']", "bad_signature"]

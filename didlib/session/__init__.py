@@ -4,7 +4,7 @@ from didlib.session.engagement import BleOptions, DeviceEngagement, RetrievalMet
 from didlib.session.exchange import run_reader, serve_holder
 from didlib.session.holder import HolderSession, PendingRequest, RequestedDocument
 from didlib.session.reader import ReaderSession
-from didlib.session.reader_auth import ReaderIdentity, entitlement_extension
+from didlib.session.reader_auth import ReaderIdentity, entitlement_extension, entitlement_of
 from didlib.session.transport import InMemoryTransport, TcpListener, TcpTransport, Transport
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "TcpTransport",
     "Transport",
     "entitlement_extension",
+    "entitlement_of",
     "run_reader",
     "serve_holder",
 ]
