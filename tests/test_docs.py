@@ -71,3 +71,95 @@ def test_trust_guide(tmp_path, monkeypatch, capsys):
     assert out[:2] == ["DVLA IACA", "untrusted_issuer"]
     assert out[2] == "Corner Shop {'uk.gov.dvla.age.1': {'uk.gov.dvla.age.1': ['age_over_18']}}"
     assert out[3:] == ["1 1 ['https://dvla.example/status/1']", "bad_signature"]
+
+
+def test_errors_guide(tmp_path, monkeypatch, capsys):
+    run_guide("errors", tmp_path, monkeypatch)
+    assert capsys.readouterr().out.split() == ["DecodeError", "not_didlib_qr", "True"]
+
+
+# ------------------------------------------------------------------------------------------ the error codes table
+def error_codes():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "docs"))
+    try:
+        import error_codes
+    finally:
+        sys.path.remove(str(ROOT / "docs"))
+    return error_codes
+
+
+def _covered(code: str, table: dict) -> bool:
+    import fnmatch
+
+    return code in table or any("*" in pattern and fnmatch.fnmatchcase(code, pattern) for pattern in table)
+
+
+def test_error_table_covers_every_error_class():
+    """Every DidlibError subclass anywhere in didlib (imported, not read) has its code in the table."""
+    import importlib
+    import pkgutil
+
+    import didlib
+    from didlib.errors import DidlibError
+
+    for module in pkgutil.walk_packages(didlib.__path__, "didlib."):
+        importlib.import_module(module.name)
+    table = error_codes().scan()
+    classes, todo = [], [DidlibError]
+    while todo:
+        classes.append(todo.pop())
+        todo += classes[-1].__subclasses__()
+    missing = {c.__name__: c.code for c in classes if c.__module__.startswith("didlib") and not _covered(c.code, table)}
+    assert not missing
+    assert len(classes) >= 17
+
+
+def test_error_table_covers_every_code_literal():
+    """A second reading, by text rather than syntax tree: every code=..., Problem(...) and verdict code in the
+    source, and the verifier's reasons for people, are in the table."""
+    import re
+
+    from didlib.verifier.policies import PLAIN
+
+    table = error_codes().scan()
+    source = "\n".join(p.read_text() for p in (ROOT / "didlib").rglob("*.py"))
+    literals = set(re.findall(r"\bcode\s*=\s*\"([a-z0-9_]+)\"", source))
+    literals |= set(re.findall(r"\b(?:Problem|OID4VCIError)\(\s*\"([a-z0-9_]+)\"", source))
+    literals |= set(re.findall(r"codes\.append\(\"([a-z0-9_]+)\"\)", source))
+    literals |= set(re.findall(r"\[\"([a-z0-9_]+)\"\]\)", source)) & set(re.findall(r"Verdict\(.*?\[\"([a-z0-9_]+)\"\]\)",
+                                                                                    source))
+    assert len(literals) > 100
+    assert not {c for c in literals | set(PLAIN) if not _covered(c, table)}
+
+
+def test_error_table_covers_codes_seen_at_run_time(pki, trust, device_key, age_credential):
+    """Codes a verifier really reports, from bad input of each kind, are all in the table."""
+    from didlib.mdoc import present_elements, verify_response
+    from didlib.sdjwt import verify_sd_jwt_vc
+    from didlib.session.transcript import fresh_qr_transcript
+    from didlib.status import StatusChecker
+    from didlib.verifier import AgePolicy, TrustData, VerifierEngine
+
+    table = error_codes().scan()
+    transcript, _ = fresh_qr_transcript()
+    other, _ = fresh_qr_transcript()
+    response = present_elements(age_credential, device_key, ["age_over_18"], transcript)
+    seen = {e.code for e in verify_response(response, trust=trust, session_transcript=other).errors}
+    seen |= {e.code for e in verify_response(b"\xa1", trust=trust, session_transcript=transcript).errors}
+    seen |= {e.code for e in verify_response(response, trust=trust, session_transcript=transcript,
+                                             status_checker=StatusChecker({}, trust=trust)).errors}
+    seen |= {e.code for e in verify_sd_jwt_vc("x~", trust=trust, nonce="n", aud="a").errors}
+    till = VerifierEngine(AgePolicy(18), TrustData(trust))
+    seen |= set(till.scan("nonsense").codes)
+    assert {"device_auth_failed", "not_didlib_qr"} <= seen and len(seen) >= 4, seen
+    assert not {c for c in seen if not _covered(c, table)}
+
+
+def test_error_table_markdown():
+    codes = error_codes()
+    table = codes.markdown()
+    rows = [line.split("`")[1] for line in table.splitlines() if line.startswith("| `")]
+    assert rows == sorted(codes.scan())
+    assert "| `device_auth_failed` |" in table and "[`UntrustedIssuer`][didlib.errors.UntrustedIssuer]" in table
