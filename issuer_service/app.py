@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+import didlib
 from didlib.errors import DidlibError
 from didlib.files import write_private
 from didlib.jose import parse_json
@@ -231,7 +232,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         service.close()  # clean shutdown: connections returned, SQLite WAL checkpointed
         log.info("issuer service stopped")
 
-    app = FastAPI(title="didlib mock issuers (DVLA, DBS, safeguarding training)", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="didlib mock issuers (DVLA, DBS, safeguarding training)", version=didlib.__version__, lifespan=lifespan
+    )
     app.add_middleware(BodyLimit)
     app.add_middleware(NoTracebacks)
     app.openapi = lambda: _openapi_with_400(app)  # type: ignore[method-assign]

@@ -163,3 +163,40 @@ def test_error_table_markdown():
     rows = [line.split("`")[1] for line in table.splitlines() if line.startswith("| `")]
     assert rows == sorted(codes.scan())
     assert "| `device_auth_failed` |" in table and "[`UntrustedIssuer`][didlib.errors.UntrustedIssuer]" in table
+
+
+# ------------------------------------------------------------------------------------------ one version
+def test_the_version_is_written_once():
+    """didlib.__version__ is the version: the package metadata reads it (setuptools' dynamic version), and the
+    issuer service, both Android apps and the changelog's latest release say the same."""
+    import configparser
+    import re
+    import tomllib
+
+    from setuptools.config.expand import read_attr
+
+    import didlib
+
+    version = didlib.__version__
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in pyproject["project"] and "version" in pyproject["project"]["dynamic"]
+    attr = pyproject["tool"]["setuptools"]["dynamic"]["version"]["attr"]
+    assert read_attr(attr, root_dir=ROOT) == version  # how setuptools reads it when building
+    for app in ("verifier_app", "wallet_app"):
+        spec = configparser.ConfigParser()
+        spec.read(ROOT / app / "buildozer.spec")
+        assert spec["app"]["version"] == version, f"{app}/buildozer.spec"
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert re.findall(r"^## \[([^\]]+)\]", changelog, re.M)[:2] == ["Unreleased", version]
+
+
+def test_the_issuer_service_reports_the_version(tmp_path):
+    from fastapi.testclient import TestClient
+
+    import didlib
+    from issuer_service.app import create_app
+    from issuer_service.config import Settings
+
+    app = create_app(Settings.from_env({"DIDLIB_ISSUER_DATA": str(tmp_path), "DIDLIB_ADMIN_TOKEN": "t"}))
+    assert app.version == didlib.__version__
+    assert TestClient(app).app.openapi()["info"]["version"] == didlib.__version__
