@@ -10,5 +10,6 @@ from didlib.errors import DidlibError
 from didlib.trust import TrustStore
 
 __version__ = "0.1.0"
+"""didlib's version: the one place it is written (the package metadata and the issuer service read it)."""
 
 __all__ = ["TrustStore", "DidlibError", "__version__"]

@@ -20,9 +20,11 @@ class DidlibError(Exception):
 
     @property
     def message(self) -> str:
+        """The human message: for people, free to change between releases (match on :attr:`code`)."""
         return str(self)
 
     def as_dict(self) -> dict[str, str]:
+        """The error as JSON (``code`` and ``message``), as the command line and the services print it."""
         return {"code": self.code, "message": self.message}
 
 
@@ -51,10 +53,14 @@ class CryptoError(DidlibError):
 
 
 class InvalidSignature(CryptoError):
+    """A signature did not verify: the data was altered or signed by another key."""
+
     code = "bad_signature"
 
 
 class InvalidMac(CryptoError):
+    """A COSE_Mac0 (``deviceMac``) did not verify: altered data, or a MAC over another session."""
+
     code = "bad_mac"
 
 
@@ -71,6 +77,8 @@ class CertificateError(DidlibError):
 
 
 class UntrustedIssuer(CertificateError):
+    """A certificate does not chain to any trust anchor given: the issuer is not one the verifier believes."""
+
     code = "untrusted_issuer"
 
 

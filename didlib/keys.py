@@ -30,7 +30,10 @@ __all__ = [
 ]
 
 PrivateKey: TypeAlias = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
+"""The private keys didlib signs with: P-256/384/521 (ES256/384/512) and Ed25519/Ed448 (EdDSA, which
+GOV.UK Wallet uses for device signatures)."""
 PublicKey: TypeAlias = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
+"""The public halves of :data:`PrivateKey`."""
 
 # COSE key labels and values (IANA COSE Key Common Parameters / Elliptic Curves registries).
 KTY, CRV, X, Y = 1, -1, -2, -3
@@ -105,12 +108,15 @@ def load_public_key(source: str | Path | bytes) -> PublicKey:
 
 
 def private_key_pem(key: PrivateKey) -> bytes:
+    """The key as unencrypted PKCS#8 PEM: for development key files (protect them; production issuer keys
+    live in a PKCS#11 token)."""
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
 
 
 def public_key_pem(key: PublicKey) -> bytes:
+    """The key as SubjectPublicKeyInfo PEM, the form :func:`load_public_key` reads (a pinned operator key)."""
     return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 

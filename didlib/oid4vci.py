@@ -34,8 +34,11 @@ __all__ = [
 ]
 
 OFFER_SCHEME = "openid-credential-offer://"
+"""The scheme of a credential offer link or QR code (OpenID4VCI 1.0 4.1)."""
 PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
+"""The grant type a wallet redeems an offer's pre-authorized code with (OpenID4VCI 1.0 3.5)."""
 PROOF_TYP = "openid4vci-proof+jwt"
+"""The ``typ`` of a key proof JWT (OpenID4VCI 1.0, Appendix F)."""
 FORMAT_MDOC, FORMAT_SD_JWT = "mso_mdoc", "dc+sd-jwt"
 MAX_OFFER = 8 * 1024
 
@@ -77,6 +80,7 @@ class CredentialOffer:
     tx_code_description: str = "the code we showed you (demo) or sent to you"
 
     def to_json(self) -> dict[str, Any]:
+        """The offer object (OpenID4VCI 1.0 4.1.1), pre-authorized code grant with its ``tx_code`` description."""
         grant: dict[str, Any] = {"pre-authorized_code": self.pre_authorized_code}
         if self.tx_code_length:
             grant["tx_code"] = {"input_mode": "numeric", "length": self.tx_code_length,

@@ -50,7 +50,9 @@ __all__ = [
 ]
 
 OID_MDL_DS = ObjectIdentifier("1.0.18013.5.1.2")
+"""The extended key usage of a document signer certificate (ISO 18013-5 B.1.4)."""
 OID_MDL_READER_AUTH = ObjectIdentifier("1.0.18013.5.1.6")
+"""The extended key usage of a reader authentication certificate (ISO 18013-5 B.1.7)."""
 
 # What cryptography raises for certificates that do not parse (lazily, on first access to a field).
 _E = TypeVar("_E", bound=x509.ExtensionType)
@@ -326,12 +328,14 @@ def _now() -> dt.datetime:
 
 @_per_certificate
 def country_of(cert: x509.Certificate) -> str | None:
+    """The certificate's subject country, which Annex B requires of an IACA and its document signers."""
     attrs = cert.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)
     return str(attrs[0].value) if attrs else None
 
 
 @_per_certificate
 def common_name_of(cert: x509.Certificate) -> str:
+    """The certificate's subject common name (the whole subject when it has none): the name shown to people."""
     return common_name_in(cert.subject)
 
 
@@ -437,6 +441,7 @@ class ChainCache:
         self.misses = 0
 
     def get(self, leaf: bytes, anchor: bytes, purpose: Purpose) -> tuple[str, ...] | None:
+        """The profile warnings of a (leaf, anchor, purpose) checked before, or None if it was not."""
         key = (leaf, anchor, purpose)
         with self._lock:
             warnings = self._entries.get(key)
@@ -445,6 +450,7 @@ class ChainCache:
             return warnings
 
     def put(self, leaf: bytes, anchor: bytes, purpose: Purpose, warnings: tuple[str, ...]) -> None:
+        """Remember that a pair passed the signature and profile checks, dropping the least recently used."""
         with self._lock:
             self._entries[(leaf, anchor, purpose)] = warnings
             self._entries.move_to_end((leaf, anchor, purpose))
@@ -452,6 +458,7 @@ class ChainCache:
                 self._entries.popitem(last=False)
 
     def count(self, hit: bool) -> None:
+        """Count a look-up as a hit or a miss, for :meth:`stats`."""
         with self._lock:
             if hit:
                 self.hits += 1
@@ -464,12 +471,14 @@ class ChainCache:
             return {"hits": self.hits, "misses": self.misses, "size": len(self._entries), "maxsize": self.maxsize}
 
     def clear(self) -> None:
+        """Forget every pair and reset the counters (tests, benchmarks)."""
         with self._lock:
             self._entries.clear()
             self.hits = self.misses = 0
 
 
 chain_cache = ChainCache()
+"""The process's chain cache, used by :func:`check_chain` unless told otherwise."""
 
 
 def check_chain(

@@ -25,10 +25,14 @@ from didlib.times import day_start
 __all__ = ["PkiDir", "FILES"]
 
 FILES = ("iaca.pem", "iaca.key", "ds.pem", "ds.key", "reader-ca.pem", "reader-ca.key", "reader.pem", "reader.key")
+"""The files of a PKI folder: each certificate and its private key."""
 
 
 @dataclass(frozen=True)
 class PkiDir:
+    """A development PKI in a folder: an IACA and a document signer, a reader CA and a reader, as PEM files
+    (what ``didlib pki init`` writes). Production keys belong in a PKCS#11 token."""
+
     folder: Path
 
     @classmethod
@@ -82,6 +86,7 @@ class PkiDir:
         return pki
 
     def certificate(self, name: str) -> x509.Certificate:
+        """The certificate ``name`` (``iaca``, ``ds``, ``reader-ca``, ``reader``); a :class:`UsageError` if missing."""
         file = self.folder / f"{name}.pem"
         try:
             return x509.load_pem_x509_certificate(file.read_bytes())
@@ -91,6 +96,7 @@ class PkiDir:
             raise UsageError(f"{file} is not a PEM certificate") from exc
 
     def key(self, name: str) -> PrivateKey:
+        """The private key ``name`` (``iaca``, ``ds``, ``reader-ca``, ``reader``)."""
         return load_private_key(self.folder / f"{name}.key")
 
     def website_reader(

@@ -108,6 +108,8 @@ class Assembler:
     _sets: dict[str, tuple[float, int, dict[int, str]]] = field(default_factory=dict)
 
     def add(self, text: str, now: float | None = None) -> str | None:
+        """Add one scanned text: the whole ``DL1:`` text once every part of its set is in, else None. Texts
+        that are not didlib's are a :class:`DecodeError` (``not_didlib_qr``)."""
         now = time.monotonic() if now is None else now
         if not isinstance(text, str) or len(text) > MAX_TEXT:
             raise DecodeError("not a didlib QR payload", code="not_didlib_qr")
@@ -185,6 +187,7 @@ def qr_image(text: str, ecc: str = "L", box_size: int = 6) -> Any:
 
 
 def qr_png(text: str, ecc: str = "L", box_size: int = 6) -> bytes:
+    """The QR code of ``text`` as PNG bytes."""
     out = io.BytesIO()
     qr_image(text, ecc, box_size).save(out, "PNG")
     return out.getvalue()

@@ -41,6 +41,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Person:
+    """A fictional person, for sample credentials."""
+
     family_name: str
     given_name: str
     birth_date: dt.date
@@ -51,6 +53,7 @@ class Person:
 
 
 SAMPLE_DRIVER = Person("MORGAN", "SARAH JANE", dt.date(1990, 7, 14), 2, "1 Example Street", "Swansea", "SA1 1AA")
+"""The fictional driver of the demos, tests and the issuer's sample register."""
 
 
 def driver_number(person: Person, serial: int = 9) -> str:
@@ -153,6 +156,7 @@ def proof_of_age_data(
 
 
 def dbs_data(person: Person = SAMPLE_DRIVER, today: dt.date | None = None) -> dict[str, Any]:
+    """Issuer input for a DBS check of ``person`` (enhanced with barred lists, child workforce, clear)."""
     today = today or dt.date.today()
     return {
         NS_DBS: {
@@ -180,6 +184,7 @@ def flat_claims(data: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def training_data(person: Person = SAMPLE_DRIVER, today: dt.date | None = None) -> dict[str, Any]:
+    """Issuer input for a safeguarding training certificate of ``person``."""
     today = today or dt.date.today()
     return {
         NS_TRAINING: {

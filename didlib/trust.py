@@ -38,6 +38,7 @@ class TrustStore:
             self.add_document_signer(cert)
 
     def add(self, cert: x509.Certificate) -> None:
+        """Add a trust anchor; refused unless it fits the root profile (a CA), so a leaf cannot be made an anchor."""
         check_anchor_profile(cert)
         if cert not in self._anchors:
             self._anchors.append(cert)
@@ -48,6 +49,8 @@ class TrustStore:
         self._by_thumbprint[thumbprint(cert)] = cert
 
     def document_signer(self, x5t: bytes) -> x509.Certificate | None:
+        """The remembered document signer whose SHA-256 thumbprint is ``x5t``, for compact presentations that
+        name their signer instead of carrying it (the chain is still checked at use)."""
         return self._by_thumbprint.get(x5t)
 
     @property
@@ -87,6 +90,7 @@ class TrustStore:
 
     @classmethod
     def from_pem_dir(cls, folder: str | Path) -> TrustStore:
+        """Every ``*.pem`` file of a folder: :meth:`from_pem_files` of that one folder."""
         return cls.from_pem_files([folder])
 
     def check(self, chain: list[x509.Certificate], purpose: Purpose, now: dt.datetime) -> ChainResult:

@@ -30,6 +30,7 @@ from didlib.trust import TrustStore
 __all__ = ["TrustList", "TrustListEntry", "TYP", "ISSUER", "READER_CA"]
 
 TYP = "trustlist+jwt"
+"""The ``typ`` of a trust list JWT."""
 ISSUER, READER_CA = "issuer", "reader_ca"
 MAX_ENTRIES = 256
 MAX_CERTS = 32
@@ -50,6 +51,8 @@ def _certs(value: Any, what: str) -> list[x509.Certificate]:
 
 @dataclass
 class TrustListEntry:
+    """One party of the trust list: an issuer (IACA, document signers, status lists) or a reader CA."""
+
     name: str
     role: str
     certificates: list[x509.Certificate]
@@ -57,6 +60,7 @@ class TrustListEntry:
     status_lists: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
+        """The entry as JSON, certificates as base64 DER."""
         return {
             "name": self.name,
             "role": self.role,
@@ -67,6 +71,7 @@ class TrustListEntry:
 
     @classmethod
     def from_json(cls, value: Any) -> TrustListEntry:
+        """Read an entry, refusing unknown roles and malformed certificates."""
         if not isinstance(value, dict) or not isinstance(value.get("name"), str):
             raise DecodeError("trust list entries need a name")
         role = value.get("role")
@@ -86,12 +91,16 @@ class TrustListEntry:
 
 @dataclass
 class TrustList:
+    """The scheme operator's signed list of issuers and reader CAs: what verifiers and wallets trust, learnt
+    from one pinned key rather than loose files."""
+
     operator: str
     issued_at: dt.datetime
     expires: dt.datetime
     entries: list[TrustListEntry]
 
     def sign(self, key: PrivateKey) -> str:
+        """The list as a JWT signed by the operator's key."""
         payload = {
             "iss": self.operator,
             "iat": int(self.issued_at.timestamp()),
@@ -138,4 +147,5 @@ class TrustList:
         return TrustStore([c for e in self.entries if e.role == READER_CA for c in e.certificates])
 
     def status_list_uris(self) -> list[str]:
+        """Every status list the issuers named, for a verifier to fetch while online."""
         return [u for e in self.entries for u in e.status_lists]

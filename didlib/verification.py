@@ -18,7 +18,9 @@ class Problem:
 
     @classmethod
     def of(cls, error: DidlibError, where: str = "") -> Problem:
+        """The problem an error describes, its code kept and its message prefixed with ``where``."""
         return cls(error.code, f"{where}{error.message}")
 
     def as_dict(self) -> dict[str, str]:
+        """The problem as JSON (``code``, ``message``), as results print it."""
         return {"code": self.code, "message": self.message}

@@ -58,8 +58,17 @@ def undocumented(modules: list[str], search_paths: list[Path]) -> list[str]:
             if target.is_class:
                 missing += [f"{name}.{member_name}.{method}" for method, obj in target.members.items()
                             if not method.startswith("_") and not obj.is_alias and not obj.is_attribute
-                            and not obj.docstring]
+                            and not obj.docstring and not _inherits_docstring(target, method)]
     return missing
+
+
+def _inherits_docstring(cls: griffe.Class, name: str) -> bool:
+    """An override documented where it is declared (``Policy.decide`` for ``AgePolicy.decide``)."""
+    try:
+        bases = cls.mro()
+    except (griffe.AliasResolutionError, ValueError):
+        return False
+    return any(name in base.members and base.members[name].docstring for base in bases)
 
 
 def on_pre_build(config: MkDocsConfig, **_: Any) -> None:

@@ -38,6 +38,7 @@ class Credential:
 
     @classmethod
     def from_issuer_signed(cls, issuer_signed: IssuerSigned) -> Credential:
+        """The credential as the issuer signed it, with its MSO parsed once for presenting."""
         return cls(issuer_signed, issuer_signed.mso())
 
     @classmethod
@@ -46,6 +47,8 @@ class Credential:
         return cls.from_issuer_signed(IssuerSigned.parse(decode(data, limits)))
 
     def to_bytes(self) -> bytes:
+        """The CBOR a wallet stores: the IssuerSigned bytes exactly as issued, since digests cover the
+        issued bytes of each item (ISO 18013-5 9.1.2.4)."""
         return encode(self.issuer_signed.to_cbor())
 
     def compact(self) -> Credential:
@@ -65,6 +68,7 @@ class Credential:
         return Credential.from_issuer_signed(IssuerSigned.parse({**self.issuer_signed.to_cbor(), "issuerAuth": auth}))
 
     def elements(self) -> dict[str, dict[str, Any]]:
+        """Every issued element by namespace (what the holder could disclose), decoded."""
         return {ns: {i.identifier: i.value for i in items} for ns, items in self.issuer_signed.namespaces.items()}
 
     def select(

@@ -52,11 +52,17 @@ __all__ = [
 ]
 
 DOCTYPE_MDL = "org.iso.18013.5.1.mDL"
+"""The driving licence's docType (ISO 18013-5 7.1)."""
 NS_ISO = "org.iso.18013.5.1"
+"""The ISO namespace of the driving licence (ISO 18013-5 7.2.1): names, dates, privileges, age statements."""
 NS_DVLA = "uk.gov.dvla.mdl.1"
+"""The UK namespace of the driving licence: licence type, penalty points, endorsements (specs/mdoc.md)."""
 DOCTYPE_AGE = NS_AGE = "uk.gov.dvla.age.1"
+"""The proof of age's docType, which is also its only namespace."""
 DOCTYPE_DBS = NS_DBS = "uk.gov.dbs.check.1"
+"""The DBS check's docType, which is also its only namespace."""
 DOCTYPE_TRAINING = NS_TRAINING = "uk.org.safeguarding.training.1"
+"""The safeguarding training certificate's docType, which is also its only namespace."""
 
 UK_AGE_THRESHOLDS = (16, 18, 21, 25)
 MAX_TEXT = 150
@@ -72,6 +78,8 @@ def _fail(path: str, why: str) -> IssuanceError:
 
 
 def text(max_len: int = MAX_TEXT, pattern: str | None = None, choices: tuple[str, ...] = ()) -> Converter:
+    """A converter for non-empty text of at most ``max_len`` characters, matching ``pattern`` (the whole
+    value) or one of ``choices`` when given."""
     compiled = re.compile(pattern) if pattern else None
 
     def convert(value: Any, path: str) -> str:
@@ -90,6 +98,7 @@ def text(max_len: int = MAX_TEXT, pattern: str | None = None, choices: tuple[str
 
 
 def uint(maximum: int = 2**32 - 1, choices: tuple[int, ...] = ()) -> Converter:
+    """A converter for a whole number from 0 to ``maximum``, one of ``choices`` when given."""
     def convert(value: Any, path: str) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > maximum:
             raise _fail(path, f"expected a whole number from 0 to {maximum}")
@@ -102,6 +111,7 @@ def uint(maximum: int = 2**32 - 1, choices: tuple[int, ...] = ()) -> Converter:
 
 
 def boolean(value: Any, path: str) -> bool:
+    """The converter for a boolean: JSON true or false, nothing truthy."""
     if not isinstance(value, bool):
         raise _fail(path, "expected true or false")
     return value
@@ -145,6 +155,8 @@ datetime_.cddl = "tdate"  # type: ignore[attr-defined]
 
 
 def binary(max_len: int, magic: tuple[bytes, ...] = ()) -> Converter:
+    """A converter for binary data (bytes, or base64 from JSON input) of at most ``max_len`` bytes, starting
+    with one of ``magic`` when given (a portrait must be a JPEG or JPEG 2000)."""
     def convert(value: Any, path: str) -> bytes:
         if isinstance(value, str):
             try:
@@ -186,6 +198,7 @@ def record(fields: Mapping[str, tuple[Converter, bool]]) -> Converter:
 
 
 def array(item: Converter, max_items: int = MAX_LIST, min_items: int = 0) -> Converter:
+    """A converter for a list of ``item`` (``min_items`` to ``max_items`` entries), each converted by ``item``."""
     def convert(value: Any, path: str) -> list[Any]:
         if not isinstance(value, (list, tuple)) or not min_items <= len(value) <= max_items:
             raise _fail(path, f"expected a list of {min_items} to {max_items} entries")
@@ -256,6 +269,7 @@ class Profile:
     default_validity_days: int = 365
 
     def element(self, namespace: str, identifier: str) -> Element | None:
+        """The element ``identifier`` of ``namespace``, or None if this credential type has no such element."""
         return self.namespaces.get(namespace, {}).get(identifier)
 
 
@@ -327,6 +341,7 @@ MDL = Profile(
     age_thresholds=UK_AGE_THRESHOLDS,
     default_validity_days=365,
 )
+"""The UK driving licence: the ISO namespace and the DVLA's (specs/mdoc.md has the element tables)."""
 
 PROOF_OF_AGE = Profile(
     doctype=DOCTYPE_AGE,
@@ -346,6 +361,7 @@ PROOF_OF_AGE = Profile(
     input_only=frozenset({"birth_date"}),
     default_validity_days=90,
 )
+"""The proof of age: age_over_NN for the UK thresholds and a small portrait, sized for a QR code."""
 
 _BARRED_LIST = text(choices=("not_barred", "barred", "not_checked"))
 
@@ -375,6 +391,7 @@ DBS_CHECK = Profile(
     },
     default_validity_days=365,
 )
+"""The DBS check: certificate level, workforce, number, outcome, barred lists, Update Service status."""
 
 SAFEGUARDING_TRAINING = Profile(
     doctype=DOCTYPE_TRAINING,
@@ -395,6 +412,8 @@ SAFEGUARDING_TRAINING = Profile(
 )
 
 PROFILES: dict[str, Profile] = {p.doctype: p for p in (MDL, PROOF_OF_AGE, DBS_CHECK, SAFEGUARDING_TRAINING)}
+"""Every registered credential type by docType: what :func:`didlib.mdoc.issue_mdoc` accepts
+(:func:`register` adds one)."""
 
 _AGE_CHECK = [f"age_over_{n:02d}" for n in UK_AGE_THRESHOLDS] + ["portrait"]
 # What a shop's reader needs for an age check, and no more (the default reader entitlement).
@@ -409,6 +428,8 @@ ONLINE_AGE_ENTITLEMENT: dict[str, dict[str, list[str]]] = {
     DOCTYPE_MDL: {NS_ISO: _AGE_CHECK[:-1]},
     DOCTYPE_AGE: {NS_AGE: _AGE_CHECK[:-1]},
 }
+"""What a website asking "over NN?" may ask for: the age statements only, no portrait (nobody
+compares a face online). A website's reader certificate carries this."""
 
 # What a youth organisation's volunteer register keeps of each credential (``intent_to_retain`` true in its
 # requests), per docType and namespace; everything else it asks for is only looked at (specs/volunteers.md).
@@ -417,6 +438,8 @@ VOLUNTEER_RETAINED: dict[str, dict[str, list[str]]] = {
     DOCTYPE_DBS: {NS_DBS: ["certificate_level", "workforce", "certificate_number", "issue_date"]},
     DOCTYPE_TRAINING: {NS_TRAINING: ["level", "renewal_date"]},
 }
+"""What a youth organisation's volunteer register keeps of each credential (``intent_to_retain``);
+everything else it asks for is only looked at (specs/volunteers.md)."""
 
 
 def profile_for(doctype: str) -> Profile:

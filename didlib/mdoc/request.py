@@ -30,6 +30,8 @@ class DocRequest:
     reader_auth: Any = None
 
     def to_cbor(self) -> dict[str, Any]:
+        """The DocRequest map: ItemsRequest as tag-24 bytes (kept as received, since readerAuth signs them),
+        with readerAuth when signed."""
         items = self.items_request
         if items is None:
             body: dict[str, Any] = {"docType": self.doctype, "nameSpaces": self.namespaces}
@@ -44,18 +46,23 @@ class DocRequest:
 
 @dataclass(frozen=True)
 class DeviceRequest:
+    """A reader's request (ISO 18013-5 8.3.2.1.2.1): one DocRequest per docType it asks for."""
+
     doc_requests: list[DocRequest]
     version: str = "1.0"
 
     def encode(self) -> bytes:
+        """The CBOR DeviceRequest, as sent in SessionEstablishment or a request QR code."""
         return encode({"version": self.version, "docRequests": [d.to_cbor() for d in self.doc_requests]})
 
     @classmethod
     def for_elements(cls, doctype: str, elements: Mapping[str, Mapping[str, bool]]) -> DeviceRequest:
+        """A request for one docType: namespace -> element -> intent to retain."""
         return cls([DocRequest(doctype, {ns: dict(els) for ns, els in elements.items()})])
 
     @classmethod
     def parse(cls, data: bytes, limits: Limits = DEFAULT_LIMITS) -> DeviceRequest:
+        """Read a DeviceRequest from outside, with size limits; a version other than 1.x is refused."""
         obj = decode(data, limits)
         if not isinstance(obj, dict):
             raise DecodeError("DeviceRequest must be a map")

@@ -65,12 +65,16 @@ class DocumentResult:
         return self.mso.device_key if self.mso is not None and self.checks.get("device_auth") else None
 
     def fail(self, check: str, error: DidlibError) -> None:
+        """Record a failed check and its problem: every check is reported, not just the first to fail."""
         self.checks[check] = False
         self.errors.append(Problem.of(error))
 
 
 @dataclass
 class VerificationResult:
+    """What :func:`verify_response` found: ``valid`` only when every document passed every check;
+    ``errors`` (stable codes) for the response and each document; ``status`` is the DeviceResponse's."""
+
     valid: bool
     documents: list[DocumentResult]
     errors: list[Problem]

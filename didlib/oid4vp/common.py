@@ -12,9 +12,11 @@ from didlib.errors import DecodeError
 from didlib.jose import b64url_decode
 
 SCHEME = "openid4vp://"
+"""The scheme of a same-device link or cross-device QR code (OpenID4VP 1.0)."""
 REQUEST_TYP = "oauth-authz-req+jwt"
 CLIENT_PREFIX = "x509_san_dns:"
 MAX_REQUEST = 64 * 1024
+"""The largest request object, answer or Digital Credentials API message accepted, in bytes."""
 REQUEST_LIFETIME = dt.timedelta(minutes=10)  # a transaction, and the exp of its request object
 MAX_REQUEST_AGE = dt.timedelta(hours=1)  # a wallet refuses a request object issued longer ago (with or without exp)
 CLOCK_SKEW = dt.timedelta(seconds=30)  # allowed between the verifier's and the wallet's clocks
@@ -23,8 +25,12 @@ RESPONSE_MODES = ("direct_post", "direct_post.jwt")
 # OpenID4VP 1.0 Appendix A: over the W3C Digital Credentials API the answer comes back through the browser.
 DC_API_MODES = ("dc_api", "dc_api.jwt")
 PROTOCOL_UNSIGNED = "openid4vp-v1-unsigned"  # A.3.1: the parameters as they are, no client_id
+"""A.3.1: the request parameters as they are, without ``client_id``; the answer is bound to the origin."""
 PROTOCOL_SIGNED = "openid4vp-v1-signed"  # A.3.2.1: a request object (JWS compact) with expected_origins
+"""A.3.2.1: a signed request object (JWS compact) with ``expected_origins``."""
 DC_API_PROTOCOLS = (PROTOCOL_SIGNED, PROTOCOL_UNSIGNED)
+"""The OpenID4VP protocols of the Digital Credentials API (Appendix A), signed first: a signed request says
+who asks. ``org-iso-mdoc`` is :data:`PROTOCOL_MDOC`."""
 # ISO/IEC 18013-7 Annex C: a DeviceRequest and an HPKE-sealed DeviceResponse (didlib.oid4vp.dc_api_mdoc)
 PROTOCOL_MDOC = "org-iso-mdoc"
 # what a wallet answers when a page offers several: who asks is authenticated first (a signed OpenID4VP request;
@@ -39,6 +45,8 @@ VP_FORMATS = {
     "dc+sd-jwt": {"sd-jwt_alg_values": _JWS_ALGS, "kb-jwt_alg_values": _JWS_ALGS},
     "mso_mdoc": {"issuerauth_alg_values": [-7, -35, -36, -8], "deviceauth_alg_values": [-7, -35, -36, -8]},
 }
+"""The ``vp_formats_supported`` a request advertises (OpenID4VP 1.0, Appendix B): the
+algorithms didlib verifies."""
 
 def jwk_thumbprint(key: jwk.JWK) -> bytes:
     """The RFC 7638 SHA-256 thumbprint as bytes: what the OpenID4VP handover binds the mdoc answer to."""

@@ -235,6 +235,8 @@ class PresentationRequest:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> PresentationRequest:
+        """A request saved with :meth:`to_json` (by a server between the request and the answer), its
+        decryption key included."""
         data = parse_json(text)
         try:
             key = jwk.JWK(**data["encryption_key"]) if data["encryption_key"] else None

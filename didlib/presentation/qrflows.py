@@ -69,6 +69,9 @@ def challenge_transcript(e_reader_key: Embedded, nonce: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class OneWay:
+    """A one-way presentation: a DeviceResponse device-signed over its creation time and a nonce, which
+    the till checks for freshness and replay."""
+
     created: int  # seconds since the epoch, as the wallet's clock says
     nonce: bytes
     response: bytes  # DeviceResponse
@@ -80,12 +83,18 @@ class OneWay:
 
 @dataclass(frozen=True)
 class ChallengeResponse:
+    """The wallet's answer to a challenge: the DeviceResponse encrypted to the till's ephemeral key (ECDH
+    with ``e_device_key``), so a photo of the screen reveals nothing."""
+
     e_device_key: Embedded
     ciphertext: bytes
 
 
 @dataclass(frozen=True)
 class RequestPayload:
+    """A till's challenge as the wallet reads it: the nonce, the till's ephemeral key and its signed
+    DeviceRequest."""
+
     nonce: bytes
     e_reader_key: Embedded
     device_request: bytes

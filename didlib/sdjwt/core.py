@@ -59,6 +59,7 @@ class Disclosure:
 
     @classmethod
     def create(cls, name: str | None, value: Any) -> Disclosure:
+        """A new disclosure with a fresh salt: ``name`` None for an array element (RFC 9901 4.2.2)."""
         salt = b64url_encode(secrets.token_bytes(SALT_BYTES))
         content = [salt, value] if name is None else [salt, name, value]
         encoded = b64url_encode(json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode())
@@ -66,6 +67,7 @@ class Disclosure:
 
     @classmethod
     def parse(cls, encoded: str) -> Disclosure:
+        """A disclosure as received, kept byte for byte: its digest is over the string as sent (RFC 9901 4.2.3)."""
         if len(encoded) > MAX_DISCLOSURE:
             raise LimitExceeded("a disclosure is larger than 64 KiB")
         content = parse_json(b64url_decode(encoded))

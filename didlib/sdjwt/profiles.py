@@ -32,13 +32,16 @@ VCT = {
     DOCTYPE_DBS: "urn:uk:gov:dbs:vct:dbs-check:1",
     DOCTYPE_TRAINING: "urn:uk:org:safeguarding:vct:training:1",
 }
+"""The SD-JWT VC type (``vct``) of each credential, by mdoc docType (specs/sd-jwt-vc.md)."""
 DOCTYPE_FOR_VCT = {vct: doctype for doctype, vct in VCT.items()}
+"""The mdoc docType of each ``vct``: the same registry entry behind both formats."""
 ISSUERS = {  # the mock issuers' identifiers (example.invalid: nothing real answers there)
     DOCTYPE_MDL: "https://dvla.example.invalid",
     DOCTYPE_AGE: "https://dvla.example.invalid",
     DOCTYPE_DBS: "https://dbs.example.invalid",
     DOCTYPE_TRAINING: "https://training.example.invalid",
 }
+"""The mock issuers' identifiers (``iss``) by docType (example.invalid: nothing real answers there)."""
 _IMAGE_CLAIMS = {"portrait", "signature_usual_mark"}
 
 

@@ -142,6 +142,8 @@ def present_sd_jwt(
 
 @dataclass
 class SdJwtResult:
+    """What :func:`verify_sd_jwt_vc` found: ``claims`` are the disclosed ones; ``errors`` carry stable codes."""
+
     valid: bool
     vct: str | None = None
     issuer: str | None = None

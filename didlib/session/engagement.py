@@ -57,6 +57,7 @@ class BleOptions:
         return self.central_client_uuid is not None
 
     def to_cbor(self) -> dict[int, Any]:
+        """The BLE options map of a DeviceRetrievalMethod (ISO 18013-5 8.2.2.1)."""
         options: dict[int, Any] = {
             BLE_PERIPHERAL_SERVER_MODE: self.peripheral_server,
             BLE_CENTRAL_CLIENT_MODE: self.central_client,
@@ -71,6 +72,8 @@ class BleOptions:
 
     @classmethod
     def from_cbor(cls, options: dict[Any, Any]) -> BleOptions:
+        """Read BLE options from a DeviceEngagement (ISO 18013-5 8.2.2.1); a mode claimed without its UUID is
+        refused."""
         peripheral, central = options.get(BLE_PERIPHERAL_SERVER_MODE), options.get(BLE_CENTRAL_CLIENT_MODE)
         if not isinstance(peripheral, bool) or not isinstance(central, bool):
             raise DecodeError("BleOptions must say (true/false) whether each mode is supported (keys 0 and 1)")
@@ -105,6 +108,7 @@ class RetrievalMethod:
 
     @classmethod
     def ble(cls, options: BleOptions) -> RetrievalMethod:
+        """Bluetooth LE retrieval (ISO 18013-5 8.3.3.1.1) in the modes ``options`` support."""
         if not options.peripheral_server and not options.central_client:
             raise ValueError("a BLE retrieval method supports at least one mode")
         return cls(BLE, 1, options.to_cbor())
@@ -116,6 +120,7 @@ class RetrievalMethod:
 
     @classmethod
     def local_network(cls, host: str, port: int) -> RetrievalMethod:
+        """didlib's local-network retrieval (TCP to ``host``:``port``), for desktops and tests."""
         return cls(LOCAL_NETWORK, 1, {0: host, 1: port})
 
     def address(self) -> tuple[str, int] | None:
@@ -126,6 +131,7 @@ class RetrievalMethod:
         return host, port
 
     def to_cbor(self) -> list[Any]:
+        """The DeviceRetrievalMethod array: type, version, options."""
         return [self.type, self.version, self.options]
 
 
@@ -208,6 +214,8 @@ class DeviceEngagement:
 
     @classmethod
     def from_uri(cls, uri: str) -> DeviceEngagement:
+        """Read an ``mdoc:`` URI from a QR code (ISO 18013-5 8.2.2.3: base64url without padding), keeping
+        the exact bytes for the SessionTranscript."""
         if not isinstance(uri, str) or not uri.startswith(URI_PREFIX):
             raise DecodeError("an engagement URI starts with 'mdoc:'")
         text = uri[len(URI_PREFIX) :].strip()

@@ -86,6 +86,7 @@ class HolderSession:
         self.pending: PendingRequest | None = None
 
     def qr_uri(self) -> str:
+        """The ``mdoc:`` URI to show as a QR code for the reader to start the session."""
         return self.engagement.to_uri()
 
     def receive(self, message: bytes) -> PendingRequest:
@@ -156,6 +157,7 @@ class HolderSession:
         return self.terminate()
 
     def terminate(self) -> bytes:
+        """End the session: the SessionData with status 20 (session termination) to send."""
         self.state = "closed"
         return SessionData(status=STATUS_TERMINATION).encode()
 

@@ -98,6 +98,7 @@ class ReaderSession:
         return self.result
 
     def terminate(self) -> bytes:
+        """End the session: the SessionData with status 20 (session termination) to send."""
         self.state = "closed"
         return SessionData(status=STATUS_TERMINATION).encode()
 

@@ -48,6 +48,8 @@ def _transcript(engagement: Embedded | None, e_reader_key: Embedded | None, hand
 
 
 def qr_transcript(engagement: DeviceEngagement, e_reader_key: Embedded) -> bytes:
+    """The SessionTranscript of a QR engagement (ISO 18013-5 9.1.5.1): the engagement's bytes as shown,
+    the reader's ephemeral key, no handover."""
     return _transcript(engagement.embedded, e_reader_key, None)
 
 

@@ -19,9 +19,15 @@ MAX_MESSAGE = 1 << 20
 
 
 class Transport(Protocol):
-    def send(self, message: bytes) -> None: ...
+    """How session messages travel: anything that sends and receives whole messages (BLE, TCP, in memory)."""
 
-    def receive(self, timeout: float | None = None) -> bytes: ...
+    def send(self, message: bytes) -> None:
+        """Send one whole message (the transport frames it)."""
+        ...
+
+    def receive(self, timeout: float | None = None) -> bytes:
+        """The next whole message; a :class:`SessionError` when none comes within ``timeout`` seconds."""
+        ...
 
 
 class InMemoryTransport:
@@ -32,16 +38,19 @@ class InMemoryTransport:
 
     @classmethod
     def pair(cls) -> tuple[InMemoryTransport, InMemoryTransport]:
+        """Two connected ends, for tests and for both sides in one process."""
         a_to_b: queue.Queue[bytes] = queue.Queue()
         b_to_a: queue.Queue[bytes] = queue.Queue()
         return cls(b_to_a, a_to_b), cls(a_to_b, b_to_a)
 
     def send(self, message: bytes) -> None:
+        """Send one message (at most the session's message limit)."""
         if len(message) > MAX_MESSAGE:
             raise SessionError(f"message of {len(message)} bytes is larger than {MAX_MESSAGE}", code="too_large")
         self._outbox.put(bytes(message))
 
     def receive(self, timeout: float | None = 10.0) -> bytes:
+        """The next message; ``timeout`` seconds without one is a :class:`SessionError` (``timeout``)."""
         try:
             return self._inbox.get(timeout=timeout)
         except queue.Empty:
@@ -59,12 +68,14 @@ class TcpTransport:
 
     @classmethod
     def connect(cls, host: str, port: int, timeout: float = 10.0) -> TcpTransport:
+        """Connect to a holder at ``host``:``port``; an unreachable one is a :class:`SessionError` (``unreachable``)."""
         try:
             return cls(socket.create_connection((host, port), timeout=timeout))
         except OSError as exc:
             raise SessionError(f"cannot reach {host}:{port}: {exc.strerror or exc}", code="unreachable") from exc
 
     def send(self, message: bytes) -> None:
+        """Send one message, prefixed with its length."""
         if len(message) > MAX_MESSAGE:
             raise SessionError(f"message of {len(message)} bytes is larger than {MAX_MESSAGE}", code="too_large")
         try:
@@ -83,6 +94,7 @@ class TcpTransport:
         return b"".join(chunks)
 
     def receive(self, timeout: float | None = 10.0) -> bytes:
+        """The next message (length-prefixed; an announced length over the limit is refused before reading)."""
         self._sock.settimeout(timeout)
         try:
             (length,) = struct.unpack(">I", self._read(4))
@@ -97,6 +109,7 @@ class TcpTransport:
             raise SessionError(f"connection lost: {exc}", code="connection_lost") from exc
 
     def close(self) -> None:
+        """Close the connection."""
         self._sock.close()
 
 
@@ -108,6 +121,7 @@ class TcpListener:
         self.host, self.port = self._sock.getsockname()[:2]
 
     def accept(self, timeout: float | None = 30.0) -> TcpTransport:
+        """Wait for a reader to connect; ``timeout`` seconds without one is a :class:`SessionError`."""
         self._sock.settimeout(timeout)
         try:
             conn, _ = self._sock.accept()
@@ -116,4 +130,5 @@ class TcpListener:
         return TcpTransport(conn)
 
     def close(self) -> None:
+        """Stop listening."""
         self._sock.close()

@@ -20,6 +20,8 @@ MAX_LIST_BYTES = 16 << 20  # decompressed: 134 million entries at 1 bit
 
 
 class Status(IntEnum):
+    """The status values of a Token Status List entry (Token Status List: valid, invalid, suspended)."""
+
     VALID = 0
     INVALID = 1
     SUSPENDED = 2
@@ -42,12 +44,14 @@ class StatusList:
             raise DecodeError("status list data does not match its size")
 
     def get(self, index: int) -> int:
+        """The status of entry ``index`` (bits read least significant first)."""
         if not 0 <= index < self.size:
             raise LimitExceeded(f"index {index} is outside the status list of {self.size} entries", code="index_range")
         bit = index * self.bits
         return (self.data[bit >> 3] >> (bit & 7)) & ((1 << self.bits) - 1)
 
     def set(self, index: int, value: int) -> None:
+        """Set entry ``index`` to ``value`` (which must fit the list's bits per entry)."""
         if not 0 <= value < 1 << self.bits:
             raise UsageError(f"status {value} does not fit in {self.bits} bits")
         if not 0 <= index < self.size:
@@ -57,6 +61,7 @@ class StatusList:
         self.data[bit >> 3] = (self.data[bit >> 3] & ~mask) | (value << (bit & 7))
 
     def compressed(self) -> bytes:
+        """The list as the token carries it: DEFLATE in a zlib wrapper, best compression."""
         return zlib.compress(bytes(self.data), 9)
 
     @classmethod
@@ -76,6 +81,7 @@ class IndexAllocator:
         self.used: set[int] = set(used or ())
 
     def allocate(self) -> int:
+        """A random unused index: a credential's index says nothing about when it was issued or to whom."""
         if len(self.used) >= self.size:
             raise UsageError("the status list is full; start a new list", code="status_list_full")
         while True:  # expected tries stay small while the list is less than full

@@ -66,6 +66,7 @@ class StatusListToken:
         issuer: str | None = None,
         chain: list[x509.Certificate] | None = None,
     ) -> str:
+        """A signed Status List Token in JWT form (``statuslist+jwt``), as SD-JWT VCs refer to."""
         payload: dict[str, Any] = {"sub": uri, **_times(now, valid_for, ttl)}
         if issuer:
             payload["iss"] = issuer
@@ -86,6 +87,7 @@ class StatusListToken:
         ttl: int | None = 3600,
         chain: list[x509.Certificate] | None = None,
     ) -> bytes:
+        """A signed Status List Token in CWT form (COSE_Sign1), as the MSO's ``status`` refers to."""
         cwt_keys = {"iat": CWT_IAT, "exp": CWT_EXP, "ttl": CWT_TTL}
         claims: dict[int, Any] = {CWT_SUB: uri} | {cwt_keys[k]: v for k, v in _times(now, valid_for, ttl).items()}
         claims[CWT_STATUS_LIST] = {"bits": status_list.bits, "lst": status_list.compressed()}
@@ -225,6 +227,7 @@ class StatusResult:
     reason: str = ""
 
     def as_dict(self) -> dict[str, Any]:
+        """The result as JSON, with the age of the list in seconds."""
         return {
             "state": self.state,
             "uri": self.uri,
@@ -285,6 +288,8 @@ class StatusChecker:
         return outcome
 
     def check(self, uri: str, index: int, now: dt.datetime | None = None) -> StatusResult:
+        """The state of entry ``index`` of list ``uri`` from the cached tokens; ``unknown`` when the list is
+        missing, expired or untrusted, never ``invalid``."""
         now = now or dt.datetime.now(dt.UTC)
         if uri not in self._tokens:
             return StatusResult("unknown", None, uri, index, None, False, "no cached status list for this URI")

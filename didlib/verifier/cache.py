@@ -36,6 +36,8 @@ Fetch = Callable[[str], bytes]  # url -> body; raise anything on failure (the ap
 
 @dataclass
 class RefreshReport:
+    """What a trust data refresh did: each download updated or kept (the cache stays on failure), and why."""
+
     trust_list: str  # "updated" | "kept" (with the reason in errors)
     status_lists: dict[str, str] = field(default_factory=dict)  # uri -> "updated" | "kept"
     errors: list[Problem] = field(default_factory=list)  # code "unreachable" for a failed download
@@ -76,6 +78,9 @@ def _download(fetch: Fetch, url: str) -> bytes:
 
 
 class TrustCache:
+    """A verifier's trust data on disk: the trust list and the status lists it names, refreshed when online,
+    used offline with their age shown. The trust list is checked against the pinned operator key."""
+
     def __init__(self, folder: str | Path, operator_key: PublicKey) -> None:
         self.folder = Path(folder)
         self._operator_key = operator_key

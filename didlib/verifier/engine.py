@@ -45,11 +45,15 @@ class TrustData:
     max_age: dt.timedelta = dt.timedelta(days=7)
 
     def age(self, now: dt.datetime) -> dt.timedelta | None:
+        """How old the trust data is (None when its age is not known)."""
         return None if self.fetched_at is None else now - self.fetched_at
 
 
 @dataclass
 class VerifierEngine:
+    """A till's engine: feed it scanned texts, get verdicts. It verifies, applies its policy, refuses
+    replays and stale codes, and counts outcomes, keeping nothing personal."""
+
     policy: Policy
     trust: TrustData
     replay: ReplayCache = field(default_factory=ReplayCache)
@@ -107,6 +111,7 @@ class VerifierEngine:
         return self._count(self._judge(result, now)), link.note
 
     def progress(self) -> dict[str, tuple[int, int]]:
+        """Parts read so far of each multi-part code being assembled ("Part 1 of 2 read")."""
         return self._assembler.progress()
 
     def start_challenge(self) -> str:

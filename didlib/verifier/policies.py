@@ -61,6 +61,9 @@ def plain_reason(problem: Problem, document: str = "credential") -> str:
 
 @dataclass
 class Verdict:
+    """A decision for a person at a till: accept, reject or refer, a headline, plain-language reasons,
+    the stable codes behind them, and only what the policy's screen shows."""
+
     decision: str
     headline: str
     reasons: list[str] = field(default_factory=list)
@@ -77,6 +80,7 @@ class Verdict:
     action: str = ""  # what staff do now, on a red or amber screen ("Do not sell. Ask for another proof of age.")
 
     def as_json(self) -> dict[str, Any]:
+        """The verdict as ``didlib check`` prints it (binary display values as base64)."""
         display = {k: base64.b64encode(v).decode() if isinstance(v, bytes) else v for k, v in self.display.items()}
         return {
             "verdict": self.decision,
@@ -121,11 +125,15 @@ def _status_note(doc: DocumentResult, verdict: Verdict) -> None:
 
 
 class Policy:
+    """What a check decides from a verified presentation: the age check, the volunteer check, the peer
+    check. The engine verifies; a policy judges."""
+
     name = "policy"
     # What staff do on a red (reject) or amber (refer) screen, in the words of the job.
     actions: ClassVar[dict[str, str]] = {}
 
     def action(self, decision: str) -> str:
+        """What staff do on this decision's screen, in the words of the job (empty for accept)."""
         return self.actions.get(decision, "")
 
     def request(self) -> dict[str, dict[str, dict[str, bool]]]:
@@ -133,6 +141,7 @@ class Policy:
         raise NotImplementedError
 
     def decide(self, result: VerificationResult) -> Verdict:
+        """The verdict on a verification result: accept, reject or refer, with reasons for people and codes."""
         raise NotImplementedError
 
 
