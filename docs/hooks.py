@@ -73,7 +73,10 @@ def _inherits_docstring(cls: griffe.Class, name: str) -> bool:
 
 def on_pre_build(config: MkDocsConfig, **_: Any) -> None:
     docs = Path(config.docs_dir)
-    for name in undocumented(reference_modules(docs), [ROOT]):
+    # Where mkdocstrings finds the code (relative to mkdocs.yml), so the check reads what the reference renders.
+    paths = config.plugins["mkdocstrings"].config.handlers["python"].get("paths", ["."])
+    base = Path(config.config_file_path).parent
+    for name in undocumented(reference_modules(docs), [base / p for p in paths]):
         log.warning("public name without a docstring: %s", name)
 
 

@@ -200,3 +200,67 @@ def test_the_issuer_service_reports_the_version(tmp_path):
     app = create_app(Settings.from_env({"DIDLIB_ISSUER_DATA": str(tmp_path), "DIDLIB_ADMIN_TOKEN": "t"}))
     assert app.version == didlib.__version__
     assert TestClient(app).app.openapi()["info"]["version"] == didlib.__version__
+
+
+# ------------------------------------------------------------------------------------------ the strict build
+SITE = """site_name: strictness
+docs_dir: docs
+theme:
+  name: material
+  font: false
+hooks:
+  - {hooks}
+plugins:
+  - mkdocstrings:
+      handlers:
+        python:
+          paths: [src]
+          options:
+            show_if_no_docstring: true
+            filters: public
+"""
+PACKAGE = '''"""A package the strict build is tried on."""
+
+__all__ = ["documented", "helper"]
+
+
+def documented() -> int:
+    """Says why."""
+    return 1
+
+
+def helper() -> int:{docstring}
+    return 2
+
+
+def internal() -> int:
+    return 3
+'''
+
+
+@pytest.mark.parametrize("breakage", ["none", "docstring", "link", "reference"])
+def test_the_strict_build_fails_on(breakage, tmp_path):
+    """The site's own hooks and mkdocs build --strict on a small site: each kind of defect fails the build, and
+    the same site without it builds. (``internal`` has no docstring and is not public: no failure.)"""
+    import subprocess
+    import sys
+
+    pytest.importorskip("mkdocstrings")
+    (tmp_path / "mkdocs.yml").write_text(SITE.format(hooks=ROOT / "docs" / "hooks.py"))
+    (tmp_path / "src" / "strictpkg").mkdir(parents=True)
+    docstring = "" if breakage == "docstring" else '\n    """Says why too."""'
+    (tmp_path / "src" / "strictpkg" / "__init__.py").write_text(PACKAGE.format(docstring=docstring))
+    (tmp_path / "docs" / "reference").mkdir(parents=True)
+    (tmp_path / "docs" / "reference" / "api.md").write_text("# API\n\n::: strictpkg\n")
+    link = {"link": "[a guide](guides/gone.md)", "reference": "[helper][strictpkg.gone]"}.get(breakage, "")
+    (tmp_path / "docs" / "index.md").write_text(f"# Home\n\nSee [the API](reference/api.md). {link}\n")
+    built = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(tmp_path / "mkdocs.yml")],
+                           capture_output=True, text=True, timeout=300, env={"NO_MKDOCS_2_WARNING": "1", "PATH": ""})
+    log = built.stdout + built.stderr
+    if breakage == "none":
+        assert built.returncode == 0, log
+        assert "helper" in (tmp_path / "site" / "reference" / "api" / "index.html").read_text()
+        return
+    assert built.returncode != 0, log
+    assert {"docstring": "public name without a docstring: strictpkg.helper", "link": "guides/gone.md",
+            "reference": "strictpkg.gone"}[breakage] in log, log
