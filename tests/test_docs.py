@@ -264,3 +264,15 @@ def test_the_strict_build_fails_on(breakage, tmp_path):
     assert built.returncode != 0, log
     assert {"docstring": "public name without a docstring: strictpkg.helper", "link": "guides/gone.md",
             "reference": "strictpkg.gone"}[breakage] in log, log
+
+
+def test_make_docs_is_strict_and_not_quiet():
+    """``mkdocs build --quiet`` drops warnings before ``--strict`` counts them: a quiet strict build passes with
+    any defect (tried: a public name without a docstring built with exit status 0)."""
+    import re
+
+    recipe = re.search(r"^docs:.*\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), re.M)
+    assert recipe, "make docs"
+    assert "mkdocs build --strict" in recipe.group(1)
+    assert not re.search(r"\s(-q|--quiet)\b", recipe.group(1))
+    assert re.search(r"^test:.*\bdocs\b", (ROOT / "Makefile").read_text(), re.M), "make test builds the docs"
