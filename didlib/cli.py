@@ -39,6 +39,8 @@ from didlib.trustlist import ISSUER, READER_CA, TrustList, TrustListEntry
 from didlib.verifier import ReplayCache, TrustData, Verdict, VerifierEngine, policy_from_text
 from didlib.verifier.state import Counts, StateDb
 
+__all__ = ["main"]
+
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 EXIT_PIPE = 128 + 13  # as a process ended by SIGPIPE reports it
 MAX_INPUT_FILE = 4 << 20

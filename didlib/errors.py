@@ -7,6 +7,26 @@ so a check that fails inside a result and one that raises read alike.
 
 from __future__ import annotations
 
+__all__ = [
+    "DidlibError",
+    "DecodeError",
+    "LimitExceeded",
+    "UnsupportedError",
+    "CryptoError",
+    "InvalidSignature",
+    "InvalidMac",
+    "BadKey",
+    "CertificateError",
+    "UntrustedIssuer",
+    "IssuanceError",
+    "VerificationError",
+    "UsageError",
+    "NoCamera",
+    "SessionError",
+    "ReaderNotAuthorised",
+    "NetworkError",
+]
+
 
 class DidlibError(Exception):
     """Base of every error didlib raises on purpose."""

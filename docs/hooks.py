@@ -25,7 +25,7 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 sys.path.insert(0, str(Path(__file__).parent))
-import error_codes  # noqa: E402  (docs/ is no package: the table's code beside this file)
+import error_codes  # docs/ is no package: the table's code is beside this file
 
 log = logging.getLogger("mkdocs.hooks.didlib")  # under "mkdocs": counted by --strict
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +50,7 @@ def undocumented(modules: list[str], search_paths: list[Path]) -> list[str]:
         if not module.docstring:
             missing.append(name)
         for member_name, member in module.members.items():
-            if not member.is_public or member_name.startswith("__") and member_name != "__version__":
+            if not member.is_public or (member_name.startswith("__") and member_name != "__version__"):
                 continue
             target = member.final_target if member.is_alias else member
             if not target.docstring:

@@ -11,6 +11,29 @@ from jwcrypto import jwk
 from didlib.errors import DecodeError
 from didlib.jose import b64url_decode
 
+__all__ = [
+    "SCHEME",
+    "REQUEST_TYP",
+    "CLIENT_PREFIX",
+    "MAX_REQUEST",
+    "REQUEST_LIFETIME",
+    "MAX_REQUEST_AGE",
+    "CLOCK_SKEW",
+    "ENC",
+    "RESPONSE_MODES",
+    "DC_API_MODES",
+    "PROTOCOL_UNSIGNED",
+    "PROTOCOL_SIGNED",
+    "DC_API_PROTOCOLS",
+    "ORIGIN_PREFIX",
+    "MAX_ORIGIN",
+    "CONTENT_ENCRYPTION",
+    "VP_FORMATS",
+    "jwk_thumbprint",
+    "dc_api_audience",
+    "check_origin",
+]
+
 SCHEME = "openid4vp://"
 """The scheme of a same-device link or cross-device QR code (OpenID4VP 1.0)."""
 REQUEST_TYP = "oauth-authz-req+jwt"

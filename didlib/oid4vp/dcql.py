@@ -27,6 +27,29 @@ from didlib.mdoc.registry import (
 )
 from didlib.sdjwt.profiles import DOCTYPE_FOR_VCT, VCT
 
+__all__ = [
+    "SD_JWT",
+    "MDOC",
+    "MAX_QUERIES",
+    "MAX_CLAIMS",
+    "MAX_PATH",
+    "VOLUNTEER_ASKS",
+    "Held",
+    "age_query",
+    "volunteer_entitlement",
+    "volunteer_query",
+    "check_dcql",
+    "doctype_ns",
+    "authority_key_ids",
+    "claim_values",
+    "claim_satisfied",
+    "selected_claims",
+    "credential_matches",
+    "choose_queries",
+    "answers_sets",
+    "select",
+]
+
 SD_JWT = "dc+sd-jwt"
 MDOC = "mso_mdoc"
 MAX_QUERIES = 32  # credential queries in one request

@@ -56,6 +56,8 @@ from didlib.session.transcript import dc_api_transcript, openid4vp_transcript
 from didlib.trust import TrustStore
 from didlib.verification import Problem
 
+__all__ = ["Binding", "VpResult", "PresentationRequest", "MAX_PRESENTATIONS"]
+
 
 @dataclass(frozen=True)
 class Binding:

@@ -48,6 +48,17 @@ from didlib.session.reader_auth import ReaderIdentity, reader_identity
 from didlib.session.transcript import dc_api_transcript, openid4vp_transcript
 from didlib.trust import TrustStore
 
+__all__ = [
+    "VpAnswer",
+    "ParsedRequest",
+    "parse_request",
+    "parse_dc_api_request",
+    "build_response",
+    "error_response",
+    "dc_api_error",
+    "request_uri_parts",
+]
+
 
 @dataclass
 class VpAnswer:

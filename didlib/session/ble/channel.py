@@ -107,6 +107,7 @@ class BleChannel:
         self._inbox.put(message)
 
     def link_lost(self) -> None:
+        """The stack lost the link: a waiting or later send or receive fails (``connection_lost``), none hangs."""
         with self._lock:
             if self.state in ("connecting", "open"):
                 self.state = "lost"
@@ -130,6 +131,7 @@ class BleChannel:
         self._opened.set()
 
     def send(self, message: bytes, timeout: float = 30.0) -> None:
+        """Send one session message in chunks of the link's MTU (8.3.3.1.1.6), once the session is open."""
         if len(message) > self._max_message:
             raise SessionError(f"message of {len(message)} bytes is larger than {self._max_message}", code="too_large")
         self._check_open()
@@ -139,6 +141,7 @@ class BleChannel:
             self.chunks_sent += 1
 
     def receive(self, timeout: float | None = 10.0) -> bytes:
+        """The next whole message, reassembled from its chunks; a :class:`SessionError` on a timeout or a lost link."""
         try:
             item = self._inbox.get(timeout=timeout)
         except queue.Empty:

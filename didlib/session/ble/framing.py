@@ -63,4 +63,5 @@ class Reassembler:
         return message
 
     def reset(self) -> None:
+        """Drop a partly received message (after an error or the end of a session)."""
         self._parts, self._size = [], 0

@@ -34,7 +34,9 @@ __all__ = [
 ]
 
 STATE_START = 0x01  # the GATT client is ready: the session may begin
+"""The State characteristic's value when the GATT client is ready and the session may begin (8.3.3.1.1.4)."""
 STATE_END = 0x02  # either side ends the session (transport-specific termination)
+"""The State characteristic's value that ends the session from either side (transport-specific termination)."""
 IDENT_LENGTH = 16
 
 
@@ -68,6 +70,7 @@ PERIPHERAL_SERVER = Characteristics(
     ident=None,
     l2cap=_uuid("0000000A"),
 )
+"""The characteristics of the mdoc's GATT service in mdoc peripheral server mode (18013-5 Table 11)."""
 # 18013-5 Table 12: the reader's service in mdoc central client mode.
 CENTRAL_CLIENT = Characteristics(
     state=_uuid("00000005"),
@@ -76,6 +79,7 @@ CENTRAL_CLIENT = Characteristics(
     ident=_uuid("00000008"),
     l2cap=_uuid("0000000B"),
 )
+"""The characteristics of the reader's GATT service in mdoc central client mode (18013-5 Table 12)."""
 
 
 def characteristics(mode: Mode) -> Characteristics:
