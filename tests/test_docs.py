@@ -305,3 +305,15 @@ def test_the_reference_covers_the_public_face():
                              for init in (ROOT / "didlib").rglob("*/__init__.py")}
     assert packages <= rendered, packages - rendered
     assert all(m == "didlib" or m.startswith("didlib.") for m in rendered)
+
+
+def test_sphinx_roles_become_code_spans():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "docs"))
+    try:
+        from griffe_roles import plain
+    finally:
+        sys.path.remove(str(ROOT / "docs"))
+    assert plain("see :class:`TrustStore` and :meth:`~didlib.oid4vp.PresentationRequest.check`, :mod:`didlib.mdoc`") \
+        == "see `TrustStore` and `check`, `didlib.mdoc`"
