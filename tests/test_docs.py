@@ -318,3 +318,14 @@ def test_sphinx_roles_become_code_spans():
         sys.path.remove(str(ROOT / "docs"))
     assert plain("see :class:`TrustStore` and :meth:`~didlib.oid4vp.PresentationRequest.check`, :mod:`didlib.mdoc`") \
         == "see `TrustStore` and `check`, `didlib.mdoc`"
+
+
+def test_the_readme_links_the_guides_and_nothing_broken():
+    """The README stays the quick start and links every guide; its relative links lead to files that exist
+    (the site's own links are checked by the strict build)."""
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    targets = [t.split("#")[0] for t in re.findall(r"\]\(([^)\s]+)\)", readme) if not re.match(r"[a-z]+:|#", t)]
+    assert not [t for t in targets if not (ROOT / t).exists()]
+    assert {f"docs/guides/{g.name}" for g in GUIDES.glob("*.md")} <= set(targets)
