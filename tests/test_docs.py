@@ -241,6 +241,7 @@ def internal() -> int:
 def test_the_strict_build_fails_on(breakage, tmp_path):
     """The site's own hooks and mkdocs build --strict on a small site: each kind of defect fails the build, and
     the same site without it builds. (``internal`` has no docstring and is not public: no failure.)"""
+    import shutil
     import subprocess
     import sys
 
@@ -253,8 +254,11 @@ def test_the_strict_build_fails_on(breakage, tmp_path):
     (tmp_path / "docs" / "reference" / "api.md").write_text("# API\n\n::: strictpkg\n")
     link = {"link": "[a guide](guides/gone.md)", "reference": "[helper][strictpkg.gone]"}.get(breakage, "")
     (tmp_path / "docs" / "index.md").write_text(f"# Home\n\nSee [the API](reference/api.md). {link}\n")
-    built = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(tmp_path / "mkdocs.yml")],
-                           capture_output=True, text=True, timeout=300, env={"NO_MKDOCS_2_WARNING": "1", "PATH": ""})
+    # With no network at all where a network namespace can be made (root, as in CI): the build fetches nothing.
+    isolated = bool(shutil.which("unshare")) and subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(tmp_path / "mkdocs.yml")]
+    built = subprocess.run((["unshare", "-n"] if isolated else []) + command, capture_output=True, text=True,
+                           timeout=300, env={"NO_MKDOCS_2_WARNING": "1", "PATH": "/usr/bin:/bin"})
     log = built.stdout + built.stderr
     if breakage == "none":
         assert built.returncode == 0, log
