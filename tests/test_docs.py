@@ -255,9 +255,10 @@ def test_the_strict_build_fails_on(breakage, tmp_path):
     link = {"link": "[a guide](guides/gone.md)", "reference": "[helper][strictpkg.gone]"}.get(breakage, "")
     (tmp_path / "docs" / "index.md").write_text(f"# Home\n\nSee [the API](reference/api.md). {link}\n")
     # With no network at all where a network namespace can be made (root, as in CI): the build fetches nothing.
-    isolated = bool(shutil.which("unshare")) and subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
+    unshare = shutil.which("unshare")
+    isolated = bool(unshare) and subprocess.run([unshare, "-n", "true"], capture_output=True).returncode == 0
     command = [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(tmp_path / "mkdocs.yml")]
-    built = subprocess.run((["unshare", "-n"] if isolated else []) + command, capture_output=True, text=True,
+    built = subprocess.run(([unshare, "-n"] if isolated else []) + command, capture_output=True, text=True,
                            timeout=300, env={"NO_MKDOCS_2_WARNING": "1", "PATH": "/usr/bin:/bin"})
     log = built.stdout + built.stderr
     if breakage == "none":
