@@ -49,7 +49,7 @@ class TrustStore:
         self._by_thumbprint[thumbprint(cert)] = cert
 
     def document_signer(self, x5t: bytes) -> x509.Certificate | None:
-        """The remembered document signer whose SHA-256 thumbprint is ``x5t``, for compact presentations that
+        """The remembered document signer whose :func:`thumbprint` is ``x5t``, for compact presentations that
         name their signer instead of carrying it (the chain is still checked at use)."""
         return self._by_thumbprint.get(x5t)
 

@@ -214,7 +214,7 @@ class DeviceEngagement:
 
     @classmethod
     def from_uri(cls, uri: str) -> DeviceEngagement:
-        """Read an ``mdoc:`` URI from a QR code (ISO 18013-5 8.2.2.3: base64url without padding), keeping
+        """Read an ``mdoc:`` URI from a QR code (base64url without padding), keeping
         the exact bytes for the SessionTranscript."""
         if not isinstance(uri, str) or not uri.startswith(URI_PREFIX):
             raise DecodeError("an engagement URI starts with 'mdoc:'")

@@ -131,7 +131,7 @@ class BleChannel:
         self._opened.set()
 
     def send(self, message: bytes, timeout: float = 30.0) -> None:
-        """Send one session message in chunks of the link's MTU (8.3.3.1.1.6), once the session is open."""
+        """Send one session message in chunks of the link's MTU, once the session is open."""
         if len(message) > self._max_message:
             raise SessionError(f"message of {len(message)} bytes is larger than {self._max_message}", code="too_large")
         self._check_open()

@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 STATE_START = 0x01  # the GATT client is ready: the session may begin
-"""The State characteristic's value when the GATT client is ready and the session may begin (8.3.3.1.1.4)."""
+"""The State characteristic's value when the GATT client is ready and the session may begin."""
 STATE_END = 0x02  # either side ends the session (transport-specific termination)
 """The State characteristic's value that ends the session from either side (transport-specific termination)."""
 IDENT_LENGTH = 16
