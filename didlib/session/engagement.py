@@ -57,7 +57,7 @@ class BleOptions:
         return self.central_client_uuid is not None
 
     def to_cbor(self) -> dict[int, Any]:
-        """The BLE options map of a DeviceRetrievalMethod (ISO 18013-5 8.2.2.1)."""
+        """The BLE options map of a DeviceRetrievalMethod (ISO 18013-5 8.2.1.1)."""
         options: dict[int, Any] = {
             BLE_PERIPHERAL_SERVER_MODE: self.peripheral_server,
             BLE_CENTRAL_CLIENT_MODE: self.central_client,
@@ -72,7 +72,7 @@ class BleOptions:
 
     @classmethod
     def from_cbor(cls, options: dict[Any, Any]) -> BleOptions:
-        """Read BLE options from a DeviceEngagement (ISO 18013-5 8.2.2.1); a mode claimed without its UUID is
+        """Read BLE options from a DeviceEngagement (ISO 18013-5 8.2.1.1); a mode claimed without its UUID is
         refused."""
         peripheral, central = options.get(BLE_PERIPHERAL_SERVER_MODE), options.get(BLE_CENTRAL_CLIENT_MODE)
         if not isinstance(peripheral, bool) or not isinstance(central, bool):
@@ -214,7 +214,7 @@ class DeviceEngagement:
 
     @classmethod
     def from_uri(cls, uri: str) -> DeviceEngagement:
-        """Read an ``mdoc:`` URI from a QR code (base64url without padding), keeping
+        """Read an ``mdoc:`` URI from a QR code (8.2.2.3: base64url without padding), keeping
         the exact bytes for the SessionTranscript."""
         if not isinstance(uri, str) or not uri.startswith(URI_PREFIX):
             raise DecodeError("an engagement URI starts with 'mdoc:'")
