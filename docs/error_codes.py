@@ -21,6 +21,8 @@ CODE_FIRST = {"Problem", "OID4VCIError"}
 # Keyword arguments that carry a code, and the calls whose (last) list argument holds verdict codes.
 CODE_KEYWORDS = {"code"}
 VERDICT = "Verdict"
+# The dictionary of what a till shows staff for a code (didlib.verifier.policies): quoted first, in its words.
+PLAIN = "PLAIN"
 LINKED = {"didlib.errors", "didlib.oid4vci"}  # modules whose classes the API reference documents
 _CODE = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*|[a-z][a-z0-9_]*\*[a-z0-9_*]*")
 
@@ -33,6 +35,7 @@ class Code:
     classes: list[str] = field(default_factory=list)
     meanings: list[str] = field(default_factory=list)
     modules: set[str] = field(default_factory=set)
+    plain: str | None = None  # what a till shows staff
 
 
 def _text(node: ast.expr) -> str | None:
@@ -87,6 +90,14 @@ def scan(package: Path = PACKAGE) -> dict[str, Code]:
                                                              for t in stmt.targets)):
                         for code in _codes_in(stmt.value):
                             add(code, module, ast.get_docstring(node), f"{module}.{node.name}")
+            elif (isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Dict)
+                  and any(isinstance(t, ast.Name) and t.id == PLAIN
+                          for t in (node.targets if isinstance(node, ast.Assign) else [node.target]))):
+                for key, value in zip(node.value.keys, node.value.values, strict=True):
+                    if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                        add(key.value, module)
+                        if _CODE.fullmatch(key.value):
+                            found[key.value].plain = _text(value)
             elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "code"
                                                       for t in node.targets):
                 for code in _codes_in(node.value):  # code = "a" if ... else "b"; raise ...(code=code)
@@ -129,10 +140,12 @@ def _cell(text: str) -> str:
 def markdown(codes: dict[str, Code] | None = None) -> str:
     """The table: one row a code, sorted; patterns (``status_*``) are matched by the codes they make."""
     codes = scan() if codes is None else codes
-    rows = ["| code | raised as | what it means | from |", "|---|---|---|---|"]
+    rows = ["| code | raised as | what it means (*a till's words*; the messages) | from |", "|---|---|---|---|"]
     for code in sorted(codes.values(), key=lambda c: c.code):
         classes = ", ".join(_class(c) for c in code.classes)
         meanings = "; ".join(_cell(m) for m in code.meanings[:3])
+        if code.plain:  # the till's words first
+            meanings = f"*{_cell(code.plain)}*" + (f"; {meanings}" if meanings else "")
         modules = ", ".join(f"`{m}`" for m in sorted(code.modules))
         rows.append(f"| `{code.code}` | {classes} | {meanings} | {modules} |")
     return "\n".join(rows) + "\n"

@@ -162,6 +162,10 @@ def test_error_table_markdown():
     rows = [line.split("`")[1] for line in table.splitlines() if line.startswith("| `")]
     assert rows == sorted(codes.scan())
     assert "| `device_auth_failed` |" in table and "[`UntrustedIssuer`][didlib.errors.UntrustedIssuer]" in table
+    from didlib.verifier.policies import PLAIN
+
+    replayed = next(line for line in table.splitlines() if line.startswith("| `replayed` |"))
+    assert f"| *{PLAIN['replayed']}*; " in replayed, "what a till shows comes first"
 
 
 # ------------------------------------------------------------------------------------------ one version
