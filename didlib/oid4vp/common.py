@@ -25,6 +25,8 @@ __all__ = [
     "PROTOCOL_UNSIGNED",
     "PROTOCOL_SIGNED",
     "DC_API_PROTOCOLS",
+    "PROTOCOL_MDOC",
+    "WALLET_PROTOCOLS",
     "ORIGIN_PREFIX",
     "MAX_ORIGIN",
     "CONTENT_ENCRYPTION",
@@ -56,6 +58,8 @@ DC_API_PROTOCOLS = (PROTOCOL_SIGNED, PROTOCOL_UNSIGNED)
 who asks. ``org-iso-mdoc`` is :data:`PROTOCOL_MDOC`."""
 # ISO/IEC 18013-7 Annex C: a DeviceRequest and an HPKE-sealed DeviceResponse (didlib.oid4vp.dc_api_mdoc)
 PROTOCOL_MDOC = "org-iso-mdoc"
+"""ISO/IEC 18013-7 Annex C over the Digital Credentials API: a DeviceRequest, and the DeviceResponse sealed with
+HPKE to the page's key (:mod:`didlib.oid4vp.dc_api_mdoc`)."""
 # what a wallet answers when a page offers several: who asks is authenticated first (a signed OpenID4VP request;
 # the DeviceRequest's readerAuth, when it has one), then the unsigned OpenID4VP parameters
 WALLET_PROTOCOLS = (PROTOCOL_SIGNED, PROTOCOL_MDOC, PROTOCOL_UNSIGNED)

@@ -66,6 +66,7 @@ __all__ = [
 
 HANDOVER = "dcapi"  # the first element of EncryptionInfo, EncryptedResponse and the handover alike
 SUITE = Suite(KEM.P256, KDF.HKDF_SHA256, AEAD.AES_128_GCM)
+"""The HPKE suite Annex C fixes: DHKEM(P-256, HKDF-SHA256), HKDF-SHA256, AES-128-GCM (RFC 9180, base mode)."""
 ENC_LENGTH = 65  # Npk of DHKEM(P-256): an uncompressed point
 NONCE_BYTES = 32
 MIN_NONCE = 16  # Annex C asks for enough entropy; a shorter nonce is refused
@@ -138,10 +139,12 @@ class MdocRequestKey:
 
     @classmethod
     def create(cls) -> MdocRequestKey:
+        """A fresh recipient key and nonce for one request: neither is ever reused across requests."""
         key = ec.generate_private_key(ec.SECP256R1())
         return cls(key, make_encryption_info(secrets.token_bytes(NONCE_BYTES), key.public_key()))
 
     def transcript(self, origin: str) -> bytes:
+        """The SessionTranscript of this request on the page at ``origin``, from ``encryptionInfo`` as sent."""
         return iso_dc_api_transcript(self.encryption_info, origin)
 
     def request_data(self, origin: str, dcql: Mapping[str, Any],
@@ -153,13 +156,16 @@ class MdocRequestKey:
         return {"deviceRequest": b64url_encode(device_request), "encryptionInfo": self.encryption_info}
 
     def open(self, data: Mapping[str, Any], origin: str) -> bytes:
+        """The DeviceResponse of an answer given to the page at ``origin`` (see :func:`open_response`)."""
         return open_response(data, self.key, self.transcript(origin))
 
     def to_dict(self) -> dict[str, str]:
+        """What a server saves between the request and the answer: the key as PEM and ``encryptionInfo``."""
         return {"key": private_key_pem(self.key).decode(), "encryption_info": self.encryption_info}
 
     @classmethod
     def from_dict(cls, value: Any) -> MdocRequestKey:
+        """A request saved with :meth:`to_dict`; anything else is a :class:`DecodeError`."""
         try:
             key = load_private_key(value["key"].encode())
             info = value["encryption_info"]
