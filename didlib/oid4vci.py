@@ -11,13 +11,14 @@ import datetime as dt
 import json
 import secrets
 import urllib.parse
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
 
 from didlib.cbor import encode
 from didlib.errors import DidlibError
-from didlib.jose import CompactJws, jwk_from_public, public_from_jwk, sign_jws
-from didlib.keys import PrivateKey, PublicKey
+from didlib.jose import CompactJws, jwk_from_public, parse_json, public_from_jwk, sign_jws
+from didlib.keys import PrivateKey, PublicKey, same_public_key
 
 __all__ = [
     "OFFER_SCHEME",
@@ -27,6 +28,9 @@ __all__ = [
     "FORMAT_SD_JWT",
     "OID4VCIError",
     "CredentialOffer",
+    "CredentialRequest",
+    "MAX_CREDENTIAL_REQUEST",
+    "credential_request_json",
     "make_proof",
     "verify_proof",
     "new_tx_code",
@@ -41,6 +45,7 @@ PROOF_TYP = "openid4vci-proof+jwt"
 """The ``typ`` of a key proof JWT (OpenID4VCI 1.0, Appendix F)."""
 FORMAT_MDOC, FORMAT_SD_JWT = "mso_mdoc", "dc+sd-jwt"
 MAX_OFFER = 8 * 1024
+MAX_CREDENTIAL_REQUEST = 64 * 1024
 
 
 class OID4VCIError(DidlibError):
@@ -159,3 +164,73 @@ def verify_proof(proof: str, *, audience: str, now: dt.datetime | None = None,
         raise OID4VCIError("invalid_proof", "proof iat is outside the accepted window")
     nonce = claims.get("nonce")
     return key, nonce if isinstance(nonce, str) else None
+
+
+def credential_request_json(body: bytes | str, *, max_size: int = MAX_CREDENTIAL_REQUEST) -> Any:
+    """The JSON of a credential request body, strict and with size and depth limits (deep nesting is an
+    error, not a RecursionError); anything else is ``invalid_credential_request`` (OpenID4VCI 1.0 8.3.1.2)."""
+    try:
+        return parse_json(body, max_size=max_size)
+    except DidlibError as exc:
+        raise OID4VCIError("invalid_credential_request", "the body must be a JSON object") from exc
+
+
+@dataclass(frozen=True)
+class CredentialRequest:
+    """An issuer's reading of a credential request (OpenID4VCI 1.0 section 8.2): the configuration asked for
+    and its ``jwt`` key proofs (section 8.2.1.1, appendix F.1), one credential per proof."""
+
+    configuration_id: str
+    proofs: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, body: Any, *, known: Container[str], granted: Container[str], max_proofs: int) -> CredentialRequest:
+        """Check the request's shape against the issuer's configurations (``known``) and those the access
+        token covers (``granted``). The codes are section 8.3.1.2's, the configuration's checked before the
+        proofs': a configuration this issuer lacks is ``unknown_credential_configuration`` whatever the
+        proofs. No response encryption and no credential identifiers are offered, so asking for either is
+        refused."""
+        if not isinstance(body, dict):
+            raise OID4VCIError("invalid_credential_request", "the request must be a JSON object")
+        if "credential_response_encryption" in body:
+            raise OID4VCIError("invalid_encryption_parameters", "this issuer does not encrypt credential responses")
+        config_id = body.get("credential_configuration_id")
+        if "credential_identifier" in body:
+            if config_id is not None:
+                raise OID4VCIError("invalid_credential_request", "send credential_identifier or "
+                                   "credential_configuration_id, not both")
+            raise OID4VCIError("unknown_credential_identifier", "this issuer gives no credential identifiers")
+        if not isinstance(config_id, str):
+            raise OID4VCIError("invalid_credential_request", "credential_configuration_id (a string) is required")
+        if config_id not in known:
+            raise OID4VCIError("unknown_credential_configuration", "no such credential configuration")
+        if config_id not in granted:  # RFC 6750 section 3.1
+            raise OID4VCIError("insufficient_scope", "the access token does not cover this credential", 403)
+        proofs = body.get("proofs")
+        if not isinstance(proofs, dict) or set(proofs) != {"jwt"}:
+            raise OID4VCIError("invalid_proof", "proofs must hold jwt key proofs (the only proof type supported)")
+        jwts = proofs["jwt"]
+        if not isinstance(jwts, list) or not jwts or not all(isinstance(p, str) for p in jwts):
+            raise OID4VCIError("invalid_proof", "proofs.jwt must be a non-empty list of key proofs")
+        if len(jwts) > max_proofs:
+            raise OID4VCIError("invalid_credential_request", f"at most {max_proofs} proofs in one request")
+        return cls(config_id, tuple(jwts))
+
+    def proven_keys(self, *, audience: str, bound: PublicKey | None = None,
+                    now: dt.datetime | None = None) -> tuple[list[PublicKey], set[str]]:
+        """The keys the proofs prove, one per credential and each different, and the distinct nonces they
+        carry; the caller spends those (``invalid_nonce`` when one was not handed out). A proof without a
+        nonce is ``invalid_proof`` (section 8.3.1.2). ``bound``: the one key the credential may be bound to."""
+        keys: list[PublicKey] = []
+        nonces: set[str] = set()
+        for proof in self.proofs:
+            key, nonce = verify_proof(proof, audience=audience, now=now)
+            if nonce is None:
+                raise OID4VCIError("invalid_proof", "a key proof must carry the c_nonce from the nonce endpoint")
+            if any(same_public_key(key, other) for other in keys):
+                raise OID4VCIError("invalid_proof", "each credential of a batch needs its own key")
+            if bound is not None and not same_public_key(key, bound):
+                raise OID4VCIError("invalid_proof", "this credential must be bound to the key its offer is bound to")
+            keys.append(key)
+            nonces.add(nonce)
+        return keys, nonces

@@ -28,9 +28,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import didlib
 from didlib.errors import DidlibError
 from didlib.files import write_private
-from didlib.jose import parse_json
 from didlib.keys import generate_key, load_private_key, private_key_pem
-from didlib.oid4vci import OID4VCIError
+from didlib.oid4vci import OID4VCIError, credential_request_json
 from didlib.status import Status
 from issuer_service.config import Settings
 from issuer_service.models import Busy
@@ -179,12 +178,8 @@ class MissingToken(OID4VCIError):
 
 
 async def credential_body(request: Request) -> Any:
-    """The credential request's JSON, parsed with depth and size limits (deep nesting is an error, not a
-    RecursionError)."""
-    try:
-        return parse_json(await request.body(), max_size=MAX_BODY)
-    except DidlibError as exc:
-        raise OID4VCIError("invalid_credential_request", "the body must be a JSON object") from exc
+    """The credential request's JSON (:func:`didlib.oid4vci.credential_request_json`: size and depth limits)."""
+    return credential_request_json(await request.body(), max_size=MAX_BODY)
 
 
 async def service(request: Request) -> IssuerService:

@@ -25,17 +25,17 @@ from sqlalchemy.exc import IntegrityError
 
 from didlib.errors import DidlibError
 from didlib.jose import jwk_from_public, public_from_jwk
-from didlib.keys import PublicKey, same_public_key
+from didlib.keys import PublicKey
 from didlib.mdoc import Credential, issue_mdoc, verify_response
 from didlib.mdoc.registry import DOCTYPE_AGE, DOCTYPE_MDL, NS_ISO
 from didlib.oid4vci import (
     FORMAT_MDOC,
     PRE_AUTHORIZED_GRANT,
     CredentialOffer,
+    CredentialRequest,
     OID4VCIError,
     binding_transcript,
     new_tx_code,
-    verify_proof,
 )
 from didlib.qr import qr_png
 from didlib.samples import flat_claims
@@ -389,8 +389,11 @@ class IssuerService:
             if token is None or _aware(token.expires) < _now():
                 raise OID4VCIError("invalid_token", "the access token is unknown or expired", 401)
             offer = session.get(Offer, token.offer_id)
-        config = self._requested_config(body, offer)
-        keys, nonces = self._proven_keys(body, offer)
+        request = CredentialRequest.parse(body, known=CONFIGS, granted=offer.config_ids,
+                                          max_proofs=1 if offer.bound_key else self.settings.batch_size)
+        config = CONFIGS[request.configuration_id]
+        bound = public_from_jwk(json.loads(offer.bound_key)) if offer.bound_key else None
+        keys, nonces = request.proven_keys(audience=self.issuer_url, bound=bound)
         issued, data = self._record_batch(config, offer, nonces, len(keys))
         signed = [self._sign(config, data, row, key) for row, key in zip(issued, keys, strict=True)]
         return {"credentials": [{"credential": credential} for credential in signed]}
@@ -417,52 +420,6 @@ class IssuerService:
             raise OID4VCIError(
                 "credential_request_denied", f"this offer allows {self._allowance(config)} of this credential"
             )
-
-    @staticmethod
-    def _requested_config(body: Any, offer: Offer) -> CredentialConfig:
-        if not isinstance(body, dict):
-            raise OID4VCIError("invalid_credential_request", "the request must be a JSON object")
-        if "credential_response_encryption" in body:
-            raise OID4VCIError("invalid_encryption_parameters", "this issuer does not encrypt credential responses")
-        config_id = body.get("credential_configuration_id")
-        if "credential_identifier" in body:
-            if config_id is not None:
-                raise OID4VCIError("invalid_credential_request", "send credential_identifier or "
-                                   "credential_configuration_id, not both")
-            raise OID4VCIError("unknown_credential_identifier", "this issuer gives no credential identifiers")
-        if not isinstance(config_id, str):
-            raise OID4VCIError("invalid_credential_request", "credential_configuration_id (a string) is required")
-        if config_id not in CONFIGS:
-            raise OID4VCIError("unknown_credential_configuration", "no such credential configuration")
-        if config_id not in offer.config_ids:
-            raise OID4VCIError("insufficient_scope", "the access token does not cover this credential", 403)
-        return CONFIGS[config_id]
-
-    def _proven_keys(self, body: dict[str, Any], offer: Offer) -> tuple[list[PublicKey], set[str]]:
-        """The keys the ``jwt`` proofs prove and the nonces they carry (``invalid_proof`` when one has none)."""
-        proofs = body.get("proofs")
-        if not isinstance(proofs, dict) or set(proofs) != {"jwt"}:
-            raise OID4VCIError("invalid_proof", "proofs must hold jwt key proofs (the only proof type supported)")
-        jwts = proofs["jwt"]
-        if not isinstance(jwts, list) or not jwts or not all(isinstance(p, str) for p in jwts):
-            raise OID4VCIError("invalid_proof", "proofs.jwt must be a non-empty list of key proofs")
-        limit = 1 if offer.bound_key else self.settings.batch_size
-        if len(jwts) > limit:
-            raise OID4VCIError("invalid_credential_request", f"at most {limit} proofs in one request")
-        bound = public_from_jwk(json.loads(offer.bound_key)) if offer.bound_key else None
-        keys: list[PublicKey] = []
-        nonces: set[str] = set()
-        for proof in jwts:
-            key, nonce = verify_proof(proof, audience=self.issuer_url)
-            if nonce is None:
-                raise OID4VCIError("invalid_proof", "a key proof must carry the c_nonce from the nonce endpoint")
-            if any(same_public_key(key, other) for other in keys):
-                raise OID4VCIError("invalid_proof", "each credential of a batch needs its own key")
-            if bound is not None and not same_public_key(key, bound):
-                raise OID4VCIError("invalid_proof", "this credential must be bound to the key of your driving licence")
-            keys.append(key)
-            nonces.add(nonce)
-        return keys, nonces
 
     def _record_batch(
         self, config: CredentialConfig, offer: Offer, nonces: set[str], count: int

@@ -210,6 +210,22 @@ def test_end_signal_and_lost_link_answer_every_receive():
     assert port.states == [] and port.disconnected  # no end signal on a dead link
 
 
+@pytest.mark.parametrize("end", ["state", "lost"])
+def test_nothing_is_read_after_the_end_signal_or_a_lost_link(end: str):
+    """Found by the ble fuzzing harness: a message that arrived after the end signal (or the link lost) was
+    returned by the receive after the one that reported the end. Messages that arrived before it still are."""
+    channel = BleChannel(FakePort(), "server")
+    channel.state_received(b"\x01")
+    channel.chunk_received(b"\x00before")
+    channel.state_received(b"\x02") if end == "state" else channel.link_lost()
+    channel.chunk_received(b"\x00after")
+    assert channel.receive(0.1) == b"before"
+    for _ in range(3):
+        with pytest.raises(SessionError) as info:
+            channel.receive(0.1)
+        assert info.value.code == ("session_terminated" if end == "state" else "connection_lost")
+
+
 def test_bad_chunks_and_sizes_are_clear_errors():
     channel = BleChannel(FakePort(), "server", max_message=100)
     channel.state_received(b"\x01")

@@ -35,7 +35,7 @@ from didlib.jose import CompactJws
 from didlib.keys import PrivateKey
 from didlib.mdoc import DeviceRequest, verify_response
 from didlib.mdoc.structures import IssuerSigned
-from didlib.oid4vci import CredentialOffer, verify_proof
+from didlib.oid4vci import CredentialOffer, CredentialRequest, credential_request_json, verify_proof
 from didlib.oid4vp import PresentationRequest, parse_request
 from didlib.pkidir import PkiDir
 from didlib.presentation.qrflows import parse_payload
@@ -43,10 +43,13 @@ from didlib.qr import Assembler, unframe
 from didlib.sdjwt import verify_sd_jwt_vc
 from didlib.sdjwt.core import split_sd_jwt
 from didlib.session import DeviceEngagement, HolderSession
+from didlib.session.ble.channel import BleChannel
+from didlib.session.ble.framing import MAX_VALUE, MIN_MTU, Reassembler, chunk_payload_size, split
 from didlib.session.messages import SessionData, parse_establishment
 from didlib.session.reader_auth import verify_reader_auth
 from didlib.status import StatusChecker, StatusList, StatusListToken
 from didlib.trustlist import TrustList
+from issuer_service.authorities import CONFIGS
 
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "corpus"
@@ -57,6 +60,9 @@ HOST = "shop.example"
 RESPONSE_URI = f"https://{HOST}/response"
 AUDIENCE = "https://issuer.example"
 STATUS_URI = "https://issuer.example/status/1"
+GRANTED = ("uk.dvla.age.mdoc", "uk.dvla.age.sd-jwt")  # the configurations of the seeds' (pretended) offer
+BATCH = 10  # the issuer service's batch_size
+BLE_MAX_MESSAGE = 2048  # small, so that fuzzed inputs reach the message limit
 
 
 class ContractBroken(AssertionError):
@@ -377,6 +383,124 @@ def oid4vci() -> OneInput:
             require(jws_signed_part(text(data)) in known, "a key proof verified that no key signed")
 
     return one
+
+
+@harness
+def credential_request() -> OneInput:
+    """The issuer service's reading of a ``POST /credential`` body (OpenID4VCI 1.0 8.2, proofs F.1), in-process:
+    the JSON with its limits, the request's shape against the service's configurations, then every key proof."""
+    known = {jws_signed_part(proof) for body in genuine("credential_request") for proof in _proven(body)}
+
+    def one(data: bytes) -> None:
+        request = CredentialRequest.parse(credential_request_json(data), known=CONFIGS, granted=GRANTED,
+                                          max_proofs=BATCH)
+        require(request.configuration_id in GRANTED and 0 < len(request.proofs) <= BATCH,
+                "a request accepted for a configuration not granted or with too many proofs")
+        keys, nonces = request.proven_keys(audience=AUDIENCE, now=NOW)
+        require(len(keys) == len(request.proofs) and len(nonces) >= 1, "a proof accepted without key or nonce")
+        require({jws_signed_part(p) for p in request.proofs} <= known, "a key proof verified that no key signed")
+
+    return one
+
+
+def _proven(body: bytes) -> Iterable[str]:
+    """The proofs of a genuine credential request body, each first proven (or it raises)."""
+    request = CredentialRequest.parse(credential_request_json(body), known=CONFIGS, granted=GRANTED, max_proofs=BATCH)
+    request.proven_keys(audience=AUDIENCE, now=NOW)
+    return request.proofs
+
+
+class _Port:
+    """A GATT port that sends nowhere: the harness only feeds what a peer would send."""
+
+    def __init__(self, mtu: int) -> None:
+        self.mtu = mtu
+
+    def send_chunk(self, chunk: bytes, timeout: float) -> None: ...
+
+    def send_state(self, value: int, timeout: float) -> None: ...
+
+    def disconnect(self, timeout: float) -> None: ...
+
+
+CHUNK, STATE, RECEIVE, LOST = range(4)
+
+
+def ble_events(data: bytes) -> tuple[int, list[tuple[int, bytes]]]:
+    """Read a fuzz input as a BLE link's ATT_MTU (first byte) and the events a peer causes: per event a byte
+    (``% 4``: a chunk on Server2Client/Client2Server, a State value, the session reading, the link lost), a
+    chunk's two-byte length (at most the largest attribute value) and bytes."""
+    mtu, events, at = MIN_MTU + 2 * data[0] if data else MIN_MTU, [], 1
+    while at < len(data):
+        kind, at = data[at] % 4, at + 1
+        if kind == CHUNK:
+            size = min(int.from_bytes(data[at : at + 2], "big"), MAX_VALUE)
+            events.append((kind, data[at + 2 : at + 2 + size]))
+            at += 2 + size
+        elif kind == STATE:
+            events.append((kind, data[at : at + 1]))
+            at += 1
+        else:
+            events.append((kind, b""))
+    return mtu, events
+
+
+def ble_input(mtu: int, events: list[tuple[int, bytes]]) -> bytes:
+    """The fuzz input of :func:`ble_events` (seeds are made with it)."""
+    out = bytearray([(mtu - MIN_MTU) // 2])
+    for kind, value in events:
+        out += bytes([kind]) + (len(value).to_bytes(2, "big") if kind == CHUNK else b"") + value
+    return bytes(out)
+
+
+@harness
+def ble() -> OneInput:
+    """BLE chunk reassembly (18013-5 8.3.3.1.1.6) behind one side of a connection (:class:`BleChannel`), fed
+    what a peer could send. Each message read must be the payloads of the chunks since the previous message,
+    error or start, joined (none past the limit), and a session the peer ended or the link lost stays so;
+    every message read splits at the link's MTU into chunks that fit and that join back to it."""
+
+    def one(data: bytes) -> None:
+        mtu, events = ble_events(data)
+        channel = BleChannel(_Port(mtu), "server", max_message=BLE_MAX_MESSAGE)
+        channel.state_received(bytes([1]))
+        pending: list[bytes] = []
+        sent: list[bytes] = []  # the messages the chunks carried, in order
+        ended = False
+        for kind, value in events:
+            if kind == CHUNK:
+                channel.chunk_received(value)
+                if not value or value[0] > 1 or sum(map(len, pending)) + len(value) - 1 > BLE_MAX_MESSAGE:
+                    pending = []
+                elif value[0] == 1:
+                    pending.append(value[1:])
+                else:
+                    sent.append(b"".join([*pending, value[1:]]))
+                    pending = []
+            elif kind == STATE:
+                channel.state_received(value)
+            elif kind == LOST:
+                channel.link_lost()
+            else:
+                try:
+                    message = channel.receive(timeout=0)
+                except DidlibError as exc:
+                    ended = ended or exc.code in ("session_terminated", "connection_lost")
+                    continue
+                require(not ended, "a message read after the session ended or the link was lost")
+                require(bool(sent) and message == sent.pop(0), "a message read that is not the chunks sent, in order")
+                _roundtrip(message, mtu)
+
+    return one
+
+
+def _roundtrip(message: bytes, mtu: int) -> None:
+    chunks = split(message, mtu)
+    require(all(len(c) <= min(mtu - 3, MAX_VALUE) for c in chunks), "a chunk longer than the link carries")
+    require(all(len(c) == chunk_payload_size(mtu) + 1 for c in chunks[:-1]), "a chunk shorter than it could be")
+    reassembler = Reassembler(BLE_MAX_MESSAGE)
+    joined = [reassembler.feed(c) for c in chunks]
+    require(joined[-1] == message and not any(joined[:-1]), "a message split and joined again changed")
 
 
 @harness

@@ -1,6 +1,6 @@
 """Write the fuzzing seeds: genuine objects made by the project's own issuing code with a fixed dev PKI.
 
-``python tests/fuzz/seeds.py`` (re)writes ``tests/fuzz/corpus/<harness>/`` and the state the harnesses read
+``python tests/fuzz/seeds.py [HARNESS...]`` (re)writes ``tests/fuzz/corpus/<harness>/`` and the state the harnesses read
 (``tests/fuzz/genuine/``). The PKI in ``genuine/pki`` is made once and kept, so seeds written at different
 times verify alike; every time is the fixed :data:`harnesses.NOW`. Genuine inputs are named ``genuine-*``:
 the verifier harnesses take their signed parts as the only ones a mutated input may carry and still verify.
@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import sys
 import urllib.parse
+import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -20,13 +21,20 @@ sys.path.insert(0, str(HERE))
 from cryptography.hazmat.primitives.serialization import Encoding  # noqa: E402
 from harnesses import (  # noqa: E402 (the harness module sits beside this script)
     AUDIENCE,
+    BLE_MAX_MESSAGE,
+    CHUNK,
     CORPUS,
     GENUINE,
+    GRANTED,
     HOST,
+    LOST,
     NOW,
+    RECEIVE,
     RESPONSE_URI,
+    STATE,
     STATUS_URI,
     Material,
+    ble_input,
 )
 
 from didlib.cbor import Embedded, encode  # noqa: E402
@@ -43,6 +51,9 @@ from didlib.samples import flat_claims, mdl_data, portrait_jpeg, proof_of_age_da
 from didlib.sdjwt import present_sd_jwt  # noqa: E402
 from didlib.sdjwt.profiles import VCT, issue_credential_sd_jwt  # noqa: E402
 from didlib.session import DeviceEngagement, RetrievalMethod  # noqa: E402
+from didlib.session.ble.framing import split as ble_split  # noqa: E402
+from didlib.session.ble.gatt import STATE_END  # noqa: E402
+from didlib.session.engagement import BleOptions  # noqa: E402
 from didlib.session.messages import SessionData, establishment  # noqa: E402
 from didlib.session.reader_auth import sign_reader_auth  # noqa: E402
 from didlib.session.transcript import fresh_qr_transcript, reader_key_bytes  # noqa: E402
@@ -68,6 +79,10 @@ def make_pki() -> None:
 
 
 def write(harness: str, name: str, data: bytes | str) -> None:
+    """Write one seed, of the harnesses named on the command line only when any are (``seeds.py ble``):
+    signatures differ run to run, so rewriting every corpus for a new harness would churn them all."""
+    if sys.argv[1:] and harness not in sys.argv[1:]:
+        return
     folder = CORPUS / harness
     folder.mkdir(parents=True, exist_ok=True)
     (folder / name).write_bytes(data.encode() if isinstance(data, str) else data)
@@ -102,7 +117,7 @@ def main() -> None:
 
     # DeviceEngagement and mdoc: URIs
     e_key = generate_key().public_key()
-    for name, methods in (("plain", None), ("ble", [RetrievalMethod.ble(peripheral_server=True)]),
+    for name, methods in (("plain", None), ("ble", [RetrievalMethod.ble(BleOptions(uuid.UUID(int=1)))]),
                           ("lan", [RetrievalMethod.local_network("127.0.0.1", 8443)])):
         engagement = DeviceEngagement.create(e_key, methods)
         write("engagement", f"{name}.cbor", engagement.raw)
@@ -176,12 +191,37 @@ def main() -> None:
         parsed = parse_request(request_object, m.reader_trust, now=NOW)
         form = build_response(parsed, [(sd_jwts[DOCTYPE_AGE], m.holder)], [], now=NOW).form
         write("oid4vp_response", f"genuine-{tag}", urllib.parse.urlencode(form))
-    (GENUINE / "oid4vp_requests.json").write_text(json.dumps(requests, indent=1, sort_keys=True) + "\n")
+    if not sys.argv[1:] or "oid4vp_response" in sys.argv[1:]:  # the state its genuine responses answer
+        (GENUINE / "oid4vp_requests.json").write_text(json.dumps(requests, indent=1, sort_keys=True) + "\n")
 
     # OpenID4VCI credential offers and key proofs
     write("oid4vci", "offer", CredentialOffer(AUDIENCE, ["uk.gov.dvla.age.1"], "code-123").uri())
     write("oid4vci", "genuine-proof", make_proof(m.holder, AUDIENCE, "nonce-1", now=NOW))
     write("oid4vci", "genuine-proof-no-nonce", make_proof(m.device, AUDIENCE, None, now=NOW, client_id="wallet"))
+
+    # The issuer's credential request bodies (POST /credential): a batch whose proofs share the c_nonce, one
+    # proof, and requests refused for their shape
+    def body(config: str, proofs: list[str], **more: object) -> str:
+        return json.dumps({"credential_configuration_id": config, "proofs": {"jwt": proofs}} | more)
+
+    write("credential_request", "genuine-batch", body(GRANTED[0], [make_proof(key, AUDIENCE, "nonce-1", now=NOW)
+                                                                   for key in (m.holder, m.device)]))
+    write("credential_request", "genuine-one", body(GRANTED[1], [make_proof(m.device, AUDIENCE, "nonce-2", now=NOW)]))
+    write("credential_request", "no-nonce", body(GRANTED[0], [make_proof(m.holder, AUDIENCE, None, now=NOW)]))
+    write("credential_request", "encryption", body(GRANTED[0], [], credential_response_encryption={"enc": "A"}))
+    write("credential_request", "identifier", json.dumps({"credential_identifier": "CivilEngineeringDegree-2023"}))
+
+    # BLE chunks as a peer sends them (the Annex D session messages at the smallest, a common and the largest
+    # MTU), the session reading each message, then the peer's end signal; and a broken chunk between two messages
+    messages = [annex_d["SESSION_ESTABLISHMENT"], annex_d["SESSION_DATA"]]
+    for mtu in (23, 185, 517):
+        events = [event for message in messages
+                  for event in [*((CHUNK, chunk) for chunk in ble_split(message, mtu)), (RECEIVE, b"")]]
+        write("ble", f"annex-d-mtu{mtu}", ble_input(mtu, [*events, (STATE, bytes([STATE_END])), (RECEIVE, b"")]))
+    write("ble", "broken-chunk", ble_input(185, [(CHUNK, b"\1abc"), (CHUNK, b"\7x"), (RECEIVE, b""),
+                                                 (CHUNK, b"\0whole"), (RECEIVE, b""), (LOST, b""), (RECEIVE, b"")]))
+    write("ble", "too-long", ble_input(517, [(CHUNK, b"\1" + b"x" * 511)] * (BLE_MAX_MESSAGE // 511 + 1)
+                                       + [(CHUNK, b"\0"), (RECEIVE, b"")]))
 
     # The trust list
     entry = TrustListEntry("DVLA", "issuer", [m.pki.certificate("iaca")], [signer_cert], [STATUS_URI])

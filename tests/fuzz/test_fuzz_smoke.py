@@ -35,7 +35,7 @@ def test_every_harness_has_its_corpus_and_nothing_else() -> None:
 
 
 VERIFIERS = ["device_response", "device_request", "sdjwt", "status", "oid4vp_request", "oid4vp_response", "oid4vci",
-             "trustlist"]
+             "credential_request", "trustlist"]
 
 
 @pytest.mark.parametrize("name", VERIFIERS)

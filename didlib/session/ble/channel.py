@@ -69,6 +69,7 @@ class BleChannel:
         self._opened = threading.Event()
         self._lock = threading.Lock()
         self._flooded = False
+        self._over: object | None = None  # _END or _LOST, once receive has reported it
 
     # ------------------------------------------------------------------ called by the stack
     def state_received(self, value: bytes) -> None:
@@ -141,16 +142,21 @@ class BleChannel:
             self.chunks_sent += 1
 
     def receive(self, timeout: float | None = 10.0) -> bytes:
-        """The next whole message, reassembled from its chunks; a :class:`SessionError` on a timeout or a lost link."""
-        try:
-            item = self._inbox.get(timeout=timeout)
-        except queue.Empty:
-            raise SessionError("no message arrived in time", code="timeout") from None
-        if isinstance(item, bytes):
-            return item
-        if isinstance(item, DidlibError):
-            raise item
-        self._inbox.put(item)  # stays the answer to every later receive
+        """The next whole message, reassembled from its chunks; a :class:`SessionError` on a timeout or a lost link.
+        Messages that arrived before the end signal or the link's loss are read first; from then on every receive
+        reports the end, and nothing that arrived after it is read."""
+        item = self._over
+        if item is None:
+            try:
+                item = self._inbox.get(timeout=timeout)
+            except queue.Empty:
+                raise SessionError("no message arrived in time", code="timeout") from None
+            if isinstance(item, bytes):
+                return item
+            if isinstance(item, DidlibError):
+                raise item
+            self._over = item
+            self._inbox.put(item)  # wakes any other reader waiting
         if item is _END:
             raise SessionError("the other device ended the session (BLE State 0x02)", code="session_terminated")
         raise SessionError("the Bluetooth link was lost", code="connection_lost")
