@@ -46,6 +46,7 @@ PROOF_TYP = "openid4vci-proof+jwt"
 FORMAT_MDOC, FORMAT_SD_JWT = "mso_mdoc", "dc+sd-jwt"
 MAX_OFFER = 8 * 1024
 MAX_CREDENTIAL_REQUEST = 64 * 1024
+"""The largest credential request body an issuer reads, in bytes: a batch of key proofs fits many times over."""
 
 
 class OID4VCIError(DidlibError):
