@@ -190,8 +190,11 @@ class DeviceEngagement:
         if security[0] != CIPHER_SUITE_1:
             raise UnsupportedError(f"cipher suite {security[0]} is not supported")
         key = public_key_from_cose(security[1].decode())
+        listed = value.get(2, [])
+        if not isinstance(listed, list):
+            raise DecodeError("DeviceRetrievalMethods must be an array")
         methods = []
-        for method in value.get(2) or []:
+        for method in listed:
             if (
                 not isinstance(method, list)
                 or len(method) < 3
