@@ -354,7 +354,8 @@ class WalletModel:
                  if e["used"] and e["batch"] and e["config_id"] in config_ids and e is not self._showing]
         if not spent:
             return
-        entries[:] = [e for e in entries if all(e is not s for s in spent)]
+        gone = {id(e) for e in spent}
+        entries[:] = [e for e in entries if id(e) not in gone]
         held = {e["key_id"] for e in entries}
         for entry in spent:
             if entry["key_id"] not in held:
