@@ -32,7 +32,6 @@ from didlib.pkidir import PkiDir
 from didlib.samples import portrait_jpeg
 from didlib.sdjwt.profiles import VCT
 from issuer_service.config import Settings
-from issuer_service.models import DbsCertificate, Driver, TrainingRecord
 
 __all__ = ["Authority", "CredentialConfig", "CONFIGS", "load_authorities", "credential_data"]
 
@@ -136,10 +135,12 @@ def _portrait(seed: int, small: bool) -> bytes:
 
 
 def credential_data(config: CredentialConfig, record: Any, today: dt.date) -> dict[str, dict[str, Any]]:
-    """Issuer input (namespace -> element -> value) for a register record; didlib checks and converts it."""
+    """Issuer input (namespace -> element -> value) for a register row of the configuration's subject (a
+    :class:`Driver`, :class:`DbsCertificate` or :class:`TrainingRecord`, or a database row of their columns);
+    didlib checks and converts it."""
     authority = {"issuing_country": "GB"}
     person = authority | {name: getattr(record, name, None) for name in ("family_name", "given_name", "birth_date")}
-    if config.doctype == DOCTYPE_MDL and isinstance(record, Driver):
+    if config.doctype == DOCTYPE_MDL and config.subject == "driver":
         expiry = record.issue_date.replace(year=record.issue_date.year + 10)
         return {
             NS_ISO: person
@@ -160,7 +161,7 @@ def credential_data(config: CredentialConfig, record: Any, today: dt.date) -> di
             },
             NS_DVLA: {"licence_type": record.licence_type, "penalty_points": record.penalty_points},
         }
-    if config.doctype == DOCTYPE_AGE and isinstance(record, Driver):
+    if config.doctype == DOCTYPE_AGE and config.subject == "driver":
         return {
             NS_AGE: authority
             | {
@@ -171,7 +172,7 @@ def credential_data(config: CredentialConfig, record: Any, today: dt.date) -> di
                 "issuing_authority": "DVLA",
             }
         }
-    if config.doctype == DOCTYPE_DBS and isinstance(record, DbsCertificate):
+    if config.doctype == DOCTYPE_DBS and config.subject == "dbs":
         return {
             NS_DBS: person
             | {
@@ -187,7 +188,7 @@ def credential_data(config: CredentialConfig, record: Any, today: dt.date) -> di
                 "issuing_authority": "Disclosure and Barring Service",
             }
         }
-    if config.doctype == DOCTYPE_TRAINING and isinstance(record, TrainingRecord):
+    if config.doctype == DOCTYPE_TRAINING and config.subject == "training":
         return {
             NS_TRAINING: person
             | {
@@ -198,4 +199,4 @@ def credential_data(config: CredentialConfig, record: Any, today: dt.date) -> di
                 "issuing_authority": "Example Safeguarding Training Ltd",
             }
         }
-    raise ValueError(f"{config.id} cannot be issued from a {type(record).__name__}")
+    raise ValueError(f"{config.id} cannot be issued from a {config.subject} record")

@@ -18,15 +18,16 @@ import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import CursorResult, Result, delete, select, update
+from sqlalchemy import CursorResult, Result, Row, delete, select
 from sqlalchemy.exc import IntegrityError
 
+from didlib.cbor import encode
 from didlib.errors import DidlibError
 from didlib.jose import jwk_from_public, public_from_jwk
 from didlib.keys import PublicKey
-from didlib.mdoc import Credential, issue_mdoc, verify_response
+from didlib.mdoc import issue_mdoc, verify_response
 from didlib.mdoc.registry import DOCTYPE_AGE, DOCTYPE_MDL, NS_ISO
 from didlib.oid4vci import (
     FORMAT_MDOC,
@@ -43,6 +44,7 @@ from didlib.sdjwt.profiles import VCT, issue_credential_sd_jwt
 from didlib.status import Status, StatusList, StatusListToken
 from didlib.trust import TrustStore
 from didlib.trustlist import ISSUER, READER_CA, TrustList, TrustListEntry
+from issuer_service import queries
 from issuer_service.authorities import CONFIGS, Authority, CredentialConfig, credential_data, load_authorities
 from issuer_service.config import Settings
 from issuer_service.models import (
@@ -79,6 +81,19 @@ def _rowcount(result: Result[Any]) -> int:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _audit_line(actor: str, action: str, target: str, detail: str = "") -> dict[str, Any]:
+    """An audit row's columns: identifiers only (see :class:`issuer_service.models.AuditEvent`)."""
+    return {"at": _now(), "actor": actor, "action": action, "target": target, "detail": detail[:256]}
+
+
+class IssuedEntry(NamedTuple):
+    """A credential recorded as issued: its row id and its status list entry."""
+
+    id: int
+    status_uri: str
+    status_idx: int
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
@@ -166,7 +181,7 @@ class IssuerService:
                 hits.append(now)
 
     def audit(self, session: Any, actor: str, action: str, target: str, detail: str = "") -> None:
-        session.add(AuditEvent(at=_now(), actor=actor, action=action, target=target, detail=detail[:256]))
+        session.connection().execute(queries.INSERT_AUDIT, _audit_line(actor, action, target, detail))
 
     # ------------------------------------------------------------------------------------- offers
     def _offer(
@@ -177,22 +192,22 @@ class IssuerService:
         with ``reveal_tx_code``: an offer made for a wallet that has just proven who it is (a top-up)."""
         code, tx_code = secrets.token_urlsafe(32), new_tx_code()
         offer_id = secrets.token_hex(16)
-        session.add(
-            Offer(
-                id=offer_id,
-                code_hash=_hash(code),
-                tx_code_hash=self._tx_hash(tx_code),
-                subject_kind=kind,
-                subject_id=subject_id,
-                config_ids=configs,
-                bound_key=json.dumps(jwk_from_public(bound)) if bound is not None else None,
-                expires=_now() + dt.timedelta(seconds=self.settings.offer_lifetime_seconds),
-            )
-        )
-        session.flush()  # the offer row first: the allowances refer to it
-        session.add_all(
-            OfferAllowance(offer_id=offer_id, config_id=c, remaining=self._allowance(CONFIGS[c])) for c in configs
-        )
+        connection = session.connection()
+        connection.execute(queries.INSERT_OFFER, {
+            "id": offer_id,
+            "code_hash": _hash(code),
+            "tx_code_hash": self._tx_hash(tx_code),
+            "subject_kind": kind,
+            "subject_id": subject_id,
+            "config_ids": configs,
+            "bound_key": json.dumps(jwk_from_public(bound)) if bound is not None else None,
+            "expires": _now() + dt.timedelta(seconds=self.settings.offer_lifetime_seconds),
+            "used": False,
+            "tx_attempts": 0,
+        })
+        connection.execute(queries.INSERT_ALLOWANCES, [
+            {"offer_id": offer_id, "config_id": c, "remaining": self._allowance(CONFIGS[c])} for c in configs
+        ])
         self.audit(session, "citizen", "offer", f"{kind}:{subject_id}", ",".join(configs))
         uri = CredentialOffer(self.issuer_url, configs, code).uri()
         return OfferResult(offer_id, uri, tx_code if self.settings.demo or reveal_tx_code else None)
@@ -200,7 +215,9 @@ class IssuerService:
     def identify_driver(self, driver_number: str, birth_date: dt.date, postcode: str) -> OfferResult:
         """The DVLA check: all three must match one driver; the same answer for any mismatch."""
         with self.sessions() as session:
-            driver = session.scalar(select(Driver).where(Driver.driver_number == driver_number.upper().strip()))
+            driver = session.connection().execute(
+                queries.DRIVER_BY_NUMBER, {"number": driver_number.upper().strip()}
+            ).first()
             if (
                 driver is None
                 or driver.birth_date != birth_date
@@ -272,36 +289,33 @@ class IssuerService:
         if grant_type != PRE_AUTHORIZED_GRANT:
             raise OID4VCIError("unsupported_grant_type", "only the pre-authorized code grant is supported")
         with self.sessions() as session:
-            offer = session.scalar(select(Offer).where(Offer.code_hash == _hash(code)))
+            connection = session.connection()
+            offer = connection.execute(queries.OFFER_BY_CODE, {"code_hash": _hash(code)}).first()
             if offer is None or offer.used or _aware(offer.expires) < _now():
                 raise OID4VCIError("invalid_grant", "the pre-authorized code is unknown, used or expired")
             if tx_code is None:
                 raise OID4VCIError("invalid_request", "this offer needs its transaction code (tx_code)")
-            # Count the attempt before comparing: of any number of concurrent guesses, at most
-            # MAX_TX_ATTEMPTS are ever compared (the UPDATE's condition is checked under the row's lock).
-            counted = session.execute(
-                update(Offer)
-                .where(Offer.id == offer.id, Offer.used.is_(False), Offer.tx_attempts < MAX_TX_ATTEMPTS)
-                .values(tx_attempts=Offer.tx_attempts + 1)
+            # One conditional UPDATE counts the attempt and, if the code matched, spends the offer. Under the
+            # row's lock concurrent attempts count one by one, and only a counted attempt can spend it: of any
+            # number of concurrent guesses, at most MAX_TX_ATTEMPTS are ever decided, and one code gets one token.
+            matches = self._tx_matches(tx_code, offer.tx_code_hash)
+            counted = connection.execute(
+                queries.COUNT_TX_ATTEMPT, {"of_offer": offer.id, "most": MAX_TX_ATTEMPTS, "spend": matches}
             )
-            session.commit()
             if _rowcount(counted) != 1:
+                now = connection.execute(queries.OFFER_BY_CODE, {"code_hash": _hash(code)}).one()
+                if now.used:
+                    raise OID4VCIError("invalid_grant", "the pre-authorized code has already been used")
                 raise OID4VCIError("invalid_grant", "too many wrong transaction codes; ask for a new offer")
-            if not self._tx_matches(tx_code, offer.tx_code_hash):
+            if not matches:
+                session.commit()  # the attempt stays counted
                 raise OID4VCIError("invalid_grant", "the transaction code is wrong")
-            # Spend the code: only one of any number of concurrent requests changes the row.
-            spent = session.execute(update(Offer).where(Offer.id == offer.id, Offer.used.is_(False)).values(used=True))
-            if _rowcount(spent) != 1:
-                session.rollback()
-                raise OID4VCIError("invalid_grant", "the pre-authorized code has already been used")
             token = secrets.token_urlsafe(32)
-            session.add(
-                AccessToken(
-                    token_hash=_hash(token),
-                    offer_id=offer.id,
-                    expires=_now() + dt.timedelta(seconds=self.settings.token_lifetime_seconds),
-                )
-            )
+            connection.execute(queries.INSERT_TOKEN, {
+                "token_hash": _hash(token),
+                "offer_id": offer.id,
+                "expires": _now() + dt.timedelta(seconds=self.settings.token_lifetime_seconds),
+            })
             self.audit(session, "wallet", "token", f"offer:{offer.id}")
             session.commit()
         return {"access_token": token, "token_type": "Bearer", "expires_in": self.settings.token_lifetime_seconds}
@@ -321,13 +335,12 @@ class IssuerService:
         self._purge_expired()
         value = secrets.token_urlsafe(24)
         with self.sessions() as session:
-            session.add(
-                Nonce(
-                    value=value,
-                    purpose=purpose,
-                    expires=_now() + dt.timedelta(seconds=self.settings.nonce_lifetime_seconds),
-                )
-            )
+            session.connection().execute(queries.INSERT_NONCE, {
+                "value": value,
+                "purpose": purpose,
+                "expires": _now() + dt.timedelta(seconds=self.settings.nonce_lifetime_seconds),
+                "used": False,
+            })
             session.commit()
         return value
 
@@ -366,15 +379,8 @@ class IssuerService:
         the nonce it has until it gets a fresh one); the next request needs another."""
         if not values:
             raise OID4VCIError("invalid_nonce", "a nonce from the nonce endpoint is required")
-        spent = session.execute(
-            update(Nonce)
-            .where(
-                Nonce.value.in_(sorted(values)),
-                Nonce.purpose == purpose,
-                Nonce.used.is_(False),
-                Nonce.expires > _now(),
-            )
-            .values(used=True)
+        spent = session.connection().execute(
+            queries.SPEND_NONCES, {"values": sorted(values), "for_purpose": purpose, "now": _now()}
         )
         if _rowcount(spent) != len(values):
             session.rollback()
@@ -385,10 +391,9 @@ class IssuerService:
         """OpenID4VCI 1.0 credential endpoint: one credential per key proof (batch), each bound to its key.
         Error codes as section 8.3.1: the access token's errors are RFC 6750's, the request's are 8.3.1.2's."""
         with self.reads() as session:
-            token = session.get(AccessToken, _hash(access_token))
-            if token is None or _aware(token.expires) < _now():
-                raise OID4VCIError("invalid_token", "the access token is unknown or expired", 401)
-            offer = session.get(Offer, token.offer_id)
+            offer = session.connection().execute(queries.TOKEN_WITH_OFFER, {"token_hash": _hash(access_token)}).first()
+        if offer is None or _aware(offer.expires) < _now():
+            raise OID4VCIError("invalid_token", "the access token is unknown or expired", 401)
         request = CredentialRequest.parse(body, known=CONFIGS, granted=offer.config_ids,
                                           max_proofs=1 if offer.bound_key else self.settings.batch_size)
         config = CONFIGS[request.configuration_id]
@@ -403,17 +408,11 @@ class IssuerService:
         (one licence, one DBS check, one training record), in each format."""
         return self.settings.batch_size if config.doctype == DOCTYPE_AGE else 1
 
-    def _take_allowance(self, session: Any, offer: Offer, config: CredentialConfig, count: int) -> None:
+    def _take_allowance(self, session: Any, offer: Row[Any], config: CredentialConfig, count: int) -> None:
         """Take ``count`` from the offer's allowance for ``config`` by a conditional UPDATE, so concurrent
         requests with one access token cannot together issue more than the offer allows."""
-        taken = session.execute(
-            update(OfferAllowance)
-            .where(
-                OfferAllowance.offer_id == offer.id,
-                OfferAllowance.config_id == config.id,
-                OfferAllowance.remaining >= count,
-            )
-            .values(remaining=OfferAllowance.remaining - count)
+        taken = session.connection().execute(
+            queries.TAKE_ALLOWANCE, {"of_offer": offer.id, "config": config.id, "count": count}
         )
         if _rowcount(taken) != 1:
             session.commit()  # the request's nonces stay spent
@@ -422,8 +421,8 @@ class IssuerService:
             )
 
     def _record_batch(
-        self, config: CredentialConfig, offer: Offer, nonces: set[str], count: int
-    ) -> tuple[list[IssuedCredential], dict[str, Any]]:
+        self, config: CredentialConfig, offer: Row[Any], nonces: set[str], count: int
+    ) -> tuple[list[IssuedEntry], dict[str, Any]]:
         """Everything a credential request writes, in one short transaction: the nonces spent, the allowance
         taken, ``count`` status list entries claimed and their credentials recorded and audited. The
         credentials are signed after it commits, so no lock is held while signing. A refusal after the
@@ -432,22 +431,26 @@ class IssuerService:
         with self.sessions() as session:
             self._spend_nonces_in(session, nonces, "proof")
             self._take_allowance(session, offer, config, count)
-            record = session.get(SUBJECTS[offer.subject_kind], offer.subject_id)
-            if isinstance(record, Driver) and record.state != Status.VALID:  # revoked since the offer was made
+            connection = session.connection()
+            subject = queries.SUBJECT_BY_ID[offer.subject_kind]
+            record = connection.execute(subject, {"subject_id": offer.subject_id}).one()
+            if offer.subject_kind == "driver" and record.state != Status.VALID:  # revoked since the offer was made
                 session.commit()
                 raise OID4VCIError("credential_request_denied", "the driving licence is revoked or suspended")
             data = credential_data(config, record, _now().date())
             issued = [
-                row
+                entry
                 for uri, size, taken in self._claim_entries(session, authority, count)
-                for row in self._allocate(session, config, offer, (uri, size), taken)
+                for entry in self._allocate(session, config, offer, (uri, size), taken)
             ]
-            for row in issued:
-                self.audit(session, "issuer", "issue", f"credential:{row.id}", config.id)
+            connection.execute(
+                queries.INSERT_AUDIT,
+                [_audit_line("issuer", "issue", f"credential:{entry.id}", config.id) for entry in issued],
+            )
             session.commit()
         return issued, data
 
-    def _sign(self, config: CredentialConfig, data: dict[str, Any], issued: IssuedCredential, key: PublicKey) -> str:
+    def _sign(self, config: CredentialConfig, data: dict[str, Any], issued: IssuedEntry, key: PublicKey) -> str:
         """The one signature of a credential, over the record read in :meth:`_record_batch`."""
         authority = self.authorities[config.authority]
         reference = {"idx": issued.status_idx, "uri": issued.status_uri}
@@ -461,8 +464,7 @@ class IssuerService:
                     device_key=key,
                     status={"status_list": reference},
                 )
-                stored = Credential.from_issuer_signed(credential).to_bytes()
-                return base64.urlsafe_b64encode(stored).rstrip(b"=").decode()
+                return base64.urlsafe_b64encode(encode(credential.to_cbor())).rstrip(b"=").decode()
             return issue_credential_sd_jwt(
                 VCT[config.doctype],
                 flat_claims(data),
@@ -475,48 +477,36 @@ class IssuerService:
             raise OID4VCIError("credential_request_denied", f"the record cannot be issued: {exc.message}") from exc
 
     def _allocate(
-        self, session: Any, config: CredentialConfig, offer: Offer, entry_list: tuple[str, int], count: int
-    ) -> list[IssuedCredential]:
+        self, session: Any, config: CredentialConfig, offer: Row[Any], entry_list: tuple[str, int], count: int
+    ) -> list[IssuedEntry]:
         """``count`` random free indexes in the open status list ``(uri, size)``, found with one query and
         written with one INSERT; the unique constraint settles a race (the batch is then drawn again). The list
         is at most half used (see :meth:`_claim_entries`), so each index is free with odds of one in two or
         better, and the few taken ones are drawn again."""
         uri, size = entry_list
+        connection = session.connection()
         for _ in range(64):
             chosen: set[int] = set()
             for _ in range(64):
                 candidates = {secrets.randbelow(size) for _ in range(count - len(chosen))} - chosen
-                taken = set(
-                    session.scalars(
-                        select(IssuedCredential.status_idx).where(
-                            IssuedCredential.status_uri == uri, IssuedCredential.status_idx.in_(sorted(candidates))
-                        )
-                    )
-                )
-                chosen |= candidates - taken
+                taken = connection.execute(queries.TAKEN_INDEXES, {"list_uri": uri, "indexes": sorted(candidates)})
+                chosen |= candidates - set(taken.scalars())
                 if len(chosen) == count:
                     break
             else:
                 break
-            issued = [
-                IssuedCredential(
-                    subject_kind=offer.subject_kind,
-                    subject_id=offer.subject_id,
-                    config_id=config.id,
-                    status_uri=uri,
-                    status_idx=index,
-                    state=0,
-                    issued_at=_now(),
-                )
-                for index in sorted(chosen)
+            indexes, now = sorted(chosen), _now()
+            rows = [
+                {"subject_kind": offer.subject_kind, "subject_id": offer.subject_id, "config_id": config.id,
+                 "status_uri": uri, "status_idx": index, "state": 0, "issued_at": now}
+                for index in indexes
             ]
             try:
                 with session.begin_nested():
-                    session.add_all(issued)
-                    session.flush()
-                return issued
+                    ids = connection.execute(queries.INSERT_ISSUED, rows).scalars().all()
             except IntegrityError:
                 continue
+            return [IssuedEntry(i, uri, index) for i, index in zip(ids, indexes, strict=True)]
         raise OID4VCIError("credential_request_denied", "the status list is full", 503)
 
     # ---------------------------------------------------------------------------------------- status
@@ -554,20 +544,14 @@ class IssuerService:
         size; the claim that finds it so opens the next list (a new URI, listed in the trust list), so
         issuance never meets a full list, and a batch may span two lists."""
         claims: list[tuple[str, int, int]] = []
+        connection = session.connection()
         for _ in range(16 + count):
-            row = session.scalars(  # the first list is made at start-up: there always is one
-                select(StatusListRow)
-                .where(StatusListRow.authority == authority.name)
-                .order_by(StatusListRow.number.desc())
-                .limit(1)
-            ).one()
-            take = min(count, row.size // 2 - row.used)
+            # the first list is made at start-up: there always is one
+            row = connection.execute(queries.NEWEST_LIST, {"authority": authority.name}).one()
+            most = row.size // 2
+            take = min(count, most - row.used)
             claimed = take > 0 and _rowcount(
-                session.execute(
-                    update(StatusListRow)
-                    .where(StatusListRow.uri == row.uri, StatusListRow.used + take <= row.size // 2)
-                    .values(used=StatusListRow.used + take)
-                )
+                connection.execute(queries.CLAIM_ENTRIES, {"list_uri": row.uri, "take": take, "most": most})
             ) == 1
             if claimed:
                 claims.append((row.uri, row.size, take))
@@ -576,7 +560,6 @@ class IssuerService:
                     return claims
             else:
                 self._add_list(session, authority, row.number + 1)
-            session.expire(row)
         raise OID4VCIError("credential_request_denied", "no status list entry could be had; try again", 503)
 
     def status_lists(self, authority: Authority) -> list[str]:
