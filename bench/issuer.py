@@ -10,19 +10,28 @@ same machine: the figures are the whole system's, and the load average is printe
 from __future__ import annotations
 
 import concurrent.futures
+import http.client
+import json
 import os
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
+from typing import Any
 
 import httpx
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from didlib.keys import generate_key
+from didlib import TrustStore
+from didlib.jose import b64url_decode
+from didlib.keys import PrivateKey, generate_key
+from didlib.mdoc import Credential, present_elements, verify_response
+from didlib.oid4vci import PRE_AUTHORIZED_GRANT, CredentialOffer, make_proof
 from didlib.samples import SAMPLE_DRIVER, driver_number
+from didlib.session.transcript import fresh_qr_transcript
 from issuer_service import process as issuer_process
-from wallet_app.model.issuance import IssuerClient
 
 IDENTITY = (driver_number(SAMPLE_DRIVER), SAMPLE_DRIVER.birth_date.isoformat(), SAMPLE_DRIVER.postcode)
 
@@ -57,67 +66,131 @@ def _cpu_seconds(pid: int) -> float:
     return total
 
 
-def _wallet(base: str, requests: int, batch: int) -> int:
-    """One wallet: ``requests`` times an offer, a token, a nonce and a credential request for ``batch``."""
-    wallet = IssuerClient(base, httpx.Client(base_url=base, timeout=60))
-    issued = 0
+class _Wallet:
+    """A wallet reduced to its requests, on one keep-alive connection (the standard library's
+    ``http.client``): the bench measures the service, and a full HTTP client (httpx) in the same interpreter
+    costs more CPU per request than the service's own routing does. Each credential still gets a key of its
+    own and a proof signed over the issuer's nonce, as :class:`wallet_app.model.issuance.IssuerClient` does."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.http = http.client.HTTPConnection(*base.removeprefix("http://").split(":"), timeout=60)
+
+    def call(self, path: str, body: bytes = b"", content_type: str = "application/json",
+             token: str | None = None) -> dict[str, Any]:
+        headers = {"Content-Type": content_type} | ({"Authorization": f"Bearer {token}"} if token else {})
+        self.http.request("POST", path, body, headers)
+        response = self.http.getresponse()
+        answer = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{path}: {response.status} {answer[:200]!r}")
+        return json.loads(answer)  # type: ignore[no-any-return]
+
+    def batch(self, size: int) -> list[tuple[PrivateKey, str]]:
+        """Offer, token, nonce and one credential request for ``size`` proofs of age; their keys and
+        credentials."""
+        number, birth, postcode = IDENTITY
+        offer = self.call("/dvla/identify", json.dumps(
+            {"driver_number": number, "birth_date": birth, "postcode": postcode}).encode())
+        code = CredentialOffer.from_uri(offer["credential_offer_uri"]).pre_authorized_code
+        form = {"grant_type": PRE_AUTHORIZED_GRANT, "pre-authorized_code": code, "tx_code": offer["tx_code"]}
+        token = self.call("/token", urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded")
+        nonce = self.call("/nonce")["c_nonce"]
+        keys = [generate_key() for _ in range(size)]
+        body = {"credential_configuration_id": "uk.dvla.age.mdoc",
+                "proofs": {"jwt": [make_proof(key, self.base, nonce) for key in keys]}}
+        answer = self.call("/credential", json.dumps(body).encode(), token=token["access_token"])
+        return list(zip(keys, [c["credential"] for c in answer["credentials"]], strict=True))
+
+
+def _wallet(base: str, requests: int, batch: int, keep: list[tuple[PrivateKey, str]] | None = None) -> int:
+    """One wallet asking ``requests`` times for a batch; the credentials it got go to ``keep``."""
+    wallet, issued = _Wallet(base), 0
     for _ in range(requests):
-        issued += len(wallet.obtain(wallet.identify(*IDENTITY), "uk.dvla.age.mdoc", count=batch))
+        credentials = wallet.batch(batch)
+        issued += len(credentials)
+        if keep is not None:
+            keep.extend(credentials)
+    wallet.http.close()
     return issued
 
 
-def bench_backend(label: str, database_url: str | None, clients: int = 4, requests: int = 12,
+def _check_issued(issued: list[tuple[PrivateKey, str]], base: str) -> None:
+    """Every credential counted is a proof of age with a status list entry of its own, and a sample of them,
+    presented with the keys the wallets made, verifies in full against the issuer's IACA."""
+    credentials = [(key, Credential.from_bytes(b64url_decode(text))) for key, text in issued]
+    entries = {(c.mso.status or {}).get("status_list", {}).get("idx") for _, c in credentials}
+    assert len(entries) == len(credentials), "two credentials share a status list entry"
+    iaca = x509.load_pem_x509_certificate(httpx.get(f"{base}/trust/dvla/iaca.pem").content)
+    transcript = fresh_qr_transcript()[0]
+    for key, credential in credentials[:: max(len(credentials) // 20, 1)]:
+        response = present_elements(credential, key, ["age_over_18"], transcript)
+        assert verify_response(response, trust=TrustStore([iaca]), session_transcript=transcript).valid
+
+
+def _fetches_per_second(base: str, path: str, headers: dict[str, str], expect: int, clients: int,
+                        fetches: int) -> float:
+    """``fetches`` GETs of ``path`` by ``clients`` keep-alive connections at once, each answered ``expect``."""
+    def fetch(_: int) -> None:
+        connection = http.client.HTTPConnection(*base.removeprefix("http://").split(":"), timeout=30)
+        for _ in range(fetches // clients):
+            connection.request("GET", path, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            assert response.status == expect, response.status
+        connection.close()
+
+    start = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        list(pool.map(fetch, range(clients)))
+    return fetches // clients * clients / (time.perf_counter() - start)
+
+
+def bench_backend(label: str, database_url: str | None, clients: int = 6, requests: int = 16,
                   batch: int = 5, workers: int = 1) -> list[dict[str, object]]:
     with tempfile.TemporaryDirectory() as tmp:
         env = {"DATABASE_URL": database_url} if database_url else {}
         proc, base = issuer_process.start(Path(tmp), args=("--demo", "--workers", str(workers)),
                                           DIDLIB_ADMIN_TOKEN="bench", DIDLIB_SEED_DRIVERS="100",
-                                          DIDLIB_RATE_PER_MINUTE="100000", **env)
+                                          DIDLIB_RATE_PER_MINUTE="1000000", **env)
         try:
-            _wallet(base, 1, batch)  # warm up (portrait cache, connections)
-            # The wallets share this process (and its interpreter lock: about one core of the machine's). The
-            # service's own CPU time per credential is the load-independent figure: 1 / it is what one worker
-            # issues per second with a core to itself.
+            _wallet(base, 2, batch)  # warm up (portrait cache, connections, each worker)
+            # The wallets share this process (and its interpreter lock) and the machine's cores with the
+            # service. The service's own CPU time per credential is the load-independent figure: 1 / it is what
+            # one worker issues per second with a core to itself.
+            issued: list[tuple[PrivateKey, str]] = []
             cpu_before, start = _cpu_seconds(proc.pid), time.perf_counter()
             with concurrent.futures.ThreadPoolExecutor(clients) as pool:
-                issued = sum(pool.map(_wallet, [base] * clients, [requests] * clients, [batch] * clients))
+                count = sum(pool.map(_wallet, [base] * clients, [requests] * clients, [batch] * clients,
+                                     [issued] * clients))
             elapsed, service_cpu = time.perf_counter() - start, _cpu_seconds(proc.pid) - cpu_before
+            _check_issued(issued, base)
             raw = _raw_per_credential()
 
-            fetches = 600
-            status_uri = f"{base}/status/dvla/1"
-            etag = httpx.get(status_uri).headers["etag"]
-            fetch_rates: dict[int, float] = {}
-            for kind, headers in ((200, {}), (304, {"If-None-Match": etag})):
-                start = time.perf_counter()
-                with concurrent.futures.ThreadPoolExecutor(clients) as pool:
-                    def fetch(_: int, headers: dict[str, str] = headers, kind: int = kind) -> None:
-                        with httpx.Client(timeout=30) as client:
-                            for _ in range(fetches // clients):
-                                assert client.get(status_uri, headers=headers).status_code == kind
-
-                    list(pool.map(fetch, range(clients)))
-                fetch_rates[kind] = fetches / (time.perf_counter() - start)
+            path = "/status/dvla/1"
+            etag = httpx.get(base + path).headers["etag"]
+            full = _fetches_per_second(base, path, {}, 200, 4, 2000)
+            unchanged = _fetches_per_second(base, path, {"If-None-Match": etag}, 304, 4, 2000)
         finally:
             issuer_process.stop(proc, timeout=30)
-    per_credential = elapsed / issued
+    per_credential = elapsed / count
     where = f"{workers} uvicorn worker{'s' if workers > 1 else ''}"
     return [
-        {"name": f"issuance_http_{label}_{workers}w", "what": f"{clients} concurrent wallets (threads), "
+        {"name": f"issuance_http_{label}_{workers}w", "what": f"{clients} concurrent wallets (threads, keep-alive), "
          f"offer + token + nonce + credential request for a batch of {batch} proof-of-age mdocs, over HTTP to {where}",
-         "workers": workers, "credentials": issued, "credentials_per_second": round(issued / elapsed, 1),
-         "service_cpu_ms_per_credential": round(service_cpu / issued * 1000, 3),
-         "credentials_per_service_cpu_second": round(issued / service_cpu, 1),
+         "workers": workers, "credentials": count, "credentials_per_second": round(count / elapsed, 1),
+         "service_cpu_ms_per_credential": round(service_cpu / count * 1000, 3),
+         "credentials_per_service_cpu_second": round(count / service_cpu, 1),
          "load_average_1min": round(os.getloadavg()[0], 2),
          "median_seconds": round(per_credential, 6), "raw_crypto": "1 ECDSA verification (key proof) + "
          "1 ECDSA signature (MSO) per credential", "raw_median_seconds": round(raw, 7),
-         "ratio": round(per_credential / raw, 2)},
+         "ratio": round(per_credential / raw, 2), "target": "at least 500 a second on SQLite, 400 on PostgreSQL"},
         {"name": f"status_list_fetch_{label}_{workers}w", "what": "GET of a status list token (kept in memory per "
-         "list version), concurrent clients in this process: a full 200 and a 304 for If-None-Match",
-         "fetches_per_second": round(fetch_rates[200], 1), "not_modified_per_second": round(fetch_rates[304], 1),
-         "median_seconds": round(1 / fetch_rates[200], 6), "raw_crypto": "none per fetch (signed once per "
+         "list version), 4 keep-alive clients in this process: a full 200 and a 304 for If-None-Match",
+         "fetches_per_second": round(full, 1), "not_modified_per_second": round(unchanged, 1),
+         "median_seconds": round(1 / full, 6), "raw_crypto": "none per fetch (signed once per "
          "list version); ratio to one ECDSA signature", "raw_median_seconds": round(raw / 2, 7),
-         "ratio": round((1 / fetch_rates[200]) / (raw / 2), 2)},
+         "ratio": round((1 / full) / (raw / 2), 2), "target": "at least 2,000 a second"},
     ]
 
 

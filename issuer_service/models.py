@@ -34,7 +34,7 @@ from sqlalchemy import (
     event,
     inspect,
 )
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "make_engine",
     "make_sessions",
     "read_sessions",
+    "reading",
     "WriteSessions",
     "Busy",
     "SchemaMismatch",
@@ -244,28 +245,41 @@ class Busy(Exception):
 
 
 class WriteSessions:
-    """``with sessions() as session:`` for work that writes. On SQLite the threads of one process also queue
-    on a lock before ``BEGIN IMMEDIATE``: they would otherwise wait in SQLite's busy handler, which sleeps
-    up to 100 ms between tries, and many waiting requests would take seconds to get through."""
+    """``with sessions() as session:`` for work that writes, and ``with sessions.connect() as connection:`` for
+    the issuance path's Core statements (:mod:`issuer_service.queries`), which need no ORM unit of work. On
+    SQLite the threads of one process also queue on a lock before ``BEGIN IMMEDIATE``: they would otherwise
+    wait in SQLite's busy handler, which sleeps up to 100 ms between tries, and many waiting requests would
+    take seconds to get through."""
 
     def __init__(self, engine: Engine, timeout: float) -> None:
+        self._engine = engine
         self._make = sessionmaker(engine, expire_on_commit=False)
         self._queue = threading.Lock() if engine.dialect.name == "sqlite" else None
         self._timeout = timeout
 
     @contextmanager
-    def __call__(self) -> Iterator[Session]:
+    def _turn(self) -> Iterator[None]:
         if self._queue is None:
-            with self._make() as session:
-                yield session
+            yield
             return
         if not self._queue.acquire(timeout=self._timeout):
             raise Busy("no turn to write within the database timeout")
         try:
-            with self._make() as session:
-                yield session
+            yield
         finally:
             self._queue.release()
+
+    @contextmanager
+    def __call__(self) -> Iterator[Session]:
+        with self._turn(), self._make() as session:
+            yield session
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection whose first statement begins a writing transaction; what is not committed when the
+        block ends is rolled back."""
+        with self._turn(), self._engine.connect() as connection:
+            yield connection
 
 
 def make_sessions(engine: Engine, timeout: float = 10) -> WriteSessions:
@@ -282,6 +296,11 @@ def make_sessions(engine: Engine, timeout: float = 10) -> WriteSessions:
     return WriteSessions(engine, timeout)
 
 
+def reading(engine: Engine) -> Engine:
+    """The engine for work that only reads: on SQLite its transactions do not wait for the write lock."""
+    return engine.execution_options(sqlite_begin="DEFERRED")
+
+
 def read_sessions(engine: Engine) -> sessionmaker:
-    """Sessions that only read: on SQLite they do not wait for the write lock."""
-    return sessionmaker(engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False)
+    """Sessions that only read (see :func:`reading`)."""
+    return sessionmaker(reading(engine), expire_on_commit=False)

@@ -44,6 +44,8 @@ __all__ = [
     "NEWEST_LIST",
     "CLAIM_ENTRIES",
     "TAKEN_INDEXES",
+    "LIST_VERSION",
+    "INSERT_LIST",
 ]
 
 
@@ -147,3 +149,9 @@ TAKEN_INDEXES = select(_issued.c.status_idx).where(
     _issued.c.status_uri == bindparam("list_uri"), _issued.c.status_idx.in_(bindparam("indexes", expanding=True))
 )
 """Which of some indexes of a list are already someone's."""
+
+LIST_VERSION = select(_lists.c.version).where(_lists.c.uri == bindparam("list_uri"))
+"""A status list's version (none: no such list)."""
+
+INSERT_LIST = insert(_lists)
+"""A new status list."""

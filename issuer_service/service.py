@@ -20,14 +20,14 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import CursorResult, Result, Row, delete, select
+from sqlalchemy import Connection, CursorResult, Result, Row, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from didlib.cbor import encode
 from didlib.errors import DidlibError
 from didlib.jose import jwk_from_public, public_from_jwk
 from didlib.keys import PublicKey
-from didlib.mdoc import issue_mdoc, verify_response
+from didlib.mdoc import issue_mdocs, verify_response
 from didlib.mdoc.registry import DOCTYPE_AGE, DOCTYPE_MDL, NS_ISO
 from didlib.oid4vci import (
     FORMAT_MDOC,
@@ -61,6 +61,7 @@ from issuer_service.models import (
     make_engine,
     make_sessions,
     read_sessions,
+    reading,
 )
 from issuer_service.register import seed
 
@@ -86,6 +87,10 @@ def _now() -> dt.datetime:
 def _audit_line(actor: str, action: str, target: str, detail: str = "") -> dict[str, Any]:
     """An audit row's columns: identifiers only (see :class:`issuer_service.models.AuditEvent`)."""
     return {"at": _now(), "actor": actor, "action": action, "target": target, "detail": detail[:256]}
+
+
+OfferRow = Row[*tuple[Any, ...]]
+"""A row of :data:`issuer_service.queries.TOKEN_WITH_OFFER`: the offer an access token was granted for."""
 
 
 class IssuedEntry(NamedTuple):
@@ -149,6 +154,7 @@ class IssuerService:
         self.engine = make_engine(settings.database_url, settings.db_timeout_seconds)
         self.sessions = make_sessions(self.engine, settings.db_timeout_seconds)  # writing (serialised)
         self.reads = read_sessions(self.engine)
+        self._reading = reading(self.engine)
         self.authorities: dict[str, Authority] = load_authorities(settings)
         self.issuer_url = settings.public_url
         self._secret = settings.secret()
@@ -180,20 +186,19 @@ class IssuerService:
             if record:
                 hits.append(now)
 
-    def audit(self, session: Any, actor: str, action: str, target: str, detail: str = "") -> None:
-        session.connection().execute(queries.INSERT_AUDIT, _audit_line(actor, action, target, detail))
+    def audit(self, db: Connection, actor: str, action: str, target: str, detail: str = "") -> None:
+        db.execute(queries.INSERT_AUDIT, _audit_line(actor, action, target, detail))
 
     # ------------------------------------------------------------------------------------- offers
     def _offer(
-        self, session: Any, kind: str, subject_id: int, configs: list[str], bound: PublicKey | None,
+        self, db: Connection, kind: str, subject_id: int, configs: list[str], bound: PublicKey | None,
         *, reveal_tx_code: bool = False,
     ) -> OfferResult:
         """A pre-authorized offer of ``configs``. Its transaction code goes out of band, except in demo mode and
         with ``reveal_tx_code``: an offer made for a wallet that has just proven who it is (a top-up)."""
         code, tx_code = secrets.token_urlsafe(32), new_tx_code()
         offer_id = secrets.token_hex(16)
-        connection = session.connection()
-        connection.execute(queries.INSERT_OFFER, {
+        db.execute(queries.INSERT_OFFER, {
             "id": offer_id,
             "code_hash": _hash(code),
             "tx_code_hash": self._tx_hash(tx_code),
@@ -205,19 +210,17 @@ class IssuerService:
             "used": False,
             "tx_attempts": 0,
         })
-        connection.execute(queries.INSERT_ALLOWANCES, [
+        db.execute(queries.INSERT_ALLOWANCES, [
             {"offer_id": offer_id, "config_id": c, "remaining": self._allowance(CONFIGS[c])} for c in configs
         ])
-        self.audit(session, "citizen", "offer", f"{kind}:{subject_id}", ",".join(configs))
+        self.audit(db, "citizen", "offer", f"{kind}:{subject_id}", ",".join(configs))
         uri = CredentialOffer(self.issuer_url, configs, code).uri()
         return OfferResult(offer_id, uri, tx_code if self.settings.demo or reveal_tx_code else None)
 
     def identify_driver(self, driver_number: str, birth_date: dt.date, postcode: str) -> OfferResult:
         """The DVLA check: all three must match one driver; the same answer for any mismatch."""
-        with self.sessions() as session:
-            driver = session.connection().execute(
-                queries.DRIVER_BY_NUMBER, {"number": driver_number.upper().strip()}
-            ).first()
+        with self.sessions.connect() as db:
+            driver = db.execute(queries.DRIVER_BY_NUMBER, {"number": driver_number.upper().strip()}).first()
             if (
                 driver is None
                 or driver.birth_date != birth_date
@@ -227,8 +230,8 @@ class IssuerService:
             if driver.state != Status.VALID:
                 raise OID4VCIError("access_denied", "this driving licence is revoked or suspended", 403)
             configs = [c.id for c in CONFIGS.values() if c.subject == "driver"]
-            result = self._offer(session, "driver", driver.id, configs, None)
-            session.commit()
+            result = self._offer(db, "driver", driver.id, configs, None)
+            db.commit()
             return result
 
     def binding_nonce(self) -> str:
@@ -267,7 +270,7 @@ class IssuerService:
                         or not _same_person(who, driver) or driver.state != Status.VALID:
                     raise OID4VCIError("access_denied", "the licence shown is not this driver's, or not valid", 403)
                 configs = [c.id for c in CONFIGS.values() if c.subject == "driver" and c.doctype == DOCTYPE_AGE]
-                top_up = self._offer(session, "driver", driver.id, configs, None, reveal_tx_code=True)
+                top_up = self._offer(session.connection(), "driver", driver.id, configs, None, reveal_tx_code=True)
                 session.commit()
                 return top_up
             record: DbsCertificate | TrainingRecord | None = (
@@ -278,7 +281,7 @@ class IssuerService:
             if record is None or not _same_person(who, record):
                 raise OID4VCIError("access_denied", "the record does not match the licence holder", 403)
             configs = [c.id for c in CONFIGS.values() if c.subject == kind]
-            result_offer = self._offer(session, kind, record.id, configs, licence.device_key)
+            result_offer = self._offer(session.connection(), kind, record.id, configs, licence.device_key)
             session.commit()
             return result_offer
 
@@ -288,9 +291,8 @@ class IssuerService:
         section 6.3: a missing transaction code is ``invalid_request``, a wrong one ``invalid_grant``."""
         if grant_type != PRE_AUTHORIZED_GRANT:
             raise OID4VCIError("unsupported_grant_type", "only the pre-authorized code grant is supported")
-        with self.sessions() as session:
-            connection = session.connection()
-            offer = connection.execute(queries.OFFER_BY_CODE, {"code_hash": _hash(code)}).first()
+        with self.sessions.connect() as db:
+            offer = db.execute(queries.OFFER_BY_CODE, {"code_hash": _hash(code)}).first()
             if offer is None or offer.used or _aware(offer.expires) < _now():
                 raise OID4VCIError("invalid_grant", "the pre-authorized code is unknown, used or expired")
             if tx_code is None:
@@ -299,25 +301,25 @@ class IssuerService:
             # row's lock concurrent attempts count one by one, and only a counted attempt can spend it: of any
             # number of concurrent guesses, at most MAX_TX_ATTEMPTS are ever decided, and one code gets one token.
             matches = self._tx_matches(tx_code, offer.tx_code_hash)
-            counted = connection.execute(
+            counted = db.execute(
                 queries.COUNT_TX_ATTEMPT, {"of_offer": offer.id, "most": MAX_TX_ATTEMPTS, "spend": matches}
             )
             if _rowcount(counted) != 1:
-                now = connection.execute(queries.OFFER_BY_CODE, {"code_hash": _hash(code)}).one()
+                now = db.execute(queries.OFFER_BY_CODE, {"code_hash": _hash(code)}).one()
                 if now.used:
                     raise OID4VCIError("invalid_grant", "the pre-authorized code has already been used")
                 raise OID4VCIError("invalid_grant", "too many wrong transaction codes; ask for a new offer")
             if not matches:
-                session.commit()  # the attempt stays counted
+                db.commit()  # the attempt stays counted
                 raise OID4VCIError("invalid_grant", "the transaction code is wrong")
             token = secrets.token_urlsafe(32)
-            connection.execute(queries.INSERT_TOKEN, {
+            db.execute(queries.INSERT_TOKEN, {
                 "token_hash": _hash(token),
                 "offer_id": offer.id,
                 "expires": _now() + dt.timedelta(seconds=self.settings.token_lifetime_seconds),
             })
-            self.audit(session, "wallet", "token", f"offer:{offer.id}")
-            session.commit()
+            self.audit(db, "wallet", "token", f"offer:{offer.id}")
+            db.commit()
         return {"access_token": token, "token_type": "Bearer", "expires_in": self.settings.token_lifetime_seconds}
 
     def _tx_hash(self, tx_code: str, salt: str | None = None) -> str:
@@ -334,14 +336,14 @@ class IssuerService:
     def _new_nonce(self, purpose: str) -> str:
         self._purge_expired()
         value = secrets.token_urlsafe(24)
-        with self.sessions() as session:
-            session.connection().execute(queries.INSERT_NONCE, {
+        with self.sessions.connect() as db:
+            db.execute(queries.INSERT_NONCE, {
                 "value": value,
                 "purpose": purpose,
                 "expires": _now() + dt.timedelta(seconds=self.settings.nonce_lifetime_seconds),
                 "used": False,
             })
-            session.commit()
+            db.commit()
         return value
 
     def _purge_expired(self) -> None:
@@ -368,30 +370,28 @@ class IssuerService:
         self._spend_nonces({value} if value else set(), purpose)
 
     def _spend_nonces(self, values: set[str], purpose: str) -> None:
-        with self.sessions() as session:
-            self._spend_nonces_in(session, values, purpose)
-            session.commit()
+        with self.sessions.connect() as db:
+            self._spend_nonces_in(db, values, purpose)
+            db.commit()
 
     @staticmethod
-    def _spend_nonces_in(session: Any, values: set[str], purpose: str) -> None:
+    def _spend_nonces_in(db: Connection, values: set[str], purpose: str) -> None:
         """Spend every nonce of one request at once: all were handed out, unused and unexpired, or none is
         spent. A batch request's proofs may share one ``c_nonce`` (OpenID4VCI 1.0 section 7.2: the wallet uses
         the nonce it has until it gets a fresh one); the next request needs another."""
         if not values:
             raise OID4VCIError("invalid_nonce", "a nonce from the nonce endpoint is required")
-        spent = session.connection().execute(
-            queries.SPEND_NONCES, {"values": sorted(values), "for_purpose": purpose, "now": _now()}
-        )
+        spent = db.execute(queries.SPEND_NONCES, {"values": sorted(values), "for_purpose": purpose, "now": _now()})
         if _rowcount(spent) != len(values):
-            session.rollback()
+            db.rollback()
             raise OID4VCIError("invalid_nonce", "the nonce is unknown, used or expired; get a new one")
 
     # ---------------------------------------------------------------------------------- credentials
     def credential(self, access_token: str, body: Any) -> dict[str, Any]:
         """OpenID4VCI 1.0 credential endpoint: one credential per key proof (batch), each bound to its key.
         Error codes as section 8.3.1: the access token's errors are RFC 6750's, the request's are 8.3.1.2's."""
-        with self.reads() as session:
-            offer = session.connection().execute(queries.TOKEN_WITH_OFFER, {"token_hash": _hash(access_token)}).first()
+        with self._reading.connect() as db:
+            offer = db.execute(queries.TOKEN_WITH_OFFER, {"token_hash": _hash(access_token)}).first()
         if offer is None or _aware(offer.expires) < _now():
             raise OID4VCIError("invalid_token", "the access token is unknown or expired", 401)
         request = CredentialRequest.parse(body, known=CONFIGS, granted=offer.config_ids,
@@ -400,7 +400,7 @@ class IssuerService:
         bound = public_from_jwk(json.loads(offer.bound_key)) if offer.bound_key else None
         keys, nonces = request.proven_keys(audience=self.issuer_url, bound=bound)
         issued, data = self._record_batch(config, offer, nonces, len(keys))
-        signed = [self._sign(config, data, row, key) for row, key in zip(issued, keys, strict=True)]
+        signed = self._sign(config, data, issued, keys)
         return {"credentials": [{"credential": credential} for credential in signed]}
 
     def _allowance(self, config: CredentialConfig) -> int:
@@ -408,88 +408,80 @@ class IssuerService:
         (one licence, one DBS check, one training record), in each format."""
         return self.settings.batch_size if config.doctype == DOCTYPE_AGE else 1
 
-    def _take_allowance(self, session: Any, offer: Row[Any], config: CredentialConfig, count: int) -> None:
+    def _take_allowance(self, db: Connection, offer: OfferRow, config: CredentialConfig, count: int) -> None:
         """Take ``count`` from the offer's allowance for ``config`` by a conditional UPDATE, so concurrent
         requests with one access token cannot together issue more than the offer allows."""
-        taken = session.connection().execute(
-            queries.TAKE_ALLOWANCE, {"of_offer": offer.id, "config": config.id, "count": count}
-        )
+        taken = db.execute(queries.TAKE_ALLOWANCE, {"of_offer": offer.id, "config": config.id, "count": count})
         if _rowcount(taken) != 1:
-            session.commit()  # the request's nonces stay spent
+            db.commit()  # the request's nonces stay spent
             raise OID4VCIError(
                 "credential_request_denied", f"this offer allows {self._allowance(config)} of this credential"
             )
 
     def _record_batch(
-        self, config: CredentialConfig, offer: Row[Any], nonces: set[str], count: int
+        self, config: CredentialConfig, offer: OfferRow, nonces: set[str], count: int
     ) -> tuple[list[IssuedEntry], dict[str, Any]]:
         """Everything a credential request writes, in one short transaction: the nonces spent, the allowance
         taken, ``count`` status list entries claimed and their credentials recorded and audited. The
         credentials are signed after it commits, so no lock is held while signing. A refusal after the
         nonces were spent keeps them spent (a nonce serves one request, answered or not)."""
         authority = self.authorities[config.authority]
-        with self.sessions() as session:
-            self._spend_nonces_in(session, nonces, "proof")
-            self._take_allowance(session, offer, config, count)
-            connection = session.connection()
+        with self.sessions.connect() as db:
+            self._spend_nonces_in(db, nonces, "proof")
+            self._take_allowance(db, offer, config, count)
             subject = queries.SUBJECT_BY_ID[offer.subject_kind]
-            record = connection.execute(subject, {"subject_id": offer.subject_id}).one()
+            record = db.execute(subject, {"subject_id": offer.subject_id}).one()
             if offer.subject_kind == "driver" and record.state != Status.VALID:  # revoked since the offer was made
-                session.commit()
+                db.commit()
                 raise OID4VCIError("credential_request_denied", "the driving licence is revoked or suspended")
             data = credential_data(config, record, _now().date())
             issued = [
                 entry
-                for uri, size, taken in self._claim_entries(session, authority, count)
-                for entry in self._allocate(session, config, offer, (uri, size), taken)
+                for uri, size, taken in self._claim_entries(db, authority, count)
+                for entry in self._allocate(db, config, offer, (uri, size), taken)
             ]
-            connection.execute(
+            db.execute(
                 queries.INSERT_AUDIT,
                 [_audit_line("issuer", "issue", f"credential:{entry.id}", config.id) for entry in issued],
             )
-            session.commit()
+            db.commit()
         return issued, data
 
-    def _sign(self, config: CredentialConfig, data: dict[str, Any], issued: IssuedEntry, key: PublicKey) -> str:
-        """The one signature of a credential, over the record read in :meth:`_record_batch`."""
+    def _sign(
+        self, config: CredentialConfig, data: dict[str, Any], issued: list[IssuedEntry], keys: list[PublicKey]
+    ) -> list[str]:
+        """The credentials of one request, over the record read in :meth:`_record_batch`: one signature each,
+        the data and the signer checked once for the batch."""
         authority = self.authorities[config.authority]
-        reference = {"idx": issued.status_idx, "uri": issued.status_uri}
+        references = [{"idx": entry.status_idx, "uri": entry.status_uri} for entry in issued]
+        key, chain = authority.signer_key, [authority.signer_cert]
         try:
             if config.format == FORMAT_MDOC:
-                credential = issue_mdoc(
-                    config.doctype,
-                    data,
-                    signer_key=authority.signer_key,
-                    signer_chain=[authority.signer_cert],
-                    device_key=key,
-                    status={"status_list": reference},
-                )
-                return base64.urlsafe_b64encode(encode(credential.to_cbor())).rstrip(b"=").decode()
-            return issue_credential_sd_jwt(
-                VCT[config.doctype],
-                flat_claims(data),
-                signer_key=authority.signer_key,
-                signer_chain=[authority.signer_cert],
-                holder_key=key,
-                status=reference,
-            )
+                credentials = issue_mdocs(config.doctype, data, signer_key=key, signer_chain=chain, device_keys=keys,
+                                          statuses=[{"status_list": reference} for reference in references])
+                return [base64.urlsafe_b64encode(encode(c.to_cbor())).rstrip(b"=").decode() for c in credentials]
+            claims = flat_claims(data)
+            return [
+                issue_credential_sd_jwt(VCT[config.doctype], claims, signer_key=key, signer_chain=chain,
+                                        holder_key=holder, status=reference)
+                for holder, reference in zip(keys, references, strict=True)
+            ]
         except DidlibError as exc:
             raise OID4VCIError("credential_request_denied", f"the record cannot be issued: {exc.message}") from exc
 
     def _allocate(
-        self, session: Any, config: CredentialConfig, offer: Row[Any], entry_list: tuple[str, int], count: int
+        self, db: Connection, config: CredentialConfig, offer: OfferRow, entry_list: tuple[str, int], count: int
     ) -> list[IssuedEntry]:
         """``count`` random free indexes in the open status list ``(uri, size)``, found with one query and
         written with one INSERT; the unique constraint settles a race (the batch is then drawn again). The list
         is at most half used (see :meth:`_claim_entries`), so each index is free with odds of one in two or
         better, and the few taken ones are drawn again."""
         uri, size = entry_list
-        connection = session.connection()
         for _ in range(64):
             chosen: set[int] = set()
             for _ in range(64):
                 candidates = {secrets.randbelow(size) for _ in range(count - len(chosen))} - chosen
-                taken = connection.execute(queries.TAKEN_INDEXES, {"list_uri": uri, "indexes": sorted(candidates)})
+                taken = db.execute(queries.TAKEN_INDEXES, {"list_uri": uri, "indexes": sorted(candidates)})
                 chosen |= candidates - set(taken.scalars())
                 if len(chosen) == count:
                     break
@@ -502,8 +494,8 @@ class IssuerService:
                 for index in indexes
             ]
             try:
-                with session.begin_nested():
-                    ids = connection.execute(queries.INSERT_ISSUED, rows).scalars().all()
+                with db.begin_nested():
+                    ids = db.execute(queries.INSERT_ISSUED, rows).scalars().all()
             except IntegrityError:
                 continue
             return [IssuedEntry(i, uri, index) for i, index in zip(ids, indexes, strict=True)]
@@ -511,47 +503,38 @@ class IssuerService:
 
     # ---------------------------------------------------------------------------------------- status
     def _ensure_status_lists(self) -> None:
-        with self.sessions() as session:
+        with self.sessions.connect() as db:
             for authority in self.authorities.values():
-                self._add_list(session, authority, 1)
-            session.commit()
+                self._add_list(db, authority, 1)
+            db.commit()
 
-    def _add_list(self, session: Any, authority: Authority, number: int) -> None:
+    def _add_list(self, db: Connection, authority: Authority, number: int) -> None:
         """Create list ``number`` of ``authority`` unless it exists (another request or worker may make it
         first: the unique (authority, number) settles that)."""
-        if session.get(StatusListRow, authority.status_uri(number)) is not None:
+        uri = authority.status_uri(number)
+        if db.execute(queries.LIST_VERSION, {"list_uri": uri}).first() is not None:
             return
         size = self.settings.status_list_size
         try:
-            with session.begin_nested():
-                session.add(
-                    StatusListRow(
-                        uri=authority.status_uri(number),
-                        authority=authority.name,
-                        number=number,
-                        bits=2,
-                        size=size,
-                        data=bytes(StatusList(size, 2).data),
-                        version=0,
-                        used=0,
-                    )
-                )
+            with db.begin_nested():
+                db.execute(queries.INSERT_LIST, {"uri": uri, "authority": authority.name, "number": number, "bits": 2,
+                                                 "size": size, "data": bytes(StatusList(size, 2).data), "version": 0,
+                                                 "used": 0})
         except IntegrityError:
             pass
 
-    def _claim_entries(self, session: Any, authority: Authority, count: int) -> list[tuple[str, int, int]]:
+    def _claim_entries(self, db: Connection, authority: Authority, count: int) -> list[tuple[str, int, int]]:
         """Claim ``count`` entries, as ``(uri, size, how many)`` per list. A list takes entries up to half its
         size; the claim that finds it so opens the next list (a new URI, listed in the trust list), so
         issuance never meets a full list, and a batch may span two lists."""
         claims: list[tuple[str, int, int]] = []
-        connection = session.connection()
         for _ in range(16 + count):
             # the first list is made at start-up: there always is one
-            row = connection.execute(queries.NEWEST_LIST, {"authority": authority.name}).one()
+            row = db.execute(queries.NEWEST_LIST, {"authority": authority.name}).one()
             most = row.size // 2
             take = min(count, most - row.used)
             claimed = take > 0 and _rowcount(
-                connection.execute(queries.CLAIM_ENTRIES, {"list_uri": row.uri, "take": take, "most": most})
+                db.execute(queries.CLAIM_ENTRIES, {"list_uri": row.uri, "take": take, "most": most})
             ) == 1
             if claimed:
                 claims.append((row.uri, row.size, take))
@@ -559,7 +542,7 @@ class IssuerService:
                 if not count:
                     return claims
             else:
-                self._add_list(session, authority, row.number + 1)
+                self._add_list(db, authority, row.number + 1)
         raise OID4VCIError("credential_request_denied", "no status list entry could be had; try again", 503)
 
     def status_lists(self, authority: Authority) -> list[str]:
@@ -636,7 +619,7 @@ class IssuerService:
             status_list.set(issued.status_idx, int(state))
             row.data, row.version = bytes(status_list.data), row.version + 1
             issued.state = int(state)
-            self.audit(session, actor, state.name.lower(), f"credential:{credential_id}")
+            self.audit(session.connection(), actor, state.name.lower(), f"credential:{credential_id}")
             session.commit()
             for cwt in (False, True):
                 self._status_tokens.pop((issued.status_uri, cwt), None)
@@ -650,7 +633,7 @@ class IssuerService:
             if driver is None:
                 raise OID4VCIError("not_found", "no such driver", 404)
             driver.state = int(state)
-            self.audit(session, actor, state.name.lower(), f"driver:{driver.id}")
+            self.audit(session.connection(), actor, state.name.lower(), f"driver:{driver.id}")
             session.commit()
             ids = session.scalars(
                 select(IssuedCredential.id).where(

@@ -9,11 +9,21 @@ import pytest
 from conftest import NOW, issue
 from didlib.errors import IssuanceError
 from didlib.keys import generate_key
-from didlib.mdoc import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, issue_mdoc
+from didlib.mdoc import (
+    DOCTYPE_AGE,
+    DOCTYPE_DBS,
+    DOCTYPE_MDL,
+    Credential,
+    issue_mdoc,
+    issue_mdocs,
+    present_elements,
+    verify_response,
+)
 from didlib.mdoc.issuer import birthday
 from didlib.mdoc.registry import NS_AGE, NS_DBS, NS_DVLA, NS_ISO
 from didlib.pkidir import PkiDir
 from didlib.samples import Person, dbs_data, mdl_data, proof_of_age_data
+from didlib.session.transcript import fresh_qr_transcript
 
 UTC = dt.UTC
 
@@ -193,3 +203,34 @@ def test_a_credential_type_of_ones_own(pki, device_key, trust, monkeypatch):
             register(clash)
         assert taken.value.code == "doctype_taken"
     assert registry.PROFILES[MDL.doctype] is MDL
+
+
+def test_a_batch_is_unlinkable_and_each_credential_verifies(pki, trust):
+    """issue_mdocs checks data and signer once, but each credential of the batch has its own salts, digest
+    IDs, device key, status reference and signature, and verifies on its own."""
+    signer_key, signer_cert = pki.signer()
+    keys = [generate_key() for _ in range(4)]
+    statuses = [{"status_list": {"idx": i, "uri": "https://issuer.example/status/1"}} for i in range(4)]
+    batch = issue_mdocs(DOCTYPE_AGE, proof_of_age_data(), signer_key=signer_key, signer_chain=[signer_cert],
+                        device_keys=[k.public_key() for k in keys], statuses=statuses, now=NOW)
+    credentials = [Credential.from_issuer_signed(issued) for issued in batch]
+    salts = [{i.random for items in c.issuer_signed.namespaces.values() for i in items} for c in credentials]
+    assert all(not (a & b) for n, a in enumerate(salts) for b in salts[n + 1:]), "no salt is shared"
+    orders = {tuple(i.digest_id for i in c.issuer_signed.namespaces[NS_AGE]) for c in credentials}
+    assert len(orders) > 1, "digest IDs are drawn per credential"
+    assert [c.mso.status for c in credentials] == statuses
+    assert len({c.issuer_signed.issuer_auth.signature for c in credentials}) == 4
+    transcript = fresh_qr_transcript()[0]
+    for key, credential in zip(keys, credentials, strict=True):
+        response = present_elements(credential, key, ["age_over_18"], transcript)
+        assert verify_response(response, trust=trust, session_transcript=transcript, now=NOW).valid
+    wrong = present_elements(credentials[0], keys[1], ["age_over_18"], transcript)
+    assert not verify_response(wrong, trust=trust, session_transcript=transcript, now=NOW).valid
+
+
+def test_a_batch_needs_one_status_per_key(pki):
+    signer_key, signer_cert = pki.signer()
+    with pytest.raises(IssuanceError) as info:
+        issue_mdocs(DOCTYPE_AGE, proof_of_age_data(), signer_key=signer_key, signer_chain=[signer_cert],
+                    device_keys=[generate_key().public_key()] * 2, statuses=[None], now=NOW)
+    assert info.value.code == "invalid_data"

@@ -1,7 +1,7 @@
 """ISO/IEC 18013-5 mdoc: issue credentials, present them, verify DeviceResponses."""
 
 from didlib.mdoc.holder import Credential, present, present_elements
-from didlib.mdoc.issuer import issue_mdoc
+from didlib.mdoc.issuer import issue_mdoc, issue_mdocs
 from didlib.mdoc.registry import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, DOCTYPE_TRAINING, PROFILES
 from didlib.mdoc.request import DeviceRequest, DocRequest
 from didlib.mdoc.verifier import DocumentResult, Problem, VerificationResult, verify_response
@@ -14,6 +14,7 @@ __all__ = [
     "Problem",
     "VerificationResult",
     "issue_mdoc",
+    "issue_mdocs",
     "present",
     "present_elements",
     "verify_response",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import cbor2
@@ -23,7 +23,7 @@ from didlib.mdoc.registry import Profile, date_, profile_for
 from didlib.mdoc.structures import IssuerSigned, IssuerSignedItem
 from didlib.times import day_start
 
-__all__ = ["issue_mdoc", "prepare_elements", "prepare_issuance", "birthday"]
+__all__ = ["issue_mdoc", "issue_mdocs", "prepare_elements", "prepare_issuance", "birthday"]
 
 SALT_BYTES = 32
 
@@ -167,32 +167,61 @@ def issue_mdoc(
     ``status`` is the MSO ``status`` map (Token Status List reference) when revocation is used.
     ``key_authorizations`` is the MSO's KeyAuthorizations (9.1.2.4): what the device key may sign itself.
     """
+    return issue_mdocs(
+        doctype, data, signer_key=signer_key, signer_chain=signer_chain, device_keys=[device_key], now=now,
+        valid_for=valid_for, statuses=[status], digest_algorithm=digest_algorithm,
+        key_authorizations=key_authorizations,
+    )[0]
+
+
+def issue_mdocs(
+    doctype: str,
+    data: Mapping[str, Mapping[str, Any]],
+    *,
+    signer_key: PrivateKey,
+    signer_chain: list[x509.Certificate],
+    device_keys: Sequence[PublicKey],
+    now: dt.datetime | None = None,
+    valid_for: dt.timedelta | None = None,
+    statuses: Sequence[Mapping[str, Any] | None] | None = None,
+    digest_algorithm: str = "SHA-256",
+    key_authorizations: Mapping[str, Any] | None = None,
+) -> list[IssuerSigned]:
+    """A batch of credentials with the same data, one for each of ``device_keys`` (and the status reference
+    at the same place in ``statuses``): a wallet's single-use proofs of age. The data and the signer are
+    checked once; each credential still gets salts, digest IDs and a signature of its own, so no two can be
+    linked by anything but the values they disclose."""
+    if statuses is not None and len(statuses) != len(device_keys):
+        raise IssuanceError("one status reference per device key", code="invalid_data")
     profile = profile_for(doctype)
     now, elements, valid_until = prepare_issuance(profile, data, now, valid_for, signer_key, signer_chain)
-
-    namespaces: dict[str, list[IssuerSignedItem]] = {}
-    digests: dict[str, dict[int, bytes]] = {}
-    for ns, values in elements.items():
-        # Digest IDs: a random permutation of 0..n-1, so an ID says nothing about which element it is or in
-        # which order elements were issued, and small IDs keep QR payloads short (the MSO shows n anyway).
-        ids = secrets.SystemRandom().sample(range(len(values)), len(values))
-        items = [
-            IssuerSignedItem.create(digest_id, secrets.token_bytes(SALT_BYTES), name, value)
-            for digest_id, (name, value) in zip(ids, values.items(), strict=True)
-        ]
-        namespaces[ns] = items
-        digests[ns] = {item.digest_id: item.digest(digest_algorithm) for item in items}
-    mso: dict[str, Any] = {
-        "version": "1.0",
-        "digestAlgorithm": digest_algorithm,
-        "valueDigests": digests,
-        "deviceKeyInfo": {"deviceKey": cose_key_from_public(device_key)}
-        | ({"keyAuthorizations": dict(key_authorizations)} if key_authorizations else {}),
-        "docType": doctype,
-        "validityInfo": {"signed": tdate(now), "validFrom": tdate(now), "validUntil": tdate(valid_until)},
-    }
-    if status:
-        mso["status"] = dict(status)
-    chain = [c.public_bytes(serialization.Encoding.DER) for c in signer_chain]
-    auth = Sign1.create(signer_key, Embedded.wrap(mso).raw, unprotected={HDR_X5CHAIN: x5chain_header(chain)})
-    return IssuerSigned(namespaces, auth, auth.to_cbor())
+    x5chain = {HDR_X5CHAIN: x5chain_header([c.public_bytes(serialization.Encoding.DER) for c in signer_chain])}
+    validity = {"signed": tdate(now), "validFrom": tdate(now), "validUntil": tdate(valid_until)}
+    issued = []
+    for device_key, status in zip(device_keys, statuses or [None] * len(device_keys), strict=True):
+        namespaces: dict[str, list[IssuerSignedItem]] = {}
+        digests: dict[str, dict[int, bytes]] = {}
+        for ns, values in elements.items():
+            # Digest IDs: a random permutation of 0..n-1, so an ID says nothing about which element it is or in
+            # which order elements were issued, and small IDs keep QR payloads short (the MSO shows n anyway).
+            ids = secrets.SystemRandom().sample(range(len(values)), len(values))
+            items = [
+                IssuerSignedItem.create(digest_id, secrets.token_bytes(SALT_BYTES), name, value)
+                for digest_id, (name, value) in zip(ids, values.items(), strict=True)
+            ]
+            namespaces[ns] = items
+            digests[ns] = {item.digest_id: item.digest(digest_algorithm) for item in items}
+        mso: dict[str, Any] = {
+            "version": "1.0",
+            "digestAlgorithm": digest_algorithm,
+            "valueDigests": digests,
+            "deviceKeyInfo": {"deviceKey": cose_key_from_public(device_key)}
+            | ({"keyAuthorizations": dict(key_authorizations)} if key_authorizations else {}),
+            "docType": doctype,
+            "validityInfo": validity,
+        }
+        if status:
+            mso["status"] = dict(status)
+        auth = Sign1.create(signer_key, Embedded.wrap(mso).raw, unprotected=x5chain)
+        issued.append(IssuerSigned(namespaces, auth, auth.to_cbor()))
+    return issued
