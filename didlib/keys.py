@@ -27,6 +27,7 @@ __all__ = [
     "cose_key_from_public",
     "public_key_from_cose",
     "same_public_key",
+    "public_key_der",
 ]
 
 PrivateKey: TypeAlias = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
@@ -167,7 +168,11 @@ def public_key_from_cose(cose_key: Any) -> PublicKey:
     raise UnsupportedError(f"COSE_Key type {kty!r} with curve {crv!r} is not supported")
 
 
+def public_key_der(key: PublicKey) -> bytes:
+    """The key's SubjectPublicKeyInfo DER: equal keys, equal bytes (for sets and comparisons)."""
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
 def same_public_key(a: PublicKey, b: PublicKey) -> bool:
     """Compare two public keys by their encoded form."""
-    fmt = serialization.PublicFormat.SubjectPublicKeyInfo
-    return a.public_bytes(serialization.Encoding.DER, fmt) == b.public_bytes(serialization.Encoding.DER, fmt)
+    return public_key_der(a) == public_key_der(b)

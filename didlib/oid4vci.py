@@ -18,7 +18,7 @@ from typing import Any
 from didlib.cbor import encode
 from didlib.errors import DidlibError
 from didlib.jose import CompactJws, jwk_from_public, parse_json, public_from_jwk, sign_jws
-from didlib.keys import PrivateKey, PublicKey, same_public_key
+from didlib.keys import PrivateKey, PublicKey, public_key_der, same_public_key
 
 __all__ = [
     "OFFER_SCHEME",
@@ -224,14 +224,17 @@ class CredentialRequest:
         nonce is ``invalid_proof`` (section 8.3.1.2). ``bound``: the one key the credential may be bound to."""
         keys: list[PublicKey] = []
         nonces: set[str] = set()
+        seen: set[bytes] = set()
         for proof in self.proofs:
             key, nonce = verify_proof(proof, audience=audience, now=now)
             if nonce is None:
                 raise OID4VCIError("invalid_proof", "a key proof must carry the c_nonce from the nonce endpoint")
-            if any(same_public_key(key, other) for other in keys):
+            der = public_key_der(key)
+            if der in seen:
                 raise OID4VCIError("invalid_proof", "each credential of a batch needs its own key")
             if bound is not None and not same_public_key(key, bound):
                 raise OID4VCIError("invalid_proof", "this credential must be bound to the key its offer is bound to")
             keys.append(key)
+            seen.add(der)
             nonces.add(nonce)
         return keys, nonces

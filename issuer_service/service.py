@@ -472,34 +472,29 @@ class IssuerService:
     def _allocate(
         self, db: Connection, config: CredentialConfig, offer: OfferRow, entry_list: tuple[str, int], count: int
     ) -> list[IssuedEntry]:
-        """``count`` random free indexes in the open status list ``(uri, size)``, found with one query and
-        written with one INSERT; the unique constraint settles a race (the batch is then drawn again). The list
-        is at most half used (see :meth:`_claim_entries`), so each index is free with odds of one in two or
-        better, and the few taken ones are drawn again."""
+        """``count`` random free indexes in the open status list ``(uri, size)``, written with one INSERT. The
+        list is at most half used (see :meth:`_claim_entries`), so each index drawn is free with odds of one in
+        two or better, and the few taken ones are drawn again. No other request allocates in this list until
+        this one commits: its claim holds the list's row lock (``BEGIN IMMEDIATE`` on SQLite), so the indexes
+        seen free stay free (the unique constraint on the entry would refuse a second holder regardless)."""
         uri, size = entry_list
+        chosen: set[int] = set()
         for _ in range(64):
-            chosen: set[int] = set()
-            for _ in range(64):
-                candidates = {secrets.randbelow(size) for _ in range(count - len(chosen))} - chosen
-                taken = db.execute(queries.TAKEN_INDEXES, {"list_uri": uri, "indexes": sorted(candidates)})
-                chosen |= candidates - set(taken.scalars())
-                if len(chosen) == count:
-                    break
-            else:
+            candidates = {secrets.randbelow(size) for _ in range(count - len(chosen))} - chosen
+            taken = db.execute(queries.TAKEN_INDEXES, {"list_uri": uri, "indexes": sorted(candidates)})
+            chosen |= candidates - set(taken.scalars())
+            if len(chosen) == count:
                 break
-            indexes, now = sorted(chosen), _now()
-            rows = [
-                {"subject_kind": offer.subject_kind, "subject_id": offer.subject_id, "config_id": config.id,
-                 "status_uri": uri, "status_idx": index, "state": 0, "issued_at": now}
-                for index in indexes
-            ]
-            try:
-                with db.begin_nested():
-                    ids = db.execute(queries.INSERT_ISSUED, rows).scalars().all()
-            except IntegrityError:
-                continue
-            return [IssuedEntry(i, uri, index) for i, index in zip(ids, indexes, strict=True)]
-        raise OID4VCIError("credential_request_denied", "the status list is full", 503)
+        else:
+            raise OID4VCIError("credential_request_denied", "the status list is full", 503)
+        indexes, now = sorted(chosen), _now()
+        rows = [
+            {"subject_kind": offer.subject_kind, "subject_id": offer.subject_id, "config_id": config.id,
+             "status_uri": uri, "status_idx": index, "state": 0, "issued_at": now}
+            for index in indexes
+        ]
+        ids = db.execute(queries.INSERT_ISSUED, rows).scalars().all()
+        return [IssuedEntry(i, uri, index) for i, index in zip(ids, indexes, strict=True)]
 
     # ---------------------------------------------------------------------------------------- status
     def _ensure_status_lists(self) -> None:
