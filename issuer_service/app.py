@@ -286,6 +286,67 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Endpoints that neither wait nor compute are ``async def`` (no thread needed, so they answer even when
     # every pool thread waits on the database); everything that touches the database or signs is a plain
     # ``def`` and runs in the thread pool, never on the event loop.
+    # Routes are matched in the order they are added: the busiest (status lists, then issuance) first.
+    @app.get("/status/{issuer}/{number}", openapi_extra={"parameters": [
+        {"name": "Accept", "in": "header", "required": False, "schema": {"type": "string"},
+         "description": "application/statuslist+cwt for the CWT form; the JWT otherwise"},
+        {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
+         "description": "an ETag this client holds: 304 when the list is unchanged"}]})
+    async def status_list(issuer: str, number: Annotated[int, Path(ge=1, le=MAX_ID)], request: Request) -> Response:
+        """The list's token, with an ETag and max-age = its ttl, so a CDN or a till's cache answers most polls;
+        304 when the client already holds this version (RFC 9110 13.1.2, 15.4.5). Answered from memory on the
+        event loop while the version is freshly confirmed; the database read and any signing run in the
+        thread pool. The two headers are read from the request, not declared as parameters: this is the
+        busiest route, and FastAPI's per-parameter validation would cost more than the answer."""
+        svc: IssuerService = request.app.state.service
+        accept, if_none_match = request.headers.get("accept"), request.headers.get("if-none-match")
+        cwt = accept is not None and "statuslist+cwt" in accept
+        signed = svc.recent_status_token(issuer, number, cwt)
+        if signed is None:
+            signed = await run_in_threadpool(svc.status_token, issuer, number, cwt)
+        headers = {"ETag": signed.etag, "Cache-Control": f"public, max-age={signed.max_age}", "Vary": "Accept"}
+        if if_none_match is not None and _etag_matches(if_none_match, signed.etag):
+            return Response(status_code=304, headers=headers)
+        media = "application/statuslist+cwt" if cwt else "application/statuslist+jwt"
+        return Response(signed.body, media_type=media, headers=headers)
+
+    @app.post("/credential")
+    def credential(
+        svc: Svc, body: CredentialBody, authorization: Annotated[str | None, Header()] = None
+    ) -> JSONResponse:
+        """A plain ``def``: FastAPI runs it in its thread pool, so database waits and signing never hold the
+        event loop (``/health`` and the metadata keep answering)."""
+        if not authorization or not authorization.startswith("Bearer "):
+            raise MissingToken("invalid_token", "a bearer access token is required", 401)
+        result = svc.credential(authorization[len("Bearer ") :], body)
+        return JSONResponse(result, headers={"Cache-Control": "no-store"})
+
+    @app.post("/nonce")
+    def nonce(request: Request, svc: Svc) -> JSONResponse:
+        svc.check_rate(client(request), "nonce", limit=svc.settings.rate_per_minute * 10)
+        return JSONResponse({"c_nonce": svc.c_nonce()}, headers={"Cache-Control": "no-store"})
+
+    @app.post("/token")
+    def token(
+        request: Request,
+        svc: Svc,
+        grant_type: Annotated[str, Form(max_length=128)],
+        pre_authorized_code: Annotated[str, Form(alias="pre-authorized_code", max_length=128)],
+        tx_code: Annotated[str | None, Form(max_length=16)] = None,
+    ) -> JSONResponse:
+        svc.check_rate(client(request), "token")
+        return JSONResponse(svc.token(grant_type, pre_authorized_code, tx_code), headers={"Cache-Control": "no-store"})
+
+    @app.post("/dvla/identify")
+    def identify(body: Identify, request: Request, svc: Svc, qr: bool = False) -> JSONResponse:
+        """A citizen proves who they are (driver number, birth date, postcode) and gets a credential offer
+        (with ``?qr=true`` also as a QR code PNG, for a phone across the room). Not to be stored by any cache: it
+        carries the pre-authorized code (and, in demo mode, the transaction code). A response object, not a
+        dict, so FastAPI does not validate it again in a second trip through the thread pool."""
+        svc.check_rate(client(request), "identify")
+        offer = svc.identify_driver(body.driver_number, body.birth_date, body.postcode).as_json(qr)
+        return JSONResponse(offer, headers={"Cache-Control": "no-store"})
+
     @app.get("/health")
     async def health() -> dict[str, str]:
         """Liveness: the process answers (the database is checked where it is used, with a 503 on timeout)."""
@@ -299,13 +360,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def as_metadata(svc: Svc) -> dict[str, Any]:
         return svc.as_metadata()
 
-    @app.post("/dvla/identify")
-    def identify(body: Identify, request: Request, svc: Svc, qr: bool = False) -> dict[str, Any]:
-        """A citizen proves who they are (driver number, birth date, postcode) and gets a credential offer
-        (with ``?qr=true`` also as a QR code PNG, for a phone across the room)."""
-        svc.check_rate(client(request), "identify")
-        return svc.identify_driver(body.driver_number, body.birth_date, body.postcode).as_json(qr)
-
     @app.post("/binding-nonce")
     def binding_nonce(request: Request, svc: Svc) -> dict[str, str]:
         svc.check_rate(client(request), "binding")
@@ -317,53 +371,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ``age``: to get new single-use proofs of age (a wallet's top-up)."""
         svc.check_rate(client(request), "binding")
         return svc.bind_offer(issuer, body.reference, body.device_response, body.nonce).as_json(qr)
-
-    @app.post("/token")
-    def token(
-        request: Request,
-        svc: Svc,
-        grant_type: Annotated[str, Form(max_length=128)],
-        pre_authorized_code: Annotated[str, Form(alias="pre-authorized_code", max_length=128)],
-        tx_code: Annotated[str | None, Form(max_length=16)] = None,
-    ) -> JSONResponse:
-        svc.check_rate(client(request), "token")
-        return JSONResponse(svc.token(grant_type, pre_authorized_code, tx_code), headers={"Cache-Control": "no-store"})
-
-    @app.post("/nonce")
-    def nonce(request: Request, svc: Svc) -> JSONResponse:
-        svc.check_rate(client(request), "nonce", limit=svc.settings.rate_per_minute * 10)
-        return JSONResponse({"c_nonce": svc.c_nonce()}, headers={"Cache-Control": "no-store"})
-
-    @app.post("/credential")
-    def credential(
-        svc: Svc, body: CredentialBody, authorization: Annotated[str | None, Header()] = None
-    ) -> JSONResponse:
-        """A plain ``def``: FastAPI runs it in its thread pool, so database waits and signing never hold the
-        event loop (``/health`` and the metadata keep answering)."""
-        if not authorization or not authorization.startswith("Bearer "):
-            raise MissingToken("invalid_token", "a bearer access token is required", 401)
-        result = svc.credential(authorization[len("Bearer ") :], body)
-        return JSONResponse(result, headers={"Cache-Control": "no-store"})
-
-    @app.get("/status/{issuer}/{number}")
-    async def status_list(
-        issuer: str, number: Annotated[int, Path(ge=1, le=MAX_ID)], svc: Svc,
-        accept: Annotated[str | None, Header()] = None,
-        if_none_match: Annotated[str | None, Header()] = None,
-    ) -> Response:
-        """The list's token, with an ETag and max-age = its ttl, so a CDN or a till's cache answers most polls;
-        304 when the client already holds this version (RFC 9110 13.1.2, 15.4.5). Answered from memory on the
-        event loop while the version is freshly confirmed; the database read and any signing run in the
-        thread pool."""
-        cwt = accept is not None and "statuslist+cwt" in accept
-        signed = svc.recent_status_token(issuer, number, cwt)
-        if signed is None:
-            signed = await run_in_threadpool(svc.status_token, issuer, number, cwt)
-        headers = {"ETag": signed.etag, "Cache-Control": f"public, max-age={signed.max_age}", "Vary": "Accept"}
-        if if_none_match is not None and _etag_matches(if_none_match, signed.etag):
-            return Response(status_code=304, headers=headers)
-        media = "application/statuslist+cwt" if cwt else "application/statuslist+jwt"
-        return Response(signed.body, media_type=media, headers=headers)
 
     @app.get("/trust/list")
     def trust_list(request: Request, svc: Svc) -> Response:
