@@ -13,7 +13,7 @@ from typing import Any
 
 import cbor2
 
-from didlib.cbor import Embedded
+from didlib.cbor import Embedded, encode
 from didlib.cose import Sign1
 from didlib.errors import DecodeError, UnsupportedError
 from didlib.keys import PublicKey, public_key_from_cose
@@ -74,8 +74,8 @@ class IssuerSignedItem:
 
     @classmethod
     def create(cls, digest_id: int, random: bytes, identifier: str, value: Any) -> IssuerSignedItem:
-        embedded = Embedded.wrap(
-            {"digestID": digest_id, "random": random, "elementIdentifier": identifier, "elementValue": value}
+        embedded = Embedded.from_content(
+            encode({"digestID": digest_id, "random": random, "elementIdentifier": identifier, "elementValue": value})
         )
         return cls(embedded, digest_id, random, identifier, value)
 
