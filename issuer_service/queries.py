@@ -14,18 +14,7 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
 
-from issuer_service.models import (
-    AccessToken,
-    AuditEvent,
-    DbsCertificate,
-    Driver,
-    IssuedCredential,
-    Nonce,
-    Offer,
-    OfferAllowance,
-    StatusListRow,
-    TrainingRecord,
-)
+from issuer_service import models
 
 __all__ = [
     "DRIVER_BY_NUMBER",
@@ -53,15 +42,16 @@ def _table(model: Any) -> Table:
     return model.__table__
 
 
-_drivers, _offers, _allowances = _table(Driver), _table(Offer), _table(OfferAllowance)
-_tokens, _nonces, _issued, _lists = _table(AccessToken), _table(Nonce), _table(IssuedCredential), _table(StatusListRow)
+_drivers, _offers, _allowances = _table(models.Driver), _table(models.Offer), _table(models.OfferAllowance)
+_tokens, _nonces = _table(models.AccessToken), _table(models.Nonce)
+_issued, _lists = _table(models.IssuedCredential), _table(models.StatusListRow)
 
 DRIVER_BY_NUMBER = select(_drivers).where(_drivers.c.driver_number == bindparam("number"))
 """The register's row of one driver number."""
 
 SUBJECT_BY_ID = {
     kind: select(_table(model)).where(_table(model).c.id == bindparam("subject_id"))
-    for kind, model in (("driver", Driver), ("dbs", DbsCertificate), ("training", TrainingRecord))
+    for kind, model in (("driver", models.Driver), ("dbs", models.DbsCertificate), ("training", models.TrainingRecord))
 }
 """The register row an offer is for, by the offer's ``subject_kind``."""
 
@@ -71,7 +61,7 @@ INSERT_OFFER = insert(_offers)
 INSERT_ALLOWANCES = insert(_allowances)
 """What an offer may issue, one row per configuration (executed with many parameter sets)."""
 
-INSERT_AUDIT = insert(_table(AuditEvent))
+INSERT_AUDIT = insert(_table(models.AuditEvent))
 """Audit lines (one or many parameter sets)."""
 
 INSERT_NONCE = insert(_nonces)
