@@ -70,8 +70,10 @@ INSERT_NONCE = insert(_nonces)
 INSERT_TOKEN = insert(_tokens)
 """A new access token (its hash)."""
 
-INSERT_ISSUED = insert(_issued).returning(_issued.c.id, sort_by_parameter_order=True)
-"""Issued credentials, one parameter set each; their ids come back in the order of the parameter sets."""
+INSERT_ISSUED = insert(_issued).returning(_issued.c.id, _issued.c.status_idx)
+"""Issued credentials, one parameter set each, in one statement; each row's id comes back with its status
+index (in no particular order: asking SQLAlchemy for the parameters' order makes it one INSERT a row on
+SQLite)."""
 
 OFFER_BY_CODE = select(_offers.c.id, _offers.c.used, _offers.c.expires, _offers.c.tx_code_hash).where(
     _offers.c.code_hash == bindparam("code_hash")

@@ -493,8 +493,8 @@ class IssuerService:
              "status_uri": uri, "status_idx": index, "state": 0, "issued_at": now}
             for index in indexes
         ]
-        ids = db.execute(queries.INSERT_ISSUED, rows).scalars().all()
-        return [IssuedEntry(i, uri, index) for i, index in zip(ids, indexes, strict=True)]
+        recorded = db.execute(queries.INSERT_ISSUED, rows).all()
+        return sorted(IssuedEntry(row.id, uri, row.status_idx) for row in recorded)
 
     # ---------------------------------------------------------------------------------------- status
     def _ensure_status_lists(self) -> None:
