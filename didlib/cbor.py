@@ -4,9 +4,12 @@ cbor2 does the decoding and encoding. 18013-5 hashes and signs the *received* by
 ``#6.24(bstr .cbor X)`` (IssuerSignedItemBytes, MobileSecurityObjectBytes, DeviceEngagementBytes ...),
 and cbor2 does not say where an item sat in its input. So decoding works in two steps:
 
-* the fast path lets cbor2 decode, rebuilds each tag-24 item in preferred serialization, and accepts the
-  result only if the whole value re-encodes to exactly the input (then every rebuilt item *is* the
-  received bytes);
+* the fast path lets cbor2 decode, reading the input with no read-ahead (``read_size=1``), so that when
+  cbor2 hands over the content of a tag 24 the stream stands exactly at the end of that item; the item is
+  accepted as received only if the bytes just before its content are the preferred tag-24 and byte-string
+  heads (a longer head ends in zero bytes, so it can never pass for a preferred one) and the spans follow
+  one another in document order. Input with no tag-24 head at all (neither ``d8 18`` nor ``00 18`` occurs)
+  is decoded with read-ahead and nothing to track;
 * otherwise (non-preferred heads, indefinite lengths, input longer than the item limit) a small head-only
   scanner, written here because no maintained library exposes item offsets, walks the input, enforces the
   limits and records the exact span of every tag-24 item for cbor2's second pass.
@@ -86,11 +89,11 @@ class Embedded:
         if len(raw) > limits.max_size:
             raise LimitExceeded(f"CBOR input of {len(raw)} bytes exceeds the limit of {limits.max_size}")
         try:  # the usual case, read from the two heads alone
-            major, tag, pos = _Scanner(raw, limits).head(0)
+            major, tag, pos = _head(raw, 0)
             if major == 6 and tag == TAG_ENCODED_CBOR:
-                major, length, pos = _Scanner(raw, limits).head(pos)
+                major, length, pos = _head(raw, pos)
                 if major == 2 and length is not None and pos + length == len(raw):
-                    return cls(raw=bytes(raw), content=bytes(raw[pos:]))
+                    return cls(bytes(raw), bytes(raw[pos:]))
         except DecodeError:
             pass
         value = decode(raw, limits)
@@ -142,16 +145,15 @@ def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
     Raises :class:`DecodeError` (or its :class:`LimitExceeded`) for anything else: trailing bytes,
     truncation, reserved encodings, duplicate map keys, invalid UTF-8, bad dates.
     """
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise DecodeError(f"expected bytes, got {type(data).__name__}")
-    data = bytes(data)
+    if type(data) is not bytes:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise DecodeError(f"expected bytes, got {type(data).__name__}")
+        data = bytes(data)
     if len(data) > limits.max_size:
         raise LimitExceeded(f"CBOR input of {len(data)} bytes exceeds the limit of {limits.max_size}")
     if len(data) <= limits.max_items:  # no more items than bytes: within the item limit by construction
-        value, embedded_count = _decode_fast(data, limits)
-        # The fast path rebuilt each tag-24 item in preferred form. If the whole input re-encodes to the
-        # same bytes, every rebuilt item is exactly what was received; otherwise scan for the true spans.
-        if not embedded_count or cbor2.dumps(value, default=_default) == data:
+        value = _decode_fast(data, limits)
+        if value is not _SCAN:
             return value
     spans = iter(_Scanner(data, limits).scan())
 
@@ -180,29 +182,94 @@ def _preferred_tag24_head(length: int) -> bytes:
     raise DecodeError("byte string too long")
 
 
-def _decode_fast(data: bytes, limits: Limits) -> tuple[Any, int]:
-    """cbor2 alone, with tag 24 rebuilt in preferred form; returns the value and how many tag 24 it saw."""
-    count = 0
+_SCAN = object()
+"""What :func:`_decode_fast` returns when only the scanner can give the exact tag-24 spans."""
 
-    def on_tag24(content: Any, _immutable: bool) -> Embedded:
-        nonlocal count
-        if not isinstance(content, bytes):
-            raise DecodeError("tag 24 must hold a byte string")
-        count += 1
-        return Embedded.from_content(content)
 
+class _Rescan(Exception):
+    """A tag 24 where the input holds no tag-24 head: impossible, but then the scanner decides."""
+
+
+def _no_tag24(_content: Any, _immutable: bool) -> Any:
+    raise _Rescan
+
+
+_UNTRACKED = {TAG_ENCODED_CBOR: _no_tag24}
+
+
+def _decode_fast(data: bytes, limits: Limits) -> Any:
+    """cbor2 alone, taking each tag 24 as received when its heads are preferred; :data:`_SCAN` otherwise.
+
+    Every head of tag 24 ends in ``d8 18``, or in ``00 18`` when its argument is longer than needed: input
+    holding neither has no tag 24 and is decoded with read-ahead and nothing to track. Otherwise cbor2
+    reads without read-ahead and with indefinite lengths left to the scanner: every byte string is then
+    definite, and ``stream.tell()`` in the tag-24 decoder is the end of the item, its content the
+    ``len(content)`` bytes before and its heads the bytes before those. An error of that pass is left to
+    the scanner and cbor2's second pass, which report it (or accept an indefinite length).
+    """
     stream = io.BytesIO(data)
-    try:
-        value = cbor2.CBORDecoder(
-            stream, max_depth=limits.max_depth, allow_duplicate_keys=False, semantic_decoders={24: on_tag24}
-        ).decode()
-    except cbor2.CBORError as exc:
-        if "nesting depth" in str(exc):
-            raise LimitExceeded(f"CBOR nesting deeper than {limits.max_depth}") from exc
-        raise DecodeError(f"invalid CBOR: {exc}") from exc
+    if b"\xd8\x18" not in data and b"\x00\x18" not in data:
+        try:
+            value = cbor2.CBORDecoder(
+                stream, max_depth=limits.max_depth, allow_duplicate_keys=False, semantic_decoders=_UNTRACKED
+            ).decode()
+        except _Rescan:
+            return _SCAN
+        except cbor2.CBORError as exc:
+            if "nesting depth" in str(exc):
+                raise LimitExceeded(f"CBOR nesting deeper than {limits.max_depth}") from exc
+            raise DecodeError(f"invalid CBOR: {exc}") from exc
+    else:
+        last_end = 0
+        exact = True
+
+        def on_tag24(content: Any, _immutable: bool) -> Embedded:
+            nonlocal last_end, exact
+            if not isinstance(content, bytes):
+                raise DecodeError("tag 24 must hold a byte string")
+            head = _preferred_tag24_head(len(content))
+            end = stream.tell()
+            start = end - len(content) - len(head)
+            if start < last_end or not data.startswith(head, start) or not data.endswith(content, 0, end):
+                exact = False
+            last_end = end
+            return Embedded(head + content, content)
+
+        try:
+            value = cbor2.CBORDecoder(
+                stream,
+                read_size=1,
+                max_depth=limits.max_depth,
+                allow_indefinite=False,
+                allow_duplicate_keys=False,
+                semantic_decoders={TAG_ENCODED_CBOR: on_tag24},
+            ).decode()
+        except cbor2.CBORError:
+            return _SCAN
+        if not exact:
+            return _SCAN
     if stream.tell() != len(data):
         raise DecodeError(f"{len(data) - stream.tell()} trailing bytes after the CBOR item")
-    return value, count
+    return value
+
+
+def _head(data: bytes, pos: int) -> tuple[int, int | None, int]:
+    """Return (major type, argument or None for indefinite, position after the head)."""
+    if pos >= len(data):
+        raise DecodeError("CBOR input is truncated")
+    initial = data[pos]
+    major, info = initial >> 5, initial & 0x1F
+    pos += 1
+    if info < 24:
+        return major, info, pos
+    if info <= 27:
+        size = 1 << (info - 24)
+        if pos + size > len(data):
+            raise DecodeError("CBOR input is truncated")
+        return major, int.from_bytes(data[pos : pos + size], "big"), pos + size
+    if info == 31 and major in (2, 3, 4, 5, 7):
+        return major, None, pos
+    raise DecodeError(f"reserved CBOR additional information {info}")
 
 
 class _Scanner:
@@ -229,23 +296,7 @@ class _Scanner:
         return self.spans
 
     def head(self, pos: int) -> tuple[int, int | None, int]:
-        """Return (major type, argument or None for indefinite, position after the head)."""
-        data = self.data
-        if pos >= len(data):
-            raise DecodeError("CBOR input is truncated")
-        initial = data[pos]
-        major, info = initial >> 5, initial & 0x1F
-        pos += 1
-        if info < 24:
-            return major, info, pos
-        if info <= 27:
-            size = 1 << (info - 24)
-            if pos + size > len(data):
-                raise DecodeError("CBOR input is truncated")
-            return major, int.from_bytes(data[pos : pos + size], "big"), pos + size
-        if info == 31 and major in (2, 3, 4, 5, 7):
-            return major, None, pos
-        raise DecodeError(f"reserved CBOR additional information {info}")
+        return _head(self.data, pos)
 
     def _count(self) -> None:
         self.items += 1

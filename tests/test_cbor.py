@@ -124,3 +124,49 @@ def test_long_input_is_scanned_against_the_item_limit():
     data = encode([Embedded.wrap(b"x" * 300)])
     value = decode(data, Limits(max_items=100))  # longer than max_items bytes: the scanner counts items
     assert value[0].decode() == b"x" * 300
+
+
+def test_a_non_preferred_item_is_kept_as_sent_when_its_preferred_form_occurs_earlier():
+    """The preferred bytes of the item sit inside an earlier byte string: the item itself (non-preferred
+    head) must still come back exactly as sent, not as the look-alike found elsewhere in the input."""
+    preferred = bytes.fromhex("d81843a10102")
+    sent = bytes.fromhex("d9001843a10102")  # tag 24 with a 2-byte argument
+    data = b"\x82" + encode(preferred) + sent
+    decoy, item = decode(data)
+    assert decoy == preferred
+    assert item.raw == sent
+
+
+_ARGUMENT_SIZES = {1: 1, 2: 2, 3: 4, 4: 8}
+
+
+def _long_head(major: int, argument: int, form: int) -> bytes:
+    """A head whose argument takes 1, 2, 4 or 8 bytes (``form`` 1..4), more than preferred serialization."""
+    return bytes((major << 5 | (23 + form),)) + argument.to_bytes(_ARGUMENT_SIZES[form], "big")
+
+
+def _preferred_head(major: int, argument: int) -> bytes:
+    encoded = cbor2.dumps(argument)  # an unsigned integer's head is the preferred head of any major type
+    return bytes((major << 5 | encoded[0] & 0x1F,)) + encoded[1:]
+
+
+@pytest.mark.parametrize("tag_form", [0, 2, 3, 4])
+@pytest.mark.parametrize("bstr_form", [0, 1, 2, 3, 4, "indefinite"])
+def test_every_tag24_head_form_is_kept_exactly(tag_form, bstr_form):
+    """Each item of an array of tag-24 items, in every head form, decodes to exactly its bytes; whatever
+    the form of one, the others (preferred) are exact too."""
+    content = encode({"k": b"v" * 30})
+    tag_head = _preferred_head(6, 24) if tag_form == 0 else _long_head(6, 24, tag_form)
+    if bstr_form == "indefinite":
+        chunks = (content[:5], content[5:])
+        body = b"\x5f" + b"".join(_preferred_head(2, len(chunk)) + chunk for chunk in chunks) + b"\xff"
+    elif bstr_form == 0:
+        body = _preferred_head(2, len(content)) + content
+    else:
+        body = _long_head(2, len(content), bstr_form) + content
+    odd = tag_head + body
+    plain = Embedded.from_content(content).raw
+    data = b"\x83" + plain + odd + plain
+    first, middle, last = decode(data)
+    assert (first.raw, middle.raw, last.raw) == (plain, odd, plain)
+    assert middle.content == content and middle.decode() == {"k": b"v" * 30}
