@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
 from jwt.exceptions import InvalidKeyError, PyJWKError, PyJWTError
 
@@ -44,17 +48,26 @@ MAX_X5C = 8
 
 
 def b64url_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=").decode()
 
 
 def b64url_decode(text: str) -> bytes:
-    """base64url without padding, strictly (padding, '+' and '/' are refused)."""
+    """base64url without padding, strictly (padding, '+' and '/' are refused).
+
+    What ``base64.urlsafe_b64decode`` does, without its layers of conversions (a verifier decodes a dozen
+    of these per presentation): ASCII, the URL-safe alphabet mapped back, binascii's non-strict decoding.
+    """
     if not isinstance(text, str) or "=" in text or "+" in text or "/" in text:
         raise DecodeError("expected base64url without padding")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        data = text.encode("ascii").translate(_FROM_URLSAFE)
+        return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
     except (binascii.Error, ValueError) as exc:
         raise DecodeError(f"not base64url: {exc}") from exc
+
+
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def jws_alg(key: PrivateKey | PublicKey) -> str:
@@ -102,12 +115,16 @@ def parse_json(data: bytes | str, *, max_size: int = MAX_TOKEN, max_depth: int =
     if len(data) > max_size:
         raise LimitExceeded(f"JSON of {len(data)} bytes exceeds the limit of {max_size}")
     try:
-        value = _DECODER.decode(data.decode("utf-8") if isinstance(data, bytes) else data)
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        value = _DECODER.decode(text)
     except DecodeError:
         raise
     except (ValueError, RecursionError, TypeError, AttributeError) as exc:
         raise DecodeError(f"invalid JSON: {exc}") from exc
-    _depth(value, max_depth)
+    # Every level of nesting opens with its own '{' or '[': text with no more of them than the limit allows
+    # cannot nest deeper, and most tokens have a handful (strings may hold some too; then the walk decides).
+    if text.count("{") + text.count("[") > max_depth:
+        _depth(value, max_depth)
     return value
 
 
@@ -143,31 +160,56 @@ class CompactJws:
         parts = token.split(".")
         if len(parts) != 3:
             raise DecodeError("a compact JWS has three dot-separated parts")
-        header = parse_json(b64url_decode(parts[0]))
-        if not isinstance(header, dict):
-            raise DecodeError("JWS header must be a JSON object")
-        if header.get("alg") not in ALLOWED_ALGS:
-            raise UnsupportedError(f"JWS algorithm {header.get('alg')!r} is not accepted")
-        if "crit" in header:
-            raise UnsupportedError("JWS critical header parameters are not supported")
+        header = dict(_parse_header(parts[0]))
         payload = parse_json(b64url_decode(parts[1]))
         return cls(header, payload, f"{parts[0]}.{parts[1]}".encode("ascii"), b64url_decode(parts[2]))
 
     def verify(self, key: PublicKey) -> None:
-        """Check the signature with ``key``; the token's ``alg`` must be the key's (no algorithm confusion)."""
+        """Check the signature with ``key``; the token's ``alg`` must be the key's (no algorithm confusion).
+
+        ``cryptography`` directly, as pyjwt would (RFC 7518 3.4: ECDSA's R and S each the curve's size,
+        big-endian; 3.1: EdDSA per RFC 8037), without pyjwt's layers around the one call that matters.
+        """
         alg = jws_alg(key)
         if self.header.get("alg") != alg:
             raise InvalidSignature(f"JWS algorithm {self.header.get('alg')!r} does not fit the key")
+        signature = self.signature
         try:
-            good = _ALGORITHMS[alg].verify(self.signing_input, key, self.signature)
-        except (PyJWTError, ValueError, TypeError) as exc:
-            raise InvalidSignature(f"JWS signature cannot be checked: {exc}") from exc
-        if not good:
-            raise InvalidSignature("JWS signature does not verify")
+            if alg in _ECDSA:
+                size = _ECDSA[alg][1]
+                if len(signature) != 2 * size:
+                    raise InvalidSignature("JWS signature cannot be checked: it has the wrong length")
+                der = encode_dss_signature(
+                    int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
+                )
+                key.verify(der, self.signing_input, _ECDSA[alg][0])  # type: ignore[call-arg, union-attr]
+            else:
+                key.verify(signature, self.signing_input)  # type: ignore[call-arg, union-attr]
+        except _CryptoInvalidSignature:
+            raise InvalidSignature("JWS signature does not verify") from None
 
 
-# pyjwt's signature algorithms, built once (its registry is rebuilt on every call otherwise).
-_ALGORITHMS = jwt.algorithms.get_default_algorithms()
+# ES256/384/512 (RFC 7518 3.4): the signature scheme and the byte size of R and of S.
+_ECDSA = {
+    "ES256": (ec.ECDSA(hashes.SHA256()), 32),
+    "ES384": (ec.ECDSA(hashes.SHA384()), 48),
+    "ES512": (ec.ECDSA(hashes.SHA512()), 66),
+}
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_header(segment: str) -> tuple[tuple[str, Any], ...]:
+    """A JWS protected header, checked; cached by its exact base64url text, because headers repeat (an
+    issuer's, with its x5c, is the same on every credential it signs; every KB-JWT's is alike). The
+    caller gets a new dict from the items each time, so no verification sees another's changes."""
+    header = parse_json(b64url_decode(segment))
+    if not isinstance(header, dict):
+        raise DecodeError("JWS header must be a JSON object")
+    if header.get("alg") not in ALLOWED_ALGS:
+        raise UnsupportedError(f"JWS algorithm {header.get('alg')!r} is not accepted")
+    if "crit" in header:
+        raise UnsupportedError("JWS critical header parameters are not supported")
+    return tuple(header.items())
 
 
 def x5c_header(chain: list[x509.Certificate]) -> list[str]:
@@ -178,8 +220,14 @@ def x5c_header(chain: list[x509.Certificate]) -> list[str]:
 def certificates_from_x5c(value: Any) -> list[x509.Certificate]:
     if not isinstance(value, list) or not value or len(value) > MAX_X5C or not all(isinstance(c, str) for c in value):
         raise CertificateError("the JWS carries no usable x5c certificate chain", code="missing_certificate")
+    return [_certificate_from_x5c(c) for c in value]
+
+
+@functools.lru_cache(maxsize=256)
+def _certificate_from_x5c(text: str) -> x509.Certificate:
+    """One x5c entry (standard base64 DER), cached by its text: verifiers see the same few issuers all day."""
     try:
-        return [load_der_certificate(base64.b64decode(c, validate=True)) for c in value]
+        return load_der_certificate(base64.b64decode(text, validate=True))
     except (binascii.Error, ValueError) as exc:
         raise CertificateError(f"x5c is not base64: {exc}") from exc
 
@@ -205,7 +253,9 @@ def public_from_jwk(jwk_data: Any) -> PublicKey:
     if kty not in ("EC", "OKP"):
         raise BadKey(f"JWK key type {kty!r} is not accepted (EC or OKP)")
     try:
-        key = _ec_from_jwk(jwk_data) if kty == "EC" else jwt.algorithms.OKPAlgorithm.from_jwk(jwk_data)
+        if kty == "EC":  # an EC public key by construction
+            return _ec_from_jwk(jwk_data)
+        key = jwt.algorithms.OKPAlgorithm.from_jwk(jwk_data)
     except (PyJWKError, InvalidKeyError, ValueError, TypeError, KeyError) as exc:
         raise BadKey(f"not a usable JWK: {exc}") from exc
     if not isinstance(key, (ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):

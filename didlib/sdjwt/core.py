@@ -151,7 +151,7 @@ def split_sd_jwt(text: str) -> tuple[str, list[str], str | None]:
     if len(parts) - 2 > MAX_DISCLOSURES:
         raise LimitExceeded(f"more than {MAX_DISCLOSURES} disclosures")
     jwt_part, disclosures, last = parts[0], parts[1:-1], parts[-1]
-    if not jwt_part or any(not d for d in disclosures):
+    if not jwt_part or "" in disclosures:
         raise DecodeError("an SD-JWT has an empty component")
     return jwt_part, disclosures, last or None
 
@@ -190,8 +190,14 @@ def process_disclosures(payload: dict[str, Any], encoded: list[str]) -> tuple[di
     def walk(value: Any, depth: int) -> Any:
         if depth > 32:
             raise LimitExceeded("SD-JWT claims are nested too deeply")
+        # A scalar is its own result; walking it only checks the depth, so only near the limit is it walked.
+        deep = depth >= 32
         if isinstance(value, dict):
-            out = {k: walk(v, depth + 1) for k, v in value.items() if k != "_sd"}
+            out = {
+                k: walk(v, depth + 1) if deep or isinstance(v, (dict, list)) else v
+                for k, v in value.items()
+                if k != "_sd"
+            }
             digests = value.get("_sd", [])
             if not isinstance(digests, list):
                 raise VerificationError("_sd must be an array", code="malformed")
@@ -205,7 +211,8 @@ def process_disclosures(payload: dict[str, Any], encoded: list[str]) -> tuple[di
                     raise VerificationError(
                         f"claim {disclosure.name!r} is disclosed and also present", code="claim_name_clash"
                     )
-                out[disclosure.name] = walk(disclosure.value, depth + 1)
+                value_ = disclosure.value
+                out[disclosure.name] = walk(value_, depth + 1) if deep or isinstance(value_, (dict, list)) else value_
             return out
         if isinstance(value, list):
             items = []

@@ -177,12 +177,12 @@ def _check_times(payload: dict[str, Any], now: dt.datetime, skew: dt.timedelta) 
         value = payload.get(claim)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise VerificationError(f"{claim} must be a number", code="malformed")
-    stamp = now.timestamp()
-    if "exp" in payload and stamp > payload["exp"] + skew.total_seconds():
+    stamp, leeway = now.timestamp(), skew.total_seconds()
+    if "exp" in payload and stamp > payload["exp"] + leeway:
         raise VerificationError("the credential has expired", code="credential_expired")
-    if "nbf" in payload and stamp < payload["nbf"] - skew.total_seconds():
+    if "nbf" in payload and stamp < payload["nbf"] - leeway:
         raise VerificationError("the credential is not valid yet", code="credential_not_yet_valid")
-    if "iat" in payload and stamp < payload["iat"] - skew.total_seconds():
+    if "iat" in payload and stamp < payload["iat"] - leeway:
         raise VerificationError("the credential is issued in the future", code="credential_not_yet_valid")
 
 
