@@ -42,6 +42,7 @@ __all__ = [
     "encode",
     "tdate",
     "full_date",
+    "tag24_bytes",
 ]
 
 TAG_ENCODED_CBOR = 24
@@ -81,7 +82,7 @@ class Embedded:
     @classmethod
     def from_content(cls, content: bytes) -> Embedded:
         """Wrap already-encoded CBOR in tag 24 (preferred heads), e.g. SessionTranscript -> ...Bytes."""
-        return cls(raw=_preferred_tag24_head(len(content)) + content, content=content)
+        return cls(tag24_bytes(content), content)
 
     @classmethod
     def from_raw(cls, raw: bytes, limits: Limits = DEFAULT_LIMITS) -> Embedded:
@@ -103,6 +104,12 @@ class Embedded:
 
     def decode(self, limits: Limits = DEFAULT_LIMITS) -> Any:
         return decode(self.content, limits)
+
+
+def tag24_bytes(content: bytes) -> bytes:
+    """``#6.24(bstr .cbor X)`` of already-encoded CBOR, preferred heads: the raw of :meth:`Embedded.from_content`
+    without the object, for bytes that are only hashed or signed (DeviceAuthenticationBytes, say)."""
+    return _preferred_tag24_head(len(content)) + content
 
 
 def tdate(moment: _dt.datetime) -> cbor2.CBORTag:

@@ -175,9 +175,10 @@ class Sign1(_CoseMessage):
         if alg in _ECDSA:
             if not isinstance(key, ec.EllipticCurvePublicKey):
                 raise BadKey(f"{ALG_NAMES[alg]} needs an EC key, got {type(key).__name__}")
-            if key.curve.key_size not in _ECDSA_KEY_SIZES[alg]:
+            key_size = key.key_size
+            if key_size not in _ECDSA_KEY_SIZES[alg]:
                 raise BadKey(f"{ALG_NAMES[alg]} does not match a {key.curve.name} key")
-            size = (key.curve.key_size + 7) // 8
+            size = (key_size + 7) // 8
             if len(self.signature) != 2 * size:
                 raise InvalidSignature("ECDSA signature has the wrong length")
             r = int.from_bytes(self.signature[:size], "big")

@@ -363,16 +363,20 @@ def _ext(cert: x509.Certificate, ext_type: type[_E]) -> x509.Extension[_E] | Non
         raise CertificateError(f"certificate extensions do not parse: {exc}") from exc
 
 
+@_per_certificate
+def validity_of(cert: x509.Certificate) -> tuple[dt.datetime, dt.datetime]:
+    """notBefore and notAfter in UTC (cached: ``cryptography`` builds new datetimes on every access)."""
+    return cert.not_valid_before_utc, cert.not_valid_after_utc
+
+
 def _check_time(cert: x509.Certificate, now: dt.datetime, what: str) -> None:
-    if now < cert.not_valid_before_utc:
+    not_before, not_after = validity_of(cert)
+    if now < not_before:
         raise CertificateError(
-            f"{what} certificate is not valid before {cert.not_valid_before_utc:%Y-%m-%d}",
-            code="certificate_not_yet_valid",
+            f"{what} certificate is not valid before {not_before:%Y-%m-%d}", code="certificate_not_yet_valid"
         )
-    if now > cert.not_valid_after_utc:
-        raise CertificateError(
-            f"{what} certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}", code="certificate_expired"
-        )
+    if now > not_after:
+        raise CertificateError(f"{what} certificate expired on {not_after:%Y-%m-%d}", code="certificate_expired")
 
 
 def is_document_signer(cert: x509.Certificate) -> bool:

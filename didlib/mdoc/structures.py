@@ -13,7 +13,7 @@ from typing import Any
 
 import cbor2
 
-from didlib.cbor import Embedded, encode
+from didlib.cbor import Embedded, encode, tag24_bytes
 from didlib.cose import Sign1
 from didlib.errors import DecodeError, UnsupportedError
 from didlib.keys import PublicKey, public_key_from_cose
@@ -34,14 +34,17 @@ MAX_ELEMENTS_PER_NAMESPACE = 1024
 def _field(mapping: Any, key: str, kind: type | tuple[type, ...], where: str, *, optional: bool = False) -> Any:
     if not isinstance(mapping, dict):
         raise DecodeError(f"{where} must be a map")
-    if key not in mapping:
+    value = mapping.get(key, _MISSING)
+    if value is _MISSING:
         if optional:
             return None
         raise DecodeError(f"{where} has no {key}")
-    value = mapping[key]
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+    if not isinstance(value, kind) or (kind is int and type(value) is bool):
         raise DecodeError(f"{where}.{key} has the wrong type")
     return value
+
+
+_MISSING = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,13 +183,13 @@ class MobileSecurityObject:
 
 def session_transcript_bytes(transcript: bytes) -> bytes:
     """SessionTranscriptBytes = #6.24(bstr .cbor SessionTranscript), from the encoded array."""
-    return Embedded.from_content(transcript).raw
+    return tag24_bytes(transcript)
 
 
 def device_authentication_bytes(transcript: bytes, doctype: str, device_namespaces: Embedded) -> bytes:
     """DeviceAuthenticationBytes (9.1.3.4), splicing in the SessionTranscript exactly as received."""
     content = b"".join((_DEVICE_AUTHENTICATION_HEAD, transcript, cbor2.dumps(doctype), device_namespaces.raw))
-    return Embedded.from_content(content).raw
+    return tag24_bytes(content)
 
 
 # An array of four whose first element is the text "DeviceAuthentication"; the rest is spliced in as received.

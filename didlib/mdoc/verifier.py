@@ -22,7 +22,7 @@ from didlib.errors import DecodeError, DidlibError, UntrustedIssuer, Verificatio
 from didlib.keys import PrivateKey, PublicKey
 from didlib.mdoc.device_auth import verify_device_auth
 from didlib.mdoc.structures import IssuerSigned, MobileSecurityObject
-from didlib.pki import Purpose, common_name_of, country_of, public_key_of
+from didlib.pki import Purpose, common_name_of, country_of, public_key_of, validity_of
 from didlib.trust import TrustStore
 from didlib.verification import Problem
 
@@ -331,7 +331,7 @@ def _check_validity(
             "validity",
             VerificationError(f"the credential expired at {mso.valid_until:%Y-%m-%dT%H:%M:%SZ}", code="mso_expired"),
         )
-    elif not signer.not_valid_before_utc <= mso.signed <= signer.not_valid_after_utc:
+    elif not validity_of(signer)[0] <= mso.signed <= validity_of(signer)[1]:
         result.fail(
             "validity",
             VerificationError(

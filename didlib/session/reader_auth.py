@@ -22,7 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from didlib.cbor import Embedded, Limits, decode, encode
+from didlib.cbor import Embedded, Limits, decode, encode, tag24_bytes
 from didlib.cose import HDR_X5CHAIN, Sign1, x5chain_header
 from didlib.errors import CertificateError, DecodeError, DidlibError, ReaderNotAuthorised
 from didlib.keys import PrivateKey
@@ -151,7 +151,7 @@ class ReaderIdentity:
 def reader_authentication_bytes(transcript: bytes, items_request: Embedded) -> bytes:
     """ReaderAuthenticationBytes, with the SessionTranscript and ItemsRequestBytes spliced in as given."""
     content = b"".join((_READER_AUTHENTICATION_HEAD, transcript, items_request.raw))
-    return Embedded.from_content(content).raw
+    return tag24_bytes(content)
 
 
 _READER_AUTHENTICATION_HEAD = b"\x83" + encode("ReaderAuthentication")
