@@ -11,6 +11,7 @@ import base64
 import binascii
 import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,13 +72,23 @@ _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def jws_alg(key: PrivateKey | PublicKey) -> str:
-    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
-        return {256: "ES256", 384: "ES384", 521: "ES512"}.get(key.curve.key_size) or _unsupported(key)
-    if isinstance(
-        key, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey, ed448.Ed448PrivateKey, ed448.Ed448PublicKey)
-    ):
-        return "EdDSA"
-    return _unsupported(key)
+    kind = _KEY_KINDS.get(type(key))
+    if kind is None:  # the key classes are abstract (isinstance goes through ABCMeta): decided once per class
+        if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
+            kind = "EC"
+        elif isinstance(
+            key, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey, ed448.Ed448PrivateKey, ed448.Ed448PublicKey)
+        ):
+            kind = "EdDSA"
+        else:
+            kind = ""
+        _KEY_KINDS[type(key)] = kind
+    if kind == "EC":
+        return {256: "ES256", 384: "ES384", 521: "ES512"}.get(key.key_size) or _unsupported(key)  # type: ignore[union-attr]
+    return kind or _unsupported(key)
+
+
+_KEY_KINDS: dict[type, str] = {}
 
 
 def _unsupported(key: Any) -> str:
@@ -116,7 +127,12 @@ def parse_json(data: bytes | str, *, max_size: int = MAX_TOKEN, max_depth: int =
         raise LimitExceeded(f"JSON of {len(data)} bytes exceeds the limit of {max_size}")
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        value = _DECODER.decode(text)
+        try:  # JSONDecoder.decode without its two whitespace regexes when there is no whitespace around
+            value, end = _SCAN_ONCE(text, 0)
+        except StopIteration:
+            end = -1
+        if end != len(text):
+            value = _DECODER.decode(text)  # whitespace around the value, extra data, or no value: decode decides
     except DecodeError:
         raise
     except (ValueError, RecursionError, TypeError, AttributeError) as exc:
@@ -134,6 +150,7 @@ def _no_constants(name: str) -> Any:
 
 # One strict decoder, built once (json.loads with hooks builds a new one on every call).
 _DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates, parse_constant=_no_constants)
+_SCAN_ONCE: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 
 
 def sign_jws(payload: dict[str, Any], key: PrivateKey, headers: dict[str, Any]) -> str:
@@ -157,12 +174,13 @@ class CompactJws:
     def parse(cls, token: str) -> CompactJws:
         if not isinstance(token, str) or len(token) > MAX_TOKEN:
             raise DecodeError("a JWS must be text of at most 256 KiB")
-        parts = token.split(".")
-        if len(parts) != 3:
+        if token.count(".") != 2:
             raise DecodeError("a compact JWS has three dot-separated parts")
-        header = dict(_parse_header(parts[0]))
-        payload = parse_json(b64url_decode(parts[1]))
-        return cls(header, payload, f"{parts[0]}.{parts[1]}".encode("ascii"), b64url_decode(parts[2]))
+        signed, _, signature = token.rpartition(".")
+        head, _, body = signed.partition(".")
+        header = dict(_parse_header(head))
+        payload = parse_json(b64url_decode(body))
+        return cls(header, payload, signed.encode("ascii"), b64url_decode(signature))
 
     def verify(self, key: PublicKey) -> None:
         """Check the signature with ``key``; the token's ``alg`` must be the key's (no algorithm confusion).
@@ -182,9 +200,9 @@ class CompactJws:
                 der = encode_dss_signature(
                     int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
                 )
-                key.verify(der, self.signing_input, _ECDSA[alg][0])  # type: ignore[call-arg, union-attr]
+                key.verify(der, self.signing_input, _ECDSA[alg][0])  # type: ignore[call-arg]
             else:
-                key.verify(signature, self.signing_input)  # type: ignore[call-arg, union-attr]
+                key.verify(signature, self.signing_input)  # type: ignore[call-arg]
         except _CryptoInvalidSignature:
             raise InvalidSignature("JWS signature does not verify") from None
 
