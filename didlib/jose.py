@@ -1,8 +1,11 @@
-"""JOSE for SD-JWT, KB-JWT and status list tokens, through pyjwt.
+"""JOSE for SD-JWT, KB-JWT and status list tokens.
 
-pyjwt signs and verifies compact JWS and converts JWKs. What is added here is what verifiers of outside
-input need around it: size limits, strict JSON (no duplicate member names, bounded nesting), the
-algorithm taken from the key rather than from the token, and didlib's typed errors.
+pyjwt signs compact JWS and converts JWKs. Verification is didlib's own strict parse (size limits, strict
+JSON: no duplicate member names, bounded nesting; ``alg`` from an allow-list, no ``crit``; the algorithm
+taken from the key rather than from the token) followed by the one ``cryptography`` call pyjwt would make
+(RFC 7518 3.4 / RFC 8037): a verifier checks two of these per presentation, and pyjwt's layers around that
+call cost more than the rest of the parse. Headers and ``x5c`` certificates repeat from one presentation to
+the next and are parsed once per exact text; errors are didlib's typed ones.
 """
 
 from __future__ import annotations
