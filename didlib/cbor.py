@@ -158,6 +158,13 @@ def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
         data = bytes(data)
     if len(data) > limits.max_size:
         raise LimitExceeded(f"CBOR input of {len(data)} bytes exceeds the limit of {limits.max_size}")
+    if len(data) == 1 and limits.max_items:
+        # One byte is one whole item at depth 0 (an empty map, say) or an incomplete one, never a tag 24:
+        # cbor2 alone decides, without the stream and its trailing-bytes check.
+        try:
+            return cbor2.loads(data)
+        except cbor2.CBORError as exc:
+            raise DecodeError(f"invalid CBOR: {exc}") from exc
     if len(data) <= limits.max_items:  # no more items than bytes: within the item limit by construction
         value = _decode_fast(data, limits)
         if value is not _SCAN:

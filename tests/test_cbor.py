@@ -170,3 +170,21 @@ def test_every_tag24_head_form_is_kept_exactly(tag_form, bstr_form):
     first, middle, last = decode(data)
     assert (first.raw, middle.raw, last.raw) == (plain, odd, plain)
     assert middle.content == content and middle.decode() == {"k": b"v" * 30}
+
+
+def test_one_byte_inputs_decode_as_they_do_inside_an_array():
+    """A single byte takes a short way (no stream): every one of the 256 decodes to what the same byte does
+    as the element of an array, or fails with the same error class."""
+    for byte in range(256):
+        data = bytes((byte,))
+        try:
+            alone = ("ok", decode(data))
+        except DecodeError as exc:
+            alone = (type(exc).__name__, exc.code)
+        try:
+            inside = ("ok", decode(b"\x81" + data)[0])
+        except DecodeError as exc:
+            inside = (type(exc).__name__, exc.code)
+        assert alone == inside or (alone[0] == inside[0] == "ok" and alone[1] != alone[1]), hex(byte)  # NaN
+    with pytest.raises(LimitExceeded):
+        decode(b"\xa0", Limits(max_items=0))
