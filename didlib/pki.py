@@ -40,6 +40,7 @@ __all__ = [
     "create_reader_ca",
     "create_reader_certificate",
     "check_chain",
+    "validity_of",
     "chain_cache",
     "ChainCache",
     "load_der_certificate",
