@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import cbor2
 from cryptography import x509
@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from didlib.cbor import DEFAULT_LIMITS, decode, encode
 from didlib.errors import BadKey, CertificateError, DecodeError, InvalidMac, InvalidSignature, UnsupportedError
-from didlib.keys import PrivateKey, PublicKey
+from didlib.keys import PrivateKey, PublicKey, key_kind
 from didlib.pki import load_der_certificate
 
 __all__ = ["Sign1", "Mac0", "ALG_ES256", "ALG_ES384", "ALG_ES512", "ALG_EDDSA", "ALG_HMAC256"]
@@ -173,26 +173,27 @@ class Sign1(_CoseMessage):
         alg = self.alg
         to_verify = _sig_structure(self.protected_raw, self._payload(detached_payload))
         if alg in _ECDSA:
-            if not isinstance(key, ec.EllipticCurvePublicKey):
+            if key_kind(key) != "ec-public":
                 raise BadKey(f"{ALG_NAMES[alg]} needs an EC key, got {type(key).__name__}")
-            key_size = key.key_size
+            ec_key = cast(ec.EllipticCurvePublicKey, key)
+            key_size = ec_key.key_size
             if key_size not in _ECDSA_KEY_SIZES[alg]:
-                raise BadKey(f"{ALG_NAMES[alg]} does not match a {key.curve.name} key")
+                raise BadKey(f"{ALG_NAMES[alg]} does not match a {ec_key.curve.name} key")
             size = (key_size + 7) // 8
             if len(self.signature) != 2 * size:
                 raise InvalidSignature("ECDSA signature has the wrong length")
             r = int.from_bytes(self.signature[:size], "big")
             s = int.from_bytes(self.signature[size:], "big")
             try:
-                key.verify(encode_dss_signature(r, s), to_verify, _ECDSA[alg])
+                ec_key.verify(encode_dss_signature(r, s), to_verify, _ECDSA[alg])
             except _CryptoInvalidSignature:
                 raise InvalidSignature("COSE_Sign1 signature does not verify") from None
             return
         if alg == ALG_EDDSA:
-            if not isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+            if key_kind(key) != "eddsa-public":
                 raise BadKey(f"EdDSA needs an Ed25519 or Ed448 key, got {type(key).__name__}")
             try:
-                key.verify(self.signature, to_verify)
+                cast(ed25519.Ed25519PublicKey | ed448.Ed448PublicKey, key).verify(self.signature, to_verify)
             except _CryptoInvalidSignature:
                 raise InvalidSignature("COSE_Sign1 signature does not verify") from None
             return

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from jwt.exceptions import InvalidKeyError, PyJWKError, PyJWTError
 
 from didlib.errors import BadKey, CertificateError, DecodeError, InvalidSignature, LimitExceeded, UnsupportedError
-from didlib.keys import PrivateKey, PublicKey
+from didlib.keys import PrivateKey, PublicKey, key_kind
 from didlib.pki import load_der_certificate
 
 __all__ = [
@@ -75,23 +75,10 @@ _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def jws_alg(key: PrivateKey | PublicKey) -> str:
-    kind = _KEY_KINDS.get(type(key))
-    if kind is None:  # the key classes are abstract (isinstance goes through ABCMeta): decided once per class
-        if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
-            kind = "EC"
-        elif isinstance(
-            key, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey, ed448.Ed448PrivateKey, ed448.Ed448PublicKey)
-        ):
-            kind = "EdDSA"
-        else:
-            kind = ""
-        _KEY_KINDS[type(key)] = kind
-    if kind == "EC":
+    kind = key_kind(key)
+    if kind.startswith("ec-"):
         return {256: "ES256", 384: "ES384", 521: "ES512"}.get(key.key_size) or _unsupported(key)  # type: ignore[union-attr]
-    return kind or _unsupported(key)
-
-
-_KEY_KINDS: dict[type, str] = {}
+    return "EdDSA" if kind else _unsupported(key)
 
 
 def _unsupported(key: Any) -> str:

@@ -36,6 +36,28 @@ GOV.UK Wallet uses for device signatures)."""
 PublicKey: TypeAlias = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
 """The public halves of :data:`PrivateKey`."""
 
+_KIND_CLASSES: tuple[tuple[str, tuple[type, ...]], ...] = (
+    ("ec-public", (ec.EllipticCurvePublicKey,)),
+    ("ec-private", (ec.EllipticCurvePrivateKey,)),
+    ("eddsa-public", (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)),
+    ("eddsa-private", (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)),
+)
+_KINDS: dict[type, str] = {}
+
+
+def key_kind(key: object) -> str:
+    """``"ec-public"``, ``"ec-private"``, ``"eddsa-public"``, ``"eddsa-private"``, or ``""`` for anything else.
+
+    ``cryptography``'s key classes are abstract, so ``isinstance`` goes through ``ABCMeta`` each time (a few
+    times per verification); the answer depends on the class alone and is worked out once per class.
+    """
+    kind = _KINDS.get(type(key))
+    if kind is None:
+        kind = next((name for name, classes in _KIND_CLASSES if isinstance(key, classes)), "")
+        _KINDS[type(key)] = kind
+    return kind
+
+
 # COSE key labels and values (IANA COSE Key Common Parameters / Elliptic Curves registries).
 KTY, CRV, X, Y = 1, -1, -2, -3
 KTY_OKP, KTY_EC2 = 1, 2

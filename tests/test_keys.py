@@ -10,6 +10,7 @@ from didlib.jose import b64url_decode, b64url_encode, jwk_from_public, public_fr
 from didlib.keys import (
     cose_key_from_public,
     generate_key,
+    key_kind,
     load_private_key,
     load_public_key,
     private_key_pem,
@@ -90,3 +91,14 @@ def test_ec_jwk_round_trip_and_refusals(curve):
     ):
         with pytest.raises(BadKey):
             public_from_jwk(bad)
+
+
+def test_key_kind_per_class():
+    """key_kind answers from the class once decided; a private key never passes for a public one."""
+    for kind in ("P-256", "P-384", "Ed25519"):
+        private = generate_key(kind)
+        family = "ec" if kind.startswith("P-") else "eddsa"
+        for _ in range(2):  # the second answer comes from the per-class memo
+            assert key_kind(private) == f"{family}-private"
+            assert key_kind(private.public_key()) == f"{family}-public"
+    assert key_kind(b"not a key") == key_kind(None) == ""
