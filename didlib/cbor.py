@@ -227,9 +227,9 @@ def _decode_fast(data: bytes, limits: Limits) -> Any:
             value = cbor2.CBORDecoder(
                 stream, max_depth=limits.max_depth, allow_duplicate_keys=False, semantic_decoders=_UNTRACKED
             ).decode()
-        except _Rescan:
-            return _SCAN
         except cbor2.CBORError as exc:
+            if isinstance(exc.__cause__, _Rescan):  # cbor2 wraps what a tag decoder raises
+                return _SCAN
             if "nesting depth" in str(exc):
                 raise LimitExceeded(f"CBOR nesting deeper than {limits.max_depth}") from exc
             raise DecodeError(f"invalid CBOR: {exc}") from exc
