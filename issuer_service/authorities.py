@@ -140,7 +140,7 @@ def credential_data(config: CredentialConfig, record: Any, today: dt.date) -> di
     didlib checks and converts it."""
     authority = {"issuing_country": "GB"}
     person = authority | {name: getattr(record, name, None) for name in ("family_name", "given_name", "birth_date")}
-    if config.doctype == DOCTYPE_MDL and config.subject == "driver":
+    if config.doctype == DOCTYPE_MDL:
         expiry = record.issue_date.replace(year=record.issue_date.year + 10)
         return {
             NS_ISO: person
@@ -161,7 +161,7 @@ def credential_data(config: CredentialConfig, record: Any, today: dt.date) -> di
             },
             NS_DVLA: {"licence_type": record.licence_type, "penalty_points": record.penalty_points},
         }
-    if config.doctype == DOCTYPE_AGE and config.subject == "driver":
+    if config.doctype == DOCTYPE_AGE:
         return {
             NS_AGE: authority
             | {
@@ -172,7 +172,7 @@ def credential_data(config: CredentialConfig, record: Any, today: dt.date) -> di
                 "issuing_authority": "DVLA",
             }
         }
-    if config.doctype == DOCTYPE_DBS and config.subject == "dbs":
+    if config.doctype == DOCTYPE_DBS:
         return {
             NS_DBS: person
             | {
@@ -188,7 +188,7 @@ def credential_data(config: CredentialConfig, record: Any, today: dt.date) -> di
                 "issuing_authority": "Disclosure and Barring Service",
             }
         }
-    if config.doctype == DOCTYPE_TRAINING and config.subject == "training":
+    if config.doctype == DOCTYPE_TRAINING:
         return {
             NS_TRAINING: person
             | {
@@ -199,4 +199,4 @@ def credential_data(config: CredentialConfig, record: Any, today: dt.date) -> di
                 "issuing_authority": "Example Safeguarding Training Ltd",
             }
         }
-    raise ValueError(f"{config.id} cannot be issued from a {config.subject} record")
+    raise ValueError(f"{config.id} is not a credential type these issuers make")

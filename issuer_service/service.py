@@ -23,9 +23,8 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import Connection, CursorResult, Result, Row, delete, select
 from sqlalchemy.exc import IntegrityError
 
-from didlib.cbor import encode
 from didlib.errors import DidlibError
-from didlib.jose import jwk_from_public, public_from_jwk
+from didlib.jose import b64url_encode, jwk_from_public, public_from_jwk
 from didlib.keys import PublicKey
 from didlib.mdoc import issue_mdocs, verify_response
 from didlib.mdoc.registry import DOCTYPE_AGE, DOCTYPE_MDL, NS_ISO
@@ -67,7 +66,6 @@ from issuer_service.register import seed
 
 __all__ = ["IssuerService", "OfferResult", "RateLimited"]
 
-SUBJECTS = {"driver": Driver, "dbs": DbsCertificate, "training": TrainingRecord}
 MAX_TX_ATTEMPTS = 5
 
 
@@ -459,7 +457,7 @@ class IssuerService:
             if config.format == FORMAT_MDOC:
                 credentials = issue_mdocs(config.doctype, data, signer_key=key, signer_chain=chain, device_keys=keys,
                                           statuses=[{"status_list": reference} for reference in references])
-                return [base64.urlsafe_b64encode(encode(c.to_cbor())).rstrip(b"=").decode() for c in credentials]
+                return [b64url_encode(c.to_bytes()) for c in credentials]
             claims = flat_claims(data)
             return [
                 issue_credential_sd_jwt(VCT[config.doctype], claims, signer_key=key, signer_chain=chain,

@@ -7,7 +7,6 @@ benchmark counts were really issued (each with a status entry of its own; a samp
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from didlib.cbor import encode
+from didlib.jose import b64url_encode
 from didlib.keys import generate_key
 from didlib.mdoc import DOCTYPE_AGE, issue_mdoc
 from didlib.pkidir import PkiDir
@@ -60,7 +59,7 @@ def _issued(pki: PkiDir, index: int) -> tuple[Any, str]:
     signer_key, signer_cert = pki.signer()
     credential = issue_mdoc(DOCTYPE_AGE, proof_of_age_data(), signer_key=signer_key, signer_chain=[signer_cert],
                             device_key=key.public_key(), status={"status_list": {"idx": index, "uri": "https://i/1"}})
-    return key, base64.urlsafe_b64encode(encode(credential.to_cbor())).rstrip(b"=").decode()
+    return key, b64url_encode(credential.to_bytes())
 
 
 def test_the_benchmark_check_catches_a_foreign_or_shared_credential(bench, pki, tmp_path):

@@ -49,7 +49,7 @@ class Credential:
     def to_bytes(self) -> bytes:
         """The CBOR a wallet stores: the IssuerSigned bytes exactly as issued, since digests cover the
         issued bytes of each item (ISO 18013-5 9.1.2.4)."""
-        return encode(self.issuer_signed.to_cbor())
+        return self.issuer_signed.to_bytes()
 
     def compact(self) -> Credential:
         """The same credential naming its document signer by ``x5t`` instead of carrying the certificate.

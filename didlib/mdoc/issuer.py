@@ -148,6 +148,21 @@ def prepare_issuance(
     return signed, elements, valid_until
 
 
+def _salted_items(values: Mapping[str, Any]) -> list[IssuerSignedItem]:
+    """One namespace's items, each with a fresh salt and a digest ID from a random permutation of 0..n-1, so
+    an ID says nothing about which element it is or in which order elements were issued, and small IDs keep
+    QR payloads short (the MSO shows n anyway). The permutation sorts by 8 random bytes per element and the
+    salts follow them: one read of the system's random source per namespace instead of two per element."""
+    n = len(values)
+    drawn = secrets.token_bytes((8 + SALT_BYTES) * n)
+    ids = sorted(range(n), key=lambda i: drawn[8 * i : 8 * i + 8])
+    salts = [drawn[8 * n + SALT_BYTES * i : 8 * n + SALT_BYTES * (i + 1)] for i in range(n)]
+    return [
+        IssuerSignedItem.create(digest_id, salt, name, value)
+        for digest_id, salt, (name, value) in zip(ids, salts, values.items(), strict=True)
+    ]
+
+
 def issue_mdoc(
     doctype: str,
     data: Mapping[str, Mapping[str, Any]],
@@ -199,23 +214,8 @@ def issue_mdocs(
     validity = {"signed": tdate(now), "validFrom": tdate(now), "validUntil": tdate(valid_until)}
     issued = []
     for device_key, status in zip(device_keys, statuses or [None] * len(device_keys), strict=True):
-        namespaces: dict[str, list[IssuerSignedItem]] = {}
-        digests: dict[str, dict[int, bytes]] = {}
-        for ns, values in elements.items():
-            # Digest IDs: a random permutation of 0..n-1, so an ID says nothing about which element it is or in
-            # which order elements were issued, and small IDs keep QR payloads short (the MSO shows n anyway).
-            # The permutation sorts by 8 random bytes per element, the salts follow: one read of the system's
-            # random source per namespace instead of two per element.
-            n = len(values)
-            drawn = secrets.token_bytes((8 + SALT_BYTES) * n)
-            ids = sorted(range(n), key=lambda i: drawn[8 * i : 8 * i + 8])
-            salts = [drawn[8 * n + SALT_BYTES * i : 8 * n + SALT_BYTES * (i + 1)] for i in range(n)]
-            items = [
-                IssuerSignedItem.create(digest_id, salt, name, value)
-                for digest_id, salt, (name, value) in zip(ids, salts, values.items(), strict=True)
-            ]
-            namespaces[ns] = items
-            digests[ns] = {item.digest_id: item.digest(digest_algorithm) for item in items}
+        namespaces = {ns: _salted_items(values) for ns, values in elements.items()}
+        digests = {ns: {i.digest_id: i.digest(digest_algorithm) for i in items} for ns, items in namespaces.items()}
         mso: dict[str, Any] = {
             "version": "1.0",
             "digestAlgorithm": digest_algorithm,

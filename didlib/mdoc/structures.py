@@ -109,6 +109,11 @@ class IssuerSigned:
         auth = _field(obj, "issuerAuth", (list, cbor2.CBORTag), where)
         return cls(namespaces, Sign1.from_cbor(auth), auth)
 
+    def to_bytes(self) -> bytes:
+        """The encoded IssuerSigned as issued (what a wallet stores and OpenID4VCI's ``mso_mdoc`` carries):
+        every item's bytes exactly as signed, since the digests cover them (9.1.2.4)."""
+        return encode(self.to_cbor())
+
     def to_cbor(self, only: dict[str, list[IssuerSignedItem]] | None = None) -> dict[str, Any]:
         chosen = self.namespaces if only is None else only
         out: dict[str, Any] = {}
