@@ -152,7 +152,7 @@ class IssuerService:
         self.engine = make_engine(settings.database_url, settings.db_timeout_seconds)
         self.sessions = make_sessions(self.engine, settings.db_timeout_seconds)  # writing (serialised)
         self.reads = read_sessions(self.engine)
-        self._reading = reading(self.engine)
+        self._single_reads = reading(self.engine, single=True)
         self.authorities: dict[str, Authority] = load_authorities(settings)
         self.issuer_url = settings.public_url
         self._secret = settings.secret()
@@ -334,7 +334,7 @@ class IssuerService:
     def _new_nonce(self, purpose: str) -> str:
         self._purge_expired()
         value = secrets.token_urlsafe(24)
-        with self.sessions.connect() as db:
+        with self.sessions.connect(single=True) as db:
             db.execute(queries.INSERT_NONCE, {
                 "value": value,
                 "purpose": purpose,
@@ -388,7 +388,7 @@ class IssuerService:
     def credential(self, access_token: str, body: Any) -> dict[str, Any]:
         """OpenID4VCI 1.0 credential endpoint: one credential per key proof (batch), each bound to its key.
         Error codes as section 8.3.1: the access token's errors are RFC 6750's, the request's are 8.3.1.2's."""
-        with self._reading.connect() as db:
+        with self._single_reads.connect() as db:
             offer = db.execute(queries.TOKEN_WITH_OFFER, {"token_hash": _hash(access_token)}).first()
         if offer is None or _aware(offer.expires) < _now():
             raise OID4VCIError("invalid_token", "the access token is unknown or expired", 401)
