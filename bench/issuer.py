@@ -2,7 +2,8 @@
 
 Reported per backend: credentials per second with several clients, and the time per credential as a ratio
 to the raw cryptography each credential costs the issuer (one ECDSA verification of the key proof, one
-ECDSA signature of the MSO), measured in the same run; on PostgreSQL with 1 and 2 workers, and their ratio.
+ECDSA signature of the MSO), measured in the same run; the CPU per credential of the service and, when
+PostgreSQL runs on this machine, of its server processes; on PostgreSQL with 1 and 2 workers, and their ratio.
 And status list fetches per second, full (200) and not modified (304). Clients run in this process, on the
 same machine: the figures are the whole system's, and the load average is printed with them.
 """
@@ -17,7 +18,7 @@ import tempfile
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from cryptography import x509
@@ -47,27 +48,46 @@ def _raw_per_credential(rounds: int = 200) -> float:
     return (time.perf_counter() - start) / rounds
 
 
-def _process_tree(pid: int) -> dict[int, tuple[int, float]]:
-    """A process and its descendants (uvicorn's supervisor and workers): pid -> (parent, user + system CPU
-    seconds)."""
+class _Process(NamedTuple):
+    parent: int
+    cpu_seconds: float  # user + system
+    name: str
+
+
+def _processes() -> dict[int, _Process]:
+    """Every process on the machine by pid (Linux /proc)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    stats = {}
+    found = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                text = (entry / "stat").read_text()
             except OSError:
                 continue
-            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+            name, _, rest = text[text.index("(") + 1 :].rpartition(")")
+            fields = rest.split()
+            found[int(entry.name)] = _Process(int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks, name)
+    return found
+
+
+def _process_tree(pid: int) -> dict[int, _Process]:
+    """A process and its descendants (uvicorn's supervisor and workers)."""
+    found = _processes()
     tree = {pid}
     for _ in range(3):  # the supervisor, its workers, their children
-        tree |= {p for p, (parent, _) in stats.items() if parent in tree}
-    return {p: stats[p] for p in tree if p in stats}
+        tree |= {p for p, process in found.items() if process.parent in tree}
+    return {p: found[p] for p in tree if p in found}
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process and its descendants so far (Linux /proc)."""
-    return sum(seconds for _, seconds in _process_tree(pid).values())
+    """CPU seconds of a process and its descendants so far."""
+    return sum(process.cpu_seconds for process in _process_tree(pid).values())
+
+
+def _database_cpu_seconds() -> float:
+    """CPU seconds so far of the PostgreSQL server processes on this machine (0 for SQLite, which runs in the
+    service's own processes, or a database elsewhere)."""
+    return sum(process.cpu_seconds for process in _processes().values() if process.name == "postgres")
 
 
 def _pin_workers(pid: int, workers: int) -> list[int]:
@@ -78,7 +98,7 @@ def _pin_workers(pid: int, workers: int) -> list[int]:
     credential). Threads started later inherit the mask. The wallets are kept to the cores left over, if any
     (by the caller)."""
     cores = sorted(os.sched_getaffinity(0))
-    serving = [p for p, (parent, _) in _process_tree(pid).items() if parent == pid] if workers > 1 else [pid]
+    serving = [p for p, process in _process_tree(pid).items() if process.parent == pid] if workers > 1 else [pid]
     pinned = []
     for worker, core in zip(sorted(serving), reversed(cores), strict=False):
         for thread in os.listdir(f"/proc/{worker}/task"):
@@ -174,13 +194,21 @@ def _fetches_per_second(base: str, path: str, headers: dict[str, str], expect: i
     return fetches // clients * clients / (time.perf_counter() - start)
 
 
+class _Run(NamedTuple):
+    credentials: int
+    seconds: float
+    service_cpu_seconds: float
+    database_cpu_seconds: float
+
+
 def _issuance_run(base: str, pid: int, clients: int, requests: int, batch: int,
-                  issued: list[tuple[PrivateKey, str]]) -> tuple[int, float, float]:
-    """One timed run of ``clients`` wallets: credentials issued, seconds, and the service's CPU seconds."""
-    cpu_before, start = _cpu_seconds(pid), time.perf_counter()
+                  issued: list[tuple[PrivateKey, str]]) -> _Run:
+    """One timed run of ``clients`` wallets."""
+    cpu_before, database_before, start = _cpu_seconds(pid), _database_cpu_seconds(), time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(clients) as pool:
         count = sum(pool.map(_wallet, [base] * clients, [requests] * clients, [batch] * clients, [issued] * clients))
-    return count, time.perf_counter() - start, _cpu_seconds(pid) - cpu_before
+    return _Run(count, time.perf_counter() - start, _cpu_seconds(pid) - cpu_before,
+                _database_cpu_seconds() - database_before)
 
 
 def bench_backend(label: str, database_url: str | None, clients: int = 6, requests: int = 16,
@@ -202,7 +230,7 @@ def bench_backend(label: str, database_url: str | None, clients: int = 6, reques
             # one worker issues per second with a core to itself.
             issued: list[tuple[PrivateKey, str]] = []
             timed = [_issuance_run(base, proc.pid, clients, requests, batch, issued) for _ in range(runs)]
-            count, elapsed, service_cpu = max(timed, key=lambda run: run[0] / run[1])
+            count, elapsed, service_cpu, database_cpu = max(timed, key=lambda run: run.credentials / run.seconds)
             check_issued(issued, x509.load_pem_x509_certificate(httpx.get(f"{base}/trust/dvla/iaca.pem").content))
             raw = _raw_per_credential()
 
@@ -221,9 +249,10 @@ def bench_backend(label: str, database_url: str | None, clients: int = 6, reques
          f"the best of {runs} runs",
          "workers": workers, "pinned_to_cores": pinned, "credentials": count,
          "credentials_per_second": round(count / elapsed, 1),
-         "every_run_per_second": [round(n / seconds, 1) for n, seconds, _ in timed],
+         "every_run_per_second": [round(run.credentials / run.seconds, 1) for run in timed],
          "service_cpu_ms_per_credential": round(service_cpu / count * 1000, 3),
          "credentials_per_service_cpu_second": round(count / service_cpu, 1),
+         **({"database_cpu_ms_per_credential": round(database_cpu / count * 1000, 3)} if database_cpu else {}),
          "load_average_1min": round(os.getloadavg()[0], 2),
          "median_seconds": round(per_credential, 6), "raw_crypto": "1 ECDSA verification (key proof) + "
          "1 ECDSA signature (MSO) per credential", "raw_median_seconds": round(raw, 7),
