@@ -50,7 +50,7 @@ def _raw_per_credential(rounds: int = 200) -> float:
 
 class _Process(NamedTuple):
     parent: int
-    cpu_seconds: float  # user + system
+    cpu_seconds: float  # user + system, its own and that of its children that have exited
     name: str
 
 
@@ -66,7 +66,8 @@ def _processes() -> dict[int, _Process]:
                 continue
             name, _, rest = text[text.index("(") + 1 :].rpartition(")")
             fields = rest.split()
-            found[int(entry.name)] = _Process(int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks, name)
+            cpu = sum(int(ticks_used) for ticks_used in fields[11:15]) / ticks  # utime, stime, cutime, cstime
+            found[int(entry.name)] = _Process(int(fields[1]), cpu, name)
     return found
 
 
@@ -85,8 +86,8 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _database_cpu_seconds() -> float:
-    """CPU seconds so far of the PostgreSQL server processes on this machine (0 for SQLite, which runs in the
-    service's own processes, or a database elsewhere)."""
+    """CPU seconds so far of every PostgreSQL server process on this machine (any cluster), those of
+    connections that have closed included (in the postmaster's children's time)."""
     return sum(process.cpu_seconds for process in _processes().values() if process.name == "postgres")
 
 
@@ -252,7 +253,7 @@ def bench_backend(label: str, database_url: str | None, clients: int = 6, reques
          "every_run_per_second": [round(run.credentials / run.seconds, 1) for run in timed],
          "service_cpu_ms_per_credential": round(service_cpu / count * 1000, 3),
          "credentials_per_service_cpu_second": round(count / service_cpu, 1),
-         **({"database_cpu_ms_per_credential": round(database_cpu / count * 1000, 3)} if database_cpu else {}),
+         **({"database_cpu_ms_per_credential": round(database_cpu / count * 1000, 3)} if database_url else {}),
          "load_average_1min": round(os.getloadavg()[0], 2),
          "median_seconds": round(per_credential, 6), "raw_crypto": "1 ECDSA verification (key proof) + "
          "1 ECDSA signature (MSO) per credential", "raw_median_seconds": round(raw, 7),

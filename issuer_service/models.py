@@ -14,7 +14,6 @@ off so that SQLAlchemy issues these (the SQLAlchemy documentation's recipe for S
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 import threading
 import time
@@ -37,9 +36,10 @@ from sqlalchemy import (
     event,
     inspect,
 )
-from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.engine import Connection, Engine, Row, make_url
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.sql.expression import Executable
 
 __all__ = [
     "Base",
@@ -58,6 +58,7 @@ __all__ = [
     "read_sessions",
     "reading",
     "one_statement",
+    "read_first",
     "WriteSessions",
     "Busy",
     "SchemaMismatch",
@@ -243,12 +244,13 @@ PING_AFTER_IDLE = 1.0
 
 
 def _ping_after_idle(engine: Engine, seconds: float) -> None:
-    """Ping a pooled connection when it comes out of the pool after resting ``seconds`` or more; a dead one is
-    replaced (SQLAlchemy's checkout event contract: raise DisconnectionError). SQLAlchemy's ``pool_pre_ping``
-    pings at every checkout, a round trip of about 200 us of the worker's CPU, five times per issuance; a
-    connection handed back milliseconds ago was alive then. What dies in the meantime (the server restarted)
-    fails its statement: SQLAlchemy then discards the whole pool, the request gets a 503 with Retry-After,
-    and the next one connects afresh."""
+    """Ping a pooled connection when it comes out of the pool after resting ``seconds`` or more. SQLAlchemy's
+    ``pool_pre_ping`` pings at every checkout, a round trip of about 200 us of the worker's CPU, five times
+    per issuance; a connection handed back milliseconds ago was alive then. A failed ping retires every
+    connection of the pool made before it, as ``pool_pre_ping`` does (raising InvalidatePoolError from the
+    checkout event): a dead one most likely means the server restarted. A connection that died within the
+    last ``seconds`` fails its statement instead; SQLAlchemy then retires the pool all the same, and the
+    requests on those connections get a 503 with Retry-After."""
 
     @event.listens_for(engine, "connect")
     @event.listens_for(engine, "checkin")
@@ -257,12 +259,13 @@ def _ping_after_idle(engine: Engine, seconds: float) -> None:
 
     @event.listens_for(engine, "checkout")
     def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        if time.monotonic() - record.info.get("rested_since", -math.inf) < seconds:
+        rested_since = record.info.get("rested_since")
+        if rested_since is not None and time.monotonic() - rested_since < seconds:
             return
         try:
             engine.dialect.do_ping(dbapi_connection)
         except engine.dialect.loaded_dbapi.Error as exc:
-            raise DisconnectionError("a pooled database connection is gone") from exc
+            raise InvalidatePoolError("a pooled database connection is gone") from exc
 
 
 def _private_file(path: str | None) -> None:
@@ -310,11 +313,17 @@ class WriteSessions:
             yield session
 
     @contextmanager
-    def connect(self, *, single: bool = False) -> Iterator[Connection]:
+    def connect(self) -> Iterator[Connection]:
         """A connection whose first statement begins a writing transaction; what is not committed when the
-        block ends is rolled back. A block of a ``single`` statement runs as :func:`one_statement` says."""
-        with self._turn(), (self._one_statement if single else self._engine).connect() as connection:
+        block ends is rolled back."""
+        with self._turn(), self._engine.connect() as connection:
             yield connection
+
+    def write_one(self, statement: Executable, parameters: dict[str, Any]) -> None:
+        """Run one statement that writes, on its own and committed (see :func:`one_statement`)."""
+        with self._turn(), self._one_statement.connect() as connection:
+            connection.execute(statement, parameters)
+            connection.commit()
 
 
 def make_sessions(engine: Engine, timeout: float = 10) -> WriteSessions:
@@ -331,20 +340,25 @@ def make_sessions(engine: Engine, timeout: float = 10) -> WriteSessions:
     return WriteSessions(engine, timeout)
 
 
-def reading(engine: Engine, *, single: bool = False) -> Engine:
-    """The engine for work that only reads: on SQLite its transactions do not wait for the write lock. For
-    blocks of a ``single`` statement, see :func:`one_statement`."""
-    deferred = engine.execution_options(sqlite_begin="DEFERRED")
-    return one_statement(deferred) if single else deferred
+def reading(engine: Engine) -> Engine:
+    """The engine for work that only reads: on SQLite its transactions do not wait for the write lock."""
+    return engine.execution_options(sqlite_begin="DEFERRED")
 
 
 def one_statement(engine: Engine) -> Engine:
-    """The engine for a block of one statement (a nonce written, an access token looked up). On PostgreSQL
-    it runs in autocommit, since a statement is atomic by itself: that saves the BEGIN and the COMMIT or
-    ROLLBACK, two of the block's three round trips, and psycopg keeps its prepared statements, which it
-    drops at every ROLLBACK (how a read-only transaction ends). SQLite's transactions cost no round trip, so
-    there the engine is left as it is."""
+    """The engine for a statement run on its own (:meth:`WriteSessions.write_one`, :func:`read_first`). On
+    PostgreSQL it runs in autocommit, since a statement is atomic by itself: that saves the BEGIN and the
+    COMMIT or ROLLBACK, two of the three round trips, and the ROLLBACK that ends a read-only transaction,
+    which makes psycopg drop the connection's prepared statements. SQLite's transactions cost no round
+    trip, so there the engine is left as it is."""
     return engine if engine.dialect.name == "sqlite" else engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def read_first(engine: Engine, statement: Executable, parameters: dict[str, Any]) -> Row[Any] | None:
+    """The first row of one statement that reads, run on its own: ``engine`` is ``one_statement(reading(...))``,
+    made once by the caller."""
+    with engine.connect() as connection:
+        return connection.execute(statement, parameters).first()
 
 
 def read_sessions(engine: Engine) -> sessionmaker:

@@ -59,6 +59,8 @@ from issuer_service.models import (
     TrainingRecord,
     make_engine,
     make_sessions,
+    one_statement,
+    read_first,
     read_sessions,
     reading,
 )
@@ -152,7 +154,7 @@ class IssuerService:
         self.engine = make_engine(settings.database_url, settings.db_timeout_seconds)
         self.sessions = make_sessions(self.engine, settings.db_timeout_seconds)  # writing (serialised)
         self.reads = read_sessions(self.engine)
-        self._single_reads = reading(self.engine, single=True)
+        self._lookups = one_statement(reading(self.engine))
         self.authorities: dict[str, Authority] = load_authorities(settings)
         self.issuer_url = settings.public_url
         self._secret = settings.secret()
@@ -334,14 +336,12 @@ class IssuerService:
     def _new_nonce(self, purpose: str) -> str:
         self._purge_expired()
         value = secrets.token_urlsafe(24)
-        with self.sessions.connect(single=True) as db:
-            db.execute(queries.INSERT_NONCE, {
-                "value": value,
-                "purpose": purpose,
-                "expires": _now() + dt.timedelta(seconds=self.settings.nonce_lifetime_seconds),
-                "used": False,
-            })
-            db.commit()
+        self.sessions.write_one(queries.INSERT_NONCE, {
+            "value": value,
+            "purpose": purpose,
+            "expires": _now() + dt.timedelta(seconds=self.settings.nonce_lifetime_seconds),
+            "used": False,
+        })
         return value
 
     def _purge_expired(self) -> None:
@@ -388,8 +388,7 @@ class IssuerService:
     def credential(self, access_token: str, body: Any) -> dict[str, Any]:
         """OpenID4VCI 1.0 credential endpoint: one credential per key proof (batch), each bound to its key.
         Error codes as section 8.3.1: the access token's errors are RFC 6750's, the request's are 8.3.1.2's."""
-        with self._single_reads.connect() as db:
-            offer = db.execute(queries.TOKEN_WITH_OFFER, {"token_hash": _hash(access_token)}).first()
+        offer = read_first(self._lookups, queries.TOKEN_WITH_OFFER, {"token_hash": _hash(access_token)})
         if offer is None or _aware(offer.expires) < _now():
             raise OID4VCIError("invalid_token", "the access token is unknown or expired", 401)
         request = CredentialRequest.parse(body, known=CONFIGS, granted=offer.config_ids,
