@@ -8,8 +8,8 @@ and cbor2 does not say where an item sat in its input. So decoding works in two 
   cbor2 hands over the content of a tag 24 the stream stands exactly at the end of that item; the item is
   accepted as received only if the bytes just before its content are the preferred tag-24 and byte-string
   heads (a longer head ends in zero bytes, so it can never pass for a preferred one) and the spans follow
-  one another in document order. Input with no tag-24 head at all (neither ``d8 18`` nor ``00 18`` occurs)
-  is decoded with read-ahead and nothing to track;
+  one another in document order. That pass runs only once a first pass, with read-ahead and nothing to
+  track, has met a tag 24: input without one (most of it) is decoded by that first pass alone;
 * otherwise (non-preferred heads, indefinite lengths, input longer than the item limit) a small head-only
   scanner, written here because no maintained library exposes item offsets, walks the input, enforces the
   limits and records the exact span of every tag-24 item for cbor2's second pass.
@@ -201,7 +201,7 @@ _SCAN = object()
 
 
 class _Rescan(Exception):
-    """A tag 24 where the input holds no tag-24 head: impossible, but then the scanner decides."""
+    """A tag 24 met by the untracked pass: the tracked pass (or the scanner) must give its exact bytes."""
 
 
 def _no_tag24(_content: Any, _immutable: bool) -> Any:
@@ -214,54 +214,67 @@ _UNTRACKED = {TAG_ENCODED_CBOR: _no_tag24}
 def _decode_fast(data: bytes, limits: Limits) -> Any:
     """cbor2 alone, taking each tag 24 as received when its heads are preferred; :data:`_SCAN` otherwise.
 
-    Every head of tag 24 ends in ``d8 18``, or in ``00 18`` when its argument is longer than needed: input
-    holding neither has no tag 24 and is decoded with read-ahead and nothing to track. Otherwise cbor2
-    reads without read-ahead and with indefinite lengths left to the scanner: every byte string is then
-    definite, and ``stream.tell()`` in the tag-24 decoder is the end of the item, its content the
-    ``len(content)`` bytes before and its heads the bytes before those. An error of that pass is left to
+    Input holding ``d8 18``, the preferred tag-24 head (a DeviceResponse, found near its start), goes
+    straight to the tracked pass. The rest (an IssuerSignedItem, the MSO) mostly holds no tag 24, so cbor2
+    decodes it with read-ahead and nothing to track; a tag 24 with a longer head stops that pass
+    (:class:`_Rescan`) for the tracked one. This spares searching every input for the three longer heads,
+    and the one-byte reads of those (a portrait, say) whose bytes merely hold ``00 18``, their common end.
+    """
+    if b"\xd8\x18" in data:
+        return _decode_tracked(data, limits)
+    stream = io.BytesIO(data)
+    try:
+        value = cbor2.CBORDecoder(
+            stream, max_depth=limits.max_depth, allow_duplicate_keys=False, semantic_decoders=_UNTRACKED
+        ).decode()
+    except cbor2.CBORError as exc:
+        if isinstance(exc.__cause__, _Rescan):  # cbor2 wraps what a tag decoder raises
+            return _decode_tracked(data, limits)
+        if "nesting depth" in str(exc):
+            raise LimitExceeded(f"CBOR nesting deeper than {limits.max_depth}") from exc
+        raise DecodeError(f"invalid CBOR: {exc}") from exc
+    if stream.tell() != len(data):
+        raise DecodeError(f"{len(data) - stream.tell()} trailing bytes after the CBOR item")
+    return value
+
+
+def _decode_tracked(data: bytes, limits: Limits) -> Any:
+    """The pass for input holding a tag 24: its value, or :data:`_SCAN` if only the scanner can tell.
+
+    cbor2 reads without read-ahead and with indefinite lengths left to the scanner: every byte string is
+    then definite, and ``stream.tell()`` in the tag-24 decoder is the end of the item, its content the
+    ``len(content)`` bytes before and its heads the bytes before those. An error of this pass is left to
     the scanner and cbor2's second pass, which report it (or accept an indefinite length).
     """
     stream = io.BytesIO(data)
-    if b"\xd8\x18" not in data and b"\x00\x18" not in data:
-        try:
-            value = cbor2.CBORDecoder(
-                stream, max_depth=limits.max_depth, allow_duplicate_keys=False, semantic_decoders=_UNTRACKED
-            ).decode()
-        except cbor2.CBORError as exc:
-            if isinstance(exc.__cause__, _Rescan):  # cbor2 wraps what a tag decoder raises
-                return _SCAN
-            if "nesting depth" in str(exc):
-                raise LimitExceeded(f"CBOR nesting deeper than {limits.max_depth}") from exc
-            raise DecodeError(f"invalid CBOR: {exc}") from exc
-    else:
-        last_end = 0
-        exact = True
+    last_end = 0
+    exact = True
 
-        def on_tag24(content: Any, _immutable: bool) -> Embedded:
-            nonlocal last_end, exact
-            if not isinstance(content, bytes):
-                raise DecodeError("tag 24 must hold a byte string")
-            head = _preferred_tag24_head(len(content))
-            end = stream.tell()
-            start = end - len(content) - len(head)
-            if start < last_end or not data.startswith(head, start) or not data.endswith(content, 0, end):
-                exact = False
-            last_end = end
-            return Embedded(head + content, content)
+    def on_tag24(content: Any, _immutable: bool) -> Embedded:
+        nonlocal last_end, exact
+        if not isinstance(content, bytes):
+            raise DecodeError("tag 24 must hold a byte string")
+        head = _preferred_tag24_head(len(content))
+        end = stream.tell()
+        start = end - len(content) - len(head)
+        if start < last_end or not data.startswith(head, start) or not data.endswith(content, 0, end):
+            exact = False
+        last_end = end
+        return Embedded(head + content, content)
 
-        try:
-            value = cbor2.CBORDecoder(
-                stream,
-                read_size=1,
-                max_depth=limits.max_depth,
-                allow_indefinite=False,
-                allow_duplicate_keys=False,
-                semantic_decoders={TAG_ENCODED_CBOR: on_tag24},
-            ).decode()
-        except cbor2.CBORError:
-            return _SCAN
-        if not exact:
-            return _SCAN
+    try:
+        value = cbor2.CBORDecoder(
+            stream,
+            read_size=1,
+            max_depth=limits.max_depth,
+            allow_indefinite=False,
+            allow_duplicate_keys=False,
+            semantic_decoders={TAG_ENCODED_CBOR: on_tag24},
+        ).decode()
+    except cbor2.CBORError:
+        return _SCAN
+    if not exact:
+        return _SCAN
     if stream.tell() != len(data):
         raise DecodeError(f"{len(data) - stream.tell()} trailing bytes after the CBOR item")
     return value

@@ -188,3 +188,51 @@ def test_one_byte_inputs_decode_as_they_do_inside_an_array():
         assert alone == inside or (alone[0] == inside[0] == "ok" and alone[1] != alone[1]), hex(byte)  # NaN
     with pytest.raises(LimitExceeded):
         decode(b"\xa0", Limits(max_items=0))
+
+
+_LOOKALIKE = b"\x00\x18"  # ends every long tag-24 head; random bytes (a portrait) often hold it
+
+
+def _reads_one_byte_at_a_time(monkeypatch, data: bytes) -> bool:
+    """Whether decoding ``data`` took the tracked pass (cbor2 reading one byte at a time)."""
+    sizes: list[int] = []
+    real = cbor2.CBORDecoder
+
+    def spy(*args, **kwargs):
+        sizes.append(kwargs.get("read_size", 4096))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cbor2, "CBORDecoder", spy)
+    decode(data)
+    monkeypatch.setattr(cbor2, "CBORDecoder", real)
+    return 1 in sizes
+
+
+def test_bytes_that_only_look_like_the_end_of_a_long_tag24_head_take_the_untracked_pass(monkeypatch):
+    """``00 18`` inside a byte string is no tag 24: the item decodes with read-ahead, as any without one."""
+    data = encode({"digestID": 1, "random": b"\x01" + _LOOKALIKE + b"\x02", "elementValue": b"\xff\xd8\xff"})
+    assert not _reads_one_byte_at_a_time(monkeypatch, data)
+    assert decode(data)["random"] == b"\x01\x00\x18\x02"
+
+
+@pytest.mark.parametrize("head", ["d818", "d90018", "da00000018", "db0000000000000018"])
+def test_every_tag24_head_form_takes_the_tracked_pass(monkeypatch, head):
+    data = bytes.fromhex(head) + bytes.fromhex("43a10102")
+    assert _reads_one_byte_at_a_time(monkeypatch, data)
+    assert decode(data).raw == data
+
+
+@pytest.mark.parametrize(
+    "hex_data",
+    [
+        "a2" + "41" + "00" + "420018" + "41" + "00" + "01",  # duplicate key b"\x00" beside a look-alike
+        "420018" + "00",  # trailing byte
+        "82420018" + "9f",  # truncated
+        "81" * 40 + "420018",  # nesting deeper than the limit
+    ],
+)
+def test_the_untracked_pass_refuses_what_the_tracked_one_does(hex_data):
+    data = bytes.fromhex(hex_data)
+    assert _LOOKALIKE in data
+    with pytest.raises(DecodeError):
+        decode(data)
