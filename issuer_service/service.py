@@ -365,11 +365,8 @@ class IssuerService:
         return self._new_nonce("proof")
 
     def _spend_nonce(self, value: str | None, purpose: str) -> None:
-        self._spend_nonces({value} if value else set(), purpose)
-
-    def _spend_nonces(self, values: set[str], purpose: str) -> None:
         with self.sessions.connect() as db:
-            self._spend_nonces_in(db, values, purpose)
+            self._spend_nonces_in(db, {value} if value else set(), purpose)
             db.commit()
 
     @staticmethod
@@ -572,7 +569,7 @@ class IssuerService:
         uri = authority.status_uri(number)
         checked, epoch = time.monotonic(), _status_epoch()
         with self.reads() as session:
-            version = session.scalar(select(StatusListRow.version).where(StatusListRow.uri == uri))
+            version = session.execute(queries.LIST_VERSION, {"list_uri": uri}).scalar()
             if version is None:
                 raise OID4VCIError("not_found", "no such status list", 404)
             cached = self._status_tokens.get((uri, cwt))
