@@ -76,8 +76,7 @@ class Embedded:
     @classmethod
     def wrap(cls, value: Any) -> Embedded:
         """Encode ``value`` and wrap it in tag 24, in preferred serialization."""
-        content = encode(value)
-        return cls(raw=cbor2.dumps(cbor2.CBORTag(TAG_ENCODED_CBOR, content)), content=content)
+        return cls.from_content(encode(value))
 
     @classmethod
     def from_content(cls, content: bytes) -> Embedded:
@@ -201,7 +200,7 @@ _SCAN = object()
 
 
 class _Rescan(Exception):
-    """A tag 24 met by the untracked pass: the tracked pass (or the scanner) must give its exact bytes."""
+    """A tag 24 met by the untracked pass, so one with a longer head: the scanner gives its exact bytes."""
 
 
 def _no_tag24(_content: Any, _immutable: bool) -> Any:
@@ -216,8 +215,8 @@ def _decode_fast(data: bytes, limits: Limits) -> Any:
 
     Input holding ``d8 18``, the preferred tag-24 head (a DeviceResponse, found near its start), goes
     straight to the tracked pass. The rest (an IssuerSignedItem, the MSO) mostly holds no tag 24, so cbor2
-    decodes it with read-ahead and nothing to track; a tag 24 with a longer head stops that pass
-    (:class:`_Rescan`) for the tracked one. This spares searching every input for the three longer heads,
+    decodes it with read-ahead and nothing to track; a tag 24 there has a longer head, which stops that pass
+    (:class:`_Rescan`) for the scanner. This spares searching every input for the three longer heads,
     and the one-byte reads of those (a portrait, say) whose bytes merely hold ``00 18``, their common end.
     """
     if b"\xd8\x18" in data:
@@ -229,7 +228,7 @@ def _decode_fast(data: bytes, limits: Limits) -> Any:
         ).decode()
     except cbor2.CBORError as exc:
         if isinstance(exc.__cause__, _Rescan):  # cbor2 wraps what a tag decoder raises
-            return _decode_tracked(data, limits)
+            return _SCAN  # no d8 18: this tag 24 has a longer head, which only the scanner takes as received
         if "nesting depth" in str(exc):
             raise LimitExceeded(f"CBOR nesting deeper than {limits.max_depth}") from exc
         raise DecodeError(f"invalid CBOR: {exc}") from exc
@@ -322,9 +321,6 @@ class _Scanner:
             raise DecodeError(f"{len(self.data) - end} trailing bytes after the CBOR item")
         return self.spans
 
-    def head(self, pos: int) -> tuple[int, int | None, int]:
-        return _head(self.data, pos)
-
     def _count(self) -> None:
         self.items += 1
         if self.items > self.limits.max_items:
@@ -338,7 +334,7 @@ class _Scanner:
     def _item(self, pos: int, depth: int) -> int:
         self._count()
         start = pos
-        major, arg, pos = self.head(pos)
+        major, arg, pos = _head(self.data, pos)
         if major in (0, 1):
             return pos
         if major in (2, 3):
@@ -347,7 +343,7 @@ class _Scanner:
                     raise DecodeError("CBOR string runs past the end of the input")
                 return pos + arg
             while not self._is_break(pos):
-                chunk_major, chunk_len, pos = self.head(pos)
+                chunk_major, chunk_len, pos = _head(self.data, pos)
                 if chunk_major != major or chunk_len is None:
                     raise DecodeError("invalid chunk in an indefinite-length string")
                 if pos + chunk_len > len(self.data):

@@ -18,7 +18,7 @@ from typing import Any
 from didlib.cbor import encode
 from didlib.errors import DidlibError
 from didlib.jose import CompactJws, jwk_from_public, parse_json, public_from_jwk, sign_jws
-from didlib.keys import PrivateKey, PublicKey, public_key_der, same_public_key
+from didlib.keys import PrivateKey, PublicKey, public_key_der
 
 __all__ = [
     "OFFER_SCHEME",
@@ -225,6 +225,7 @@ class CredentialRequest:
         keys: list[PublicKey] = []
         nonces: set[str] = set()
         seen: set[bytes] = set()
+        bound_der = public_key_der(bound) if bound is not None else None
         for proof in self.proofs:
             key, nonce = verify_proof(proof, audience=audience, now=now)
             if nonce is None:
@@ -232,7 +233,7 @@ class CredentialRequest:
             der = public_key_der(key)
             if der in seen:
                 raise OID4VCIError("invalid_proof", "each credential of a batch needs its own key")
-            if bound is not None and not same_public_key(key, bound):
+            if bound_der is not None and der != bound_der:
                 raise OID4VCIError("invalid_proof", "this credential must be bound to the key its offer is bound to")
             keys.append(key)
             seen.add(der)

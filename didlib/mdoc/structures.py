@@ -77,8 +77,8 @@ class IssuerSignedItem:
 
     @classmethod
     def create(cls, digest_id: int, random: bytes, identifier: str, value: Any) -> IssuerSignedItem:
-        embedded = Embedded.from_content(
-            encode({"digestID": digest_id, "random": random, "elementIdentifier": identifier, "elementValue": value})
+        embedded = Embedded.wrap(
+            {"digestID": digest_id, "random": random, "elementIdentifier": identifier, "elementValue": value}
         )
         return cls(embedded, digest_id, random, identifier, value)
 

@@ -317,6 +317,7 @@ def _check_validity(
         if moment.tzinfo is None:
             result.fail("validity", DecodeError("MSO validity times must carry a time zone"))
             return
+    not_before, not_after = validity_of(signer)
     if mso.valid_until < mso.valid_from:
         result.fail("validity", VerificationError("MSO validUntil is before validFrom", code="mso_invalid_window"))
     elif now < mso.valid_from:
@@ -331,7 +332,7 @@ def _check_validity(
             "validity",
             VerificationError(f"the credential expired at {mso.valid_until:%Y-%m-%dT%H:%M:%SZ}", code="mso_expired"),
         )
-    elif not validity_of(signer)[0] <= mso.signed <= validity_of(signer)[1]:
+    elif not not_before <= mso.signed <= not_after:
         result.fail(
             "validity",
             VerificationError(

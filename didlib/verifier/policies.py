@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from didlib.keys import PublicKey
+from didlib.keys import same_public_key
 from didlib.mdoc.registry import DOCTYPE_AGE, DOCTYPE_DBS, DOCTYPE_MDL, NS_AGE, NS_DBS, NS_ISO, VOLUNTEER_RETAINED
 from didlib.mdoc.verifier import DocumentResult, VerificationResult
 from didlib.verification import Problem
@@ -258,7 +258,7 @@ class VolunteerPolicy(Policy):
         same_key = (
             licence.device_key is not None
             and dbs.device_key is not None
-            and _key_bytes(licence.device_key) == _key_bytes(dbs.device_key)
+            and same_public_key(licence.device_key, dbs.device_key)
         )
         same_person = all(
             str(who.get(k, "")).casefold() == str(check.get(k, "")).casefold() and k in who
@@ -328,12 +328,6 @@ class VolunteerPolicy(Policy):
                 ["information_disclosed"],
             )
         return Verdict(ACCEPT, "VOLUNTEER CLEARED", ["same person as the licence: proven"], [])
-
-
-def _key_bytes(key: PublicKey) -> bytes:
-    from cryptography.hazmat.primitives import serialization
-
-    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 @dataclass
