@@ -19,11 +19,11 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from didlib.cbor import DEFAULT_LIMITS, decode, encode
 from didlib.errors import BadKey, CertificateError, DecodeError, InvalidMac, InvalidSignature, UnsupportedError
-from didlib.keys import PrivateKey, PublicKey, key_kind
+from didlib.keys import PrivateKey, PublicKey, key_kind, verify_ecdsa_raw
 from didlib.pki import load_der_certificate
 
 __all__ = ["Sign1", "Mac0", "ALG_ES256", "ALG_ES384", "ALG_ES512", "ALG_EDDSA", "ALG_HMAC256"]
@@ -179,15 +179,7 @@ class Sign1(_CoseMessage):
             key_size = ec_key.key_size
             if key_size not in _ECDSA_KEY_SIZES[alg]:
                 raise BadKey(f"{ALG_NAMES[alg]} does not match a {ec_key.curve.name} key")
-            size = (key_size + 7) // 8
-            if len(self.signature) != 2 * size:
-                raise InvalidSignature("ECDSA signature has the wrong length")
-            r = int.from_bytes(self.signature[:size], "big")
-            s = int.from_bytes(self.signature[size:], "big")
-            try:
-                ec_key.verify(encode_dss_signature(r, s), to_verify, _ECDSA[alg])
-            except _CryptoInvalidSignature:
-                raise InvalidSignature("COSE_Sign1 signature does not verify") from None
+            verify_ecdsa_raw(ec_key, self.signature, to_verify, _ECDSA[alg], "COSE_Sign1")
             return
         if alg == ALG_EDDSA:
             if key_kind(key) != "eddsa-public":

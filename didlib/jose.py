@@ -23,12 +23,11 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
 from jwt.exceptions import InvalidKeyError, PyJWKError, PyJWTError
 
 from didlib.errors import BadKey, CertificateError, DecodeError, InvalidSignature, LimitExceeded, UnsupportedError
-from didlib.keys import PrivateKey, PublicKey, key_kind
+from didlib.keys import PrivateKey, PublicKey, key_kind, verify_ecdsa_raw
 from didlib.pki import load_der_certificate
 
 __all__ = [
@@ -181,28 +180,17 @@ class CompactJws:
         alg = jws_alg(key)
         if self.header.get("alg") != alg:
             raise InvalidSignature(f"JWS algorithm {self.header.get('alg')!r} does not fit the key")
-        signature = self.signature
+        if alg in _ECDSA:  # jws_alg gave the key's own algorithm, so the key is an EC key of its curve
+            verify_ecdsa_raw(key, self.signature, self.signing_input, _ECDSA[alg], "JWS")  # type: ignore[arg-type]
+            return
         try:
-            if alg in _ECDSA:
-                size = _ECDSA[alg][1]
-                if len(signature) != 2 * size:
-                    raise InvalidSignature("JWS signature cannot be checked: it has the wrong length")
-                der = encode_dss_signature(
-                    int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
-                )
-                key.verify(der, self.signing_input, _ECDSA[alg][0])  # type: ignore[call-arg]
-            else:
-                key.verify(signature, self.signing_input)  # type: ignore[call-arg]
+            key.verify(self.signature, self.signing_input)  # type: ignore[call-arg]
         except _CryptoInvalidSignature:
             raise InvalidSignature("JWS signature does not verify") from None
 
 
-# ES256/384/512 (RFC 7518 3.4): the signature scheme and the byte size of R and of S.
-_ECDSA = {
-    "ES256": (ec.ECDSA(hashes.SHA256()), 32),
-    "ES384": (ec.ECDSA(hashes.SHA384()), 48),
-    "ES512": (ec.ECDSA(hashes.SHA512()), 66),
-}
+# ES256/384/512 (RFC 7518 3.4): the signature scheme of each.
+_ECDSA = {"ES256": ec.ECDSA(hashes.SHA256()), "ES384": ec.ECDSA(hashes.SHA384()), "ES512": ec.ECDSA(hashes.SHA512())}
 
 
 @functools.lru_cache(maxsize=64)

@@ -10,10 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeAlias
 
+from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from didlib.errors import BadKey, UnsupportedError
+from didlib.errors import BadKey, InvalidSignature, UnsupportedError
 from didlib.files import read_limited
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "public_key_from_cose",
     "same_public_key",
     "public_key_der",
+    "verify_ecdsa_raw",
 ]
 
 PrivateKey: TypeAlias = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
@@ -188,6 +191,21 @@ def public_key_from_cose(cose_key: Any) -> PublicKey:
     except ValueError as exc:
         raise BadKey(f"COSE_Key is not a valid public key: {exc}") from exc
     raise UnsupportedError(f"COSE_Key type {kty!r} with curve {crv!r} is not supported")
+
+
+def verify_ecdsa_raw(
+    key: ec.EllipticCurvePublicKey, signature: bytes, message: bytes, algorithm: ec.ECDSA, what: str
+) -> None:
+    """Verify an ECDSA signature sent as R and S, each the curve's size, big-endian (COSE, RFC 9053 2.1; JWS,
+    RFC 7518 3.4): cryptography verifies DER only. Raises :class:`InvalidSignature` naming ``what``."""
+    size = (key.key_size + 7) // 8
+    if len(signature) != 2 * size:
+        raise InvalidSignature(f"{what} signature has the wrong length")
+    der = encode_dss_signature(int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big"))
+    try:
+        key.verify(der, message, algorithm)
+    except _CryptoInvalidSignature:
+        raise InvalidSignature(f"{what} signature does not verify") from None
 
 
 def public_key_der(key: PublicKey) -> bytes:

@@ -102,3 +102,21 @@ def test_key_kind_per_class():
             assert key_kind(private) == f"{family}-private"
             assert key_kind(private.public_key()) == f"{family}-public"
     assert key_kind(b"not a key") == key_kind(None) == ""
+
+
+def test_verify_ecdsa_raw_takes_r_and_s_and_refuses_the_wrong_length_and_a_changed_message():
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    from didlib.errors import InvalidSignature
+    from didlib.keys import generate_key, verify_ecdsa_raw
+
+    key, scheme = generate_key(), ec.ECDSA(hashes.SHA256())
+    r, s = decode_dss_signature(key.sign(b"message", scheme))
+    raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    verify_ecdsa_raw(key.public_key(), raw, b"message", scheme, "test")
+    with pytest.raises(InvalidSignature, match="test signature does not verify"):
+        verify_ecdsa_raw(key.public_key(), raw, b"messagf", scheme, "test")
+    with pytest.raises(InvalidSignature, match="wrong length"):
+        verify_ecdsa_raw(key.public_key(), raw[:-1], b"message", scheme, "test")
