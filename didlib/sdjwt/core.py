@@ -192,12 +192,12 @@ def process_disclosures(payload: dict[str, Any], encoded: list[str]) -> tuple[di
             raise LimitExceeded("SD-JWT claims are nested too deeply")
         # A scalar is its own result; walking it only checks the depth, so only near the limit is it walked.
         deep = depth >= 32
+
+        def step(child: Any) -> Any:
+            return walk(child, depth + 1) if deep or isinstance(child, (dict, list)) else child
+
         if isinstance(value, dict):
-            out = {
-                k: walk(v, depth + 1) if deep or isinstance(v, (dict, list)) else v
-                for k, v in value.items()
-                if k != "_sd"
-            }
+            out = {k: step(v) for k, v in value.items() if k != "_sd"}
             digests = value.get("_sd", [])
             if not isinstance(digests, list):
                 raise VerificationError("_sd must be an array", code="malformed")
@@ -211,8 +211,7 @@ def process_disclosures(payload: dict[str, Any], encoded: list[str]) -> tuple[di
                     raise VerificationError(
                         f"claim {disclosure.name!r} is disclosed and also present", code="claim_name_clash"
                     )
-                value_ = disclosure.value
-                out[disclosure.name] = walk(value_, depth + 1) if deep or isinstance(value_, (dict, list)) else value_
+                out[disclosure.name] = step(disclosure.value)
             return out
         if isinstance(value, list):
             items = []
@@ -227,9 +226,9 @@ def process_disclosures(payload: dict[str, Any], encoded: list[str]) -> tuple[di
                         raise VerificationError(
                             "an object-property disclosure is referenced from an array", code="bad_disclosure"
                         )
-                    items.append(walk(disclosure.value, depth + 1))
+                    items.append(step(disclosure.value))
                 else:
-                    items.append(walk(item, depth + 1))
+                    items.append(step(item))
             return items
         return value
 
