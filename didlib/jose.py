@@ -197,8 +197,8 @@ _ECDSA = {"ES256": ec.ECDSA(hashes.SHA256()), "ES384": ec.ECDSA(hashes.SHA384())
 def _parse_header(segment: str) -> tuple[tuple[str, Any], ...]:
     """A JWS protected header, checked; cached by its exact base64url text, because headers repeat (an
     issuer's, with its x5c, is the same on every credential it signs; every KB-JWT's is alike). The
-    caller gets a new dict from the items each time (a shallow copy: nested values such as ``x5c`` are shared,
-and nothing in didlib changes them)."""
+    caller gets a new dict from the items each time (a shallow copy: nested values such as ``x5c`` are
+    shared, and nothing in didlib changes them)."""
     header = parse_json(b64url_decode(segment))
     if not isinstance(header, dict):
         raise DecodeError("JWS header must be a JSON object")
